@@ -1,0 +1,33 @@
+"""Sends the task's figures to every TensorBoard logger, from rank 0 only."""
+
+from __future__ import annotations
+
+import lightning as L
+from lightning.pytorch.loggers import TensorBoardLogger
+
+
+class FigureLogger(L.Callback):
+    """Logs ``task.figures(stage)`` every ``every_n_epochs`` validation epochs and after testing."""
+
+    def __init__(self, every_n_epochs: int = 5) -> None:
+        self.every_n_epochs = every_n_epochs
+
+    def _log(self, trainer: L.Trainer, task: L.LightningModule, stage: str) -> None:
+        writers = [logger.experiment for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
+        if not writers or not trainer.is_global_zero:
+            return
+        for tag, figure in task.figures(stage).items():
+            for writer in writers:
+                writer.add_figure(tag, figure, global_step=trainer.global_step, close=False)
+            import matplotlib.pyplot as plt
+
+            plt.close(figure)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
+        last_epoch = trainer.current_epoch + 1 >= (trainer.max_epochs or 0)
+        if trainer.sanity_checking or not (last_epoch or trainer.current_epoch % self.every_n_epochs == 0):
+            return
+        self._log(trainer, task, "val")
+
+    def on_test_epoch_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
+        self._log(trainer, task, "test")

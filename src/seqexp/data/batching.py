@@ -1,0 +1,52 @@
+"""Whole-batch loading from tensors built once.
+
+Indexing a tensor with a batch of indices is one op; collating per-sample tuples is one op
+per sample. ``BatchedTensorDataset`` implements ``__getitems__`` so that a standard
+``DataLoader(batch_size=...)`` fetches each batch with a single gather, and Lightning can
+still swap in a ``DistributedSampler`` under DDP.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+Batch = dict[str, torch.Tensor]
+
+
+class BatchedTensorDataset(Dataset):
+    """Map-style dataset over equally long tensors, fetched a batch at a time."""
+
+    def __init__(self, **tensors: torch.Tensor) -> None:
+        sizes = {name: len(t) for name, t in tensors.items()}
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"tensors differ in length: {sizes}")
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return len(next(iter(self.tensors.values())))
+
+    def __getitem__(self, index: int) -> Batch:
+        return {name: t[index] for name, t in self.tensors.items()}
+
+    def __getitems__(self, indices: list[int]) -> Batch:
+        index = torch.as_tensor(indices)
+        return {name: t[index] for name, t in self.tensors.items()}
+
+
+def keep_batch(batch: Batch) -> Batch:
+    """Collate function for datasets that already return whole batches."""
+    return batch
+
+
+def tensor_loader(
+    dataset: BatchedTensorDataset, batch_size: int, shuffle: bool, num_workers: int = 0
+) -> DataLoader:
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        collate_fn=keep_batch,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )

@@ -1,0 +1,100 @@
+"""One recurrent encoder behind every ``model=`` preset: optional Conv1d front, then RNN/LSTM/GRU.
+
+cuDNN-backed ``nn.RNN``/``nn.LSTM``/``nn.GRU`` do the whole sequence in one call (no Python loop
+over time steps); padded batches go through ``pack_padded_sequence`` so padding never reaches
+the recurrent state.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+# Hidden state as the cell returns it: a tensor, or (h, c) for LSTM; each (layers*directions, batch, hidden).
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+class ConvFront(nn.Sequential):
+    """Conv1d feature extractor over time; 'same' padding keeps one output per input step."""
+
+    def __init__(self, input_size: int, channels: int, kernel_size: int, layers: int) -> None:
+        blocks: list[nn.Module] = []
+        for index in range(layers):
+            in_channels = input_size if index == 0 else channels
+            blocks += [nn.Conv1d(in_channels, channels, kernel_size, padding="same"), nn.ReLU()]
+        super().__init__(*blocks)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        # (batch, time, feature) -> (batch, feature, time) for Conv1d and back.
+        return super().forward(inputs.transpose(1, 2)).transpose(1, 2)
+
+
+class RecurrentEncoder(nn.Module):
+    """Features ``(batch, time, input_size)`` -> outputs ``(batch, time, output_size)`` and state."""
+
+    def __init__(
+        self,
+        input_size: int,
+        cell: str = "lstm",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        conv_channels: int = 0,
+        conv_kernel_size: int = 3,
+        conv_layers: int = 0,
+    ) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+        self.conv = (
+            ConvFront(input_size, conv_channels, conv_kernel_size, conv_layers)
+            if conv_layers > 0
+            else None
+        )
+        rnn_input_size = conv_channels if self.conv is not None else input_size
+        self.rnn = CELLS[cell](
+            rnn_input_size,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.num_directions = 2 if bidirectional else 1
+        self.output_size = hidden_size * self.num_directions
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        state: State | None = None,
+    ) -> tuple[torch.Tensor, State]:
+        if self.conv is not None:
+            inputs = self.conv(inputs)
+        if lengths is None:
+            return self.rnn(inputs, state)
+        total_length = inputs.shape[1]
+        packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed_outputs, state = self.rnn(packed, state)
+        outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=total_length)
+        return outputs, state
+
+
+def build_encoder(input_size: int, model: dict) -> RecurrentEncoder:
+    """Encoder from a ``model`` config section (see conf/model/*.yaml for the keys)."""
+    conv = model.get("conv") or {}
+    return RecurrentEncoder(
+        input_size,
+        cell=model["cell"],
+        hidden_size=model["hidden_size"],
+        num_layers=model["num_layers"],
+        bidirectional=model["bidirectional"],
+        dropout=model["dropout"],
+        conv_channels=conv.get("channels", 0),
+        conv_kernel_size=conv.get("kernel_size", 3),
+        conv_layers=conv.get("layers", 0),
+    )

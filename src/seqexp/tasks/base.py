@@ -1,0 +1,88 @@
+"""Shared LightningModule plumbing: input layer + encoder from the data spec and ``model``,
+optimizer/scheduler from config, hidden-state carrying for stateful data, figure hook."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+
+from seqexp.data.spec import DataSpec
+from seqexp.models.encoder import State, build_encoder
+from seqexp.tasks.optim import build_optimizer, build_scheduler
+
+
+def detach_state(state: State) -> State:
+    """Cut the graph at a batch boundary: truncated backpropagation through time."""
+    if isinstance(state, tuple):
+        return tuple(part.detach() for part in state)
+    return state.detach()
+
+
+class SequenceTask(L.LightningModule):
+    """Base of every task. Subclasses add the head, the loss and the metrics."""
+
+    def __init__(
+        self,
+        spec: dict,
+        model: dict,
+        optim: dict,
+        scheduler: dict,
+        embedding: dict | None = None,
+    ) -> None:
+        super().__init__()
+        # Plain values only: the checkpoint alone rebuilds the task, and loads weights-only.
+        self.save_hyperparameters(logger=False)
+        self.spec = DataSpec.from_dict(spec)
+        self.input_layer = self._build_input_layer(embedding or {})
+        encoder_input_size = self.input_layer.embedding_dim if self.spec.input_kind == "tokens" else self.spec.input_size
+        encoder = build_encoder(encoder_input_size, model)
+        self.encoder_output_size = encoder.output_size
+        self.num_directions = encoder.num_directions
+        self.encoder = torch.compile(encoder) if model.get("compile", False) else encoder
+        self._carried_state: dict[str, State | None] = {}
+
+    def _build_input_layer(self, embedding: dict) -> nn.Module:
+        if self.spec.input_kind != "tokens":
+            return nn.Identity()
+        layer = nn.Embedding(self.spec.input_size, embedding["dim"], padding_idx=self.spec.padding_index)
+        layer.weight.requires_grad_(not embedding.get("freeze", False))
+        return layer
+
+    def encode(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        """Encoder outputs ``(batch, time, encoder_output_size)``; carries state if the data is stateful."""
+        inputs = self.input_layer(batch["inputs"])
+        state = self._carried_state.get(stage) if self.spec.stateful else None
+        outputs, state = self.encoder(inputs, batch.get("lengths"), state)
+        if self.spec.stateful:
+            self._carried_state[stage] = detach_state(state)
+        return outputs
+
+    def _reset_state(self, stage: str) -> None:
+        self._carried_state[stage] = None
+
+    def on_train_epoch_start(self) -> None:
+        self._reset_state("train")
+
+    def on_validation_epoch_start(self) -> None:
+        self._reset_state("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._reset_state("test")
+
+    def on_predict_epoch_start(self) -> None:
+        self._reset_state("predict")
+
+    def configure_optimizers(self) -> Any:
+        optimizer = build_optimizer(self.parameters(), self.hparams.optim)
+        max_epochs = self.trainer.max_epochs if self.trainer is not None and self.trainer.max_epochs > 0 else 1
+        schedule = build_scheduler(optimizer, self.hparams.scheduler, max_epochs)
+        if schedule is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": schedule}
+
+    def figures(self, stage: str) -> dict[str, Any]:
+        """Matplotlib figures for TensorBoard, by tag; ``FigureLogger`` calls this on rank 0."""
+        return {}

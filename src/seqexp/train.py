@@ -1,0 +1,67 @@
+"""Train recipe: compose -> validate -> instantiate -> fit -> test -> report.
+
+    python -m seqexp.train model=lstm data=sine
+    python -m seqexp.train -m model=rnn,lstm,gru
+"""
+
+from __future__ import annotations
+
+import time
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from seqexp.config import instantiate_group, plain, validate_config
+from seqexp.reporting import best_checkpoint_summary, log_hparams_with_metrics, scalar_metrics, write_metrics_file
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Run one experiment; return the value of ``monitor.metric`` for sweepers to optimise."""
+    validate_config(cfg)
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule: L.LightningDataModule = instantiate(cfg.data)
+    task: L.LightningModule = instantiate(
+        cfg.task, spec=datamodule.spec.to_dict(), model=cfg.model, optim=cfg.optim, scheduler=cfg.scheduler, _convert_="all"
+    )
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=instantiate_group(cfg.get("callbacks")), logger=instantiate_group(cfg.get("logger")) or False
+    )
+
+    started = time.perf_counter()
+    if cfg.train:
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    fit_metrics = scalar_metrics(trainer.callback_metrics)
+    best = best_checkpoint_summary(trainer)
+    if cfg.test:
+        trainer.test(task, datamodule=datamodule, ckpt_path=best["best_model_path"], verbose=True)
+    metrics = {**fit_metrics, **scalar_metrics(trainer.callback_metrics)}
+    objective = best["best_score"] if best["best_score"] is not None else metrics.get(cfg.monitor.metric)
+
+    write_metrics_file(
+        cfg.paths.metrics_file,
+        {
+            "status": "completed",
+            "metrics": metrics,
+            "monitor": cfg.monitor.metric,
+            "objective": objective,
+            **best,
+            "epochs": trainer.current_epoch,
+            "global_step": trainer.global_step,
+            "world_size": trainer.world_size,
+            "wall_time_s": round(time.perf_counter() - started, 3),
+        },
+    )
+    hparams = {name: plain(cfg[name]) for name in ("data", "model", "optim", "scheduler", "task")}
+    log_hparams_with_metrics(trainer, {**hparams, "seed": cfg.seed}, metrics)
+    return objective
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    return train(cfg)
+
+
+if __name__ == "__main__":
+    main()
