@@ -1,0 +1,49 @@
+"""Eval recipe: rebuild data and task from a checkpoint's run folder, then test.
+
+    python -m seqexp.eval ckpt_path=outputs/<date>/<time>/checkpoints/last.ckpt
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+import lightning as L
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from seqexp.config import ConfigError, instantiate_group
+from seqexp.reporting import scalar_metrics, write_metrics_file
+
+
+def load_run_config(ckpt_path: Path) -> DictConfig:
+    """The composed config saved by Hydra in the checkpoint's run folder."""
+    config_file = ckpt_path.resolve().parent.parent / ".hydra" / "config.yaml"
+    if not config_file.is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path}: no run config at {config_file} (is this a seqexp run folder?)")
+    return OmegaConf.load(config_file)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    ckpt_path = Path(cfg.ckpt_path)
+    if not ckpt_path.is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path}: no such file")
+    run_cfg = load_run_config(ckpt_path)
+    L.seed_everything(run_cfg.seed, workers=True)
+    datamodule: L.LightningDataModule = instantiate(run_cfg.data)
+    task = get_class(run_cfg.task._target_).load_from_checkpoint(ckpt_path, map_location="cpu")
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=instantiate_group(cfg.get("logger")) or False)
+    run = trainer.validate if cfg.split == "val" else trainer.test
+    run(task, datamodule=datamodule, ckpt_path=str(ckpt_path))
+    metrics = scalar_metrics(trainer.callback_metrics)
+    write_metrics_file(cfg.paths.metrics_file, {"status": "completed", "ckpt_path": str(ckpt_path), "metrics": metrics})
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()
