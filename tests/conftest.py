@@ -13,14 +13,15 @@ import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
-# Small, quiet runs: no rich bar redraws in captured output.
+# Quiet training runs: no rich bar redraws or model summary in captured output.
 QUIET = ["callbacks.progress_bar=null", "trainer.enable_model_summary=false"]
 
 
 def run_cli(module: str, *overrides: str, run_dir: Path | None = None, cwd: Path | None = None,
             timeout: float = 600, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``python -m seqexp.<module> overrides...`` as a user runs it; ``run_dir`` pins hydra.run.dir."""
-    command = [sys.executable, "-m", f"seqexp.{module}", *QUIET, *overrides]
+    quiet = QUIET if module == "train" else []
+    command = [sys.executable, "-m", f"seqexp.{module}", *quiet, *overrides]
     if run_dir is not None:
         command.append(f"hydra.run.dir={run_dir}")
     result = subprocess.run(

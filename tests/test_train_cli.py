@@ -1,0 +1,96 @@
+"""End-to-end: the real conf/ through compose (fast) and through the CLI (as users run it)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import compose_train, read_metrics, run_cli
+from seqexp.config import ConfigError, validate_config
+from seqexp.train import train
+
+PRESETS = ["rnn", "lstm", "gru", "stacked", "bidirectional", "cnn_rnn"]
+TINY_SINE = ["data.num_windows.train=256", "data.num_windows.val=64", "data.num_windows.test=64"]
+
+
+@pytest.mark.parametrize("stateful", [False, True])
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_runs_on_sine(preset: str, stateful: bool, tmp_path: Path) -> None:
+    mode = ["data.stateful=true", "data.shuffle=false"] if stateful else []
+    cfg = compose_train(f"model={preset}", "debug=fast_dev_run", f"paths.output_dir={tmp_path}", *TINY_SINE, *mode,
+                        "callbacks.progress_bar=null", "trainer.enable_model_summary=false")
+    train(cfg)
+    metrics = read_metrics(tmp_path)["metrics"]
+    assert math.isfinite(metrics["test/mse"]) and math.isfinite(metrics["train/loss"])
+
+
+def test_cnn_rnn_takes_cell_and_direction_overrides() -> None:
+    cfg = compose_train("model=cnn_rnn", "model.cell=gru", "model.bidirectional=true")
+    assert (cfg.model.cell, cfg.model.bidirectional, cfg.model.conv.layers) == ("gru", True, 2)
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [("model.hidden_size=0", "model.hidden_size"), ("model.dropout=1.5", "model.dropout"),
+     ("model.num_layers=0", "model.num_layers"), ("model.cell=transformer", "model.cell"),
+     ("optim.lr=-1", "optim.lr"), ("model.hidden_size=abc", "model.hidden_size")],
+)
+def test_invalid_values_are_rejected_naming_the_key(override: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        validate_config(compose_train(override))
+
+
+def test_bad_config_fails_before_training_from_the_cli(tmp_path: Path) -> None:
+    result = run_cli("train", "model.dropout=1.5", run_dir=tmp_path / "run", check=False)
+    assert result.returncode != 0
+    assert "model.dropout=1.5: must be a number in [0, 1)" in result.stderr
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+    unknown = run_cli("train", "model=foo", run_dir=tmp_path / "other", check=False)
+    assert unknown.returncode != 0
+    assert "Could not find 'model/foo'" in unknown.stderr and "lstm" in unknown.stderr
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`python -m seqexp.train model=lstm data=sine` with its defaults, as the README runs it."""
+    run_dir = tmp_path_factory.mktemp("default") / "run"
+    run_cli("train", "model=lstm", "data=sine", run_dir=run_dir)
+    return run_dir
+
+
+@pytest.mark.slow
+def test_default_run_learns_sin_to_cos(default_run: Path) -> None:
+    summary = read_metrics(default_run)
+    assert summary["status"] == "completed"
+    assert summary["metrics"]["test/mse"] <= 1e-3
+    assert (default_run / ".hydra" / "config.yaml").is_file()
+    assert (default_run / "checkpoints" / "last.ckpt").is_file()
+    assert Path(summary["best_model_path"]).is_file()
+
+
+@pytest.mark.slow
+def test_tensorboard_holds_scalars_hparams_and_figures(default_run: Path) -> None:
+    events = EventAccumulator(str(default_run / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    tags = events.Tags()
+    assert {"train/loss", "val/loss", "val/mse", "val/mae", "test/mse", "test/mae"} <= set(tags["scalars"])
+    val_mse = [event.value for event in events.Scalars("val/mse")]
+    assert val_mse[-1] < val_mse[0] / 10  # the loss curve shows learning
+    assert {"val/prediction_vs_target", "test/prediction_vs_target"} <= set(tags["images"])
+    hparams = events.PluginTagToContent("hparams")
+    assert "_hparams_/session_start_info" in hparams and "_hparams_/experiment" in hparams
+    final = events.Scalars("hp/test/mse")[-1].value
+    assert final == pytest.approx(read_metrics(default_run)["metrics"]["test/mse"], rel=1e-5)
+    assert "hp_metric" not in tags["scalars"]
+
+
+@pytest.mark.slow
+def test_eval_reproduces_the_test_metric(default_run: Path, tmp_path: Path) -> None:
+    trained = read_metrics(default_run)
+    run_cli("eval", f"ckpt_path={trained['best_model_path']}", run_dir=tmp_path / "eval")
+    evaluated = read_metrics(tmp_path / "eval")["metrics"]
+    assert evaluated["test/mse"] == pytest.approx(trained["metrics"]["test/mse"], rel=1e-6)
