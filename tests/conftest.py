@@ -21,7 +21,9 @@ def run_cli(module: str, *overrides: str, run_dir: Path | None = None, cwd: Path
             timeout: float = 600, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``python -m seqexp.<module> overrides...`` as a user runs it; ``run_dir`` pins hydra.run.dir."""
     quiet = QUIET if module == "train" else []
-    command = [sys.executable, "-m", f"seqexp.{module}", *quiet, *overrides]
+    flags = [item for item in overrides if item.startswith("-")]  # e.g. -m, --config-dir=DIR: before overrides
+    overrides = tuple(item for item in overrides if not item.startswith("-"))
+    command = [sys.executable, "-m", f"seqexp.{module}", *flags, *quiet, *overrides]
     if run_dir is not None:
         command.append(f"hydra.run.dir={run_dir}")
     result = subprocess.run(

@@ -94,3 +94,11 @@ def test_eval_reproduces_the_test_metric(default_run: Path, tmp_path: Path) -> N
     run_cli("eval", f"ckpt_path={trained['best_model_path']}", run_dir=tmp_path / "eval")
     evaluated = read_metrics(tmp_path / "eval")["metrics"]
     assert evaluated["test/mse"] == pytest.approx(trained["metrics"]["test/mse"], rel=1e-6)
+
+
+def test_user_config_dir_adds_its_own_presets(tmp_path: Path) -> None:
+    (tmp_path / "myconf" / "model").mkdir(parents=True)
+    (tmp_path / "myconf" / "model" / "tiny_gru.yaml").write_text("defaults:\n  - gru\n  - _self_\n\nhidden_size: 3\n")
+    run_cli("train", f"--config-dir={tmp_path / 'myconf'}", "model=tiny_gru", "debug=fast_dev_run", *TINY_SINE,
+            run_dir=tmp_path / "run")
+    assert "hidden_size: 3" in (tmp_path / "run" / ".hydra" / "config.yaml").read_text()
