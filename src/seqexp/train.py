@@ -17,8 +17,8 @@ from seqexp.config import instantiate_group, plain, validate_config
 from seqexp.reporting import best_checkpoint_summary, log_hparams_with_metrics, scalar_metrics, write_metrics_file
 
 
-def train(cfg: DictConfig) -> float | None:
-    """Run one experiment; return the value of ``monitor.metric`` for sweepers to optimise."""
+def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
+    """Validate, seed and instantiate a run's parts (scripts/benchmark.py times runs built here)."""
     validate_config(cfg)
     L.seed_everything(cfg.seed, workers=True)
     datamodule: L.LightningDataModule = instantiate(cfg.data)
@@ -28,6 +28,12 @@ def train(cfg: DictConfig) -> float | None:
     trainer: L.Trainer = instantiate(
         cfg.trainer, callbacks=instantiate_group(cfg.get("callbacks")), logger=instantiate_group(cfg.get("logger")) or False
     )
+    return datamodule, task, trainer
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Run one experiment; return the value of ``monitor.metric`` for sweepers to optimise."""
+    datamodule, task, trainer = build(cfg)
 
     started = time.perf_counter()
     if cfg.train:
