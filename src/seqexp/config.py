@@ -6,13 +6,18 @@ Only this module and the entry points know about Hydra; everything they build is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, get_args
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from lightning.fabric.connector import _PRECISION_INPUT
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from seqexp.models.encoder import CELLS
 from seqexp.tasks.optim import OPTIMIZERS, SCHEDULERS
+
+
+# Every precision string Lightning accepts (its own Literal, so the list follows Lightning's).
+PRECISIONS: list[str | int] = [value for literal in get_args(_PRECISION_INPUT) for value in get_args(literal)]
 
 
 class ConfigError(ValueError):
@@ -52,8 +57,60 @@ RULES: tuple[Rule, ...] = (
     Rule("seed", "an integer", _is_int),
 )
 
+_BATCH_LIMIT = "null, an integer >= 0 (batches) or a number in [0, 1] (fraction)"
+TRAINER_RULES: tuple[Rule, ...] = (
+    Rule("seed", "an integer in [0, 4294967295] (Lightning replaces others with a random seed)", lambda v: not _is_int(v) or 0 <= v < 2**32),
+    Rule("trainer.accelerator", "one of ['auto', 'cpu', 'gpu', 'cuda', 'mps']", lambda v: v in ("auto", "cpu", "gpu", "cuda", "mps")),
+    Rule("trainer.devices", "an integer >= 1, -1 (all), 'auto' or a list of device ids",
+         lambda v: v == "auto" or (_is_int(v) and (v >= 1 or v == -1)) or (isinstance(v, ListConfig) and all(_is_int(i) for i in v))),
+    Rule("trainer.num_nodes", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    Rule("trainer.precision", f"one of {PRECISIONS}", lambda v: v in PRECISIONS),
+    Rule("trainer.min_epochs", "null or an integer >= 0", lambda v: v is None or (_is_int(v) and v >= 0)),
+    Rule("trainer.max_epochs", "null, -1 (no limit) or an integer >= 0", lambda v: v is None or (_is_int(v) and v >= -1)),
+    Rule("trainer.max_steps", "-1 (no limit) or an integer >= 0", lambda v: _is_int(v) and v >= -1),
+    Rule("trainer.gradient_clip_val", "null or a number >= 0", lambda v: v is None or (_is_number(v) and v >= 0)),
+    Rule("trainer.gradient_clip_algorithm", "one of ['norm', 'value']", lambda v: v in ("norm", "value")),
+    Rule("trainer.accumulate_grad_batches", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    Rule("trainer.check_val_every_n_epoch", "null or an integer >= 1", lambda v: v is None or (_is_int(v) and v >= 1)),
+    Rule("trainer.log_every_n_steps", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    Rule("trainer.deterministic", "true, false or 'warn'", lambda v: isinstance(v, bool) or v == "warn"),
+    Rule("trainer.fast_dev_run", "true, false or an integer >= 0 (batches)", lambda v: isinstance(v, bool) or (_is_int(v) and v >= 0)),
+    *(Rule(f"trainer.limit_{split}_batches", _BATCH_LIMIT,
+           lambda v: v is None or (_is_int(v) and v >= 0) or (isinstance(v, float) and 0 <= v <= 1))
+      for split in ("train", "val", "test")),
+    Rule("data.window_length", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    Rule("data.num_workers", "an integer >= 0", lambda v: _is_int(v) and v >= 0),
+    Rule("data.stateful", "true or false", lambda v: isinstance(v, bool)),
+    Rule("data.shuffle", "true or false", lambda v: isinstance(v, bool)),
+    *(Rule(f"data.num_windows.{split}", "an integer >= 1", lambda v: _is_int(v) and v >= 1) for split in ("train", "val", "test")),
+    Rule("data.noise_std", "a finite number >= 0", lambda v: _is_number(v) and 0 <= v < float("inf")),
+    Rule("data.time_step", "a finite number > 0", lambda v: _is_number(v) and 0 < v < float("inf")),
+)
 
-def validate_config(cfg: DictConfig, rules: tuple[Rule, ...] = RULES) -> None:
+
+def _cross_field_problems(cfg: DictConfig) -> list[str]:
+    """Values that are fine alone but not together; each message names every key involved."""
+    get = lambda key: OmegaConf.select(cfg, key, default=None)  # noqa: E731
+    problems = []
+    if get("data.stateful") is True and get("data.shuffle") is True:
+        problems.append("data.stateful=true with data.shuffle=true: stateful data serves windows in order, set data.shuffle=false")
+    window, burn_in = get("data.window_length"), get("data.burn_in_steps")
+    if _is_int(window) and window >= 1 and burn_in is not None and not (_is_int(burn_in) and 0 <= burn_in < window):
+        problems.append(f"data.burn_in_steps={burn_in!r}: must be an integer in [0, data.window_length={window}) so some steps are scored")
+    series = get("data.series_length")
+    if _is_int(window) and _is_int(series) and window > series:
+        problems.append(f"data.window_length={window}: longer than data.series_length={series}")
+    if get("data.stateful") is True and _is_int(get("data.batch_size")):
+        short = {s: n for s in ("train", "val", "test") if _is_int(n := get(f"data.num_windows.{s}")) and n < get("data.batch_size")}
+        if short:
+            problems.append(f"data.stateful=true needs data.num_windows >= data.batch_size={get('data.batch_size')} (one stream per batch row), got {short}")
+    min_epochs, max_epochs = get("trainer.min_epochs"), get("trainer.max_epochs")
+    if _is_int(min_epochs) and _is_int(max_epochs) and max_epochs >= 0 and min_epochs > max_epochs:
+        problems.append(f"trainer.min_epochs={min_epochs}: larger than trainer.max_epochs={max_epochs}")
+    return problems
+
+
+def validate_config(cfg: DictConfig, rules: tuple[Rule, ...] = RULES + TRAINER_RULES) -> None:
     """Fail before anything is built, naming the key, its value and what is allowed."""
     problems = []
     for rule in rules:
@@ -62,6 +119,7 @@ def validate_config(cfg: DictConfig, rules: tuple[Rule, ...] = RULES) -> None:
             continue  # the key belongs to a group this run does not use
         if not rule.check(value):
             problems.append(f"{rule.key}={value!r}: must be {rule.allowed}")
+    problems += _cross_field_problems(cfg)
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 

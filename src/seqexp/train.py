@@ -14,12 +14,16 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from seqexp.config import instantiate_group, plain, validate_config
+from seqexp.distributed import prepare_ranks
 from seqexp.reporting import best_checkpoint_summary, log_hparams_with_metrics, scalar_metrics, write_metrics_file
+from seqexp.safety import preflight
+from seqexp.sweep import run_job
 
 
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
     """Validate, seed and instantiate a run's parts (scripts/benchmark.py times runs built here)."""
     validate_config(cfg)
+    preflight(cfg)  # ckpt_path and output folders, before anything is built
     L.seed_everything(cfg.seed, workers=True)
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     task: L.LightningModule = instantiate(
@@ -34,10 +38,11 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
 def train(cfg: DictConfig) -> float | None:
     """Run one experiment; return the value of ``monitor.metric`` for sweepers to optimise."""
     datamodule, task, trainer = build(cfg)
+    prepare_ranks(trainer, datamodule.spec)  # DDP: refuse stateful data; ranks of a sweep job run that job
 
     started = time.perf_counter()
     if cfg.train:
-        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
     fit_metrics = scalar_metrics(trainer.callback_metrics)
     best = best_checkpoint_summary(trainer)
     if cfg.test:
@@ -66,7 +71,7 @@ def train(cfg: DictConfig) -> float | None:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    return train(cfg)
+    return run_job(train, cfg)  # in a multirun, a failing job is recorded and the sweep goes on
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from seqexp.data.resumable import EpochShuffleSampler, ResumableDataLoader
+
 Batch = dict[str, torch.Tensor]
 
 
@@ -40,12 +42,15 @@ def keep_batch(batch: Batch) -> Batch:
 
 
 def tensor_loader(
-    dataset: BatchedTensorDataset, batch_size: int, shuffle: bool, num_workers: int = 0
+    dataset: BatchedTensorDataset, batch_size: int, shuffle: bool, num_workers: int = 0, seed: int | None = None
 ) -> DataLoader:
-    return DataLoader(
+    """Resumable mid-epoch (see ``resumable.py``); the shuffle order follows ``seed`` and the epoch
+    (``seed=None``: drawn once from the global RNG, which ``seed_everything`` has seeded)."""
+    seed = int(torch.randint(2**31, (1,)).item()) if seed is None and shuffle else (seed or 0)
+    return ResumableDataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
+        sampler=EpochShuffleSampler(len(dataset), shuffle, seed),
         collate_fn=keep_batch,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,

@@ -148,7 +148,7 @@ class SineDataModule(L.LightningDataModule):
             self.datasets[split] = self._generate(split, time_range)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return tensor_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers)
+        return tensor_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers, seed=self.seed)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.shuffle)

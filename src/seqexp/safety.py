@@ -1,0 +1,90 @@
+"""Checks that run before any training, so a bad path fails in a second, not after an hour.
+
+- ``check_checkpoint``: a ``ckpt_path`` must be a complete Lightning checkpoint that loads with
+  ``torch.load(weights_only=True)`` (tensors and plain values only: no arbitrary unpickling).
+- ``check_outputs``: every folder a run writes to must be writable, and a fresh run must not land
+  on checkpoints of another run (it would overwrite their ``last.ckpt`` and best checkpoint).
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from seqexp.config import ConfigError
+
+# Keys Lightning writes into every checkpoint; resuming fit needs the loop and optimizer state too.
+MODEL_KEYS = ("state_dict", "hyper_parameters")
+RESUME_KEYS = ("loops", "optimizer_states", "global_step")
+
+
+class CheckpointError(ConfigError):
+    """A ``ckpt_path`` that is missing, truncated, unsafe or not a Lightning checkpoint."""
+
+
+class OutputError(ConfigError):
+    """An output folder that cannot be written, or that holds another run's checkpoints."""
+
+
+def check_checkpoint(path: str | Path, key: str = "ckpt_path", resume: bool = True) -> dict[str, Any]:
+    """Load ``path`` weights-only (memory-mapped, so cheap) and return it; raise naming ``key`` if unusable."""
+    path = Path(path)
+    hint = "pass a .ckpt file written by seqexp, e.g. <run>/checkpoints/last.ckpt"
+    if not path.is_file():
+        raise CheckpointError(f"{key}={path}: no such file ({hint})")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{key}={path}: not a complete PyTorch checkpoint (truncated, or another kind of file; {hint})")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as error:
+        reason = str(error).strip().splitlines()[-1]
+        raise CheckpointError(
+            f"{key}={path}: holds Python objects that weights-only loading refuses ({reason}); "
+            "seqexp never unpickles arbitrary objects from a checkpoint"
+        ) from error
+    except (RuntimeError, OSError, EOFError, ValueError) as error:
+        raise CheckpointError(f"{key}={path}: unreadable checkpoint ({str(error).splitlines()[0]})") from error
+    needed = MODEL_KEYS + (RESUME_KEYS if resume else ())
+    missing = [name for name in needed if not isinstance(checkpoint, dict) or name not in checkpoint]
+    if missing:
+        raise CheckpointError(f"{key}={path}: not a Lightning training checkpoint (missing {missing}; {hint})")
+    return checkpoint
+
+
+def _check_writable(key: str, folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OutputError(f"{key}={folder}: not writable ({error.strerror or error}); choose another folder") from error
+
+
+def check_outputs(cfg: DictConfig) -> None:
+    """Fail at start, not after training, when outputs cannot be written or would overwrite another run."""
+    _check_writable("paths.output_dir", Path(cfg.paths.output_dir))
+    _check_writable("paths.metrics_file", Path(cfg.paths.metrics_file).parent)
+    if not cfg.train:
+        return
+    checkpoint_dir = Path(cfg.paths.checkpoint_dir)
+    _check_writable("paths.checkpoint_dir", checkpoint_dir)
+    existing = sorted(p.name for p in checkpoint_dir.glob("*.ckpt"))
+    resuming_here = cfg.ckpt_path is not None and Path(cfg.ckpt_path).resolve().parent == checkpoint_dir.resolve()
+    if existing and not resuming_here:
+        raise OutputError(
+            f"paths.checkpoint_dir={checkpoint_dir}: already holds {existing} from another run, which this run would "
+            f"overwrite; resume it with ckpt_path={checkpoint_dir / 'last.ckpt'} or choose a new hydra.run.dir"
+        )
+
+
+def preflight(cfg: DictConfig) -> None:
+    """Everything about paths that can fail, checked before data or model are built."""
+    if cfg.ckpt_path is not None:
+        check_checkpoint(cfg.ckpt_path, "ckpt_path", resume=bool(cfg.train))
+    check_outputs(cfg)
