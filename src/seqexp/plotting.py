@@ -31,3 +31,29 @@ def prediction_figure(target: np.ndarray, prediction: np.ndarray, title: str, bu
     axis.legend(loc="upper right", fontsize="small")
     figure.tight_layout()
     return figure
+
+
+def anomaly_figure(series: np.ndarray, scores: np.ndarray, labels: np.ndarray, threshold: float, title: str) -> Any:
+    """Series ``(time, feature)`` above its anomaly score: threshold line, labelled windows shaded,
+    points flagged (score >= threshold) marked on both panels."""
+    plt = _pyplot()
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5), sharex=True)
+    steps = np.arange(len(scores))
+    for feature in range(series.shape[1]):
+        top.plot(steps, series[:, feature], linewidth=0.8, label=f"feature {feature}")
+    bottom.plot(steps, scores, color="black", linewidth=0.8, label="score")
+    bottom.axhline(threshold, color="red", linestyle="--", linewidth=1, label="threshold")
+    edges = np.diff(np.concatenate([[0], labels.astype(int), [0]]))
+    for start, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+        for axis in (top, bottom):
+            axis.axvspan(start - 0.5, end - 0.5, color="orange", alpha=0.3, label="labelled anomaly" if start == np.flatnonzero(edges == 1)[0] else None)
+    flagged = scores >= threshold
+    top.plot(steps[flagged], series[flagged, 0], "rx", markersize=4, label="detected")
+    bottom.plot(steps[flagged], scores[flagged], "rx", markersize=4, label="detected")
+    bottom.set_yscale("log" if np.all(scores > 0) else "linear")
+    bottom.set_xlabel("step")
+    top.set_title(title)
+    for axis in (top, bottom):
+        axis.legend(loc="upper right", fontsize="small")
+    figure.tight_layout()
+    return figure

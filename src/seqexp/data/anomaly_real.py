@@ -1,0 +1,302 @@
+"""Labelled series from files: the user's CSV (``data=anomaly_csv``) and real series kept in the
+package (``data=anomaly_real``).
+
+CSV layout: a header row, then one row per time point in time order.
+    timestamp_column  optional; names the points (used to match a windows file)
+    value_columns     the features; null = every column but the timestamp and label columns
+    label_column      optional 0/1 per point (1 = anomalous)
+    windows_path      optional, instead of a label column: a CSV with columns ``start,end``, one
+                      anomaly window per row, both ends inclusive; row indices (0 = first data
+                      row) when there is no timestamp column, else timestamps (compared as numbers
+                      when both parse as numbers, else as strings: ISO 8601 sorts correctly)
+    missing           empty cells and nan/NA in value columns: ``interpolate`` (linear between the
+                      nearest present values; leading/trailing gaps take the nearest value) or
+                      ``error``. Missing labels are always an error.
+Every error names the file, the line (1 = header) and the column.
+
+Splits are contiguous: the first ``train_length`` points train (or ``split_fractions.train`` of
+them), then val, then test in the ratio of their fractions.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+import torch
+
+from seqexp.data.anomaly_windows import SPLITS, AnomalyWindowsDataModule
+
+MISSING_POLICIES = ("interpolate", "error")
+MISSING_TOKENS = {"", "nan", "NaN", "NAN", "NA", "N/A", "null", "None"}
+
+
+class AnomalyCSVError(ValueError):
+    """A CSV cell or structure is wrong; the message names file, line and column."""
+
+
+@dataclass(frozen=True)
+class RealSource:
+    file: str  # under seqexp/data/assets/anomaly/
+    train_file: str  # the archive's normal training prefix; its length sets the train split
+    timestamp_column: str
+    value_column: str
+    label_column: str
+
+
+SOURCES = {
+    "ucr_internal_bleeding16": RealSource(
+        file="135_UCR_Anomaly_InternalBleeding16_TEST.csv",
+        train_file="135_UCR_Anomaly_InternalBleeding16_TRAIN.csv",
+        timestamp_column="timestamp",
+        value_column="value",
+        label_column="is_anomaly",
+    ),
+}
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and ``(line number, cells)`` of each non-empty data row."""
+    if not path.is_file():
+        raise AnomalyCSVError(f"{path}: no such file")
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if not header:
+            raise AnomalyCSVError(f"{path}: empty file, expected a header row")
+        header = [name.strip() for name in header]
+        rows = []
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) != len(header):
+                raise AnomalyCSVError(f"{path}, line {reader.line_num}: {len(cells)} fields, the header has {len(header)}")
+            rows.append((reader.line_num, [cell.strip() for cell in cells]))
+    if not rows:
+        raise AnomalyCSVError(f"{path}: no data rows after the header")
+    return header, rows
+
+
+def _column_index(path: Path, header: list[str], name: str, key: str) -> int:
+    if name not in header:
+        raise AnomalyCSVError(f"{path}: column {name!r} ({key}) is not in the header {header}")
+    return header.index(name)
+
+
+def _interpolate(column: torch.Tensor) -> torch.Tensor:
+    """Linear interpolation over nan; leading/trailing gaps take the nearest present value."""
+    present = ~torch.isnan(column)
+    positions = torch.arange(len(column), dtype=torch.float64)
+    known_x, known_y = positions[present], column[present]
+    right = torch.searchsorted(known_x, positions).clamp(1, len(known_x) - 1) if len(known_x) > 1 else torch.zeros_like(positions, dtype=torch.long)
+    left = (right - 1).clamp(min=0)
+    span = (known_x[right] - known_x[left]).clamp(min=1e-12)
+    weight = ((positions - known_x[left]) / span).clamp(0, 1)
+    filled = known_y[left] + weight * (known_y[right] - known_y[left])
+    return torch.where(present, column, filled)
+
+
+def read_labelled_csv(
+    path: str | Path,
+    timestamp_column: str | None = None,
+    value_columns: list[str] | None = None,
+    label_column: str | None = None,
+    windows_path: str | Path | None = None,
+    missing: str = "interpolate",
+) -> tuple[torch.Tensor, torch.Tensor, list[str] | None]:
+    """``values`` (time, feature) float64, ``labels`` (time,) long and the timestamps (or None)."""
+    path = Path(path)
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"data.missing={missing!r}: must be one of {list(MISSING_POLICIES)}")
+    if label_column and windows_path:
+        raise ValueError("data.label_column and data.windows_path: set one of them, not both")
+    header, rows = _read_rows(path)
+    reserved = {name for name in (timestamp_column, label_column) if name}
+    for name, key in ((timestamp_column, "data.timestamp_column"), (label_column, "data.label_column")):
+        if name:
+            _column_index(path, header, name, key)
+    names = list(value_columns) if value_columns else [name for name in header if name not in reserved]
+    if not names:
+        raise AnomalyCSVError(f"{path}: no value columns (header {header}, timestamp/label columns {sorted(reserved)})")
+    columns = [_column_index(path, header, name, "data.value_columns") for name in names]
+
+    values = torch.empty(len(rows), len(names), dtype=torch.float64)
+    for row, (line, cells) in enumerate(rows):
+        for feature, (name, column) in enumerate(zip(names, columns)):
+            cell = cells[column]
+            if cell in MISSING_TOKENS:
+                if missing == "error":
+                    raise AnomalyCSVError(f"{path}, line {line}, column {name!r}: missing value (data.missing=error)")
+                values[row, feature] = math.nan
+                continue
+            try:
+                values[row, feature] = float(cell)
+            except ValueError:
+                raise AnomalyCSVError(f"{path}, line {line}, column {name!r}: {cell!r} is not a number") from None
+    for feature, name in enumerate(names):
+        if torch.isnan(values[:, feature]).all():
+            raise AnomalyCSVError(f"{path}, column {name!r}: every value is missing")
+        values[:, feature] = _interpolate(values[:, feature])
+
+    timestamps = [cells[header.index(timestamp_column)] for _, cells in rows] if timestamp_column else None
+    if label_column:
+        labels = _read_labels(path, header.index(label_column), label_column, rows)
+    elif windows_path:
+        labels = _windows_to_labels(Path(windows_path), len(rows), timestamps)
+    else:
+        labels = torch.zeros(len(rows), dtype=torch.long)
+    return values, labels, timestamps
+
+
+def _read_labels(path: Path, column: int, name: str, rows: list[tuple[int, list[str]]]) -> torch.Tensor:
+    labels = torch.empty(len(rows), dtype=torch.long)
+    for row, (line, cells) in enumerate(rows):
+        cell = cells[column]
+        try:
+            label = float(cell)
+        except ValueError:
+            label = math.nan
+        if label not in (0.0, 1.0):
+            raise AnomalyCSVError(f"{path}, line {line}, column {name!r}: label must be 0 or 1, got {cell!r}")
+        labels[row] = int(label)
+    return labels
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _windows_to_labels(path: Path, length: int, timestamps: list[str] | None) -> torch.Tensor:
+    """Point labels from a ``start,end`` windows file (inclusive ends)."""
+    header, rows = _read_rows(path)
+    start_column = _column_index(path, header, "start", "windows file")
+    end_column = _column_index(path, header, "end", "windows file")
+    numeric_times = [_as_number(stamp) for stamp in timestamps] if timestamps is not None else None
+    labels = torch.zeros(length, dtype=torch.long)
+    for line, cells in rows:
+        start, end = cells[start_column], cells[end_column]
+        if timestamps is None:
+            if not (start.isdigit() and end.isdigit()):
+                raise AnomalyCSVError(f"{path}, line {line}: start {start!r} and end {end!r} must be row indices (integers >= 0) when there is no timestamp column")
+            first, last = int(start), int(end)
+            if last >= length:
+                raise AnomalyCSVError(f"{path}, line {line}, column 'end': row {last} is past the series' last row {length - 1}")
+        else:
+            first, last = _timestamp_span(path, line, start, end, timestamps, numeric_times)
+        if first > last:
+            raise AnomalyCSVError(f"{path}, line {line}: start {start!r} comes after end {end!r}")
+        labels[first : last + 1] = 1
+    return labels
+
+
+def _timestamp_span(
+    path: Path, line: int, start: str, end: str, timestamps: list[str], numeric_times: list[float | None]
+) -> tuple[int, int]:
+    """First and last row whose timestamp lies in [start, end]."""
+    bounds = (_as_number(start), _as_number(end))
+    numeric = None not in bounds and None not in numeric_times
+    keys = numeric_times if numeric else timestamps
+    low, high = bounds if numeric else (start, end)
+    inside = [row for row, key in enumerate(keys) if low <= key <= high]  # type: ignore[operator]
+    if not inside:
+        raise AnomalyCSVError(f"{path}, line {line}: no timestamp of the series lies in [{start}, {end}]")
+    return inside[0], inside[-1]
+
+
+def contiguous_bounds(length: int, fractions: dict[str, float], train_length: int | None) -> dict[str, tuple[int, int]]:
+    """Train, val, test as consecutive ranges of ``length`` points."""
+    if any(fractions.get(split, 0) <= 0 for split in SPLITS):
+        raise ValueError(f"data.split_fractions={fractions}: train, val and test must each be > 0")
+    if train_length is None:
+        train_length = int(length * fractions["train"] / sum(fractions[split] for split in SPLITS))
+    if not 0 < train_length < length:
+        raise ValueError(f"data.train_length={train_length}: must be between 1 and the series length {length}")
+    val_length = int((length - train_length) * fractions["val"] / (fractions["val"] + fractions["test"]))
+    return {"train": (0, train_length), "val": (train_length, train_length + val_length), "test": (train_length + val_length, length)}
+
+
+class CSVAnomalyDataModule(AnomalyWindowsDataModule):
+    """The user's own labelled series from a CSV file (see the module docstring for the layout)."""
+
+    def __init__(
+        self,
+        path: str | None = None,
+        timestamp_column: str | None = None,
+        value_columns: list[str] | None = None,
+        label_column: str | None = None,
+        windows_path: str | None = None,
+        missing: str = "interpolate",
+        split_fractions: dict[str, float] | None = None,
+        train_length: int | None = None,
+        window_length: int = 32,
+        train_stride: int = 1,
+        eval_stride: int = 1,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(window_length, train_stride, eval_stride, batch_size, num_workers, seed)
+        if not path:
+            raise ValueError("data.path: set it to your CSV file (data.path=/path/to/series.csv)")
+        if missing not in MISSING_POLICIES:
+            raise ValueError(f"data.missing={missing!r}: must be one of {list(MISSING_POLICIES)}")
+        self.path, self.windows_path = Path(path), windows_path
+        self.timestamp_column, self.value_columns, self.label_column = timestamp_column, value_columns, label_column
+        self.missing = missing
+        self.split_fractions = dict(split_fractions or {"train": 0.5, "val": 0.2, "test": 0.3})
+        self.train_length = train_length
+
+    def load_series(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[int, int]]]:
+        values, labels, _ = read_labelled_csv(
+            self.path, self.timestamp_column, self.value_columns, self.label_column, self.windows_path, self.missing
+        )
+        return values, labels, contiguous_bounds(len(values), self.split_fractions, self.train_length)
+
+
+class RealAnomalyDataModule(CSVAnomalyDataModule):
+    """A real labelled series kept in the package (see data/assets/anomaly/NOTICE for provenance).
+
+    ``ucr_internal_bleeding16``: UCR Anomaly Archive series 135, a patient's heart rate; the
+    archive's normal prefix (1,200 points) is the train split, the rest is split into val and test
+    by ``split_fractions`` (val comes first and holds no anomaly: its normal scores set the threshold).
+    """
+
+    def __init__(
+        self,
+        source: str = "ucr_internal_bleeding16",
+        missing: str = "interpolate",
+        split_fractions: dict[str, float] | None = None,
+        window_length: int = 32,
+        train_stride: int = 1,
+        eval_stride: int = 1,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        if source not in SOURCES:
+            raise ValueError(f"data.source={source!r}: must be one of {sorted(SOURCES)}")
+        self.source = SOURCES[source]
+        folder = files("seqexp.data") / "assets" / "anomaly"
+        with (folder / self.source.train_file).open() as handle:
+            train_length = sum(1 for line in handle if line.strip()) - 1  # minus the header
+        super().__init__(
+            path=str(folder / self.source.file),
+            timestamp_column=self.source.timestamp_column,
+            value_columns=[self.source.value_column],
+            label_column=self.source.label_column,
+            missing=missing,
+            split_fractions=split_fractions,
+            train_length=train_length,
+            window_length=window_length,
+            train_stride=train_stride,
+            eval_stride=eval_stride,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
+        )

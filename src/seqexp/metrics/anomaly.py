@@ -1,0 +1,137 @@
+"""Anomaly-detection metrics over one scored series: what torchmetrics lacks, on top of what it has.
+
+All functions take 1-D tensors over the time points of a split: ``scores`` (float, higher = more
+anomalous), ``labels`` (0/1) and ``predictions`` (0/1, scores above the threshold).
+
+Point-wise precision/recall/F1 count every time point. Point-adjusted scores (Xu et al., 2018)
+first mark a whole labelled window as detected when any one of its points is flagged: this
+rewards a single lucky alarm inside a long window and inflates the numbers, so both are reported.
+Event-level recall is the share of labelled windows with at least one flagged point; false alarms
+are runs of flagged points that touch no labelled window, per 1,000 points.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchmetrics.functional.classification import (
+    binary_auroc,
+    binary_average_precision,
+    binary_f1_score,
+    binary_precision,
+    binary_precision_recall_curve,
+    binary_recall,
+)
+
+THRESHOLD_RULES = ("best_f1", "quantile", "mean_std")
+
+
+def runs(mask: torch.Tensor) -> list[tuple[int, int]]:
+    """Maximal runs of True as ``(start, end)`` with ``end`` exclusive."""
+    flags = torch.cat([torch.zeros(1, dtype=torch.int8), mask.to(torch.int8).cpu(), torch.zeros(1, dtype=torch.int8)])
+    edges = torch.diff(flags)
+    starts = torch.nonzero(edges == 1).flatten().tolist()
+    ends = torch.nonzero(edges == -1).flatten().tolist()
+    return list(zip(starts, ends))
+
+
+def point_adjust(predictions: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Predictions with every labelled window set to 1 where any of its points is flagged."""
+    adjusted = predictions.clone().bool()
+    for start, end in runs(labels.bool()):
+        if adjusted[start:end].any():
+            adjusted[start:end] = True
+    return adjusted.long()
+
+
+def precision_recall_f1(predictions: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """Point-wise precision, recall and F1 (torchmetrics; 0 where undefined)."""
+    predictions, labels = predictions.long(), labels.long()
+    return {
+        "precision": float(binary_precision(predictions, labels, zero_division=0)),
+        "recall": float(binary_recall(predictions, labels, zero_division=0)),
+        "f1": float(binary_f1_score(predictions, labels, zero_division=0)),
+    }
+
+
+def event_recall(predictions: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of labelled windows with at least one flagged point (nan when there is none)."""
+    windows = runs(labels.bool())
+    if not windows:
+        return float("nan")
+    return sum(bool(predictions[start:end].any()) for start, end in windows) / len(windows)
+
+
+def false_alarms_per_1000(predictions: torch.Tensor, labels: torch.Tensor) -> float:
+    """Runs of flagged points that overlap no labelled window, per 1,000 points."""
+    label_mask = labels.bool()
+    false_runs = sum(not bool(label_mask[start:end].any()) for start, end in runs(predictions.bool()))
+    return 1000.0 * false_runs / max(len(labels), 1)
+
+
+def ucr_hit(scores: torch.Tensor, labels: torch.Tensor, tolerance: int = 100) -> float:
+    """The UCR Anomaly Archive's rule: 1 if the top-scoring point lies within ``tolerance`` points of a
+    labelled window, else 0 (nan when there is no labelled window)."""
+    windows = runs(labels.bool())
+    if not windows:
+        return float("nan")
+    top = int(torch.argmax(scores))
+    return float(any(start - tolerance <= top < end + tolerance for start, end in windows))
+
+
+def best_f1_threshold(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """The score threshold with the highest point-wise F1 (points with score >= threshold are flagged)."""
+    precision, recall, thresholds = binary_precision_recall_curve(scores.float(), labels.long())
+    f1 = 2 * precision[:-1] * recall[:-1] / (precision[:-1] + recall[:-1]).clamp(min=1e-12)
+    return float(thresholds[int(torch.argmax(f1))])
+
+
+def choose_threshold(
+    rule: str, scores: torch.Tensor, labels: torch.Tensor, quantile: float = 0.99, k: float = 3.0
+) -> tuple[float, str]:
+    """Threshold by ``rule`` on validation scores; returns it and the rule actually used.
+
+    best_f1   highest point-wise F1 on the labelled validation points
+    quantile  the ``quantile`` of the scores of validation points labelled normal
+    mean_std  mean + ``k`` * std of those normal scores
+    best_f1 needs at least one anomaly in validation; without one it falls back to quantile.
+    """
+    if rule not in THRESHOLD_RULES:
+        raise ValueError(f"task.threshold.rule must be one of {THRESHOLD_RULES}, got {rule!r}")
+    if rule == "best_f1" and bool(labels.any()) and not bool(labels.all()):
+        return best_f1_threshold(scores, labels), rule
+    normal = scores[~labels.bool()].float()
+    if normal.numel() == 0:
+        normal = scores.float()
+    if rule == "mean_std":
+        return float(normal.mean() + k * normal.std(unbiased=False)), rule
+    return float(torch.quantile(normal, quantile)), "quantile"
+
+
+def anomaly_metrics(scores: torch.Tensor, labels: torch.Tensor, threshold: float, ucr_tolerance: int = 100) -> dict[str, float]:
+    """Every metric of one split at one threshold: AUROC/AUPRC of the raw score, point-wise and
+    point-adjusted precision/recall/F1, event recall, false alarms per 1,000 points, UCR hit.
+    Threshold-free metrics are nan when the split has no anomaly."""
+    scores, labels = scores.float().cpu(), labels.long().cpu()
+    predictions = (scores >= threshold).long()
+    has_both = bool(labels.any()) and not bool(labels.all())
+    metrics = {
+        "auroc": float(binary_auroc(scores, labels)) if has_both else float("nan"),
+        "auprc": float(binary_average_precision(scores, labels)) if has_both else float("nan"),
+        **precision_recall_f1(predictions, labels),
+        **{f"pa_{name}": value for name, value in precision_recall_f1(point_adjust(predictions, labels), labels).items()},
+        "event_recall": event_recall(predictions, labels),
+        "false_alarms_per_1k": false_alarms_per_1000(predictions, labels),
+        "ucr_hit": ucr_hit(scores, labels, ucr_tolerance),
+    }
+    return metrics
+
+
+def smooth(scores: torch.Tensor, width: int) -> torch.Tensor:
+    """Centred moving average over ``width`` points (1 = unchanged); edges average what exists."""
+    if width <= 1:
+        return scores
+    kernel = torch.ones(1, 1, width, dtype=scores.dtype, device=scores.device)
+    padding = width // 2
+    total = torch.nn.functional.conv1d(scores.view(1, 1, -1), kernel, padding=padding)
+    count = torch.nn.functional.conv1d(torch.ones_like(scores).view(1, 1, -1), kernel, padding=padding)
+    return (total / count).flatten()[: len(scores)]

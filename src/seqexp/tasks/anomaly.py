@@ -1,0 +1,177 @@
+"""Anomaly detection: learn the normal behaviour of a series, score each point by how badly it is
+predicted, flag points above a threshold chosen on validation.
+
+Modes (``task.mode``), both over any ``model=`` preset as the encoder:
+    forecast        the first ``window - horizon`` steps of a window predict its last ``horizon``
+                    steps (encoder -> last step -> linear); score = squared prediction error
+    reconstruction  an RNN autoencoder: encoder -> last step (the code) -> a decoder RNN fed the
+                    code at every step -> linear; score = squared reconstruction error
+
+Per-point scores: val/test windows come in order with their ``starts``; at the end of the epoch
+each point's score is the mean over every window that scored it (then an optional centred moving
+average, ``score_smoothing``). Training is unsupervised: labels are used on validation only, to
+pick the threshold (``threshold.rule``) and to report metrics. The threshold is a buffer, so it is
+saved in every checkpoint and a test or ``seqexp.eval`` run uses the one chosen on validation.
+
+Under DDP each rank scores its share of the windows; the epoch end gathers every rank's windows
+(``all_gather``) and each rank computes the same metrics over the whole series (padding copies
+that a distributed sampler adds score identically, so averaging per point is unaffected).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import nn
+
+from seqexp.metrics.anomaly import THRESHOLD_RULES, anomaly_metrics, choose_threshold, smooth
+from seqexp.models.encoder import CELLS
+from seqexp.models.pooling import last_valid_step
+from seqexp.tasks.base import SequenceTask
+
+MODES = ("forecast", "reconstruction")
+Batch = dict[str, torch.Tensor]
+
+
+class AnomalyTask(SequenceTask):
+    def __init__(
+        self,
+        spec: dict,
+        model: dict,
+        optim: dict,
+        scheduler: dict,
+        embedding: dict | None = None,
+        mode: str = "forecast",
+        horizon: int = 1,
+        score_smoothing: int = 1,
+        threshold: dict | None = None,
+        ucr_tolerance: int = 100,
+    ) -> None:
+        super().__init__(spec, model, optim, scheduler, embedding)
+        if self.spec.target_kind != "anomaly" or self.spec.input_kind != "features":
+            raise ValueError(f"AnomalyTask needs feature inputs and anomaly labels, the data declares {self.spec}")
+        if mode not in MODES:
+            raise ValueError(f"task.mode={mode!r}: must be one of {list(MODES)}")
+        for key, value in (("task.horizon", horizon), ("task.score_smoothing", score_smoothing)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{key}={value!r}: must be an integer >= 1")
+        self.threshold_settings = {"rule": "best_f1", "quantile": 0.99, "k": 3.0, **(threshold or {})}
+        if self.threshold_settings["rule"] not in THRESHOLD_RULES:
+            raise ValueError(f"task.threshold.rule={self.threshold_settings['rule']!r}: must be one of {list(THRESHOLD_RULES)}")
+        if not 0 < self.threshold_settings["quantile"] < 1:
+            raise ValueError(f"task.threshold.quantile={self.threshold_settings['quantile']!r}: must be in (0, 1)")
+        self.mode, self.horizon, self.score_smoothing, self.ucr_tolerance = mode, horizon, score_smoothing, ucr_tolerance
+        features = self.spec.output_size
+        if mode == "forecast":
+            self.head = nn.Linear(self.encoder_output_size, horizon * features)
+        else:
+            self.decoder = CELLS[model["cell"]](self.encoder_output_size, model["hidden_size"], batch_first=True)
+            self.head = nn.Linear(model["hidden_size"], features)
+        # Chosen on validation; a buffer so that checkpoints carry it. nan = not chosen yet.
+        self.register_buffer("threshold", torch.tensor(float("nan")))
+        self._windows: dict[str, list[tuple[torch.Tensor, ...]]] = {}
+        self._series: dict[str, dict[str, torch.Tensor]] = {}
+
+    # --- scoring ------------------------------------------------------------------------------
+    def forward(self, batch: Batch, stage: str = "predict") -> torch.Tensor:
+        """Per-step scores ``(batch, time)``: squared error averaged over features; nan where a step
+        is not scored (the context steps of forecast mode)."""
+        inputs = batch["inputs"]
+        window = inputs.shape[1]
+        if self.mode == "forecast":
+            if self.horizon >= window:
+                raise ValueError(f"task.horizon={self.horizon}: must be smaller than data.window_length={window}")
+            context = self.encode({"inputs": inputs[:, : window - self.horizon]}, stage)
+            code = last_valid_step(context, None, self.num_directions)
+            prediction = self.head(code).view(len(inputs), self.horizon, -1)
+            errors = (prediction - inputs[:, window - self.horizon :]).pow(2).mean(-1)
+            unscored = errors.new_full((len(inputs), window - self.horizon), float("nan"))
+            return torch.cat([unscored, errors], dim=1)
+        code = last_valid_step(self.encode({"inputs": inputs}, stage), None, self.num_directions)
+        decoded, _ = self.decoder(code.unsqueeze(1).expand(-1, window, -1).contiguous())
+        return (self.head(decoded) - inputs).pow(2).mean(-1)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        scores = self(batch, "train")
+        loss = scores[:, -self.horizon :].mean() if self.mode == "forecast" else scores.mean()
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def _collect(self, batch: Batch, stage: str) -> None:
+        scores = self(batch, stage).detach().float()
+        self._windows.setdefault(stage, []).append((batch["starts"], scores, batch["targets"], batch["inputs"].detach()))
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self._collect(batch, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self._collect(batch, "test")
+
+    # --- per-point series at the end of an epoch ----------------------------------------------
+    def _gather(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.trainer is not None and self.trainer.world_size > 1:
+            return self.all_gather(tensor).flatten(0, 1)
+        return tensor
+
+    def _point_series(self, stage: str) -> dict[str, torch.Tensor]:
+        """Windows -> one value per split point: mean score, label and input values, over the points
+        that at least one window scored (all of them unless evaluation was cut short)."""
+        starts, scores, labels, inputs = (self._gather(torch.cat(parts)) for parts in zip(*self._windows.pop(stage)))
+        positions = starts.view(-1, 1) + torch.arange(scores.shape[1], device=scores.device)  # (windows, time)
+        on_axis = positions >= 0  # steps before the split are context only
+        scored = on_axis & ~torch.isnan(scores)
+        length = int(positions[scored].max()) + 1
+        total = torch.zeros(length, device=scores.device).index_add_(0, positions[scored], scores[scored])
+        count = torch.zeros(length, device=scores.device).index_add_(0, positions[scored], torch.ones_like(scores[scored]))
+        point_labels = torch.zeros(length, dtype=torch.long, device=scores.device)
+        series = torch.zeros(length, inputs.shape[-1], device=scores.device)
+        keep = on_axis & (positions < length)
+        point_labels[positions[keep]] = labels[keep].long()
+        series[positions[keep]] = inputs[keep].float()
+        covered = count > 0
+        point_scores = smooth(total[covered] / count[covered], self.score_smoothing)
+        return {"scores": point_scores.cpu(), "labels": point_labels[covered].cpu(), "series": series[covered].cpu()}
+
+    def _finish(self, stage: str) -> None:
+        if not self._windows.get(stage):
+            return
+        series = self._point_series(stage)
+        scores, labels = series["scores"], series["labels"]
+        if stage == "val":
+            settings = self.threshold_settings
+            value, used = choose_threshold(settings["rule"], scores, labels, settings["quantile"], settings["k"])
+            if used != settings["rule"] and not self.trainer.sanity_checking:
+                rank_zero_warn(f"task.threshold.rule={settings['rule']}: validation has no anomaly; used the {used} rule")
+            self.threshold.fill_(value)
+        elif math.isnan(float(self.threshold)):
+            raise RuntimeError("AnomalyTask has no threshold: it is chosen on validation, run fit or validate first")
+        threshold = float(self.threshold)
+        normal = scores[labels == 0]
+        metrics = {
+            "loss": float(normal.mean()) if normal.numel() else float(scores.mean()),
+            "threshold": threshold,
+            **anomaly_metrics(scores, labels, threshold, self.ucr_tolerance),
+        }
+        self.log_dict({f"{stage}/{name}": value for name, value in metrics.items()}, prog_bar=False)
+        self._series[stage] = {**series, "threshold": torch.tensor(threshold)}
+
+    def on_validation_epoch_end(self) -> None:
+        self._finish("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._finish("test")
+
+    def figures(self, stage: str) -> dict[str, Any]:
+        if stage not in self._series:
+            return {}
+        from seqexp.plotting import anomaly_figure
+
+        series = self._series[stage]
+        title = f"{stage}: {self.mode} score, epoch {self.current_epoch}"
+        figure = anomaly_figure(
+            series["series"].numpy(), series["scores"].numpy(), series["labels"].numpy(), float(series["threshold"]), title
+        )
+        return {f"{stage}/anomaly_scores": figure}
