@@ -53,7 +53,8 @@ class RegressionTask(SequenceTask):
     def _evaluate(self, batch: dict[str, torch.Tensor], batch_idx: int, stage: str) -> None:
         prediction = self(batch, stage)
         scored_prediction, scored_target = self._scored(prediction), self._scored(batch["targets"])
-        self.log(f"{stage}/loss", nn.functional.mse_loss(scored_prediction, scored_target), batch_size=len(prediction))
+        loss = nn.functional.mse_loss(scored_prediction, scored_target)
+        self.log(f"{stage}/loss", loss, batch_size=len(prediction), sync_dist=True)  # mean over all DDP ranks
         self.metrics[stage].update(scored_prediction.flatten(), scored_target.flatten())
         if batch_idx == 0:
             self._example[stage] = (batch["targets"][0].detach().cpu(), prediction[0].detach().float().cpu())

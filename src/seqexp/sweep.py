@@ -1,0 +1,52 @@
+"""One job of a Hydra multirun: a failing job is recorded and the sweep goes on.
+
+Left alone, an exception in one job ends the whole sweep with an error (Hydra's basic sweeper after
+its batch of jobs, the Optuna sweeper after its batch of trials). In a multirun, ``run_job`` instead logs the
+error with the job's overrides, writes ``metrics.json`` with ``status: failed`` (the sweep summary
+shows it) and returns None, which the Optuna sweeper records as a failed trial. With
+``fail_fast=true`` the first failure stops the sweep at once (no further job starts). A DDP job that
+fails after its ranks connected always stops the sweep: its other rank processes cannot be left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from seqexp.distributed import in_multirun, job_scope, joined_process_group
+from seqexp.reporting import write_metrics_file
+
+log = logging.getLogger(__name__)
+
+
+def run_job(train: Callable[[DictConfig], float | None], cfg: DictConfig) -> float | None:
+    """``train(cfg)``; in a multirun, a failure becomes a failed entry instead of the end of the sweep."""
+    if not in_multirun():
+        return train(cfg)
+    started = time.perf_counter()
+    with job_scope():
+        try:
+            return train(cfg)
+        except Exception as error:
+            job, overrides = HydraConfig.get().job.num, list(HydraConfig.get().overrides.task)
+            log.exception("job %s failed; overrides: %s", job, " ".join(overrides))
+            write_metrics_file(
+                cfg.paths.metrics_file,
+                {
+                    "status": "failed",
+                    "error": f"{type(error).__name__}: {error}",
+                    "overrides": overrides,
+                    "monitor": cfg.monitor.metric,
+                    "objective": None,
+                    "wall_time_s": round(time.perf_counter() - started, 3),
+                },
+            )
+            if cfg.get("fail_fast", False) or joined_process_group():
+                # SystemExit passes through Hydra's per-job error capture: no further job starts.
+                reason = "fail_fast=true" if cfg.get("fail_fast", False) else "its DDP ranks cannot be left behind"
+                raise SystemExit(f"job {job} failed ({type(error).__name__}: {error}); sweep stopped: {reason}") from error
+            return None
