@@ -33,6 +33,27 @@ def prediction_figure(target: np.ndarray, prediction: np.ndarray, title: str, bu
     return figure
 
 
+def confusion_matrix_figure(matrix: np.ndarray, class_names: list[str], title: str) -> Any:
+    """Counts ``matrix[true, predicted]`` as a heat map, each cell annotated with its count."""
+    plt = _pyplot()
+    size = max(3.5, 0.6 * len(class_names) + 2)
+    figure, axis = plt.subplots(figsize=(size, size))
+    axis.imshow(matrix, cmap="Blues")
+    ticks = np.arange(len(class_names))
+    axis.set_xticks(ticks, class_names, rotation=45, ha="right")
+    axis.set_yticks(ticks, class_names)
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for row in range(matrix.shape[0]):
+        for column in range(matrix.shape[1]):
+            color = "white" if matrix[row, column] > threshold else "black"
+            axis.text(column, row, str(int(matrix[row, column])), ha="center", va="center", color=color, fontsize="small")
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    axis.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
 def anomaly_figure(series: np.ndarray, scores: np.ndarray, labels: np.ndarray, threshold: float, title: str) -> Any:
     """Series ``(time, feature)`` above its anomaly score: threshold line, labelled windows shaded,
     points flagged (score >= threshold) marked on both panels."""

