@@ -5,7 +5,8 @@
     python scripts/baseline_anomaly.py data=anomaly --run outputs/<date>/<time>   # model row too
 
 Score of point t: max over features of |x_t - mean| / std of the ``w`` points before t (context
-from the preceding split is allowed, as for the model's windows). ``w`` is picked among --windows
+from the preceding split is allowed, as for the model's windows). A second row does the same on
+first differences x_t - x_{t-1}, which catches jitter and spikes that the raw values hide. ``w`` is picked among --windows
 by val AUPRC when val has anomalies, else the middle one. The threshold follows the same rule as
 the task (``task.threshold.*``, chosen on val). Prints AUROC, AUPRC, point-wise and point-adjusted
 F1, event recall, false alarms per 1,000 points and the UCR hit on the test split, and, with
@@ -41,23 +42,30 @@ def rolling_zscore(values: torch.Tensor, start: int, end: int, window: int) -> t
     return ((x[points] - mean).abs() / (variance.sqrt() + 1e-6)).amax(1).float()
 
 
-def split_scores(datamodule: AnomalyWindowsDataModule, split: str, window: int) -> tuple[torch.Tensor, torch.Tensor]:
+def split_scores(
+    datamodule: AnomalyWindowsDataModule, split: str, window: int, differences: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     datamodule.prepare_series()
     start, end = datamodule.bounds[split]
-    return rolling_zscore(datamodule.values, start, end, window), datamodule.labels[start:end]
+    values = datamodule.values
+    if differences:
+        values = torch.cat([torch.zeros_like(values[:1]), torch.diff(values, dim=0)])
+    return rolling_zscore(values, start, end, window), datamodule.labels[start:end]
 
 
-def baseline(datamodule: AnomalyWindowsDataModule, threshold: dict, windows: list[int], tolerance: int = 100) -> tuple[int, dict[str, float]]:
+def baseline(
+    datamodule: AnomalyWindowsDataModule, threshold: dict, windows: list[int], tolerance: int = 100, differences: bool = False
+) -> tuple[int, dict[str, float]]:
     """The chosen window and the test metrics of the rolling z-score detector."""
     val_labels = split_scores(datamodule, "val", windows[0])[1]
     if val_labels.any():
-        auprc = {w: anomaly_metrics(*split_scores(datamodule, "val", w), threshold=0.0)["auprc"] for w in windows}
+        auprc = {w: anomaly_metrics(*split_scores(datamodule, "val", w, differences), threshold=0.0)["auprc"] for w in windows}
         window = max(auprc, key=auprc.get)
     else:
         window = windows[len(windows) // 2]
-    val_scores, val_labels = split_scores(datamodule, "val", window)
+    val_scores, val_labels = split_scores(datamodule, "val", window, differences)
     value, _ = choose_threshold(threshold["rule"], val_scores, val_labels, threshold["quantile"], threshold["k"])
-    test_scores, test_labels = split_scores(datamodule, "test", window)
+    test_scores, test_labels = split_scores(datamodule, "test", window, differences)
     return window, anomaly_metrics(test_scores, test_labels, value, tolerance)
 
 
@@ -71,17 +79,20 @@ def main() -> None:
     with initialize_config_module(config_module="seqexp.conf", version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
     datamodule = instantiate(cfg.data)
-    window, metrics = baseline(datamodule, dict(cfg.task.threshold), args.windows, cfg.task.ucr_tolerance)
-    rows = {f"rolling z-score (w={window})": metrics}
+    rows = {}
+    for differences in (False, True):
+        window, metrics = baseline(datamodule, dict(cfg.task.threshold), args.windows, cfg.task.ucr_tolerance, differences)
+        rows[f"rolling z-score{' of differences' if differences else ''} (w={window})"] = metrics
     if args.run is not None:
         run_metrics = json.loads((args.run / "metrics.json").read_text())["metrics"]
         rows[f"model ({args.run})"] = {name: run_metrics.get(f"test/{name}", float("nan")) for name in COLUMNS}
     start, end = datamodule.bounds["test"]
     anomalous = int(datamodule.labels[start:end].sum())
     print(f"{' '.join(overrides)}: test split {end - start} points, {anomalous} anomalous; threshold rule {cfg.task.threshold.rule}")
-    print(f"{'detector':<44}" + "".join(f"{name:>12}" for name in COLUMNS))
+    widths = {name: max(10, len(name) + 2) for name in COLUMNS}
+    print(f"{'detector':<44}" + "".join(f"{name:>{widths[name]}}" for name in COLUMNS))
     for label, values in rows.items():
-        print(f"{label:<44}" + "".join(f"{values[name]:>12.4f}" for name in COLUMNS))
+        print(f"{label:<44}" + "".join(f"{values[name]:>{widths[name]}.4f}" for name in COLUMNS))
 
 
 if __name__ == "__main__":

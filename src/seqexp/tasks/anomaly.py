@@ -112,7 +112,7 @@ class AnomalyTask(SequenceTask):
 
     # --- per-point series at the end of an epoch ----------------------------------------------
     def _gather(self, tensor: torch.Tensor) -> torch.Tensor:
-        if self.trainer is not None and self.trainer.world_size > 1:
+        if self._trainer is not None and self.trainer.world_size > 1:
             return self.all_gather(tensor).flatten(0, 1)
         return tensor
 
@@ -143,7 +143,7 @@ class AnomalyTask(SequenceTask):
         if stage == "val":
             settings = self.threshold_settings
             value, used = choose_threshold(settings["rule"], scores, labels, settings["quantile"], settings["k"])
-            if used != settings["rule"] and not self.trainer.sanity_checking:
+            if used != settings["rule"] and not (self._trainer is not None and self.trainer.sanity_checking):
                 rank_zero_warn(f"task.threshold.rule={settings['rule']}: validation has no anomaly; used the {used} rule")
             self.threshold.fill_(value)
         elif math.isnan(float(self.threshold)):

@@ -1,0 +1,93 @@
+"""AnomalyTask end to end: every preset on data=anomaly, a short real run that beats a random scorer,
+the threshold saved in the checkpoint, the TensorBoard figure, and per-point score aggregation."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import compose_train, read_metrics, run_cli
+from seqexp.tasks.anomaly import AnomalyTask
+from seqexp.train import train
+
+PRESETS = ["rnn", "lstm", "gru", "stacked", "bidirectional", "cnn_rnn"]
+TINY = ["data.lengths.train=300", "data.lengths.val=300", "data.lengths.test=300", "data.window_length=16",
+        "model.hidden_size=16", "callbacks.progress_bar=null", "trainer.enable_model_summary=false"]
+
+
+@pytest.mark.parametrize(("preset", "mode"), [(preset, "forecast") for preset in PRESETS]
+                         + [("lstm", "reconstruction"), ("bidirectional", "reconstruction")])
+def test_every_preset_runs_on_anomaly(preset: str, mode: str, tmp_path: Path) -> None:
+    cfg = compose_train("data=anomaly", f"model={preset}", f"task.mode={mode}", "debug=fast_dev_run",
+                        f"paths.output_dir={tmp_path}", *TINY)
+    train(cfg)
+    metrics = read_metrics(tmp_path)["metrics"]
+    assert math.isfinite(metrics["train/loss"]) and math.isfinite(metrics["test/loss"])
+    assert math.isfinite(metrics["test/threshold"]) and 0 <= metrics["test/f1"] <= 1
+
+
+def spec(features: int = 1) -> dict:
+    return {"input_kind": "features", "input_size": features, "target_kind": "anomaly", "output_size": features}
+
+
+def test_overlapping_windows_average_into_one_score_per_point() -> None:
+    model = {"cell": "gru", "hidden_size": 4, "num_layers": 1, "bidirectional": False, "dropout": 0.0}
+    task = AnomalyTask(spec(), model, {"name": "adam", "lr": 0.01}, {"name": "none"}, mode="reconstruction")
+    # Two windows of 3 steps, starting at -1 (one context step before the split) and at 1.
+    scores = torch.tensor([[9.0, 1.0, 2.0], [4.0, 6.0, 8.0]])
+    labels = torch.tensor([[1, 0, 1], [1, 0, 0]])
+    inputs = torch.arange(6.0).view(2, 3, 1)
+    task._windows["val"] = [(torch.tensor([-1, 1]), scores, labels, inputs)]
+    series = task._point_series("val")
+    # point 0: 1; point 1: mean(2, 4) = 3; points 2, 3: 6, 8. The context step (score 9) is dropped.
+    torch.testing.assert_close(series["scores"], torch.tensor([1.0, 3.0, 6.0, 8.0]))
+    assert series["labels"].tolist() == [0, 1, 0, 0]
+
+
+@pytest.mark.parametrize(("key", "value"), [("mode", "transformer"), ("horizon", 0), ("threshold", {"rule": "top1"})])
+def test_bad_task_settings_name_the_key(key: str, value: object) -> None:
+    model = {"cell": "lstm", "hidden_size": 4, "num_layers": 1, "bidirectional": False, "dropout": 0.0}
+    with pytest.raises(ValueError, match=rf"task\.{key}"):
+        AnomalyTask(spec(), model, {"name": "adam", "lr": 0.01}, {"name": "none"}, **{key: value})
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A few epochs of `python -m seqexp.train data=anomaly model=gru`, on a shorter series."""
+    run_dir = tmp_path_factory.mktemp("anomaly") / "run"
+    run_cli("train", "data=anomaly", "model=gru", "model.hidden_size=32", "trainer.max_epochs=3",
+            "data.lengths.train=1500", "data.lengths.val=800", "data.lengths.test=800", run_dir=run_dir)
+    return run_dir
+
+
+@pytest.mark.slow
+def test_short_run_beats_a_random_scorer(short_run: Path) -> None:
+    metrics = read_metrics(short_run)["metrics"]
+    # A random score's AUPRC is the share of anomalous points (about data.anomaly_rate = 0.03).
+    assert metrics["test/auprc"] > 0.2, metrics
+    assert metrics["test/auroc"] > 0.75 and metrics["test/event_recall"] > 0.5
+    assert metrics["test/pa_f1"] >= metrics["test/f1"]  # point adjustment only adds hits
+
+
+@pytest.mark.slow
+def test_threshold_is_saved_in_the_checkpoint_and_reused_by_eval(short_run: Path) -> None:
+    result = read_metrics(short_run)
+    state = torch.load(result["best_model_path"], map_location="cpu", weights_only=True)["state_dict"]
+    assert float(state["threshold"]) == pytest.approx(result["metrics"]["test/threshold"])
+    eval_dir = short_run.parent / "eval"
+    run_cli("eval", f"ckpt_path={result['best_model_path']}", f"hydra.run.dir={eval_dir}")
+    evaluated = read_metrics(eval_dir)["metrics"]
+    for name in ("test/threshold", "test/auprc", "test/f1"):
+        assert evaluated[name] == pytest.approx(result["metrics"][name], rel=1e-5), name
+
+
+@pytest.mark.slow
+def test_tensorboard_gets_the_anomaly_figure(short_run: Path) -> None:
+    events = EventAccumulator(str(short_run / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    assert {"val/anomaly_scores", "test/anomaly_scores"} <= set(events.Tags()["images"])
+    assert "test/auprc" in events.Tags()["scalars"]
