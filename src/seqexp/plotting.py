@@ -54,6 +54,34 @@ def confusion_matrix_figure(matrix: np.ndarray, class_names: list[str], title: s
     return figure
 
 
+def forecast_figure(origins: np.ndarray, forecasts: np.ndarray, truths: np.ndarray, title: str) -> Any:
+    """Truth over the scored range and the forecasts of the windows starting every ``horizon`` rows.
+
+    ``origins`` ``(windows,)`` is each window's first target row; ``forecasts``/``truths`` are
+    ``(windows, horizon, targets)`` in original units. Tiling shows every step forecast exactly once.
+    """
+    plt = _pyplot()
+    _, horizon, targets = truths.shape
+    first = int(origins.min())
+    truth = np.full((int(origins.max()) - first + horizon, targets), np.nan)
+    for origin, window in zip(origins, truths):
+        truth[origin - first : origin - first + horizon] = window
+    tiled = np.flatnonzero((origins - first) % horizon == 0)
+    figure, axes = plt.subplots(targets, 1, figsize=(9, 2.6 * targets), squeeze=False, sharex=True)
+    for column, axis in enumerate(axes[:, 0]):
+        axis.plot(first + np.arange(len(truth)), truth[:, column], color="black", linewidth=1, label="truth")
+        for count, index in enumerate(tiled):
+            steps = origins[index] + np.arange(horizon)
+            axis.plot(steps, forecasts[index, :, column], color="tab:orange", linewidth=1, label=None if count else "forecast")
+        if targets > 1:
+            axis.set_ylabel(f"target {column}")
+        axis.legend(loc="upper right", fontsize="small")
+    axes[0, 0].set_title(title)
+    axes[-1, 0].set_xlabel("row of the series")
+    figure.tight_layout()
+    return figure
+
+
 def anomaly_figure(series: np.ndarray, scores: np.ndarray, labels: np.ndarray, threshold: float, title: str) -> Any:
     """Series ``(time, feature)`` above its anomaly score: threshold line, labelled windows shaded,
     points flagged (score >= threshold) marked on both panels."""

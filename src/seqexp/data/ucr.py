@@ -1,0 +1,169 @@
+"""UCR/UEA time series classification: one label per recording of one or more sensor channels.
+
+Built-in problems are read from ``data/assets/ucr/<Name>/<Name>_{TRAIN,TEST}.ts.gz`` (see its
+NOTICE); your own problem from ``train_path``/``test_path`` in the same ``.ts`` format. The archive's
+TEST file is the test split, untouched; validation is a stratified, seeded share of its TRAIN file.
+Scaling is fitted on the training cases only.
+
+Batches: ``inputs`` ``(batch, time, channels)`` float, ``targets`` ``(batch,)`` class ids in the
+order of the TRAIN file's ``@classLabel``, and, when recordings differ in length, ``lengths``
+``(batch,)`` with inputs zero-padded after each recording's end (the encoder packs them).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from seqexp.data.batching import BatchedTensorDataset, tensor_loader
+from seqexp.data.spec import DataSpec
+from seqexp.data.ts_format import TsDataset, read_ts
+
+BUILTIN_PROBLEMS = ("BasicMotions", "GunPoint", "JapaneseVowels", "ItalyPowerDemand")
+SCALINGS = ("standard", "per_series", "none")
+
+
+def stratified_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices ``(kept, held_out)``: ``fraction`` of every class held out (at least one case of each
+    class with two or more cases), drawn with ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    kept, held_out = [], []
+    for label in labels.unique():
+        members = (labels == label).nonzero().flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        count = min(max(1, round(fraction * len(members))), len(members) - 1) if len(members) > 1 else 0
+        held_out.append(members[:count])
+        kept.append(members[count:])
+    return torch.cat(kept).sort().values, torch.cat(held_out).sort().values
+
+
+def pad_cases(series: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(cases, max_time, channels)`` zero-padded after each end, and ``(cases,)`` lengths."""
+    lengths = torch.tensor([len(case) for case in series])
+    padded = torch.zeros(len(series), int(lengths.max()), series[0].shape[1])
+    for index, case in enumerate(series):
+        padded[index, : len(case)] = case
+    return padded, lengths
+
+
+def _asset(name: str, split: str) -> Path:
+    return Path(str(resources.files("seqexp.data").joinpath("assets", "ucr", name, f"{name}_{split}.ts.gz")))
+
+
+class UCRDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        name: str = "BasicMotions",
+        train_path: str | None = None,
+        test_path: str | None = None,
+        val_fraction: float = 0.2,
+        scaling: str = "standard",
+        batch_size: int = 16,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if (train_path is None) != (test_path is None):
+            raise ValueError("data.train_path and data.test_path: set both (your own problem) or neither (a built-in one)")
+        if train_path is None and name not in BUILTIN_PROBLEMS:
+            raise ValueError(f"data.name={name!r}: must be one of {list(BUILTIN_PROBLEMS)} (or set data.train_path and data.test_path)")
+        if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
+            raise ValueError(f"data.val_fraction={val_fraction!r}: must be a number in (0, 1)")
+        if scaling not in SCALINGS:
+            raise ValueError(f"data.scaling={scaling!r}: must be one of {SCALINGS}")
+        self.paths = {
+            "train": Path(train_path) if train_path else _asset(name, "TRAIN"),
+            "test": Path(test_path) if test_path else _asset(name, "TEST"),
+        }
+        self.val_fraction = val_fraction
+        self.scaling = scaling
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.files: dict[str, TsDataset] = {}
+        self.datasets: dict[str, BatchedTensorDataset] = {}
+
+    def load(self) -> dict[str, TsDataset]:
+        """Parse both files once; they must agree on channels and classes."""
+        if not self.files:
+            train, test = read_ts(self.paths["train"]), read_ts(self.paths["test"])
+            if train.channels != test.channels:
+                raise ValueError(f"{test.source}: {test.channels} channels, but {train.source} has {train.channels}")
+            classes = self._classes(train)
+            unknown = sorted(set(test.labels) - set(classes))
+            if unknown:
+                raise ValueError(f"{test.source}: labels {unknown} never occur in {train.source} (classes {list(classes)})")
+            for data in (train, test):
+                if any(case.isnan().any() for case in data.series):
+                    raise ValueError(f"{data.source}: missing values ('?'/NaN) are not supported; fill them in the file")
+            self.files = {"train": train, "test": test}
+        return self.files
+
+    @staticmethod
+    def _classes(train: TsDataset) -> tuple[str, ...]:
+        if not any(train.labels):
+            raise ValueError(f"{train.source}: the cases carry no class labels (@classLabel true ... is needed)")
+        return train.class_labels or tuple(sorted(set(train.labels)))
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self._classes(self.load()["train"])
+
+    @property
+    def spec(self) -> DataSpec:
+        return DataSpec(
+            input_kind="features",
+            input_size=self.load()["train"].channels,
+            target_kind="class",
+            output_size=len(self.class_names),
+            class_names=self.class_names,
+        )
+
+    def _scaled(self, series: list[torch.Tensor], train_series: list[torch.Tensor]) -> list[torch.Tensor]:
+        if self.scaling == "none":
+            return series
+        if self.scaling == "per_series":  # the archive's convention: each recording and channel to mean 0, std 1
+            return [(case - case.mean(0)) / case.std(0, correction=0).clamp(min=1e-8) for case in series]
+        steps = torch.cat(train_series)  # every time step of every training case: (steps, channels)
+        mean, std = steps.mean(0), steps.std(0).clamp(min=1e-8)
+        return [(case - mean) / std for case in series]
+
+    def _dataset(self, series: list[torch.Tensor], labels: list[str]) -> BatchedTensorDataset:
+        index = {label: position for position, label in enumerate(self.class_names)}
+        targets = torch.tensor([index[label] for label in labels], dtype=torch.long)
+        inputs, lengths = pad_cases(series)
+        if bool((lengths == lengths[0]).all()):
+            return BatchedTensorDataset(inputs=inputs, targets=targets)
+        return BatchedTensorDataset(inputs=inputs, targets=targets, lengths=lengths)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        files = self.load()
+        index = {label: position for position, label in enumerate(self.class_names)}
+        train_labels = torch.tensor([index[label] for label in files["train"].labels])
+        kept, held_out = stratified_split(train_labels, self.val_fraction, self.seed)
+        train_series = [files["train"].series[i] for i in kept.tolist()]
+        parts = {
+            "train": (train_series, [files["train"].labels[i] for i in kept.tolist()]),
+            "val": ([files["train"].series[i] for i in held_out.tolist()], [files["train"].labels[i] for i in held_out.tolist()]),
+            "test": (files["test"].series, files["test"].labels),
+        }
+        for split, (series, labels) in parts.items():
+            self.datasets[split] = self._dataset(self._scaled(series, train_series), labels)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return tensor_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False)
