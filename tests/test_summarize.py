@@ -1,0 +1,79 @@
+"""Sweep summary: on a real 3-job multirun through the CLIs, and on hand-made job folders."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import read_metrics, run_cli
+from seqexp.summarize import load_jobs, sort_jobs, summarize, varied_keys
+
+TINY = ["data.num_windows.train=128", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=8",
+        "trainer.max_epochs=1", "logger=none"]
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sweep_dir = tmp_path_factory.mktemp("multirun") / "sweep"
+    run_cli("train", "-m", "model=rnn,lstm,gru", *TINY, f"hydra.sweep.dir={sweep_dir}")
+    return sweep_dir
+
+
+@pytest.mark.slow
+def test_multirun_gives_one_folder_per_job(sweep_dir: Path) -> None:
+    jobs = sorted(p.name for p in sweep_dir.iterdir() if p.is_dir())
+    assert jobs == ["0", "1", "2"]
+    assert all(read_metrics(sweep_dir / job)["status"] == "completed" for job in jobs)
+
+
+@pytest.mark.slow
+def test_summary_table_of_a_real_sweep_is_sorted_by_the_monitored_metric(sweep_dir: Path) -> None:
+    printed = run_cli("summarize", str(sweep_dir)).stdout
+    assert printed.startswith(f"{sweep_dir}: 3 jobs (3 completed), sorted by best val/mse (min)")
+    assert printed == (sweep_dir / "summary.md").read_text()
+
+    with open(sweep_dir / "summary.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0])[:4] == ["job", "model", "status", "best val/mse"]  # only the override that varied
+    assert {"test/mse", "best_epoch", "wall_time_s"} <= set(rows[0])
+    objectives = [float(row["best val/mse"]) for row in rows]
+    assert objectives == sorted(objectives)
+    expected = {str(job): read_metrics(sweep_dir / str(job))["objective"] for job in range(3)}
+    assert {row["job"]: float(row["best val/mse"]) for row in rows} == expected
+    assert sorted(row["model"] for row in rows) == ["gru", "lstm", "rnn"]
+    first_line = printed.splitlines()[4]  # title, blank, header, rule, best job
+    assert f"| {rows[0]['job']} " in first_line and rows[0]["model"] in first_line
+
+
+def _job(root: Path, name: str, overrides: list[str], record: dict | None, mode: str = "min") -> None:
+    folder = root / name
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text("".join(f"- {item}\n" for item in overrides))
+    (folder / ".hydra" / "config.yaml").write_text(f"monitor:\n  metric: val/acc\n  mode: {mode}\n")
+    if record is not None:
+        (folder / "metrics.json").write_text(json.dumps(record))
+
+
+def test_summary_orders_max_metrics_and_puts_failed_and_missing_jobs_last(tmp_path: Path) -> None:
+    done = lambda acc: {"status": "completed", "monitor": "val/acc", "objective": acc, "metrics": {"val/acc": acc}}  # noqa: E731
+    _job(tmp_path, "0", ["optim.lr=0.1", "seed=1"], done(0.7), "max")
+    _job(tmp_path, "1", ["optim.lr=0.01", "seed=1"], {"status": "failed", "error": "ValueError: boom", "objective": None}, "max")
+    _job(tmp_path, "2", ["optim.lr=0.001", "seed=1"], done(0.9), "max")
+    _job(tmp_path, "3", ["optim.lr=0.0001", "seed=1"], None, "max")  # killed: no metrics.json
+
+    jobs = load_jobs(tmp_path)
+    assert varied_keys(jobs) == ["optim.lr"]  # seed is the same everywhere
+    assert [job.name for job in sort_jobs(jobs, "max")] == ["2", "0", "1", "3"]
+    table = summarize(tmp_path)
+    assert "4 jobs (2 completed, 1 failed, 1 missing), sorted by best val/acc (max)" in table
+    assert "ValueError: boom" in table
+    assert (tmp_path / "summary.csv").read_text().splitlines()[0].endswith("wall_time_s,error")
+
+
+def test_summary_of_a_folder_without_jobs_says_what_it_expected(tmp_path: Path) -> None:
+    result = run_cli("summarize", str(tmp_path), check=False)
+    assert result.returncode != 0
+    assert "no job folders" in result.stderr and "multirun" in result.stderr
