@@ -1,0 +1,360 @@
+"""Training speed of seqexp against a hand-written PyTorch loop, and start-up time of the CLI.
+
+    python scripts/benchmark.py                       # every case, CPU, fp32, ~2-3 min on 2 cores
+    python scripts/benchmark.py --cases seed --repeats 9
+    python scripts/benchmark.py --device cuda --precision bf16-mixed --out gpu_bf16.json
+
+For each case, one process alternates (A B A B ...) between
+  A. a hand-written loop: plain ``nn.LSTM``/``nn.Linear``, Adam, over batches built once in memory;
+  B. seqexp's training path exactly as ``python -m seqexp.train`` builds it: the real ``conf/``
+     composed with Hydra's compose API and instantiated by ``seqexp.train.build`` (default
+     Trainer, callbacks, progress bar and TensorBoard logger), fit for one short epoch.
+Both are timed over the same number of steady-state steps after a few warm-up steps. For seqexp
+the window runs from the start of batch ``warmup`` to the start of batch ``warmup + steps``, so
+it holds everything done per step: fetching, hooks, logging, progress bar; not the once-per-fit
+costs (sanity check, validation, checkpoint), which ``fit_s`` reports. Medians over the repeats
+damp the noise of a shared machine. The start-up check times ``python -m seqexp.train
+trainer.fast_dev_run=true`` against ``python -c "import lightning"``, also interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra import compose, initialize_config_module
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from torch import nn
+
+from seqexp.train import build
+
+Batch = dict[str, torch.Tensor]
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmarked configuration: CLI overrides and how many steps to time."""
+
+    name: str
+    description: str
+    overrides: tuple[str, ...]
+    steps: int
+    warmup: int = 5
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+CASES: dict[str, Case] = {
+    "seed": Case(
+        "seed",
+        "the seeds' model: LSTM 1->32 + Linear, window 20, batch 64, stateful (experiment=seed_lstm_sin2cos)",
+        ("experiment=seed_lstm_sin2cos",),
+        steps=150,
+    ),
+    "realistic": Case(
+        "realistic",
+        "2-layer LSTM hidden 128 (model=stacked), window 100, batch 128, shuffled sine",
+        ("model=stacked", "model.hidden_size=128", "data.window_length=100", "data.batch_size=128"),
+        steps=10,
+        warmup=2,
+    ),
+}
+
+
+def compose_case(case: Case, args: argparse.Namespace, output_dir: Path, compile_encoder: bool = False) -> DictConfig:
+    """The train config for ``case``, trimmed to one epoch just long enough for the timed steps."""
+    batches_needed = case.warmup + args_steps(case, args) + 1
+    overrides = [
+        *case.overrides,
+        f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}",
+        f"trainer.precision={args.precision}",
+        "trainer.max_epochs=1",
+        f"trainer.limit_train_batches={batches_needed}",
+        f"paths.output_dir={output_dir}",
+    ]
+    if compile_encoder:
+        overrides.append("model.compile=true")
+    with initialize_config_module(config_module="seqexp.conf", version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+        if "num_windows" in cfg.data:  # enough windows for one epoch of the timed steps
+            cfg.data.num_windows.train = max(cfg.data.num_windows.train, batches_needed * cfg.data.batch_size)
+    return cfg
+
+
+def args_steps(case: Case, args: argparse.Namespace) -> int:
+    return args.steps if args.steps else case.steps
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# ---------------------------------------------------------------- A: the hand-written loop
+
+
+class HandRegressor(nn.Module):
+    """What a user would write without a framework: RNN over (batch, time, feature), linear head."""
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float, output_size: int):
+        super().__init__()
+        cells = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+        self.rnn = cells[cell](input_size, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0)
+        self.head = nn.Linear(hidden_size, output_size)
+
+    def forward(self, inputs: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        outputs, state = self.rnn(inputs, state)
+        return self.head(outputs), state
+
+
+def detached(state: Any) -> Any:
+    if state is None:
+        return None
+    return tuple(part.detach() for part in state) if isinstance(state, tuple) else state.detach()
+
+
+def hand_written_steps_per_s(cfg: DictConfig, spec: Any, batches: list[Batch], case: Case, args: argparse.Namespace) -> float:
+    device = torch.device(args.device)
+    torch.manual_seed(cfg.seed)
+    if spec.target_kind != "per_step" or cfg.model.bidirectional or cfg.model.conv.layers:
+        raise NotImplementedError(f"no hand-written loop for case {case.name!r}")
+    model = HandRegressor(
+        cfg.model.cell, spec.input_size, cfg.model.hidden_size, cfg.model.num_layers, cfg.model.dropout, spec.output_size
+    ).to(device)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr)
+    burn_in = spec.burn_in_steps
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16-mixed")
+    steps, state, started = args_steps(case, args), None, 0.0
+    for index in range(case.warmup + steps):
+        if index == case.warmup:
+            synchronize(device)
+            started = time.perf_counter()
+        batch = batches[index % len(batches)]
+        inputs = batch["inputs"].to(device, non_blocking=True)
+        targets = batch["targets"].to(device, non_blocking=True)
+        with autocast:
+            outputs, state = model(inputs, state if spec.stateful else None)
+            loss = nn.functional.mse_loss(outputs[:, burn_in:].float(), targets[:, burn_in:])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        state = detached(state)
+    synchronize(device)
+    return steps / (time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- B: seqexp as the CLI builds it
+
+
+class StepTimer(L.Callback):
+    """Marks the start of two training batches; everything between them is per-step cost."""
+
+    def __init__(self, first: int, last: int, device: torch.device) -> None:
+        self.first, self.last, self.device = first, last, device
+        self.marks: dict[int, float] = {}
+
+    def on_train_batch_start(self, trainer: L.Trainer, task: L.LightningModule, batch: Any, batch_idx: int) -> None:
+        if batch_idx in (self.first, self.last):
+            synchronize(self.device)
+            self.marks[batch_idx] = time.perf_counter()
+
+
+def seqexp_steps_per_s(cfg: DictConfig, case: Case, args: argparse.Namespace) -> tuple[float, float]:
+    """Steady-state steps/s of ``trainer.fit`` and the wall time of the whole (one-epoch) fit."""
+    steps = args_steps(case, args)
+    datamodule, task, trainer = build(cfg)
+    timer = StepTimer(case.warmup, case.warmup + steps, torch.device(args.device))
+    trainer.callbacks.append(timer)
+    started = time.perf_counter()
+    trainer.fit(task, datamodule=datamodule)
+    fit_s = time.perf_counter() - started
+    return steps / (timer.marks[case.warmup + steps] - timer.marks[case.warmup]), fit_s
+
+
+def prebuilt_batches(cfg: DictConfig, count: int) -> tuple[Any, list[Batch]]:
+    """The data spec and ``count`` training batches of the case's DataModule, built once."""
+    L.seed_everything(cfg.seed, verbose=False)
+    datamodule: L.LightningDataModule = instantiate(cfg.data)  # as seqexp.train.build does
+    datamodule.setup("fit")
+    batches: list[Batch] = []
+    for batch in datamodule.train_dataloader():
+        batches.append(batch)
+        if len(batches) == count:
+            break
+    return datamodule.spec, batches
+
+
+# ---------------------------------------------------------------- running and reporting
+
+
+def summary(values: list[float], batch_size: int) -> dict[str, Any]:
+    median = statistics.median(values)
+    return {
+        "steps_per_s": round(median, 2),
+        "samples_per_s": round(median * batch_size, 1),
+        "repeats_steps_per_s": [round(value, 2) for value in values],
+    }
+
+
+def run_case(case: Case, args: argparse.Namespace, workdir: Path, compile_encoder: bool = False) -> dict[str, Any]:
+    label = case.name + (" +compile" if compile_encoder else "")
+    print(f"\n=== {label}: {case.description}", flush=True)
+    steps = args_steps(case, args)
+    cfg = compose_case(case, args, workdir / label.replace(" +", "_") / "prebuild", compile_encoder)
+    spec, batches = prebuilt_batches(cfg, case.warmup + steps)
+    hand: list[float] = []
+    framework: list[float] = []
+    fit_seconds: list[float] = []
+    for repeat in range(args.repeats):  # A B A B ...: drifts in machine load hit both alike
+        hand.append(hand_written_steps_per_s(cfg, spec, batches, case, args))
+        run_cfg = compose_case(case, args, workdir / label.replace(" +", "_") / f"run{repeat}", compile_encoder)
+        steps_per_s, fit_s = seqexp_steps_per_s(run_cfg, case, args)
+        framework.append(steps_per_s)
+        fit_seconds.append(fit_s)
+    batch_size = cfg.data.batch_size
+    result = {
+        "description": case.description,
+        "overrides": list(case.overrides) + (["model.compile=true"] if compile_encoder else []),
+        "batch_size": batch_size,
+        "warmup_steps": case.warmup,
+        "timed_steps": steps,
+        "hand_written": summary(hand, batch_size),
+        "seqexp": {**summary(framework, batch_size), "fit_s": round(statistics.median(fit_seconds), 3)},
+        "ratio": round(statistics.median(framework) / statistics.median(hand), 3),
+        "ratio_per_repeat": [round(b / a, 3) for a, b in zip(hand, framework)],
+    }
+    print(
+        f"=== {label}: hand-written {result['hand_written']['steps_per_s']} steps/s, "
+        f"seqexp {result['seqexp']['steps_per_s']} steps/s, ratio {result['ratio']}",
+        flush=True,
+    )
+    return result
+
+
+def timed_command(command: list[str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env={**os.environ, "HYDRA_FULL_ERROR": "1"})
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr[-4000:]}")
+    return time.perf_counter() - started
+
+
+def startup(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Seconds to a finished fast_dev_run against seconds to import Lightning, interleaved."""
+    print("\n=== start-up: python -m seqexp.train trainer.fast_dev_run=true vs python -c 'import lightning'", flush=True)
+    bare = [sys.executable, "-c", "import lightning"]
+    accelerator = "gpu" if args.device == "cuda" else "cpu"
+    run = [sys.executable, "-m", "seqexp.train", "trainer.fast_dev_run=true", f"trainer.accelerator={accelerator}"]
+    import_s, fast_dev_run_s = [], []
+    for repeat in range(args.startup_repeats):
+        import_s.append(timed_command(bare))
+        fast_dev_run_s.append(timed_command([*run, f"hydra.run.dir={workdir / 'startup' / str(repeat)}"]))
+    result = {
+        "import_lightning_s": round(statistics.median(import_s), 3),
+        "fast_dev_run_s": round(statistics.median(fast_dev_run_s), 3),
+        "ratio": round(statistics.median(fast_dev_run_s) / statistics.median(import_s), 3),
+        "repeats_import_lightning_s": [round(value, 3) for value in import_s],
+        "repeats_fast_dev_run_s": [round(value, 3) for value in fast_dev_run_s],
+    }
+    print(f"=== start-up: import lightning {result['import_lightning_s']} s, fast_dev_run {result['fast_dev_run_s']} s, "
+          f"ratio {result['ratio']}", flush=True)
+    return result
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip() or None
+    except OSError:
+        return None
+
+
+def meta(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "lightning": L.__version__,
+        "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
+        "precision": args.precision,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
+        "repeats": args.repeats,
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {list(CASES)}")
+    parser.add_argument("--repeats", type=int, default=5, help="A/B pairs per case; the median is reported")
+    parser.add_argument("--steps", type=int, default=0, help="timed steps per repeat (0 = each case's default)")
+    parser.add_argument("--startup-repeats", type=int, default=3, help="start-up pairs; 0 skips the start-up check")
+    parser.add_argument("--compile", action="store_true", help="also time every case with model.compile=true")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"])
+    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads for both loops (0 = torch's default)")
+    parser.add_argument("--out", type=Path, default=Path("benchmark.json"), help="where the JSON figures go")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.cases.split(",")) - set(CASES))
+    if unknown:
+        parser.error(f"--cases: unknown {unknown}; choose from {list(CASES)}")
+    if args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    report: dict[str, Any] = {"meta": meta(args), "cases": {}}
+    with tempfile.TemporaryDirectory(prefix="seqexp-benchmark-") as tmp:
+        workdir = Path(tmp)
+        for name in args.cases.split(","):
+            report["cases"][name] = run_case(CASES[name], args, workdir)
+            if args.compile:
+                report["cases"][f"{name}+compile"] = run_case(CASES[name], args, workdir, compile_encoder=True)
+            write_report(report, args.out)  # figures so far, should a later case fail
+        if args.startup_repeats > 0:
+            report["startup"] = startup(args, workdir)
+    write_report(report, args.out)
+    print_table(report)
+    print(f"figures written to {args.out}")
+    return report
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    report["meta"]["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
+    path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def print_table(report: dict[str, Any]) -> None:
+    print(f"\n{'case':<20}{'hand steps/s':>14}{'seqexp steps/s':>16}{'hand samples/s':>16}{'seqexp samples/s':>18}{'ratio':>8}")
+    for name, case in report["cases"].items():
+        hand, framework = case["hand_written"], case["seqexp"]
+        print(f"{name:<20}{hand['steps_per_s']:>14}{framework['steps_per_s']:>16}{hand['samples_per_s']:>16}"
+              f"{framework['samples_per_s']:>18}{case['ratio']:>8}")
+    if "startup" in report:
+        start = report["startup"]
+        print(f"start-up: fast_dev_run {start['fast_dev_run_s']} s / import lightning {start['import_lightning_s']} s "
+              f"= {start['ratio']}")
+
+
+if __name__ == "__main__":
+    main()
