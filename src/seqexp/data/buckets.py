@@ -2,7 +2,8 @@
 
 ``BucketBatchSampler`` draws indices from an ordinary ``sampler`` (random for training), cuts the
 stream into pools of ``batch_size * pool_batches`` indices, sorts each pool by length, cuts it into
-batches and shuffles the batches. Randomness therefore comes from the sampler and a seeded generator.
+batches and shuffles the batches. The batch order depends only on ``(seed, epoch)``: Lightning calls
+``set_epoch`` each epoch (forwarded to the inner sampler), so a resumed run replays the same order.
 
 DDP: the class is a ``BatchSampler`` with a ``sampler`` argument, so Lightning re-creates it around
 its ``DistributedSampler`` (``use_distributed_sampler=True``, the default): every rank buckets its
@@ -36,7 +37,12 @@ class BucketBatchSampler(BatchSampler):
         self.pool_batches = pool_batches
         self.shuffle_batches = shuffle_batches
         self.seed = seed
-        self.generator = torch.Generator().manual_seed(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
 
     def _batches_of_pool(self, pool: list[int]) -> list[list[int]]:
         order = torch.argsort(self.lengths[pool], stable=True).tolist()
@@ -53,7 +59,8 @@ class BucketBatchSampler(BatchSampler):
         for start in range(0, len(indices), pool_size):
             batches += self._batches_of_pool(indices[start : start + pool_size])
         if self.shuffle_batches:
-            batches = [batches[i] for i in torch.randperm(len(batches), generator=self.generator).tolist()]
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
         return iter(batches)
 
     def __len__(self) -> int:

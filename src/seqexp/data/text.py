@@ -21,11 +21,12 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader
 
 from seqexp.data.batching import keep_batch
 from seqexp.data.buckets import BucketBatchSampler
 from seqexp.data.padded import PaddedSequenceDataset
+from seqexp.data.resumable import EpochShuffleSampler, ResumableDataLoader
 from seqexp.data.spec import DataSpec
 from seqexp.data.text_sources import TextDataError, TextRow, read_text_rows, rotten_tomatoes_path
 from seqexp.data.tokenize import Tokenizer, Vocabulary
@@ -241,18 +242,17 @@ class TextDataModule(L.LightningDataModule):
         return self.datasets[split]
 
     def _loader(self, split: str, train: bool) -> DataLoader:
+        """Training: shuffled by ``(seed, epoch)``, bucketed by length, resumable mid-epoch. Val/test: file order."""
         dataset = self._dataset(split)
-        generator = torch.Generator().manual_seed(self.seed)
-        sampler = RandomSampler(dataset, generator=generator) if train else SequentialSampler(dataset)
-        if train and self.bucketing["enabled"]:
-            batch_sampler = BucketBatchSampler(
-                sampler, self.batch_size, drop_last=False, lengths=dataset.lengths,
-                pool_batches=self.bucketing["pool_batches"], seed=self.seed,
-            )
-            return DataLoader(dataset, batch_sampler=batch_sampler, collate_fn=keep_batch,
-                              num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, collate_fn=keep_batch,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        workers = {"collate_fn": keep_batch, "num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
+        if not train:
+            return DataLoader(dataset, batch_size=self.batch_size, shuffle=False, **workers)
+        sampler = EpochShuffleSampler(len(dataset), shuffle=True, seed=self.seed)
+        if not self.bucketing["enabled"]:
+            return ResumableDataLoader(dataset, batch_size=self.batch_size, sampler=sampler, **workers)
+        batch_sampler = BucketBatchSampler(sampler, self.batch_size, drop_last=False, lengths=dataset.lengths,
+                                           pool_batches=self.bucketing["pool_batches"], seed=self.seed)
+        return ResumableDataLoader(dataset, batch_sampler=batch_sampler, **workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

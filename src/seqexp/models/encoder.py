@@ -27,9 +27,18 @@ class ConvFront(nn.Sequential):
             blocks += [nn.Conv1d(in_channels, channels, kernel_size, padding="same"), nn.ReLU()]
         super().__init__(*blocks)
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         # (batch, time, feature) -> (batch, feature, time) for Conv1d and back.
-        return super().forward(inputs.transpose(1, 2)).transpose(1, 2)
+        outputs = inputs.transpose(1, 2)
+        if lengths is None:
+            return super().forward(outputs).transpose(1, 2)
+        # Zero the padded steps before every conv, as a sequence alone is zero-padded: padding never
+        # leaks into the valid steps near a sequence's end.
+        valid = torch.arange(outputs.shape[2], device=outputs.device) < lengths.to(outputs.device).unsqueeze(1)
+        valid = valid.unsqueeze(1).to(outputs.dtype)  # (batch, 1, time)
+        for block in self:
+            outputs = block(outputs * valid if isinstance(block, nn.Conv1d) else outputs)
+        return outputs.transpose(1, 2)
 
 
 class RecurrentEncoder(nn.Module):
@@ -74,7 +83,7 @@ class RecurrentEncoder(nn.Module):
         state: State | None = None,
     ) -> tuple[torch.Tensor, State]:
         if self.conv is not None:
-            inputs = self.conv(inputs)
+            inputs = self.conv(inputs, lengths)
         if lengths is None:
             return self.rnn(inputs, state)
         total_length = inputs.shape[1]
