@@ -45,12 +45,13 @@ def tensor_loader(
     dataset: BatchedTensorDataset, batch_size: int, shuffle: bool, num_workers: int = 0, seed: int | None = None
 ) -> DataLoader:
     """Resumable mid-epoch (see ``resumable.py``); the shuffle order follows ``seed`` and the epoch
-    (``seed=None``: drawn once from the global RNG, which ``seed_everything`` has seeded)."""
-    seed = int(torch.randint(2**31, (1,)).item()) if seed is None and shuffle else (seed or 0)
+    (``seed=None``: the seed ``seed_everything`` gave torch, read without drawing from the RNG)."""
+    seed = torch.initial_seed() if seed is None else seed
     return ResumableDataLoader(
         dataset,
         batch_size=batch_size,
         sampler=EpochShuffleSampler(len(dataset), shuffle, seed),
+        generator=torch.Generator().manual_seed(seed),  # worker seeds from here: iterators leave the global RNG alone
         collate_fn=keep_batch,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,

@@ -1,0 +1,89 @@
+"""Resume with nothing lost: SIGKILL mid-epoch, then resume from last.ckpt; SIGTERM saves and exits cleanly.
+
+Bit-identical on CPU: ``trainer.deterministic=true``, the shuffle order follows (seed, epoch), the
+training loader resumes at the batch the checkpoint was taken after, and the checkpoint carries the
+RNG states (dropout masks).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import QUIET, compose_train, read_metrics
+from seqexp.train import train
+
+EVERY_N_STEPS = 3
+# 8 batches per epoch, 4 epochs: 32 steps, most of them not at an epoch end.
+RUN = ["data.num_windows.train=512", "data.num_windows.val=64", "data.num_windows.test=64", "model=stacked",  # dropout 0.2
+       "model.hidden_size=16",
+       "trainer.max_epochs=4", "trainer.deterministic=true", "logger=none", "callbacks.figures=null",
+       f"callbacks.last_every_n_steps.every_n_train_steps={EVERY_N_STEPS}", *QUIET]
+STEPS_PER_EPOCH, TOTAL_STEPS = 8, 32
+
+
+def run_in_process(output_dir: Path, *overrides: str) -> dict:
+    train(compose_train(*RUN, f"paths.output_dir={output_dir}", *overrides))
+    return read_metrics(output_dir)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return run_in_process(tmp_path_factory.mktemp("uninterrupted"))
+
+
+def start_and_signal(run_dir: Path, signum: int) -> tuple[subprocess.Popen, int]:
+    """Start the CLI, freeze it as soon as a last.ckpt exists, send ``signum``; return it and the saved step."""
+    command = [sys.executable, "-m", "seqexp.train", *RUN, f"hydra.run.dir={run_dir}"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "HYDRA_FULL_ERROR": "1"})
+    last = run_dir / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 300
+    while not last.exists():
+        assert process.poll() is None, process.communicate()[0][-4000:]
+        assert time.monotonic() < deadline, "no last.ckpt within 300 s"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGSTOP)  # hold it still while we read the checkpoint
+    saved_step = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
+    process.send_signal(signum)
+    process.send_signal(signal.SIGCONT)
+    return process, saved_step
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_resume_gives_the_identical_test_metric(uninterrupted: dict, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    process, saved_step = start_and_signal(run_dir, signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert not (run_dir / "metrics.json").exists()  # it really died before finishing
+    assert 0 < saved_step < TOTAL_STEPS
+
+    resumed = run_in_process(run_dir, f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}")
+    assert resumed["global_step"] == uninterrupted["global_step"] == TOTAL_STEPS
+    assert resumed["metrics"]["test/mse"] == uninterrupted["metrics"]["test/mse"]  # bit-identical
+    assert resumed["best_score"] == uninterrupted["best_score"]
+
+
+@pytest.mark.slow
+def test_sigterm_saves_last_ckpt_and_exits_cleanly(uninterrupted: dict, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    process, _ = start_and_signal(run_dir, signal.SIGTERM)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 0, output[-4000:]
+    assert "Traceback" not in output
+    assert "SIGTERM at global step" in output and f"resume with ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}" in output
+    stopped_at = int(output.split("SIGTERM at global step ")[1].split(":")[0])
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert checkpoint["global_step"] == stopped_at  # saved at the step it stopped, nothing lost
+    assert not (run_dir / "metrics.json").exists()
+
+    resumed = run_in_process(run_dir, f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}")
+    assert resumed["metrics"]["test/mse"] == uninterrupted["metrics"]["test/mse"]
