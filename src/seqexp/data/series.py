@@ -9,6 +9,10 @@ the user's CSV by ``path``. The split is chronological and leak-free:
   earlier ranges (that past is known at forecast time) but never forward;
 * scaling and the MASE denominator are fitted on the train range only.
 
+``center=last`` subtracts each window's last input value (per column) instead of the train mean, so
+the model forecasts changes from the last observation: a trending series (CO2, airline passengers)
+leaves the train range's levels, and absolute levels the model never saw would be extrapolation.
+
 Missing values (empty cells, ``NA``, ``NaN``, ``?``) follow ``missing``:
     interpolate  linear in the row index between the nearest observed values; leading/trailing
                  gaps take the nearest observed value (CO2 has 59 empty weeks of 2,284)
@@ -17,7 +21,8 @@ Missing values (empty cells, ``NA``, ``NaN``, ``?``) follow ``missing``:
 
 Batches hold, besides ``inputs`` ``(batch, input_length, columns)`` and ``targets``
 ``(batch, horizon, targets)`` in scaled units, what a forecasting task needs to score in original
-units: ``target_offset``/``target_scale`` ``(batch, 1, targets)`` (original = scaled * scale + offset),
+units: ``target_offset``/``target_scale`` ``(batch, 1, targets)`` (original = scaled * scale + offset;
+the offset differs per window with ``center=last``),
 ``mase_scale`` ``(batch, 1, targets)`` (in-sample seasonal-naive MAE of the train range) and
 ``origin`` ``(batch,)`` (row index of the first target step, to place forecasts on the time axis).
 """
@@ -42,6 +47,7 @@ from seqexp.data.spec import DataSpec
 SPLITS = ("train", "val", "test")
 MISSING_POLICIES = ("interpolate", "drop", "error")
 SCALINGS = ("standard", "minmax", "none")
+CENTERS = ("train", "last")
 MISSING_CELLS = frozenset({"", "na", "nan", "null", "?"})
 
 
@@ -211,11 +217,13 @@ class SeriesDataModule(L.LightningDataModule):
         season_length: int | None = None,
         missing: str = "interpolate",
         scaling: str = "standard",
+        center: str = "train",
         split_fractions: dict[str, float] | None = None,
         stride: int = 1,
         shuffle: bool = True,
         batch_size: int = 64,
         num_workers: int = 0,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         if path is None and name not in BUILTIN_SERIES:
@@ -229,6 +237,8 @@ class SeriesDataModule(L.LightningDataModule):
             raise ValueError(f"data.missing={missing!r}: must be one of {MISSING_POLICIES}")
         if scaling not in SCALINGS:
             raise ValueError(f"data.scaling={scaling!r}: must be one of {SCALINGS}")
+        if center not in CENTERS:
+            raise ValueError(f"data.center={center!r}: must be one of {CENTERS}")
         fractions = dict(split_fractions or {"train": 0.7, "val": 0.15, "test": 0.15})
         if set(fractions) != set(SPLITS) or any(not 0 < fractions[s] < 1 for s in SPLITS) or abs(sum(fractions.values()) - 1) > 1e-6:
             raise ValueError(f"data.split_fractions={fractions}: needs train, val and test, each in (0, 1), summing to 1")
@@ -242,11 +252,13 @@ class SeriesDataModule(L.LightningDataModule):
         self.season_length = season_length if season_length is not None else (builtin.season_length if builtin else 1)
         self.missing = missing
         self.scaling = scaling
+        self.center = center
         self.split_fractions = fractions
         self.stride = stride
         self.shuffle = shuffle
         self.batch_size = batch_size
         self.num_workers = num_workers
+        self.seed = seed
         self.table: SeriesTable | None = None
         self.datasets: dict[str, BatchedTensorDataset] = {}
 
@@ -317,23 +329,19 @@ class SeriesDataModule(L.LightningDataModule):
                 )
 
     def _windows(self, split: str, offset: torch.Tensor, scale: torch.Tensor, mase_scale: torch.Tensor) -> BatchedTensorDataset:
-        scaled = ((self.load().values - offset) / scale).float()  # (time, columns)
+        values = self.load().values  # (time, columns), original units
         origins = self.origins(split)
-        steps_in = torch.arange(-self.input_length, 0)
-        steps_out = torch.arange(self.horizon)
-        inputs = scaled[origins.unsqueeze(1) + steps_in]  # (windows, input_length, columns)
-        targets = scaled[origins.unsqueeze(1) + steps_out][..., self.target_indices]  # (windows, horizon, targets)
-        count, targets_count = len(origins), len(self.target_indices)
-
-        def per_window(values: torch.Tensor) -> torch.Tensor:
-            return values.float().view(1, 1, targets_count).expand(count, 1, targets_count)
-
+        count, targets = len(origins), self.target_indices
+        # (windows, 1, columns): the value subtracted from each window, original units.
+        offsets = values[origins - 1].unsqueeze(1) if self.center == "last" else offset.expand(count, 1, -1)
+        inputs = (values[origins.unsqueeze(1) + torch.arange(-self.input_length, 0)] - offsets) / scale
+        future = (values[origins.unsqueeze(1) + torch.arange(self.horizon)] - offsets) / scale
         return BatchedTensorDataset(
-            inputs=inputs,
-            targets=targets,
-            target_offset=per_window(offset[self.target_indices]),
-            target_scale=per_window(scale[self.target_indices]),
-            mase_scale=per_window(mase_scale),
+            inputs=inputs.float(),  # (windows, input_length, columns)
+            targets=future[..., targets].float(),  # (windows, horizon, targets)
+            target_offset=offsets[..., targets].float(),
+            target_scale=scale[targets].float().expand(count, 1, -1),
+            mase_scale=mase_scale.float().expand(count, 1, -1),
             origin=origins,
         )
 
@@ -347,7 +355,7 @@ class SeriesDataModule(L.LightningDataModule):
             self.datasets[split] = self._windows(split, offset, scale, mase_scale)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return tensor_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers)
+        return tensor_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers, seed=self.seed)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.shuffle)

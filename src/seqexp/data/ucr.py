@@ -157,7 +157,7 @@ class UCRDataModule(L.LightningDataModule):
             self.datasets[split] = self._dataset(self._scaled(series, train_series), labels)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return tensor_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers)
+        return tensor_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers, seed=self.seed)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True)
