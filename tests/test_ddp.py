@@ -10,6 +10,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -124,3 +125,16 @@ def test_sweep_job_command_line_keeps_flags_and_takes_the_jobs_overrides() -> No
     assert _job_command_line(argv, ["model=gru", "trainer=ddp_cpu"]) == [
         "train.py", "--config-dir", "/my/conf", "-cn", "train", "model=gru", "trainer=ddp_cpu", "hydra.mode=RUN"
     ]
+
+
+def test_ddp_refuses_a_launcher_that_cannot_start_its_ranks(tmp_path: Path) -> None:
+    """A joblib worker is not the CLI: Lightning could not re-run it for rank 1."""
+    cfg = compose_train("trainer=ddp_cpu", "hydra/launcher=joblib", "hydra.mode=MULTIRUN", f"paths.output_dir={tmp_path}",
+                        *TINY_SINE, "callbacks.progress_bar=null")
+    datamodule, _, trainer = build(cfg)
+    HydraConfig.instance().set_config(cfg)
+    try:
+        with pytest.raises(ConfigError, match=r"hydra/launcher=joblib cannot host: use the basic launcher"):
+            prepare_ranks(trainer, datamodule.spec)
+    finally:
+        HydraConfig.instance().cfg = None

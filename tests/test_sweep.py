@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import read_metrics, run_cli
+from conftest import compose_train, read_metrics, run_cli
 
 TINY = ["data.num_windows.train=128", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=8",
         "logger=none"]
@@ -68,3 +68,10 @@ def test_joblib_launcher_runs_a_two_job_sweep(tmp_path: Path) -> None:
     assert [json.loads((job / "metrics.json").read_text())["status"] for job in jobs] == ["completed", "completed"]
     configs = [yaml.safe_load((job / ".hydra" / "config.yaml").read_text()) for job in jobs]
     assert [config["model"]["cell"] for config in configs] == ["rnn", "gru"]
+
+
+def test_slurm_launcher_config_composes_on_submitit() -> None:
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="needs the cluster extra: pip install -e '.[cluster]'")
+    launcher = compose_train("hydra/launcher=slurm", "hydra.launcher.tasks_per_node=4").hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.tasks_per_node, launcher.timeout_min) == (4, 240)

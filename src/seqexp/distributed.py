@@ -67,9 +67,9 @@ def prepare_ranks(trainer: L.Trainer, spec: DataSpec) -> None:
     hydra_cfg = HydraConfig.get()
     if not hydra_cfg.launcher._target_.endswith("BasicLauncher"):
         raise ConfigError(
-            f"trainer.strategy={type(trainer.strategy).__name__} starts its ranks as new processes of the command "
-            f"line, which hydra/launcher={hydra_cfg.launcher._target_.rsplit('.', 1)[-1]} cannot host: use the "
-            "basic launcher (default), or hydra/launcher=submitit_slurm with one task per device"
+            f"trainer.strategy={type(trainer.strategy).__name__} starts its ranks as new processes of the command line, "
+            f"which hydra/launcher={hydra_cfg.runtime.choices.get('hydra/launcher')} cannot host: use the basic launcher "
+            "(the default), or hydra/launcher=slurm with hydra.launcher.tasks_per_node=<trainer.devices>"
         )
     sys.argv[:] = _job_command_line(sys.argv, list(hydra_cfg.overrides.task))
     with read_write(hydra_cfg.run):  # Lightning passes hydra.run.dir to the ranks it starts
