@@ -90,6 +90,15 @@ def test_real_ucr_series_has_its_archive_label_in_test() -> None:
     assert datamodule.spec.input_size == 1
 
 
+def test_real_mitbih_excerpt_has_its_label_in_test() -> None:
+    datamodule = RealAnomalyDataModule(source="mitbih")
+    datamodule.prepare_series()
+    assert datamodule.bounds["train"] == (0, 3000) and datamodule.bounds["test"][1] == 7500
+    assert datamodule.labels.nonzero().flatten().tolist() == list(range(6936, 7288))
+    with pytest.raises(ValueError, match=r"data\.source='ucr_999'"):
+        RealAnomalyDataModule(source="ucr_999")
+
+
 def test_csv_with_timestamps_windows_file_and_gaps(tmp_path: Path) -> None:
     values, labels, timestamps = read_labelled_csv(
         FIXTURES / "series_with_gaps.csv", timestamp_column="time", windows_path=FIXTURES / "windows.csv"

@@ -23,11 +23,13 @@ class FigureLogger(L.Callback):
 
             plt.close(figure)
 
-    def on_validation_epoch_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
+    # *_end, not *_epoch_end: Lightning calls callbacks' epoch-end hooks before the task's own, and
+    # tasks that summarise an epoch there (anomaly scores, confusion matrices) must have done so.
+    def on_validation_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
         last_epoch = trainer.current_epoch + 1 >= (trainer.max_epochs or 0)
         if trainer.sanity_checking or not (last_epoch or trainer.current_epoch % self.every_n_epochs == 0):
             return
         self._log(trainer, task, "val")
 
-    def on_test_epoch_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
+    def on_test_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
         self._log(trainer, task, "test")

@@ -41,10 +41,11 @@ class AnomalyCSVError(ValueError):
 @dataclass(frozen=True)
 class RealSource:
     file: str  # under seqexp/data/assets/anomaly/
-    train_file: str  # the archive's normal training prefix; its length sets the train split
-    timestamp_column: str
     value_column: str
     label_column: str
+    timestamp_column: str | None = None
+    train_file: str | None = None  # the archive's normal training prefix; its length sets the train split
+    train_length: int | None = None  # else this many leading points train
 
 
 SOURCES = {
@@ -55,6 +56,7 @@ SOURCES = {
         value_column="value",
         label_column="is_anomaly",
     ),
+    "mitbih": RealSource(file="mitdb.csv", value_column="data", label_column="label", train_length=3000),
 }
 
 
@@ -123,19 +125,22 @@ def read_labelled_csv(
         raise AnomalyCSVError(f"{path}: no value columns (header {header}, timestamp/label columns {sorted(reserved)})")
     columns = [_column_index(path, header, name, "data.value_columns") for name in names]
 
-    values = torch.empty(len(rows), len(names), dtype=torch.float64)
-    for row, (line, cells) in enumerate(rows):
-        for feature, (name, column) in enumerate(zip(names, columns)):
+    table: list[list[float]] = []
+    for line, cells in rows:
+        numbers = []
+        for name, column in zip(names, columns):
             cell = cells[column]
             if cell in MISSING_TOKENS:
                 if missing == "error":
                     raise AnomalyCSVError(f"{path}, line {line}, column {name!r}: missing value (data.missing=error)")
-                values[row, feature] = math.nan
+                numbers.append(math.nan)
                 continue
             try:
-                values[row, feature] = float(cell)
+                numbers.append(float(cell))
             except ValueError:
                 raise AnomalyCSVError(f"{path}, line {line}, column {name!r}: {cell!r} is not a number") from None
+        table.append(numbers)
+    values = torch.tensor(table, dtype=torch.float64)
     for feature, name in enumerate(names):
         if torch.isnan(values[:, feature]).all():
             raise AnomalyCSVError(f"{path}, column {name!r}: every value is missing")
@@ -152,8 +157,8 @@ def read_labelled_csv(
 
 
 def _read_labels(path: Path, column: int, name: str, rows: list[tuple[int, list[str]]]) -> torch.Tensor:
-    labels = torch.empty(len(rows), dtype=torch.long)
-    for row, (line, cells) in enumerate(rows):
+    labels = []
+    for line, cells in rows:
         cell = cells[column]
         try:
             label = float(cell)
@@ -161,8 +166,8 @@ def _read_labels(path: Path, column: int, name: str, rows: list[tuple[int, list[
             label = math.nan
         if label not in (0.0, 1.0):
             raise AnomalyCSVError(f"{path}, line {line}, column {name!r}: label must be 0 or 1, got {cell!r}")
-        labels[row] = int(label)
-    return labels
+        labels.append(int(label))
+    return torch.tensor(labels, dtype=torch.long)
 
 
 def _as_number(text: str) -> float | None:
@@ -263,8 +268,10 @@ class RealAnomalyDataModule(CSVAnomalyDataModule):
     """A real labelled series kept in the package (see data/assets/anomaly/NOTICE for provenance).
 
     ``ucr_internal_bleeding16``: UCR Anomaly Archive series 135, a patient's heart rate; the
-    archive's normal prefix (1,200 points) is the train split, the rest is split into val and test
-    by ``split_fractions`` (val comes first and holds no anomaly: its normal scores set the threshold).
+    archive's normal prefix (1,200 points) is the train split.
+    ``mitbih``: an MIT-BIH ECG excerpt (TSB-UAD, via sktime); the first 3,000 points train.
+    The rest is split into val and test by ``split_fractions``; val comes first and holds no
+    anomaly in either series, so its normal scores set the threshold.
     """
 
     def __init__(
@@ -283,8 +290,10 @@ class RealAnomalyDataModule(CSVAnomalyDataModule):
             raise ValueError(f"data.source={source!r}: must be one of {sorted(SOURCES)}")
         self.source = SOURCES[source]
         folder = files("seqexp.data") / "assets" / "anomaly"
-        with (folder / self.source.train_file).open() as handle:
-            train_length = sum(1 for line in handle if line.strip()) - 1  # minus the header
+        train_length = self.source.train_length
+        if self.source.train_file is not None:
+            with (folder / self.source.train_file).open() as handle:
+                train_length = sum(1 for line in handle if line.strip()) - 1  # minus the header
         super().__init__(
             path=str(folder / self.source.file),
             timestamp_column=self.source.timestamp_column,
