@@ -74,6 +74,7 @@ TRAINER_RULES: tuple[Rule, ...] = (
     Rule("trainer.check_val_every_n_epoch", "null or an integer >= 1", lambda v: v is None or (_is_int(v) and v >= 1)),
     Rule("trainer.log_every_n_steps", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
     Rule("trainer.deterministic", "true, false or 'warn'", lambda v: isinstance(v, bool) or v == "warn"),
+    Rule("trainer.detect_anomaly", "true or false", lambda v: isinstance(v, bool)),
     Rule("trainer.fast_dev_run", "true, false or an integer >= 0 (batches)", lambda v: isinstance(v, bool) or (_is_int(v) and v >= 0)),
     *(Rule(f"trainer.limit_{split}_batches", _BATCH_LIMIT,
            lambda v: v is None or (_is_int(v) and v >= 0) or (isinstance(v, float) and 0 <= v <= 1))

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqexp.config import ConfigError, instantiate_group
 from seqexp.reporting import scalar_metrics, write_metrics_file
+from seqexp.safety import check_checkpoint
 
 
 def load_run_config(ckpt_path: Path) -> DictConfig:
@@ -26,12 +27,11 @@ def load_run_config(ckpt_path: Path) -> DictConfig:
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     ckpt_path = Path(cfg.ckpt_path)
-    if not ckpt_path.is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path}: no such file")
+    check_checkpoint(ckpt_path, "ckpt_path", resume=False)  # exists, complete, weights-only loadable
     run_cfg = load_run_config(ckpt_path)
     L.seed_everything(run_cfg.seed, workers=True)
     datamodule: L.LightningDataModule = instantiate(run_cfg.data)
-    task = get_class(run_cfg.task._target_).load_from_checkpoint(ckpt_path, map_location="cpu")
+    task = get_class(run_cfg.task._target_).load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
     trainer: L.Trainer = instantiate(cfg.trainer, logger=instantiate_group(cfg.get("logger")) or False)
     run = trainer.validate if cfg.split == "val" else trainer.test
     run(task, datamodule=datamodule, ckpt_path=str(ckpt_path))

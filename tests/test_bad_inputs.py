@@ -1,0 +1,191 @@
+"""Bad input corpus: each case fails with a message naming the key (and what is allowed) or the file,
+and leaves the outputs of an earlier run untouched.
+
+Config and checkpoint cases point their output folder at a finished run: the failure must come
+before anything is written there. Hydra's own record of an invocation (``.hydra/``, ``*.log``) is
+not run output and is left out of the comparison.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.errors import ConfigCompositionException, MissingConfigException
+
+from conftest import QUIET, compose_train, read_metrics, run_cli
+from seqexp.callbacks import NonFiniteLossError
+from seqexp.config import ConfigError
+from seqexp.safety import CheckpointError, OutputError
+from seqexp.train import train
+
+TINY_CLI = ["data.num_windows.train=128", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=8",
+            "trainer.max_epochs=1", "logger=none", "callbacks.figures=null"]
+TINY = [*TINY_CLI, *QUIET]
+
+
+def snapshot(run_dir: Path) -> dict[str, str]:
+    """Content hash of every run output (checkpoints, metrics, logs of the trainer)."""
+    return {str(path.relative_to(run_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(run_dir.rglob("*"))
+            if path.is_file() and ".hydra" not in path.parts and path.suffix != ".log"}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("finished")
+    train(compose_train(*TINY, f"paths.output_dir={run_dir}"))
+    assert {"checkpoints/last.ckpt", "metrics.json"} <= set(snapshot(run_dir))
+    return run_dir
+
+
+@pytest.fixture
+def untouched(finished_run: Path):
+    """The finished run; after the test, its outputs must be byte for byte as before."""
+    before = snapshot(finished_run)
+    yield finished_run
+    assert snapshot(finished_run) == before
+
+
+def train_into(run_dir: Path, *overrides: str) -> None:
+    train(compose_train(*TINY, f"paths.output_dir={run_dir}", *overrides))
+
+
+# ------------------------------------------------------------------ config
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.hidden_size=abc"], "model.hidden_size='abc': must be an integer >= 1"),
+        (["model.hidden_size=0"], "model.hidden_size=0: must be an integer >= 1"),
+        (["model.dropout=1.0"], "model.dropout=1.0: must be a number in [0, 1)"),
+        (["model.num_layers=0"], "model.num_layers=0: must be an integer >= 1"),
+        (["model.cell=transformer"], "model.cell='transformer': must be one of ['gru', 'lstm', 'rnn']"),
+        (["data.window_length=0"], "data.window_length=0: must be an integer >= 1"),
+        (["data.burn_in_steps=20"], "data.burn_in_steps=20: must be an integer in [0, data.window_length=20)"),
+        (["data.noise_std=nan"], "data.noise_std=nan: must be a finite number >= 0"),
+        (["data.stateful=true"], "data.stateful=true with data.shuffle=true: stateful data serves windows in order, set data.shuffle=false"),
+        (["data.stateful=true", "data.shuffle=false", "data.num_windows.val=10"],
+         "data.stateful=true needs data.num_windows >= data.batch_size=64 (one stream per batch row), got {'val': 10}"),
+        (["trainer.max_epochs=abc"], "trainer.max_epochs='abc': must be null, -1 (no limit) or an integer >= 0"),
+        (["trainer.precision=8"], "trainer.precision=8: must be one of [64, 32, 16, 'transformer-engine'"),
+        (["trainer.accelerator=tpu"], "trainer.accelerator='tpu': must be one of ['auto', 'cpu', 'gpu', 'cuda', 'mps']"),
+        (["trainer.gradient_clip_val=-1"], "trainer.gradient_clip_val=-1: must be null or a number >= 0"),
+        (["trainer.limit_train_batches=2.5"], "trainer.limit_train_batches=2.5: must be null, an integer >= 0 (batches) or a number in [0, 1]"),
+        (["trainer.min_epochs=5", "trainer.max_epochs=2"], "trainer.min_epochs=5: larger than trainer.max_epochs=2"),
+        (["optim.lr=0"], "optim.lr=0: must be a number > 0"),
+        (["seed=-1"], "seed=-1: must be an integer in [0, 4294967295]"),
+    ],
+)
+def test_bad_config_value_names_the_key_and_allowed_values(overrides: list[str], message: str, untouched: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        train_into(untouched, *overrides)
+    assert message in str(error.value)
+
+
+def test_unknown_group_option_lists_the_options() -> None:
+    with pytest.raises(MissingConfigException, match=r"Could not find 'model/foo'\n\nAvailable options in 'model':\n\tbidirectional"):
+        compose_train("model=foo")
+
+
+def test_unknown_key_is_refused_by_struct_mode() -> None:
+    with pytest.raises(ConfigCompositionException, match=r"Could not override 'model.hiden_size'"):
+        compose_train("model.hiden_size=8")
+
+
+def test_bidirectional_forecast_is_supported(tmp_path: Path) -> None:
+    """The backward direction reads only the input window; the forecast targets come after it."""
+    train_into(tmp_path, "model=bidirectional", "data.target=forecast", "debug=fast_dev_run")
+    assert read_metrics(tmp_path)["metrics"]["test/mse"] > 0
+
+
+# ------------------------------------------------------------------ checkpoints
+
+class WritesAFileWhenUnpickled:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def bad_checkpoints(folder: Path, good: Path) -> dict[str, tuple[Path, str]]:
+    """Name -> (file, what the message must say)."""
+    truncated, text, weights, unsafe = (folder / name for name in ("truncated.ckpt", "notes.ckpt", "weights.pt", "unsafe.ckpt"))
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    text.write_text("not a checkpoint\n")
+    torch.save({"encoder.weight": torch.zeros(2)}, weights)
+    torch.save({"state_dict": {}, "payload": WritesAFileWhenUnpickled(folder / "unpickled")}, unsafe)
+    return {
+        "missing": (folder / "nope.ckpt", "no such file"),
+        "truncated": (truncated, "not a complete PyTorch checkpoint (truncated, or another kind of file"),
+        "text": (text, "not a complete PyTorch checkpoint (truncated, or another kind of file"),
+        "plain_state_dict": (weights, "not a Lightning training checkpoint (missing ['state_dict', 'hyper_parameters'"),
+        "arbitrary_object": (unsafe, "holds Python objects that weights-only loading refuses"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "truncated", "text", "plain_state_dict", "arbitrary_object"])
+def test_bad_ckpt_path_gives_a_clear_error(case: str, untouched: Path, tmp_path: Path) -> None:
+    path, message = bad_checkpoints(tmp_path, untouched / "checkpoints" / "last.ckpt")[case]
+    with pytest.raises(CheckpointError) as error:
+        train_into(untouched, f"ckpt_path={path}")
+    assert f"ckpt_path={path}: {message}" in str(error.value)
+    assert not (tmp_path / "unpickled").exists()  # the object was never built
+
+
+def test_truncated_checkpoint_from_the_cli_fails_before_writing(untouched: Path, tmp_path: Path) -> None:
+    truncated = tmp_path / "last.ckpt"
+    truncated.write_bytes((untouched / "checkpoints" / "last.ckpt").read_bytes()[:1000])
+    result = run_cli("train", *TINY_CLI, f"ckpt_path={truncated}", run_dir=untouched, check=False)
+    assert result.returncode == 1
+    assert f"CheckpointError: ckpt_path={truncated}: not a complete PyTorch checkpoint" in result.stderr
+
+
+def test_eval_refuses_a_bad_checkpoint(tmp_path: Path) -> None:
+    text = tmp_path / "notes.ckpt"
+    text.write_text("not a checkpoint\n")
+    result = run_cli("eval", f"ckpt_path={text}", run_dir=tmp_path / "eval", check=False)
+    assert result.returncode == 1
+    assert f"ckpt_path={text}: not a complete PyTorch checkpoint" in result.stderr
+
+
+# ------------------------------------------------------------------ outputs
+
+def test_fresh_run_into_a_folder_with_checkpoints_is_refused(untouched: Path) -> None:
+    with pytest.raises(OutputError) as error:
+        train_into(untouched)
+    assert f"paths.checkpoint_dir={untouched / 'checkpoints'}: already holds" in str(error.value)
+    assert f"resume it with ckpt_path={untouched / 'checkpoints' / 'last.ckpt'}" in str(error.value)
+
+
+def test_unwritable_output_dir_fails_at_start(tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(OutputError, match=r"paths.checkpoint_dir=.*a_file/checkpoints: not writable \(Not a directory\)"):
+        train_into(tmp_path / "run", f"paths.checkpoint_dir={blocker / 'checkpoints'}")
+    assert not (tmp_path / "run" / "metrics.json").exists()  # no training happened
+
+    result = run_cli("train", *TINY_CLI, run_dir=blocker / "run", check=False)  # Hydra itself cannot create it
+    assert result.returncode == 1
+    assert f"Not a directory: '{blocker / 'run'}'" in result.stderr
+
+
+# ------------------------------------------------------------------ training
+
+def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(NonFiniteLossError) as error:
+        train_into(tmp_path, "optim=sgd", "optim.lr=1e5", "data.num_windows.train=512", "trainer.max_epochs=4",
+                   "callbacks.last_every_n_steps.every_n_train_steps=1")
+    message = str(error.value)
+    assert message.startswith("training loss became ") and " at global step " in message
+    failed_step = int(message.split(" at global step ")[1].split(" ")[0])
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert f"Last good checkpoint (kept): {last}" in message
+    checkpoint = torch.load(last, map_location="cpu", weights_only=True)
+    assert 0 < checkpoint["global_step"] < failed_step
+    assert all(torch.isfinite(value).all() for value in checkpoint["state_dict"].values())
+    assert not (tmp_path / "metrics.json").exists()
