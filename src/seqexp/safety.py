@@ -43,11 +43,11 @@ def check_checkpoint(path: str | Path, key: str = "ckpt_path", resume: bool = Tr
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as error:
-        reason = str(error).strip().splitlines()[-1]
+        lines = [line.strip() for line in str(error).splitlines() if "Unsupported" in line] or [str(error).splitlines()[0]]
         raise CheckpointError(
-            f"{key}={path}: holds Python objects that weights-only loading refuses ({reason}); "
+            f"{key}={path}: holds Python objects that weights-only loading refuses ({lines[0].split('. Please')[0]}); "
             "seqexp never unpickles arbitrary objects from a checkpoint"
-        ) from error
+        ) from None  # torch's advice to retry with weights_only=False does not apply: there is no such switch
     except (RuntimeError, OSError, EOFError, ValueError) as error:
         raise CheckpointError(f"{key}={path}: unreadable checkpoint ({str(error).splitlines()[0]})") from error
     needed = MODEL_KEYS + (RESUME_KEYS if resume else ())
