@@ -33,7 +33,7 @@ def main_with(cfg: DictConfig) -> dict[str, float]:
     features = {"train": vectorizer.fit_transform(texts["train"])}
     features.update({split: vectorizer.transform(texts[split]) for split in ("val", "test")})
     best = None
-    for strength in (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0):
+    for strength in (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0):
         classifier = LogisticRegression(C=strength, max_iter=2000).fit(features["train"], labels["train"])
         val_accuracy = accuracy_score(labels["val"], classifier.predict(features["val"]))
         if best is None or val_accuracy > best[0]:

