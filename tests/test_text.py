@@ -201,3 +201,19 @@ def test_task_rejects_bad_values_naming_the_key() -> None:
                         ({"label_smoothing": 1.5}, "task.label_smoothing")]:
         with pytest.raises(ValueError, match=key.replace(".", r"\.")):
             ClassificationTask(spec, model, {"name": "adam", "lr": 1e-3}, {"name": "none"}, {"dim": 4}, **kwargs)
+
+
+def test_confusion_matrix_figure_shows_the_epoch_just_evaluated() -> None:
+    """FigureLogger runs before the task's epoch-end reset: the figure holds this epoch's counts."""
+    torch.manual_seed(0)
+    spec = {"input_kind": "tokens", "input_size": 30, "target_kind": "class", "output_size": 2,
+            "padding_index": 0, "class_names": ["neg", "pos"]}
+    task = make_task(spec, "mean")
+    assert task.figures("test") == {}
+    dataset = PaddedSequenceDataset([torch.randint(1, 30, (n,)) for n in (3, 5, 2, 4, 6)], torch.tensor([0, 1, 1, 0, 1]))
+    with torch.no_grad():
+        task.confusion["test"].update(task(dataset.__getitems__([0, 1, 2, 3, 4])), dataset.targets)
+    figure = task.figures("test")["test/confusion_matrix"]
+    counts = [int(text.get_text()) for text in figure.axes[0].texts]
+    assert len(counts) == 4 and sum(counts) == 5
+    assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == ["neg", "pos"]

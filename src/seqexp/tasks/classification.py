@@ -50,7 +50,6 @@ class ClassificationTask(SequenceTask):
         self.confusion = nn.ModuleDict(
             {stage: torchmetrics.ConfusionMatrix(task="multiclass", num_classes=classes) for stage in STAGES}
         )
-        self._confusion_result: dict[str, torch.Tensor] = {}
 
     def _validate(self, pooling: str, dropout: float, class_weights: list[float] | None, label_smoothing: float, classes: int) -> None:
         if self.spec.target_kind != "class":
@@ -117,7 +116,6 @@ class ClassificationTask(SequenceTask):
         self.log(f"{stage}/acc", scalars.pop(f"{stage}/acc"), prog_bar=True)
         self.log_dict(scalars)
         self.metrics[stage].reset()
-        self._confusion_result[stage] = self.confusion[stage].compute().cpu()
         self.confusion[stage].reset()
 
     def on_validation_epoch_end(self) -> None:
@@ -127,9 +125,11 @@ class ClassificationTask(SequenceTask):
         self._log_epoch_metrics("test")
 
     def figures(self, stage: str) -> dict[str, Any]:
-        if stage not in self._confusion_result:
+        """Confusion matrix of the epoch that just ended (callbacks run before this task's epoch-end reset)."""
+        if stage not in self.confusion or not self.confusion[stage].update_called:
             return {}
         from seqexp.plotting import confusion_matrix_figure
 
+        matrix = self.confusion[stage].compute().cpu().numpy()
         title = f"{stage}: confusion matrix, epoch {self.current_epoch}"
-        return {f"{stage}/confusion_matrix": confusion_matrix_figure(self._confusion_result[stage].numpy(), self.class_names, title)}
+        return {f"{stage}/confusion_matrix": confusion_matrix_figure(matrix, self.class_names, title)}
