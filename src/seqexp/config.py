@@ -98,9 +98,6 @@ def _cross_field_problems(cfg: DictConfig) -> list[str]:
     window, burn_in = get("data.window_length"), get("data.burn_in_steps")
     if _is_int(window) and window >= 1 and burn_in is not None and not (_is_int(burn_in) and 0 <= burn_in < window):
         problems.append(f"data.burn_in_steps={burn_in!r}: must be an integer in [0, data.window_length={window}) so some steps are scored")
-    series = get("data.series_length")
-    if _is_int(window) and _is_int(series) and window > series:
-        problems.append(f"data.window_length={window}: longer than data.series_length={series}")
     if get("data.stateful") is True and _is_int(get("data.batch_size")):
         short = {s: n for s in ("train", "val", "test") if _is_int(n := get(f"data.num_windows.{s}")) and n < get("data.batch_size")}
         if short:

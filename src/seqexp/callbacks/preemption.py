@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,8 @@ class SaveOnSigterm(L.Callback):
         self.path = Path(dirpath) / f"{filename}.ckpt"
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if not isinstance(exception, SIGTERMException) or trainer.sanity_checking or trainer.fast_dev_run:
-            return
+        fitting = trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking and not trainer.fast_dev_run
+        if not isinstance(exception, SIGTERMException) or not fitting:
+            return  # nothing to save outside training (a test or predict run just stops)
         trainer.save_checkpoint(self.path)
         log.warning(f"SIGTERM at global step {trainer.global_step}: saved {self.path}; resume with ckpt_path={self.path}")
