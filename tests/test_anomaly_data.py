@@ -72,11 +72,12 @@ def test_same_seed_same_series_other_seed_other_series() -> None:
 @pytest.mark.parametrize(
     ("settings", "key"),
     [({"window_length": 0}, "data.window_length"), ({"kinds": ["spike", "meteor"]}, "data.kinds"),
-     ({"anomaly_rate": 0.7}, "data.anomaly_rate"), ({"lengths": {"train": 5, "val": 500, "test": 500}}, "data.lengths.train")],
+     ({"anomaly_rate": 0.7}, "data.anomaly_rate"), ({"lengths": {"train": 5, "val": 500, "test": 500}}, "data.lengths.train"),
+     ({"lengths": {"train": 600, "val": 60, "test": 500}}, "data.lengths.val=60: too short")],
 )
 def test_bad_synthetic_settings_name_the_key(settings: dict, key: str) -> None:
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
-        SyntheticAnomalyDataModule(**{"lengths": SMALL, **settings})
+        SyntheticAnomalyDataModule(**{"lengths": SMALL, **settings}).spec
 
 
 def test_real_ucr_series_has_its_archive_label_in_test() -> None:

@@ -11,6 +11,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import compose_train, read_metrics, run_cli
+from seqexp.data.anomaly import SyntheticAnomalyDataModule
 from seqexp.tasks.anomaly import AnomalyTask
 from seqexp.train import train
 
@@ -59,30 +60,35 @@ def test_bad_task_settings_name_the_key(key: str, value: object) -> None:
 def short_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A few epochs of `python -m seqexp.train data=anomaly model=gru`, on a shorter series."""
     run_dir = tmp_path_factory.mktemp("anomaly") / "run"
-    run_cli("train", "data=anomaly", "model=gru", "model.hidden_size=32", "trainer.max_epochs=3",
-            "data.lengths.train=1500", "data.lengths.val=800", "data.lengths.test=800", run_dir=run_dir)
+    run_cli("train", "data=anomaly", "model=gru", "model.hidden_size=32", "trainer.max_epochs=2",
+            "data.lengths.train=1000", "data.lengths.val=600", "data.lengths.test=600", run_dir=run_dir)
     return run_dir
 
 
 @pytest.mark.slow
 def test_short_run_beats_a_random_scorer(short_run: Path) -> None:
     metrics = read_metrics(short_run)["metrics"]
-    # A random score's AUPRC is the share of anomalous points (about data.anomaly_rate = 0.03).
-    assert metrics["test/auprc"] > 0.2, metrics
-    assert metrics["test/auroc"] > 0.75 and metrics["test/event_recall"] > 0.5
+    # A random score's expected AUPRC is the share of anomalous points in the test split.
+    data = SyntheticAnomalyDataModule(lengths={"train": 1000, "val": 600, "test": 600}, seed=42)
+    random_auprc = float(data.split_series("test")[1].float().mean())
+    assert 0.05 < random_auprc < 0.3
+    assert metrics["test/auprc"] > 2 * random_auprc, metrics
+    assert metrics["test/auroc"] > 0.6 and metrics["test/event_recall"] > 0.5
     assert metrics["test/pa_f1"] >= metrics["test/f1"]  # point adjustment only adds hits
 
 
 @pytest.mark.slow
-def test_threshold_is_saved_in_the_checkpoint_and_reused_by_eval(short_run: Path) -> None:
+def test_threshold_is_saved_in_the_checkpoint_and_metrics_hold_under_ddp(short_run: Path) -> None:
     result = read_metrics(short_run)
     state = torch.load(result["best_model_path"], map_location="cpu", weights_only=True)["state_dict"]
     assert float(state["threshold"]) == pytest.approx(result["metrics"]["test/threshold"])
+    # Two DDP processes each score half of the windows; the gathered per-point metrics must not change.
     eval_dir = short_run.parent / "eval"
-    run_cli("eval", f"ckpt_path={result['best_model_path']}", f"hydra.run.dir={eval_dir}")
+    run_cli("eval", f"ckpt_path={result['best_model_path']}", "trainer=ddp_cpu", f"hydra.run.dir={eval_dir}")
     evaluated = read_metrics(eval_dir)["metrics"]
-    for name in ("test/threshold", "test/auprc", "test/f1"):
-        assert evaluated[name] == pytest.approx(result["metrics"][name], rel=1e-5), name
+    # Batches differ between the runs, so scores may differ in the last float bits: near-ties can swap.
+    for name in ("test/threshold", "test/auprc", "test/auroc", "test/f1", "test/pa_f1", "test/event_recall"):
+        assert evaluated[name] == pytest.approx(result["metrics"][name], rel=1e-5, abs=2e-3), name
 
 
 @pytest.mark.slow

@@ -114,19 +114,24 @@ class SyntheticAnomalyDataModule(AnomalyWindowsDataModule):
         rates = {"train": self.train_contamination, "val": self.anomaly_rate, "test": self.anomaly_rate}
         self.anomalies = []
         for split in SPLITS:
-            for anomaly in self._place(bounds[split], rates[split], generator):
+            for anomaly in self._place(split, bounds[split], rates[split], generator):
                 self._inject(anomaly, values, times, periods, amplitudes, phases, scale, generator)
                 labels[anomaly.start : anomaly.end] = 1
                 self.anomalies.append(anomaly)
         return values.float(), labels, bounds
 
-    def _place(self, bounds: tuple[int, int], rate: float, generator: torch.Generator) -> list[InjectedAnomaly]:
+    def _place(self, split: str, bounds: tuple[int, int], rate: float, generator: torch.Generator) -> list[InjectedAnomaly]:
         """Non-overlapping anomalies, ``window_length`` apart and off the split's edges, until about
         ``rate`` of the split's points are anomalous; each kind at least once when rate > 0."""
         if rate <= 0:
             return []
         start, end = bounds
         target, gap = rate * (end - start), self.window_length
+        if end - start < 2 * gap + self.anomaly_length[1]:
+            raise ValueError(
+                f"data.lengths.{split}={end - start}: too short to hold a {self.anomaly_length[1]}-point anomaly "
+                f"{gap} points (data.window_length) away from both ends of the split"
+            )
         order = torch.randperm(len(self.kinds), generator=generator).tolist()
         placed: list[InjectedAnomaly] = []
         covered = 0

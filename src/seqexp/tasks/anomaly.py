@@ -120,6 +120,8 @@ class AnomalyTask(SequenceTask):
         """Windows -> one value per split point: mean score, label and input values, over the points
         that at least one window scored (all of them unless evaluation was cut short)."""
         starts, scores, labels, inputs = (self._gather(torch.cat(parts)) for parts in zip(*self._windows.pop(stage)))
+        order = torch.argsort(starts, stable=True)  # one summation order, however ranks split the windows
+        starts, scores, labels, inputs = starts[order], scores[order], labels[order], inputs[order]
         positions = starts.view(-1, 1) + torch.arange(scores.shape[1], device=scores.device)  # (windows, time)
         on_axis = positions >= 0  # steps before the split are context only
         scored = on_axis & ~torch.isnan(scores)
@@ -155,8 +157,18 @@ class AnomalyTask(SequenceTask):
             "threshold": threshold,
             **anomaly_metrics(scores, labels, threshold, self.ucr_tolerance),
         }
-        self.log_dict({f"{stage}/{name}": value for name, value in metrics.items()}, prog_bar=False)
+        # Every rank holds the same values (computed over the gathered series): averaging them is a no-op
+        # that keeps Lightning from warning about unsynced epoch-level logs under DDP.
+        self.log_dict({f"{stage}/{name}": value for name, value in metrics.items()}, sync_dist=True)
         self._series[stage] = {**series, "threshold": torch.tensor(threshold)}
+
+    def on_validation_epoch_start(self) -> None:
+        super().on_validation_epoch_start()
+        self._windows.pop("val", None)  # left over if the previous epoch was interrupted
+
+    def on_test_epoch_start(self) -> None:
+        super().on_test_epoch_start()
+        self._windows.pop("test", None)
 
     def on_validation_epoch_end(self) -> None:
         self._finish("val")
