@@ -9,9 +9,10 @@ the user's CSV by ``path``. The split is chronological and leak-free:
   earlier ranges (that past is known at forecast time) but never forward;
 * scaling and the MASE denominator are fitted on the train range only.
 
-``center=last`` subtracts each window's last input value (per column) instead of the train mean, so
-the model forecasts changes from the last observation: a trending series (CO2, airline passengers)
-leaves the train range's levels, and absolute levels the model never saw would be extrapolation.
+``center=last`` (the default) subtracts each window's last input value (per column) instead of the
+train mean, so the model forecasts changes from the last observation: a trending series (CO2, airline
+passengers) leaves the train range's levels, and absolute levels never seen in training would be
+extrapolation. ``center=train`` suits stationary series (sunspots, lynx) a little better.
 
 Missing values (empty cells, ``NA``, ``NaN``, ``?``) follow ``missing``:
     interpolate  linear in the row index between the nearest observed values; leading/trailing
@@ -217,7 +218,7 @@ class SeriesDataModule(L.LightningDataModule):
         season_length: int | None = None,
         missing: str = "interpolate",
         scaling: str = "standard",
-        center: str = "train",
+        center: str = "last",
         split_fractions: dict[str, float] | None = None,
         stride: int = 1,
         shuffle: bool = True,
