@@ -31,6 +31,20 @@ def test_every_preset_runs_on_anomaly(preset: str, mode: str, tmp_path: Path) ->
     assert math.isfinite(metrics["test/threshold"]) and 0 <= metrics["test/f1"] <= 1
 
 
+@pytest.mark.parametrize("source", ["anomaly_real", "anomaly_csv"])
+def test_real_and_csv_data_run(source: str, tmp_path: Path) -> None:
+    csv_file = tmp_path / "series.csv"
+    csv_file.write_text("time,a,b,label\n" + "".join(
+        f"{i},{math.sin(i / 5):.4f},{math.cos(i / 7):.4f},{int(300 <= i < 310)}\n" for i in range(400)))
+    data = ["data=anomaly_real"] if source == "anomaly_real" else [
+        "data=anomaly_csv", f"data.path={csv_file}", "data.timestamp_column=time", "data.label_column=label"]
+    cfg = compose_train(*data, "debug=fast_dev_run", "model.hidden_size=8", f"paths.output_dir={tmp_path}",
+                        "callbacks.progress_bar=null", "trainer.enable_model_summary=false")
+    train(cfg)
+    metrics = read_metrics(tmp_path)["metrics"]
+    assert math.isfinite(metrics["test/loss"]) and math.isfinite(metrics["test/threshold"])
+
+
 def spec(features: int = 1) -> dict:
     return {"input_kind": "features", "input_size": features, "target_kind": "anomaly", "output_size": features}
 

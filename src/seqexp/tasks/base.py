@@ -7,6 +7,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import move_data_to_device
 from torch import nn
 
 from seqexp.data.spec import DataSpec
@@ -74,6 +75,18 @@ class SequenceTask(L.LightningModule):
 
     def on_predict_epoch_start(self) -> None:
         self._reset_state("predict")
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # A mid-epoch checkpoint resumes at the next batch (seqexp.data.resumable): keep the carried state too.
+        if self.spec.stateful:
+            checkpoint["carried_train_state"] = self._carried_state.get("train")
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._carried_state["train"] = checkpoint.get("carried_train_state")
+
+    def on_train_start(self) -> None:
+        # Restored before the model reaches its device; an epoch start resets it anyway.
+        self._carried_state["train"] = move_data_to_device(self._carried_state.get("train"), self.device)
 
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.parameters(), self.hparams.optim)
