@@ -47,7 +47,7 @@ class RegressionTask(SequenceTask):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         prediction = self(batch, "train")
         loss = nn.functional.mse_loss(self._scored(prediction), self._scored(batch["targets"]))
-        self.log("train/loss", loss, prog_bar=True)
+        self.log_train_loss(loss)
         return loss
 
     def _evaluate(self, batch: dict[str, torch.Tensor], batch_idx: int, stage: str) -> None:
