@@ -76,6 +76,11 @@ def prepare_ranks(trainer: L.Trainer, spec: DataSpec) -> None:
         hydra_cfg.run.dir = hydra_cfg.runtime.output_dir
 
 
+def joined_process_group() -> bool:
+    """Whether this process talks to other ranks: a failure then cannot be skipped without them."""
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
 @contextmanager
 def job_scope() -> Iterator[None]:
     """Undo what a DDP job leaves in its process (command line, MASTER_PORT/LOCAL_RANK..., process
@@ -91,7 +96,3 @@ def job_scope() -> Iterator[None]:
             del os.environ[key]
         os.environ.update(environ)
 
-
-def joined_process_group() -> bool:
-    """Whether this process talks to other ranks: a failure then cannot be skipped without them."""
-    return torch.distributed.is_available() and torch.distributed.is_initialized()
