@@ -161,7 +161,14 @@ def test_fresh_run_into_a_folder_with_checkpoints_is_refused(untouched: Path) ->
     with pytest.raises(OutputError) as error:
         train_into(untouched)
     assert f"paths.checkpoint_dir={untouched / 'checkpoints'}: already holds" in str(error.value)
-    assert f"resume it with ckpt_path={untouched / 'checkpoints' / 'last.ckpt'}" in str(error.value)
+    assert f"resume it with ckpt_path={untouched / 'checkpoints' / 'last.ckpt'} (or ckpt_path=last)" in str(error.value)
+
+
+def test_ckpt_path_last_resumes_in_place_as_a_requeued_job_would(finished_run: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run, run_dir)
+    train_into(run_dir, "ckpt_path=last", "trainer.max_epochs=2")  # 2 steps per epoch
+    assert read_metrics(run_dir)["global_step"] == 4 and read_metrics(run_dir)["epochs"] == 2
 
 
 def test_unwritable_output_dir_fails_at_start(tmp_path: Path) -> None:

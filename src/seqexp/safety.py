@@ -22,6 +22,9 @@ from seqexp.config import ConfigError
 # Keys Lightning writes into every checkpoint; resuming fit needs the loop and optimizer state too.
 MODEL_KEYS = ("state_dict", "hyper_parameters")
 RESUME_KEYS = ("loops", "optimizer_states", "global_step")
+# ckpt_path values Lightning resolves itself: "last" (the newest last*.ckpt, or a fresh start when there
+# is none: safe to set on jobs that may be requeued) and "hpc" (SLURM auto-requeue checkpoint).
+LIGHTNING_RESUME = ("last", "hpc")
 
 
 class CheckpointError(ConfigError):
@@ -75,16 +78,21 @@ def check_outputs(cfg: DictConfig) -> None:
     checkpoint_dir = Path(cfg.paths.checkpoint_dir)
     _check_writable("paths.checkpoint_dir", checkpoint_dir)
     existing = sorted(p.name for p in checkpoint_dir.glob("*.ckpt"))
-    resuming_here = cfg.ckpt_path is not None and Path(cfg.ckpt_path).resolve().parent == checkpoint_dir.resolve()
-    if existing and not resuming_here:
+    resuming_here = cfg.ckpt_path in LIGHTNING_RESUME or (
+        cfg.ckpt_path is not None and Path(cfg.ckpt_path).resolve().parent == checkpoint_dir.resolve())
+    slurm_requeued = any(Path(cfg.paths.output_dir).glob("hpc_ckpt_*.ckpt"))  # Lightning resumes from it by itself
+    if existing and not resuming_here and not slurm_requeued:
         raise OutputError(
             f"paths.checkpoint_dir={checkpoint_dir}: already holds {existing} from another run, which this run would "
-            f"overwrite; resume it with ckpt_path={checkpoint_dir / 'last.ckpt'} or choose a new hydra.run.dir"
+            f"overwrite; resume it with ckpt_path={checkpoint_dir / 'last.ckpt'} (or ckpt_path=last) or choose a new hydra.run.dir"
         )
 
 
 def preflight(cfg: DictConfig) -> None:
     """Everything about paths that can fail, checked before data or model are built."""
-    if cfg.ckpt_path is not None:
-        check_checkpoint(cfg.ckpt_path, "ckpt_path", resume=bool(cfg.train))
+    ckpt_path = cfg.ckpt_path
+    if ckpt_path == "last":  # Lightning's "resume if there is something to resume": check the file it will pick
+        ckpt_path = next(iter(Path(cfg.paths.checkpoint_dir).glob("last.ckpt")), None)
+    if ckpt_path is not None and ckpt_path not in LIGHTNING_RESUME:
+        check_checkpoint(ckpt_path, "ckpt_path", resume=bool(cfg.train))
     check_outputs(cfg)
