@@ -1,20 +1,29 @@
 """Training speed of seqexp against a hand-written PyTorch loop, and start-up time of the CLI.
 
-    python scripts/benchmark.py                       # every case, CPU, fp32, ~2-3 min on 2 cores
-    python scripts/benchmark.py --cases seed --repeats 9
+    python scripts/benchmark.py                       # every case, CPU, fp32
+    python scripts/benchmark.py --cases seed --repeats 9 --threads 1
     python scripts/benchmark.py --device cuda --precision bf16-mixed --out gpu_bf16.json
 
+Cases: seed (the seeds' LSTM 1->32, window 20, batch 64), realistic (2-layer LSTM 128, window
+100, batch 128), text and text_unbucketed (data=text with and without length bucketing; they also
+report the padding share and tokens/s), anomaly (data=anomaly, forecast mode).
+
 For each case, one process alternates (A B A B ...) between
-  A. a hand-written loop: plain ``nn.LSTM``/``nn.Linear``, Adam, over batches built once in memory;
+  A. a hand-written loop: plain ``nn.Embedding``/``nn.LSTM``/``nn.Linear``, Adam with the same
+     settings, over the case's batches built once in memory (no data loading: the limit);
   B. seqexp's training path exactly as ``python -m seqexp.train`` builds it: the real ``conf/``
      composed with Hydra's compose API and instantiated by ``seqexp.train.build`` (default
      Trainer, callbacks, progress bar and TensorBoard logger), fit for one short epoch.
 Both are timed over the same number of steady-state steps after a few warm-up steps. For seqexp
 the window runs from the start of batch ``warmup`` to the start of batch ``warmup + steps``, so
-it holds everything done per step: fetching, hooks, logging, progress bar; not the once-per-fit
-costs (sanity check, validation, checkpoint), which ``fit_s`` reports. Medians over the repeats
-damp the noise of a shared machine. The start-up check times ``python -m seqexp.train
-trainer.fast_dev_run=true`` against ``python -c "import lightning"``, also interleaved.
+it holds everything done per step: fetching, hooks, logging, progress bar, periodic checkpoints;
+not the once-per-fit costs (sanity check, validation, end-of-epoch checkpoint), which ``fit_s``
+reports. Medians over the repeats damp the noise of a shared machine; ``--threads 1`` keeps a
+busy 2-core machine from oversubscribing its cores (torch's intra-op threads then wait on each
+other and small models slow down many times over). The start-up check times ``python -m
+seqexp.train trainer.fast_dev_run=true`` against ``python -c "import lightning"``, interleaved.
+A case whose data cannot be built here (e.g. the text corpus is not installed) is skipped, with
+the reason in the JSON.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -40,6 +49,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
 
+import seqexp
 from seqexp.train import build
 
 Batch = dict[str, torch.Tensor]
@@ -55,7 +65,6 @@ class Case:
     overrides: tuple[str, ...]
     steps: int
     warmup: int = 5
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 CASES: dict[str, Case] = {
@@ -71,6 +80,26 @@ CASES: dict[str, Case] = {
         ("model=stacked", "model.hidden_size=128", "data.window_length=100", "data.batch_size=128"),
         steps=10,
         warmup=2,
+    ),
+    "text": Case(
+        "text",
+        "text classification (data=text, Rotten Tomatoes): embedding 128, LSTM 64, max pooling, batch 64, length-bucketed",
+        ("data=text",),
+        steps=20,
+        warmup=3,
+    ),
+    "text_unbucketed": Case(
+        "text_unbucketed",
+        "as text, with data.bucketing.enabled=false (random batches, more padding)",
+        ("data=text", "data.bucketing.enabled=false"),
+        steps=20,
+        warmup=3,
+    ),
+    "anomaly": Case(
+        "anomaly",
+        "anomaly detection (data=anomaly, forecast mode): LSTM 2->64, window 32, batch 64",
+        ("data=anomaly",),
+        steps=60,
     ),
 }
 
@@ -107,18 +136,45 @@ def synchronize(device: torch.device) -> None:
 # ---------------------------------------------------------------- A: the hand-written loop
 
 
-class HandRegressor(nn.Module):
-    """What a user would write without a framework: RNN over (batch, time, feature), linear head."""
+class HandModel(nn.Module):
+    """What a user would write without a framework: (embedding) -> RNN -> head, for each target kind."""
 
-    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float, output_size: int):
+    def __init__(self, cfg: DictConfig, spec: Any) -> None:
         super().__init__()
+        model, task = cfg.model, cfg.task
+        if model.bidirectional or model.conv.layers or task.get("pooling", "max") != "max" or task.get("mode", "forecast") != "forecast":
+            raise NotImplementedError("the hand-written loop covers one-way RNNs, max pooling and forecast-mode anomaly")
+        self.kind = spec.target_kind
+        self.tokens = spec.input_kind == "tokens"
+        input_size = task.embedding.dim if self.tokens else spec.input_size
+        self.embedding = nn.Embedding(spec.input_size, input_size, padding_idx=spec.padding_index) if self.tokens else None
+        self.input_dropout = nn.Dropout(task.embedding.dropout if self.tokens else 0.0)
         cells = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-        self.rnn = cells[cell](input_size, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0)
-        self.head = nn.Linear(hidden_size, output_size)
+        dropout = model.dropout if model.num_layers > 1 else 0.0
+        self.rnn = cells[model.cell](input_size, model.hidden_size, model.num_layers, batch_first=True, dropout=dropout)
+        self.horizon = task.get("horizon", 1)
+        widths = {"per_step": spec.output_size, "class": spec.output_size, "anomaly": self.horizon * spec.output_size}
+        self.output_dropout = nn.Dropout(task.get("dropout", 0.0) if self.kind == "class" else 0.0)
+        self.head = nn.Linear(model.hidden_size, widths[self.kind])
+        self.burn_in = spec.burn_in_steps
 
-    def forward(self, inputs: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
-        outputs, state = self.rnn(inputs, state)
-        return self.head(outputs), state
+    def loss(self, batch: Batch, state: Any) -> tuple[torch.Tensor, Any]:
+        inputs, targets = batch["inputs"], batch["targets"]
+        if self.kind == "per_step":  # (batch, time, feature) -> same, MSE after the burn-in steps
+            outputs, state = self.rnn(inputs, state)
+            return nn.functional.mse_loss(self.head(outputs)[:, self.burn_in :].float(), targets[:, self.burn_in :]), state
+        if self.kind == "anomaly":  # the window's last `horizon` steps from the steps before them
+            context, future = inputs[:, : -self.horizon], inputs[:, -self.horizon :]
+            outputs, _ = self.rnn(context)
+            prediction = self.head(outputs[:, -1]).view_as(future)
+            return (prediction.float() - future).pow(2).mean(), None
+        lengths = batch["lengths"]  # class: packed padded tokens, max over the valid steps
+        embedded = self.input_dropout(self.embedding(inputs))
+        packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        outputs, _ = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=inputs.shape[1])
+        valid = torch.arange(inputs.shape[1], device=inputs.device) < lengths.to(inputs.device).unsqueeze(1)
+        pooled = outputs.masked_fill(~valid.unsqueeze(-1), float("-inf")).max(dim=1).values
+        return nn.functional.cross_entropy(self.head(self.output_dropout(pooled)).float(), targets), None
 
 
 def detached(state: Any) -> Any:
@@ -130,26 +186,18 @@ def detached(state: Any) -> Any:
 def hand_written_steps_per_s(cfg: DictConfig, spec: Any, batches: list[Batch], case: Case, args: argparse.Namespace) -> float:
     device = torch.device(args.device)
     torch.manual_seed(cfg.seed)
-    if spec.target_kind != "per_step" or cfg.model.bidirectional or cfg.model.conv.layers:
-        raise NotImplementedError(f"no hand-written loop for case {case.name!r}")
-    model = HandRegressor(
-        cfg.model.cell, spec.input_size, cfg.model.hidden_size, cfg.model.num_layers, cfg.model.dropout, spec.output_size
-    ).to(device)
+    model = HandModel(cfg, spec).to(device)
     model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr)
-    burn_in = spec.burn_in_steps
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16-mixed")
     steps, state, started = args_steps(case, args), None, 0.0
     for index in range(case.warmup + steps):
         if index == case.warmup:
             synchronize(device)
             started = time.perf_counter()
-        batch = batches[index % len(batches)]
-        inputs = batch["inputs"].to(device, non_blocking=True)
-        targets = batch["targets"].to(device, non_blocking=True)
+        batch = {name: value.to(device, non_blocking=True) for name, value in batches[index % len(batches)].items()}
         with autocast:
-            outputs, state = model(inputs, state if spec.stateful else None)
-            loss = nn.functional.mse_loss(outputs[:, burn_in:].float(), targets[:, burn_in:])
+            loss, state = model.loss(batch, state if spec.stateful else None)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -211,12 +259,25 @@ def summary(values: list[float], batch_size: int) -> dict[str, Any]:
     }
 
 
+def padding_figures(batches: list[Batch], seqexp_steps_per_s: float) -> dict[str, Any]:
+    """Padded batches only: share of padding among the token slots computed, and real tokens per second."""
+    if "lengths" not in batches[0]:
+        return {}
+    real = sum(int(batch["lengths"].sum()) for batch in batches)
+    slots = sum(batch["inputs"].shape[0] * batch["inputs"].shape[1] for batch in batches)
+    return {"padding_fraction": round(1 - real / slots, 3), "seqexp_tokens_per_s": round(seqexp_steps_per_s * real / len(batches))}
+
+
 def run_case(case: Case, args: argparse.Namespace, workdir: Path, compile_encoder: bool = False) -> dict[str, Any]:
     label = case.name + (" +compile" if compile_encoder else "")
     print(f"\n=== {label}: {case.description}", flush=True)
     steps = args_steps(case, args)
     cfg = compose_case(case, args, workdir / label.replace(" +", "_") / "prebuild", compile_encoder)
-    spec, batches = prebuilt_batches(cfg, case.warmup + steps)
+    try:
+        spec, batches = prebuilt_batches(cfg, case.warmup + steps)
+    except (FileNotFoundError, ImportError) as error:  # e.g. data=text without its corpus installed
+        print(f"=== {label}: skipped: {error}", flush=True)
+        return {"description": case.description, "skipped": str(error)}
     hand: list[float] = []
     framework: list[float] = []
     fit_seconds: list[float] = []
@@ -227,6 +288,7 @@ def run_case(case: Case, args: argparse.Namespace, workdir: Path, compile_encode
         framework.append(steps_per_s)
         fit_seconds.append(fit_s)
     batch_size = cfg.data.batch_size
+    padding = padding_figures(batches, statistics.median(framework))
     result = {
         "description": case.description,
         "overrides": list(case.overrides) + (["model.compile=true"] if compile_encoder else []),
@@ -237,6 +299,7 @@ def run_case(case: Case, args: argparse.Namespace, workdir: Path, compile_encode
         "seqexp": {**summary(framework, batch_size), "fit_s": round(statistics.median(fit_seconds), 3)},
         "ratio": round(statistics.median(framework) / statistics.median(hand), 3),
         "ratio_per_repeat": [round(b / a, 3) for a, b in zip(hand, framework)],
+        **padding,
     }
     print(
         f"=== {label}: hand-written {result['hand_written']['steps_per_s']} steps/s, "
@@ -287,6 +350,7 @@ def meta(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "commit": git_commit(),
+        "seqexp": str(Path(seqexp.__file__).parent),  # which checkout was measured
         "python": platform.python_version(),
         "torch": torch.__version__,
         "lightning": L.__version__,
@@ -347,9 +411,15 @@ def write_report(report: dict[str, Any], path: Path) -> None:
 def print_table(report: dict[str, Any]) -> None:
     print(f"\n{'case':<20}{'hand steps/s':>14}{'seqexp steps/s':>16}{'hand samples/s':>16}{'seqexp samples/s':>18}{'ratio':>8}")
     for name, case in report["cases"].items():
+        if "skipped" in case:
+            print(f"{name:<20}skipped: {case['skipped'].splitlines()[0]}")
+            continue
         hand, framework = case["hand_written"], case["seqexp"]
         print(f"{name:<20}{hand['steps_per_s']:>14}{framework['steps_per_s']:>16}{hand['samples_per_s']:>16}"
               f"{framework['samples_per_s']:>18}{case['ratio']:>8}")
+    for name, case in report["cases"].items():
+        if "padding_fraction" in case:
+            print(f"{name}: padding {case['padding_fraction']:.1%} of the token slots, seqexp {case['seqexp_tokens_per_s']} tokens/s")
     if "startup" in report:
         start = report["startup"]
         print(f"start-up: fast_dev_run {start['fast_dev_run_s']} s / import lightning {start['import_lightning_s']} s "
