@@ -102,14 +102,15 @@ def test_max_length_truncates(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("rows", "problem"),
+    ("rows", "problem", "kind"),
     [
-        ([["   ", "pos"]], "line 3: empty text"),
-        ([["fine film", ""]], "line 3: no label in 'sentiment'"),
-        ([["fine film", "meh"]], "line 3: unknown label 'meh'"),
+        ([["   ", "pos"]], "line 3: empty text", "empty text"),
+        ([["fine film", ""]], "line 3: no label in 'sentiment'", "missing label"),
+        ([["fine film", "meh"]], "line 3: unknown label 'meh'", "unknown label"),
     ],
 )
-def test_bad_rows_are_errors_naming_file_and_line_or_counted_skips(rows: list[list[str]], problem: str, tmp_path: Path) -> None:
+def test_bad_rows_are_errors_naming_file_and_line_or_counted_skips(rows: list[list[str]], problem: str, kind: str,
+                                                                   tmp_path: Path) -> None:
     good = fixture_rows()
     path = write_csv(tmp_path / "bad.csv", [good[0], *rows, *good[1:]])
     keys = {**CSV_KEYS, "path": str(path), "labels": ["neg", "pos"]}
@@ -117,7 +118,7 @@ def test_bad_rows_are_errors_naming_file_and_line_or_counted_skips(rows: list[li
         TextDataModule(**keys).prepare()
     skipping = TextDataModule(**keys, on_bad_row="skip")
     skipping.prepare()
-    assert sum(skipping.skipped.values()) == 1
+    assert dict(skipping.skipped) == {kind: 1}
     assert sum(len(examples) for examples in skipping.splits.values()) == len(good)
 
 

@@ -142,16 +142,16 @@ class TextDataModule(L.LightningDataModule):
         path = rotten_tomatoes_path() if self.path is None else self.path
         return str(path), read_text_rows(path, self.text_column, self.label_column, self.format, self.encoding)
 
-    def _problem(self, row: TextRow, text: str, label: str) -> str | None:
-        """Why a row cannot be used, or None."""
+    def _problem(self, row: TextRow, text: str, label: str) -> tuple[str, str] | None:
+        """(kind, detail) of why a row cannot be used, or None."""
         if row.text is None:
-            return f"no {self.text_column!r} field"
+            return "missing text", f"no {self.text_column!r} field"
         if not text or not self.tokenizer(text):
-            return "empty text"
+            return "empty text", "empty text"
         if row.label is None or not label:
-            return f"no label in {self.label_column!r}"
+            return "missing label", f"no label in {self.label_column!r}"
         if self.labels is not None and label not in self.labels:
-            return f"unknown label {label!r} (data.labels={self.labels})"
+            return "unknown label", f"unknown label {label!r} (data.labels={self.labels})"
         return None
 
     def _clean(self, source: str, rows: list[TextRow]) -> list[Example]:
@@ -163,9 +163,10 @@ class TextDataModule(L.LightningDataModule):
                 continue
             problem = self._problem(row, text, label)
             if problem is not None:
+                kind, detail = problem
                 if self.on_bad_row == "error":
-                    raise TextDataError(f"{source}: line {row.line}: {problem}; fix the row, or set data.on_bad_row=skip to skip such rows")
-                self.skipped[problem.split(" (")[0].split(" '")[0]] += 1
+                    raise TextDataError(f"{source}: line {row.line}: {detail}; fix the row, or set data.on_bad_row=skip to skip such rows")
+                self.skipped[kind] += 1
                 continue
             key = " ".join(text.split())
             if self.deduplicate and key in seen:
