@@ -99,7 +99,7 @@ CASES: dict[str, Case] = {
         "anomaly",
         "anomaly detection (data=anomaly, forecast mode): LSTM 2->64, window 32, batch 64",
         ("data=anomaly",),
-        steps=60,
+        steps=50,
     ),
 }
 
@@ -231,6 +231,8 @@ def seqexp_steps_per_s(cfg: DictConfig, case: Case, args: argparse.Namespace) ->
     started = time.perf_counter()
     trainer.fit(task, datamodule=datamodule)
     fit_s = time.perf_counter() - started
+    if len(timer.marks) < 2:
+        raise RuntimeError(f"case {case.name!r}: one epoch holds fewer than {case.warmup + steps + 1} batches; pass fewer --steps")
     return steps / (timer.marks[case.warmup + steps] - timer.marks[case.warmup]), fit_s
 
 
