@@ -22,12 +22,12 @@ from conftest import QUIET, compose_train, read_metrics
 from seqexp.train import train
 
 EVERY_N_STEPS = 3
-# 8 batches per epoch, 4 epochs: 32 steps, most of them not at an epoch end.
+# 8 batches per epoch, 2 epochs: 16 steps, most of them not at an epoch end.
 RUN = ["data.num_windows.train=512", "data.num_windows.val=64", "data.num_windows.test=64", "model=stacked",  # dropout 0.2
        "model.hidden_size=16",
-       "trainer.max_epochs=4", "trainer.deterministic=true", "logger=none", "callbacks.figures=null",
+       "trainer.max_epochs=2", "trainer.deterministic=true", "logger=none", "callbacks.figures=null",
        f"callbacks.last_every_n_steps.every_n_train_steps={EVERY_N_STEPS}", *QUIET]
-STEPS_PER_EPOCH, TOTAL_STEPS = 8, 32
+TOTAL_STEPS = 16
 
 
 def run_in_process(output_dir: Path, *overrides: str) -> dict:
@@ -107,7 +107,7 @@ class InterruptAt(L.Callback):
 
 @pytest.mark.slow
 def test_stateful_run_resumed_mid_epoch_carries_the_hidden_state(tmp_path: Path) -> None:
-    stateful = ["data.stateful=true", "data.shuffle=false", "data.batch_size=16", "model=lstm", "trainer.max_epochs=2"]
+    stateful = ["data.stateful=true", "data.shuffle=false", "data.batch_size=32", "model=lstm"]  # 16 steps per epoch
     uninterrupted = run_in_process(tmp_path / "uninterrupted", *stateful)
     with pytest.raises(Interrupted):
         run_in_process(tmp_path / "run", *stateful, "+callbacks.interrupt._target_=test_resume.InterruptAt",
