@@ -11,7 +11,7 @@ CSV layout: a header row, then one row per time point in time order.
                       when both parse as numbers, else as strings: ISO 8601 sorts correctly)
     missing           empty cells and nan/NA in value columns: ``interpolate`` (linear between the
                       nearest present values; leading/trailing gaps take the nearest value) or
-                      ``error``. Missing labels are always an error.
+                      ``error``. Missing labels and infinite values are always an error.
 Every error names the file, the line (1 = header) and the column.
 
 Splits are contiguous: the first ``train_length`` points train (or ``split_fractions.train`` of
@@ -136,9 +136,12 @@ def read_labelled_csv(
                 numbers.append(math.nan)
                 continue
             try:
-                numbers.append(float(cell))
+                number = float(cell)
             except ValueError:
                 raise AnomalyCSVError(f"{path}, line {line}, column {name!r}: {cell!r} is not a number") from None
+            if not math.isfinite(number):
+                raise AnomalyCSVError(f"{path}, line {line}, column {name!r}: {cell!r} is not a finite number")
+            numbers.append(number)
         table.append(numbers)
     values = torch.tensor(table, dtype=torch.float64)
     for feature, name in enumerate(names):
