@@ -41,14 +41,16 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def start_and_signal(run_dir: Path, signum: int) -> tuple[subprocess.Popen, int]:
-    """Start the CLI, freeze it as soon as a last.ckpt exists, send ``signum``; return it and the saved step."""
+    """Start the CLI, freeze it as soon as a last.ckpt exists, send ``signum``; return it and the saved step.
+
+    Its output goes to ``run_dir.parent / "console.txt"`` (a file: a full pipe would stall the run)."""
     command = [sys.executable, "-m", "seqexp.train", *RUN, f"hydra.run.dir={run_dir}"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "HYDRA_FULL_ERROR": "1"})
+    with open(run_dir.parent / "console.txt", "w") as console:
+        process = subprocess.Popen(command, stdout=console, stderr=subprocess.STDOUT, env={**os.environ, "HYDRA_FULL_ERROR": "1"})
     last = run_dir / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 300
     while not last.exists():
-        assert process.poll() is None, process.communicate()[0][-4000:]
+        assert process.poll() is None, (run_dir.parent / "console.txt").read_text()[-4000:]
         assert time.monotonic() < deadline, "no last.ckpt within 300 s"
         time.sleep(0.01)
     process.send_signal(signal.SIGSTOP)  # hold it still while we read the checkpoint
@@ -62,7 +64,7 @@ def start_and_signal(run_dir: Path, signum: int) -> tuple[subprocess.Popen, int]
 def test_sigkill_mid_epoch_then_resume_gives_the_identical_test_metric(uninterrupted: dict, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     process, saved_step = start_and_signal(run_dir, signal.SIGKILL)
-    process.communicate(timeout=60)
+    process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL
     assert not (run_dir / "metrics.json").exists()  # it really died before finishing
     assert 0 < saved_step < TOTAL_STEPS
@@ -77,7 +79,8 @@ def test_sigkill_mid_epoch_then_resume_gives_the_identical_test_metric(uninterru
 def test_sigterm_saves_last_ckpt_and_exits_cleanly(uninterrupted: dict, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     process, _ = start_and_signal(run_dir, signal.SIGTERM)
-    output = process.communicate(timeout=120)[0]
+    process.wait(timeout=120)
+    output = (tmp_path / "console.txt").read_text()
     assert process.returncode == 0, output[-4000:]
     assert "Traceback" not in output
     assert "SIGTERM at global step" in output and f"resume with ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}" in output
