@@ -101,3 +101,13 @@ def test_short_bilstm_run_beats_the_majority_class(tmp_path: Path) -> None:
     summary = read_metrics(tmp_path / "run")
     assert summary["metrics"]["test/acc"] >= 0.68
     assert summary["metrics"]["test/f1_macro"] >= 0.65
+
+
+def test_text_configs_compose_with_their_task() -> None:
+    text = compose_train("data=text")
+    assert text.task._target_.endswith("ClassificationTask") and (text.monitor.metric, text.monitor.mode) == ("val/acc", "max")
+    assert text.data.path is None and text.task.pooling == "attention" and text.task.embedding.dim >= 1
+    preset = compose_train("experiment=text_bilstm")
+    assert preset.model.bidirectional and preset.optim.lr == 0.002 and preset.data._target_ == text.data._target_
+    user = compose_train("data=text_csv", "data.path=reviews.jsonl")
+    assert (user.data.text_column, user.data.label_column, user.data.drop_labels) == ("text", "label", [])
