@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conftest import QUIET, compose_train, read_metrics
 from seqexp.train import train
 
@@ -17,6 +19,7 @@ def metrics_of(output_dir: Path, *overrides: str) -> dict[str, float]:
     return read_metrics(output_dir)["metrics"]
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_metrics_and_another_seed_does_not(tmp_path: Path) -> None:
     first = metrics_of(tmp_path / "first", "seed=7")
     second = metrics_of(tmp_path / "second", "seed=7")
