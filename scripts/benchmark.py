@@ -128,6 +128,16 @@ def args_steps(case: Case, args: argparse.Namespace) -> int:
     return args.steps if args.steps else case.steps
 
 
+def clock() -> tuple[float, float]:
+    """Wall time and this process's CPU time: on a busy machine the CPU time is the steadier figure."""
+    return time.perf_counter(), time.process_time()
+
+
+def rates(steps: int, start: tuple[float, float], end: tuple[float, float]) -> tuple[float, float]:
+    """Steps per wall-clock second and per CPU second."""
+    return steps / (end[0] - start[0]), steps / (end[1] - start[1])
+
+
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -183,18 +193,18 @@ def detached(state: Any) -> Any:
     return tuple(part.detach() for part in state) if isinstance(state, tuple) else state.detach()
 
 
-def hand_written_steps_per_s(cfg: DictConfig, spec: Any, batches: list[Batch], case: Case, args: argparse.Namespace) -> float:
+def hand_written_steps_per_s(cfg: DictConfig, spec: Any, batches: list[Batch], case: Case, args: argparse.Namespace) -> tuple[float, float]:
     device = torch.device(args.device)
     torch.manual_seed(cfg.seed)
     model = HandModel(cfg, spec).to(device)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16-mixed")
-    steps, state, started = args_steps(case, args), None, 0.0
+    steps, state, started = args_steps(case, args), None, (0.0, 0.0)
     for index in range(case.warmup + steps):
         if index == case.warmup:
             synchronize(device)
-            started = time.perf_counter()
+            started = clock()
         batch = {name: value.to(device, non_blocking=True) for name, value in batches[index % len(batches)].items()}
         with autocast:
             loss, state = model.loss(batch, state if spec.stateful else None)
@@ -203,7 +213,7 @@ def hand_written_steps_per_s(cfg: DictConfig, spec: Any, batches: list[Batch], c
         optimizer.step()
         state = detached(state)
     synchronize(device)
-    return steps / (time.perf_counter() - started)
+    return rates(steps, started, clock())
 
 
 # ---------------------------------------------------------------- B: seqexp as the CLI builds it
@@ -214,16 +224,16 @@ class StepTimer(L.Callback):
 
     def __init__(self, first: int, last: int, device: torch.device) -> None:
         self.first, self.last, self.device = first, last, device
-        self.marks: dict[int, float] = {}
+        self.marks: dict[int, tuple[float, float]] = {}
 
     def on_train_batch_start(self, trainer: L.Trainer, task: L.LightningModule, batch: Any, batch_idx: int) -> None:
         if batch_idx in (self.first, self.last):
             synchronize(self.device)
-            self.marks[batch_idx] = time.perf_counter()
+            self.marks[batch_idx] = clock()
 
 
-def seqexp_steps_per_s(cfg: DictConfig, case: Case, args: argparse.Namespace) -> tuple[float, float]:
-    """Steady-state steps/s of ``trainer.fit`` and the wall time of the whole (one-epoch) fit."""
+def seqexp_steps_per_s(cfg: DictConfig, case: Case, args: argparse.Namespace) -> tuple[float, float, float]:
+    """Steady-state steps per wall and CPU second of ``trainer.fit``, and the wall time of the whole (one-epoch) fit."""
     steps = args_steps(case, args)
     datamodule, task, trainer = build(cfg)
     timer = StepTimer(case.warmup, case.warmup + steps, torch.device(args.device))
@@ -233,7 +243,7 @@ def seqexp_steps_per_s(cfg: DictConfig, case: Case, args: argparse.Namespace) ->
     fit_s = time.perf_counter() - started
     if len(timer.marks) < 2:
         raise RuntimeError(f"case {case.name!r}: one epoch holds fewer than {case.warmup + steps + 1} batches; pass fewer --steps")
-    return steps / (timer.marks[case.warmup + steps] - timer.marks[case.warmup]), fit_s
+    return (*rates(steps, timer.marks[case.warmup], timer.marks[case.warmup + steps]), fit_s)
 
 
 def prebuilt_batches(cfg: DictConfig, count: int) -> tuple[Any, list[Batch]]:
@@ -252,12 +262,13 @@ def prebuilt_batches(cfg: DictConfig, count: int) -> tuple[Any, list[Batch]]:
 # ---------------------------------------------------------------- running and reporting
 
 
-def summary(values: list[float], batch_size: int) -> dict[str, Any]:
+def summary(values: list[float], cpu_values: list[float], batch_size: int) -> dict[str, Any]:
     median = statistics.median(values)
     return {
         "steps_per_s": round(median, 2),
         "samples_per_s": round(median * batch_size, 1),
         "repeats_steps_per_s": [round(value, 2) for value in values],
+        "cpu_steps_per_s": round(statistics.median(cpu_values), 2),  # steps per second of this process's CPU time
     }
 
 
@@ -282,12 +293,17 @@ def run_case(case: Case, args: argparse.Namespace, workdir: Path, compile_encode
         return {"description": case.description, "skipped": str(error)}
     hand: list[float] = []
     framework: list[float] = []
+    hand_cpu: list[float] = []
+    framework_cpu: list[float] = []
     fit_seconds: list[float] = []
     for repeat in range(args.repeats):  # A B A B ...: drifts in machine load hit both alike
-        hand.append(hand_written_steps_per_s(cfg, spec, batches, case, args))
+        steps_per_s, cpu_steps_per_s = hand_written_steps_per_s(cfg, spec, batches, case, args)
+        hand.append(steps_per_s)
+        hand_cpu.append(cpu_steps_per_s)
         run_cfg = compose_case(case, args, workdir / label.replace(" +", "_") / f"run{repeat}", compile_encoder)
-        steps_per_s, fit_s = seqexp_steps_per_s(run_cfg, case, args)
+        steps_per_s, cpu_steps_per_s, fit_s = seqexp_steps_per_s(run_cfg, case, args)
         framework.append(steps_per_s)
+        framework_cpu.append(cpu_steps_per_s)
         fit_seconds.append(fit_s)
     batch_size = cfg.data.batch_size
     padding = padding_figures(batches, statistics.median(framework))
@@ -297,15 +313,16 @@ def run_case(case: Case, args: argparse.Namespace, workdir: Path, compile_encode
         "batch_size": batch_size,
         "warmup_steps": case.warmup,
         "timed_steps": steps,
-        "hand_written": summary(hand, batch_size),
-        "seqexp": {**summary(framework, batch_size), "fit_s": round(statistics.median(fit_seconds), 3)},
+        "hand_written": summary(hand, hand_cpu, batch_size),
+        "seqexp": {**summary(framework, framework_cpu, batch_size), "fit_s": round(statistics.median(fit_seconds), 3)},
         "ratio": round(statistics.median(framework) / statistics.median(hand), 3),
+        "ratio_cpu": round(statistics.median(framework_cpu) / statistics.median(hand_cpu), 3),
         "ratio_per_repeat": [round(b / a, 3) for a, b in zip(hand, framework)],
         **padding,
     }
     print(
         f"=== {label}: hand-written {result['hand_written']['steps_per_s']} steps/s, "
-        f"seqexp {result['seqexp']['steps_per_s']} steps/s, ratio {result['ratio']}",
+        f"seqexp {result['seqexp']['steps_per_s']} steps/s, ratio {result['ratio']} (CPU time: {result['ratio_cpu']})",
         flush=True,
     )
     return result
@@ -411,14 +428,15 @@ def write_report(report: dict[str, Any], path: Path) -> None:
 
 
 def print_table(report: dict[str, Any]) -> None:
-    print(f"\n{'case':<20}{'hand steps/s':>14}{'seqexp steps/s':>16}{'hand samples/s':>16}{'seqexp samples/s':>18}{'ratio':>8}")
+    print(f"\n{'case':<20}{'hand steps/s':>14}{'seqexp steps/s':>16}{'hand samples/s':>16}{'seqexp samples/s':>18}{'ratio':>8}"
+          f"{'ratio (CPU time)':>18}")
     for name, case in report["cases"].items():
         if "skipped" in case:
             print(f"{name:<20}skipped: {case['skipped'].splitlines()[0]}")
             continue
         hand, framework = case["hand_written"], case["seqexp"]
         print(f"{name:<20}{hand['steps_per_s']:>14}{framework['steps_per_s']:>16}{hand['samples_per_s']:>16}"
-              f"{framework['samples_per_s']:>18}{case['ratio']:>8}")
+              f"{framework['samples_per_s']:>18}{case['ratio']:>8}{case['ratio_cpu']:>18}")
     for name, case in report["cases"].items():
         if "padding_fraction" in case:
             print(f"{name}: padding {case['padding_fraction']:.1%} of the token slots, seqexp {case['seqexp_tokens_per_s']} tokens/s")

@@ -28,6 +28,7 @@ def test_benchmark_writes_every_figure(tmp_path: Path) -> None:
         assert seed[side]["steps_per_s"] > 0
         assert seed[side]["samples_per_s"] == pytest.approx(seed[side]["steps_per_s"] * 64, rel=0.01)
     assert seed["ratio"] == pytest.approx(seed["seqexp"]["steps_per_s"] / seed["hand_written"]["steps_per_s"], rel=0.02)
+    assert seed["ratio_cpu"] > 0 and seed["seqexp"]["cpu_steps_per_s"] > 0
     startup = report["startup"]
     assert startup["fast_dev_run_s"] > 0 and startup["import_lightning_s"] > 0
     assert startup["ratio"] == pytest.approx(startup["fast_dev_run_s"] / startup["import_lightning_s"], rel=0.01)
