@@ -88,13 +88,13 @@ class ClassificationTask(SequenceTask):
         loss = self.loss(logits, batch["targets"])
         self.train_accuracy(logits, batch["targets"])
         size = len(logits)
-        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        self.log_train_loss(loss)
         self.log("train/acc", self.train_accuracy, on_step=False, on_epoch=True, batch_size=size)
         return loss
 
     def _evaluate(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         logits = self(batch, stage)
-        self.log(f"{stage}/loss", self.loss(logits, batch["targets"]), batch_size=len(logits))
+        self.log(f"{stage}/loss", self.loss(logits, batch["targets"]), batch_size=len(logits), sync_dist=True)
         self.metrics[stage].update(logits, batch["targets"])
         self.confusion[stage].update(logits, batch["targets"])
 
