@@ -68,5 +68,5 @@ class NanGuard(L.Callback):
                  for path in (getattr(callback, "last_model_path", ""), getattr(callback, "best_model_path", "")) if path}
         saved = [path for path in saved if path.is_file()]
         if not saved:
-            return "No checkpoint was saved before this step."
+            return "No checkpoint had been saved yet."
         return f"Last good checkpoint (kept): {max(saved, key=lambda path: path.stat().st_mtime_ns)}."
