@@ -13,6 +13,10 @@ import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
+# One torch thread per process, here and in the CLI subprocesses: the suite runs on 2 shared cores, where
+# more threads than free cores slow small RNNs down many times over (see scripts/benchmark.py --threads).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 # Quiet training runs: no rich bar redraws or model summary in captured output.
 QUIET = ["callbacks.progress_bar=null", "trainer.enable_model_summary=false"]
 
