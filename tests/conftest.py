@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # Quiet training runs: no rich bar redraws or model summary in captured output.
-QUIET = ["callbacks.progress_bar=null", "trainer.enable_model_summary=false"]
+QUIET = ["callbacks.progress_bar=null", "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 
 
 def run_cli(module: str, *overrides: str, run_dir: Path | None = None, cwd: Path | None = None,
