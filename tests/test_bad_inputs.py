@@ -269,8 +269,7 @@ def test_bad_data_file_names_the_file_and_line(case: str, tmp_path: Path) -> Non
     assert message.format(path=path) in str(error.value)
 
 
-@pytest.mark.parametrize("preset", ["anomaly_csv", pytest.param("series", marks=pytest.mark.xfail(
-    strict=True, reason="left for the data owners: 'inf' parses as a number; series reports 'a target is constant over the train range'"))])
+@pytest.mark.parametrize("preset", ["anomaly_csv", "series"])
 def test_inf_in_a_series_is_refused_naming_the_line(preset: str, tmp_path: Path) -> None:
     path = write(tmp_path, "data.csv", with_row(5, "inf,0"))
     extra = ["data.label_column=label", "data.window_length=4"] if preset == "anomaly_csv" else ["data.input_length=4", "data.horizon=2"]

@@ -130,9 +130,12 @@ def read_series_csv(path: str | Path, columns: list[str] | None = None, time_col
                 parsed.append(math.nan)
                 continue
             try:
-                parsed.append(float(cell))
+                number = float(cell)
             except ValueError:
                 raise ValueError(f"{path}, line {line_number}, column {name!r}: {cell!r} is not a number") from None
+            if math.isinf(number):
+                raise ValueError(f"{path}, line {line_number}, column {name!r}: {cell!r} is not a finite number")
+            parsed.append(number)
         values.append(parsed)
     if not values:
         raise ValueError(f"{path}: no data rows after the header")

@@ -97,7 +97,7 @@ class AnomalyTask(SequenceTask):
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         scores = self(batch, "train")
         loss = scores[:, -self.horizon :].mean() if self.mode == "forecast" else scores.mean()
-        self.log("train/loss", loss, prog_bar=True)
+        self.log_train_loss(loss)
         return loss
 
     def _collect(self, batch: Batch, stage: str) -> None:

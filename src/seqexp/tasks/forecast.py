@@ -35,7 +35,7 @@ class ForecastTask(RegressionTask):
         if missing:
             raise KeyError(f"ForecastTask needs batches with {missing} (as data=series serves them)")
         prediction = self(batch, stage)  # (batch, horizon, targets), scaled
-        self.log(f"{stage}/loss", nn.functional.mse_loss(prediction, batch["targets"]), batch_size=len(prediction))
+        self.log(f"{stage}/loss", nn.functional.mse_loss(prediction, batch["targets"]), batch_size=len(prediction), sync_dist=True)
         scale, offset = batch["target_scale"], batch["target_offset"]
         forecast = prediction.float() * scale + offset
         truth = batch["targets"] * scale + offset
