@@ -46,7 +46,7 @@ def _row_counts(windows: torch.Tensor) -> Counter:
 def ddp_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """`python -m seqexp.train trainer=ddp_cpu data=sine model=gru ...` in a fresh folder, run folder from Hydra."""
     cwd = tmp_path_factory.mktemp("ddp")
-    probe = [f"+callbacks.row_recorder._target_=test_ddp.RowRecorder", f"+callbacks.row_recorder.folder={cwd}"]
+    probe = ["+callbacks.row_recorder._target_=test_ddp.RowRecorder", f"+callbacks.row_recorder.folder={cwd}"]
     run_cli("train", *DDP_RUN, *probe, cwd=cwd, env={"PYTHONPATH": str(TESTS_DIR)})
     return cwd, next((cwd / "outputs").glob("*/*"))
 

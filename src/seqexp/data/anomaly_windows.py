@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
 
-from seqexp.data.batching import BatchedTensorDataset, tensor_loader
+from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.spec import DataSpec
 
 SPLITS = ("train", "val", "test")
@@ -32,7 +31,7 @@ def check_int(key: str, value: object, minimum: int) -> int:
     return value
 
 
-class AnomalyWindowsDataModule(L.LightningDataModule):
+class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
     """Subclasses implement :meth:`load_series`; everything else is shared."""
 
     def __init__(
@@ -115,15 +114,3 @@ class AnomalyWindowsDataModule(L.LightningDataModule):
             return
         self.prepare_series()
         self.datasets = {split: self._windows(split) for split in SPLITS}
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return tensor_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)

@@ -56,3 +56,30 @@ def tensor_loader(
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
     )
+
+
+class TensorSplitLoaders:
+    """The three loaders of a DataModule whose splits are pre-built ``self.datasets[split]``.
+
+    Mixed into such DataModules (sine, series, UCR, anomaly windows), which set ``datasets``,
+    ``batch_size``, ``num_workers`` and ``seed``; training batches are shuffled unless the module
+    sets ``shuffle = False`` (e.g. stateful streams); val and test keep their order.
+    """
+
+    datasets: dict[str, BatchedTensorDataset]
+    batch_size: int
+    num_workers: int
+    seed: int
+    shuffle: bool = True
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return tensor_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers, seed=self.seed)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.shuffle)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False)

@@ -40,9 +40,8 @@ from typing import Iterator
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
 
-from seqexp.data.batching import BatchedTensorDataset, tensor_loader
+from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.spec import DataSpec
 
 SPLITS = ("train", "val", "test")
@@ -208,7 +207,7 @@ def _asset(file: str) -> Path:
     return Path(str(resources.files("seqexp.data").joinpath("assets", "series", file)))
 
 
-class SeriesDataModule(L.LightningDataModule):
+class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
     def __init__(
         self,
         name: str = "seattle_temps",
@@ -357,15 +356,3 @@ class SeriesDataModule(L.LightningDataModule):
         mase_scale = self.mase_scale()
         for split in SPLITS:
             self.datasets[split] = self._windows(split, offset, scale, mase_scale)
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return tensor_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers, seed=self.seed)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.shuffle)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)

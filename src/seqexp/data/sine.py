@@ -14,20 +14,17 @@ of batch ``k``, so the task can carry the hidden state across batches (truncated
 
 from __future__ import annotations
 
-import math
-
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
 
-from seqexp.data.batching import BatchedTensorDataset, tensor_loader
+from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.spec import DataSpec
 
 TARGETS = ("sin2cos", "lag", "forecast")
 SPLITS = ("train", "val", "test")
 
 
-class SineDataModule(L.LightningDataModule):
+class SineDataModule(TensorSplitLoaders, L.LightningDataModule):
     def __init__(
         self,
         target: str = "sin2cos",
@@ -146,15 +143,3 @@ class SineDataModule(L.LightningDataModule):
             return
         for split, time_range in self._time_ranges().items():
             self.datasets[split] = self._generate(split, time_range)
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return tensor_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers, seed=self.seed)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.shuffle)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
 
-from seqexp.data.batching import BatchedTensorDataset, tensor_loader
+from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.spec import DataSpec
 from seqexp.data.ts_format import TsDataset, read_ts
 
@@ -54,7 +53,7 @@ def _asset(name: str, split: str) -> Path:
     return Path(str(resources.files("seqexp.data").joinpath("assets", "ucr", name, f"{name}_{split}.ts.gz")))
 
 
-class UCRDataModule(L.LightningDataModule):
+class UCRDataModule(TensorSplitLoaders, L.LightningDataModule):
     def __init__(
         self,
         name: str = "BasicMotions",
@@ -155,15 +154,3 @@ class UCRDataModule(L.LightningDataModule):
         }
         for split, (series, labels) in parts.items():
             self.datasets[split] = self._dataset(self._scaled(series, train_series), labels)
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return tensor_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers, seed=self.seed)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)
