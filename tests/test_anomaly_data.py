@@ -136,7 +136,7 @@ def test_bad_csv_input_names_file_line_and_column(fixture: str, settings: dict, 
 def test_bad_windows_file_and_missing_path(tmp_path: Path) -> None:
     windows = tmp_path / "windows.csv"
     windows.write_text("start,end\n3,99\n")
-    with pytest.raises(AnomalyCSVError, match=r"windows\.csv, line 2, column 'end': row 99 is past the series' last row 5"):
+    with pytest.raises(AnomalyCSVError, match=r"windows\.csv, line 2, column 'end': row index 99 is past the series' last row index 5"):
         read_labelled_csv(FIXTURES / "plain.csv", windows_path=windows)
     with pytest.raises(AnomalyCSVError, match=r"nowhere\.csv: no such file"):
         CSVAnomalyDataModule(path=str(tmp_path / "nowhere.csv")).spec

@@ -80,6 +80,7 @@ def train_into(run_dir: Path, *overrides: str) -> None:
         (["trainer.min_epochs=5", "trainer.max_epochs=2"], "trainer.min_epochs=5: larger than trainer.max_epochs=2"),
         (["optim.lr=0"], "optim.lr=0: must be a number > 0"),
         (["seed=-1"], "seed=-1: must be an integer in [0, 4294967295]"),
+        (["+model.hiden_size=8"], "model.hiden_size: not a model key; the keys are ['cell', 'hidden_size'"),  # Hydra's advice for a typo
     ],
 )
 def test_bad_config_value_names_the_key_and_allowed_values(overrides: list[str], message: str, untouched: Path) -> None:
@@ -222,8 +223,8 @@ def with_row(row: int, cells: str) -> str:
 DATA_FILE_CASES = {
     # name: (data preset, extra overrides, file content or None for a missing file, the message (with {path}))
     "text_missing": ("text_csv", [], None, "data.path='{path}': no such file"),
-    "text_empty": ("text_csv", [], "", "{path}: data.text_column='text' is not a column of the file; its header has []"),
-    "text_only_header": ("text_csv", [], "text,label\n", "{path}: a classifier needs at least two labels, found [] in 0 usable rows"),
+    "text_empty": ("text_csv", [], "", "{path}: empty file"),
+    "text_only_header": ("text_csv", [], "text,label\n", "{path}: no data rows after the header"),
     "text_wrong_columns": ("text_csv", [], "body,label\nhello,pos\n",
                            "{path}: data.text_column='text' is not a column of the file; its header has ['body', 'label']"),
     "text_not_utf8": ("text_csv", [], b"text,label\ngood movie,pos\n\xff\xfe bad bytes,neg\n",
@@ -251,7 +252,7 @@ DATA_FILE_CASES = {
     "series_window_longer_than_split": ("series", ["data.input_length=30"], SERIES,
                                         "data.input_length=30 + data.horizon=2 leave no train window: data.csv has 40 steps"),
     "series_nan_policy_error": ("series", ["data.missing=error"], with_row(5, "nan,0"),
-                                "{path}: missing value in column 'value' at data row 6 (time '5')"),
+                                "{path}, line 7, column 'value': missing value"),
 }
 
 

@@ -44,7 +44,7 @@ def test_missing_values_are_interpolated_dropped_or_refused() -> None:
     assert filled[3, 1].item() == pytest.approx(4.5)
     dropped = handle_missing(table, "drop")
     assert dropped.times == ["2024-01-01", "2024-01-05", "2024-01-06"]
-    with pytest.raises(ValueError, match=r"gappy.csv: missing value in column 'load' at data row 2 \(time '2024-01-02'\)"):
+    with pytest.raises(ValueError, match=r"gappy.csv, line 3, column 'load': missing value"):
         handle_missing(table, "error")
 
 

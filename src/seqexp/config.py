@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 from lightning.fabric.connector import _PRECISION_INPUT
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from seqexp.models.encoder import CELLS
+from seqexp.models.encoder import CELLS, MODEL_KEYS
 from seqexp.tasks.optim import OPTIMIZERS, SCHEDULERS
 
 
@@ -102,6 +102,9 @@ def _cross_field_problems(cfg: DictConfig) -> list[str]:
         short = {s: n for s in ("train", "val", "test") if _is_int(n := get(f"data.num_windows.{s}")) and n < get("data.batch_size")}
         if short:
             problems.append(f"data.stateful=true needs data.num_windows >= data.batch_size={get('data.batch_size')} (one stream per batch row), got {short}")
+    model = get("model")
+    if isinstance(model, DictConfig):
+        problems += [f"model.{key}: not a model key; the keys are {list(MODEL_KEYS)}" for key in model if key not in MODEL_KEYS]
     min_epochs, max_epochs = get("trainer.min_epochs"), get("trainer.max_epochs")
     if _is_int(min_epochs) and _is_int(max_epochs) and max_epochs >= 0 and min_epochs > max_epochs:
         problems.append(f"trainer.min_epochs={min_epochs}: larger than trainer.max_epochs={max_epochs}")

@@ -194,7 +194,10 @@ def _windows_to_labels(path: Path, length: int, timestamps: list[str] | None) ->
                 raise AnomalyCSVError(f"{path}, line {line}: start {start!r} and end {end!r} must be row indices (integers >= 0) when there is no timestamp column")
             first, last = int(start), int(end)
             if last >= length:
-                raise AnomalyCSVError(f"{path}, line {line}, column 'end': row {last} is past the series' last row {length - 1}")
+                raise AnomalyCSVError(
+                    f"{path}, line {line}, column 'end': row index {last} is past the series' last row index "
+                    f"{length - 1} (indices count data rows from 0)"
+                )
         else:
             first, last = _timestamp_span(path, line, start, end, timestamps, numeric_times)
         if first > last:

@@ -84,6 +84,7 @@ class SeriesTable:
     times: list[str]
     columns: tuple[str, ...]
     values: torch.Tensor  # (time, columns) float64
+    lines: list[int]  # the file line of each time step, for error messages
 
 
 def _open_text(path: Path) -> Iterator[list[str]]:
@@ -115,7 +116,7 @@ def read_series_csv(path: str | Path, columns: list[str] | None = None, time_col
         raise ValueError(f"{path}: no value columns besides the time column {time_column!r}")
     positions = [header.index(name) for name in wanted]
     time_position = header.index(time_column) if time_column is not None else None
-    times, values = [], []
+    times, values, lines = [], [], []
     for line_number, row in enumerate(rows, start=2):
         if not row or all(not cell.strip() for cell in row):
             continue
@@ -136,9 +137,10 @@ def read_series_csv(path: str | Path, columns: list[str] | None = None, time_col
                 raise ValueError(f"{path}, line {line_number}, column {name!r}: {cell!r} is not a finite number")
             parsed.append(number)
         values.append(parsed)
+        lines.append(line_number)
     if not values:
         raise ValueError(f"{path}: no data rows after the header")
-    return SeriesTable(str(path), times, tuple(wanted), torch.tensor(values, dtype=torch.float64))
+    return SeriesTable(str(path), times, tuple(wanted), torch.tensor(values, dtype=torch.float64), lines)
 
 
 def handle_missing(table: SeriesTable, policy: str) -> SeriesTable:
@@ -149,15 +151,17 @@ def handle_missing(table: SeriesTable, policy: str) -> SeriesTable:
     if policy == "error":
         row, column = (int(i) for i in missing.nonzero()[0])
         raise ValueError(
-            f"{table.source}: missing value in column {table.columns[column]!r} at data row {row + 1} "
-            f"(time {table.times[row]!r}); set data.missing=interpolate or data.missing=drop"
+            f"{table.source}, line {table.lines[row]}, column {table.columns[column]!r}: missing value; "
+            "set data.missing=interpolate or data.missing=drop"
         )
     if policy == "drop":
         keep = ~missing.any(dim=1)
         if not keep.any():
             raise ValueError(f"{table.source}: every row has a missing value, nothing left after data.missing=drop")
-        times = [time for time, kept in zip(table.times, keep.tolist()) if kept]
-        return SeriesTable(table.source, times, table.columns, table.values[keep])
+        kept_rows = keep.tolist()
+        times = [time for time, kept in zip(table.times, kept_rows) if kept]
+        lines = [line for line, kept in zip(table.lines, kept_rows) if kept]
+        return SeriesTable(table.source, times, table.columns, table.values[keep], lines)
     filled = table.values.clone()
     steps = torch.arange(len(filled), dtype=torch.float64)
     for column in range(filled.shape[1]):
@@ -172,7 +176,7 @@ def handle_missing(table: SeriesTable, policy: str) -> SeriesTable:
         weight = ((steps - known_steps[left]) / span).clamp(0.0, 1.0)
         interpolated = known_values[left] + weight * (known_values[right] - known_values[left])
         filled[:, column] = torch.where(observed, filled[:, column], interpolated)
-    return SeriesTable(table.source, table.times, table.columns, filled)
+    return SeriesTable(table.source, table.times, table.columns, filled, table.lines)
 
 
 def split_bounds(length: int, fractions: dict[str, float]) -> dict[str, tuple[int, int]]:

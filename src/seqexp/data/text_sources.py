@@ -110,9 +110,15 @@ def read_text_rows(path: str | Path, text_column: str, label_column: str, format
     data, name = _decompressed(path)
     kind = resolve_format(path, name, format)
     content = _decode(data, path, encoding).removeprefix("\ufeff")
+    if not content.strip():
+        raise TextDataError(f"{path}: empty file")
     if kind == "jsonl":
-        return _jsonl_rows(content, path, text_column, label_column)
-    return _delimited_rows(content, path, "," if kind == "csv" else "\t", text_column, label_column)
+        rows = _jsonl_rows(content, path, text_column, label_column)
+    else:
+        rows = _delimited_rows(content, path, "," if kind == "csv" else "\t", text_column, label_column)
+    if not rows:
+        raise TextDataError(f"{path}: no data rows after the header")
+    return rows
 
 
 def rotten_tomatoes_path() -> Path:

@@ -12,6 +12,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+# The keys of a `model` config section (conf/model/*.yaml); anything else there is a typo.
+MODEL_KEYS = ("cell", "hidden_size", "num_layers", "bidirectional", "dropout", "conv", "compile")
 
 # Hidden state as the cell returns it: a tensor, or (h, c) for LSTM; each (layers*directions, batch, hidden).
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
