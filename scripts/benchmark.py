@@ -8,12 +8,15 @@ Cases: seed (the seeds' LSTM 1->32, window 20, batch 64), realistic (2-layer LST
 100, batch 128), text and text_unbucketed (data=text with and without length bucketing; they also
 report the padding share and tokens/s), anomaly (data=anomaly, forecast mode).
 
-For each case, one process alternates (A B A B ...) between
+For each case, one process alternates (A B C A B C ...) between
   A. a hand-written loop: plain ``nn.Embedding``/``nn.LSTM``/``nn.Linear``, Adam with the same
      settings, over the case's batches built once in memory (no data loading: the limit);
   B. seqexp's training path exactly as ``python -m seqexp.train`` builds it: the real ``conf/``
      composed with Hydra's compose API and instantiated by ``seqexp.train.build`` (default
      Trainer, callbacks, progress bar and TensorBoard logger), fit for one short epoch.
+  C. the same task and data in a bare ``L.Trainer`` (no logger, callbacks, checkpointing,
+     progress bar or summary): Lightning's own per-step cost, the floor that B cannot go under
+     while it trains through Lightning's loop.
 Both are timed over the same number of steady-state steps after a few warm-up steps. For seqexp
 the window runs from the start of batch ``warmup`` to the start of batch ``warmup + steps``, so
 it holds everything done per step: fetching, hooks, logging, progress bar, periodic checkpoints;
@@ -246,6 +249,23 @@ def seqexp_steps_per_s(cfg: DictConfig, case: Case, args: argparse.Namespace) ->
     return (*rates(steps, timer.marks[case.warmup], timer.marks[case.warmup + steps]), fit_s)
 
 
+# ---------------------------------------------------------------- C: the same task in a bare Trainer
+
+
+def bare_lightning_steps_per_s(cfg: DictConfig, case: Case, args: argparse.Namespace) -> tuple[float, float]:
+    """Steady-state steps/s of the same task and data in a Trainer with every extra off: Lightning's own floor."""
+    steps = args_steps(case, args)
+    datamodule, task, _ = build(cfg)
+    timer = StepTimer(case.warmup, case.warmup + steps, torch.device(args.device))
+    trainer = L.Trainer(
+        accelerator=cfg.trainer.accelerator, devices=1, precision=cfg.trainer.precision, max_epochs=1,
+        limit_train_batches=cfg.trainer.limit_train_batches, limit_val_batches=0, num_sanity_val_steps=0,
+        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
+    )
+    trainer.fit(task, datamodule=datamodule)
+    return rates(steps, timer.marks[case.warmup], timer.marks[case.warmup + steps])
+
+
 def prebuilt_batches(cfg: DictConfig, count: int) -> tuple[Any, list[Batch]]:
     """The data spec and ``count`` training batches of the case's DataModule, built once."""
     L.seed_everything(cfg.seed, verbose=False)
@@ -293,10 +313,12 @@ def run_case(case: Case, args: argparse.Namespace, workdir: Path, compile_encode
         return {"description": case.description, "skipped": str(error)}
     hand: list[float] = []
     framework: list[float] = []
+    bare: list[float] = []
     hand_cpu: list[float] = []
     framework_cpu: list[float] = []
+    bare_cpu: list[float] = []
     fit_seconds: list[float] = []
-    for repeat in range(args.repeats):  # A B A B ...: drifts in machine load hit both alike
+    for repeat in range(args.repeats):  # A B C A B C ...: drifts in machine load hit all alike
         steps_per_s, cpu_steps_per_s = hand_written_steps_per_s(cfg, spec, batches, case, args)
         hand.append(steps_per_s)
         hand_cpu.append(cpu_steps_per_s)
@@ -305,6 +327,9 @@ def run_case(case: Case, args: argparse.Namespace, workdir: Path, compile_encode
         framework.append(steps_per_s)
         framework_cpu.append(cpu_steps_per_s)
         fit_seconds.append(fit_s)
+        steps_per_s, cpu_steps_per_s = bare_lightning_steps_per_s(cfg, case, args)
+        bare.append(steps_per_s)
+        bare_cpu.append(cpu_steps_per_s)
     batch_size = cfg.data.batch_size
     padding = padding_figures(batches, statistics.median(framework))
     result = {
@@ -315,14 +340,17 @@ def run_case(case: Case, args: argparse.Namespace, workdir: Path, compile_encode
         "timed_steps": steps,
         "hand_written": summary(hand, hand_cpu, batch_size),
         "seqexp": {**summary(framework, framework_cpu, batch_size), "fit_s": round(statistics.median(fit_seconds), 3)},
+        "bare_lightning": summary(bare, bare_cpu, batch_size),
         "ratio": round(statistics.median(framework) / statistics.median(hand), 3),
+        "ratio_bare_lightning": round(statistics.median(bare) / statistics.median(hand), 3),  # Lightning's floor
         "ratio_cpu": round(statistics.median(framework_cpu) / statistics.median(hand_cpu), 3),
         "ratio_per_repeat": [round(b / a, 3) for a, b in zip(hand, framework)],
         **padding,
     }
     print(
         f"=== {label}: hand-written {result['hand_written']['steps_per_s']} steps/s, "
-        f"seqexp {result['seqexp']['steps_per_s']} steps/s, ratio {result['ratio']} (CPU time: {result['ratio_cpu']})",
+        f"seqexp {result['seqexp']['steps_per_s']} steps/s, ratio {result['ratio']} (CPU time: {result['ratio_cpu']}); "
+        f"bare Lightning {result['bare_lightning']['steps_per_s']} steps/s, ratio {result['ratio_bare_lightning']}",
         flush=True,
     )
     return result
@@ -429,14 +457,14 @@ def write_report(report: dict[str, Any], path: Path) -> None:
 
 def print_table(report: dict[str, Any]) -> None:
     print(f"\n{'case':<20}{'hand steps/s':>14}{'seqexp steps/s':>16}{'hand samples/s':>16}{'seqexp samples/s':>18}{'ratio':>8}"
-          f"{'ratio (CPU time)':>18}")
+          f"{'ratio (CPU time)':>18}{'bare Lightning ratio':>22}")
     for name, case in report["cases"].items():
         if "skipped" in case:
             print(f"{name:<20}skipped: {case['skipped'].splitlines()[0]}")
             continue
         hand, framework = case["hand_written"], case["seqexp"]
         print(f"{name:<20}{hand['steps_per_s']:>14}{framework['steps_per_s']:>16}{hand['samples_per_s']:>16}"
-              f"{framework['samples_per_s']:>18}{case['ratio']:>8}{case['ratio_cpu']:>18}")
+              f"{framework['samples_per_s']:>18}{case['ratio']:>8}{case['ratio_cpu']:>18}{case['ratio_bare_lightning']:>22}")
     for name, case in report["cases"].items():
         if "padding_fraction" in case:
             print(f"{name}: padding {case['padding_fraction']:.1%} of the token slots, seqexp {case['seqexp_tokens_per_s']} tokens/s")

@@ -157,7 +157,7 @@ def test_bucketed_batches_shard_across_ddp_ranks() -> None:
     assert len(indices[0]) + len(indices[1]) == 102  # DistributedSampler pads with one repeat
 
 
-def make_task(spec: dict, pooling: str, conv_layers: int = 0, input_kind: str = "tokens") -> ClassificationTask:
+def make_task(spec: dict, pooling: str | list[str], conv_layers: int = 0, input_kind: str = "tokens") -> ClassificationTask:
     model = {"cell": "lstm", "hidden_size": 8, "num_layers": 2, "bidirectional": True, "dropout": 0.0,
              "conv": {"layers": conv_layers, "channels": 6, "kernel_size": 3}}
     return ClassificationTask(spec, model, {"name": "adam", "lr": 1e-3}, {"name": "none"},
@@ -165,8 +165,8 @@ def make_task(spec: dict, pooling: str, conv_layers: int = 0, input_kind: str = 
 
 
 @pytest.mark.parametrize("conv_layers", [0, 2])
-@pytest.mark.parametrize("pooling", POOLINGS)
-def test_padded_batch_gives_each_sequence_its_own_prediction(pooling: str, conv_layers: int) -> None:
+@pytest.mark.parametrize("pooling", [*POOLINGS, ["attention", "max"], ["last", "mean", "max"]])
+def test_padded_batch_gives_each_sequence_its_own_prediction(pooling: str | list[str], conv_layers: int) -> None:
     """Packing and masking: a sequence's logits do not depend on the padding of its batch."""
     torch.manual_seed(0)
     spec = {"input_kind": "tokens", "input_size": 30, "target_kind": "class", "output_size": 3, "padding_index": 0}
@@ -198,7 +198,8 @@ def test_feature_inputs_of_varying_length_are_classified() -> None:
 def test_task_rejects_bad_values_naming_the_key() -> None:
     spec = {"input_kind": "tokens", "input_size": 30, "target_kind": "class", "output_size": 2, "padding_index": 0}
     model = {"cell": "gru", "hidden_size": 4, "num_layers": 1, "bidirectional": False, "dropout": 0.0}
-    for kwargs, key in [({"pooling": "sum"}, "task.pooling"), ({"class_weights": [1.0]}, "task.class_weights"),
+    for kwargs, key in [({"pooling": "sum"}, "task.pooling"), ({"pooling": ["max", "max"]}, "task.pooling"),
+                        ({"pooling": []}, "task.pooling"), ({"class_weights": [1.0]}, "task.class_weights"),
                         ({"label_smoothing": 1.5}, "task.label_smoothing")]:
         with pytest.raises(ValueError, match=key.replace(".", r"\.")):
             ClassificationTask(spec, model, {"name": "adam", "lr": 1e-3}, {"name": "none"}, {"dim": 4}, **kwargs)
@@ -218,3 +219,10 @@ def test_confusion_matrix_figure_shows_the_epoch_just_evaluated() -> None:
     counts = [int(text.get_text()) for text in figure.axes[0].texts]
     assert len(counts) == 4 and sum(counts) == 5
     assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == ["neg", "pos"]
+
+
+def test_concatenated_poolings_feed_a_head_as_wide_as_all_of_them() -> None:
+    spec = {"input_kind": "tokens", "input_size": 30, "target_kind": "class", "output_size": 3, "padding_index": 0}
+    single, concatenated = make_task(spec, "max"), make_task(spec, ["max", "mean", "attention"])
+    assert concatenated.head[-1].in_features == 3 * single.head[-1].in_features
+    assert concatenated.attention is not None and single.attention is None

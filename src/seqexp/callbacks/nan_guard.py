@@ -21,26 +21,25 @@ class NonFiniteLossError(FloatingPointError):
 class NanGuard(L.Callback):
     """Stop when a ``training_step`` loss is NaN/inf; refuse to save non-finite weights.
 
-    Each step records the first non-finite loss on the device (no host sync); the record is read
-    every ``check_every_n_steps`` steps, at each epoch's last batch and before every checkpoint
-    save, so no checkpoint is written after the first bad step and the message names that step.
+    Each step only keeps a detached reference to its loss (no device op, no host sync); the kept
+    losses are checked together every ``check_every_n_steps`` steps, at each epoch's last batch and
+    before every checkpoint save, so no checkpoint is written after the first bad step and the
+    message names that step.
     """
 
     def __init__(self, check_every_n_steps: int = 1) -> None:
         self.check_every_n_steps = max(check_every_n_steps, 1)
-        self._first_bad: tuple[torch.Tensor, torch.Tensor] | None = None  # (global step or -1, loss)
+        self._losses: list[torch.Tensor] = []  # unchecked training losses ...
+        self._steps: list[int] = []  # ... and the global step after each
+        self._failure: str | None = None  # once a bad loss is seen, every later check fails with it
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is None:
             return
-        loss = loss.detach().float().mean()
-        if self._first_bad is None:
-            self._first_bad = (torch.tensor(-1, device=loss.device), torch.zeros((), device=loss.device))
-        step, value = self._first_bad
-        first = ~torch.isfinite(loss) & (step < 0)
-        self._first_bad = (torch.where(first, trainer.global_step, step), torch.where(first, loss, value))
-        if trainer.global_step % self.check_every_n_steps == 0 or trainer.is_last_batch:
+        self._losses.append(loss.detach())
+        self._steps.append(trainer.global_step)
+        if len(self._losses) >= self.check_every_n_steps or trainer.is_last_batch:
             self._raise_if_bad(trainer)
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
@@ -54,13 +53,19 @@ class NanGuard(L.Callback):
             )
 
     def _raise_if_bad(self, trainer: L.Trainer) -> None:
-        if self._first_bad is None or (step := int(self._first_bad[0].item())) < 0:
-            return
-        raise NonFiniteLossError(
-            f"training loss became {self._first_bad[1].item()} at global step {step}; stopped at global step "
-            f"{trainer.global_step} (epoch {trainer.current_epoch}). {self._last_good(trainer)} "
-            "Try a lower optim.lr or trainer.gradient_clip_val=1.0; trainer.detect_anomaly=true shows where it starts."
-        )
+        if self._failure is None and self._losses:
+            losses, steps = torch.stack([loss.float().mean() for loss in self._losses]), self._steps
+            self._losses, self._steps = [], []
+            bad = (~torch.isfinite(losses)).nonzero()
+            if len(bad):
+                first = int(bad[0, 0])
+                self._failure = f"training loss became {losses[first].item()} at global step {steps[first]}"
+        if self._failure is not None:
+            raise NonFiniteLossError(
+                f"{self._failure}; stopped at global step {trainer.global_step} (epoch {trainer.current_epoch}). "
+                f"{self._last_good(trainer)} "
+                "Try a lower optim.lr or trainer.gradient_clip_val=1.0; trainer.detect_anomaly=true shows where it starts."
+            )
 
     @staticmethod
     def _last_good(trainer: L.Trainer) -> str:

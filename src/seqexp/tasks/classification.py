@@ -30,18 +30,19 @@ class ClassificationTask(SequenceTask):
         optim: dict,
         scheduler: dict,
         embedding: dict | None = None,
-        pooling: str = "max",
+        pooling: str | list[str] = "max",
         dropout: float = 0.0,
         class_weights: list[float] | None = None,
         label_smoothing: float = 0.0,
     ) -> None:
         super().__init__(spec, model, optim, scheduler, embedding)
         classes = self.spec.output_size
-        self._validate(pooling, dropout, class_weights, label_smoothing, classes)
-        self.pooling = pooling
+        self.poolings = [pooling] if isinstance(pooling, str) else list(pooling)
+        self._validate(self.poolings, dropout, class_weights, label_smoothing, classes)
         self.embedding_dropout = nn.Dropout((embedding or {}).get("dropout", 0.0) if self.spec.input_kind == "tokens" else 0.0)
-        self.attention = AttentionPooling(self.encoder_output_size) if pooling == "attention" else None
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.encoder_output_size, classes))
+        self.attention = AttentionPooling(self.encoder_output_size) if "attention" in self.poolings else None
+        pooled_size = self.encoder_output_size * len(self.poolings)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(pooled_size, classes))
         weight = torch.tensor(class_weights, dtype=torch.float) if class_weights is not None else None
         self.loss = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
         self.class_names = list(self.spec.class_names) or [str(index) for index in range(classes)]
@@ -51,11 +52,11 @@ class ClassificationTask(SequenceTask):
             {stage: torchmetrics.ConfusionMatrix(task="multiclass", num_classes=classes) for stage in STAGES}
         )
 
-    def _validate(self, pooling: str, dropout: float, class_weights: list[float] | None, label_smoothing: float, classes: int) -> None:
+    def _validate(self, poolings: list[str], dropout: float, class_weights: list[float] | None, label_smoothing: float, classes: int) -> None:
         if self.spec.target_kind != "class":
             raise ValueError(f"ClassificationTask needs class targets, the data declares {self.spec.target_kind!r}")
-        if pooling not in POOLINGS:
-            raise ValueError(f"task.pooling={pooling!r}: must be one of {POOLINGS}")
+        if not poolings or any(method not in POOLINGS for method in poolings) or len(set(poolings)) < len(poolings):
+            raise ValueError(f"task.pooling={poolings!r}: must be one of {POOLINGS}, or a list of distinct ones (concatenated)")
         if not 0 <= dropout < 1:
             raise ValueError(f"task.dropout={dropout!r}: must be a number in [0, 1)")
         if not 0 <= label_smoothing < 1:
@@ -80,8 +81,8 @@ class ClassificationTask(SequenceTask):
         inputs = self.embedding_dropout(self.input_layer(batch["inputs"]))
         lengths = batch.get("lengths")
         outputs, _ = self.encoder(inputs, lengths)  # (batch, time, encoder_output_size)
-        pooled = pool_sequence(outputs, lengths, self.pooling, self.num_directions, self.attention)
-        return self.head(pooled)
+        pooled = [pool_sequence(outputs, lengths, method, self.num_directions, self.attention) for method in self.poolings]
+        return self.head(pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=1))
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         logits = self(batch, "train")
