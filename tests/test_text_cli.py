@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from conftest import compose_train, read_metrics, run_cli
@@ -111,3 +112,19 @@ def test_text_configs_compose_with_their_task() -> None:
     assert preset.model.bidirectional and preset.optim.lr == 0.002 and preset.data._target_ == text.data._target_
     user = compose_train("data=text_csv", "data.path=reviews.jsonl")
     assert (user.data.text_column, user.data.label_column, user.data.drop_labels) == ("text", "label", [])
+
+
+def test_tfidf_baseline_scores_the_same_splits_as_a_run(tmp_path: Path) -> None:
+    """scripts/baseline_text.py on the user's CSV: fits on the run's training split, scores its test split."""
+    pytest.importorskip("sklearn")
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
+    from baseline_text import main as baseline
+
+    overrides = ["data=text_csv", f"data.path={FIXTURE}", "data.text_column=review", "data.label_column=sentiment"]
+    result = baseline(overrides)
+    datamodule = instantiate(compose_train(*overrides).data)
+    datamodule.prepare()
+    assert result["train_texts"] == len(datamodule.splits["train"]) > 0
+    assert 0.0 <= result["test/acc"] <= 1.0 and result["C"] > 0
