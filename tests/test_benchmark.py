@@ -24,10 +24,12 @@ def test_benchmark_writes_every_figure(tmp_path: Path) -> None:
     assert {"torch", "lightning", "device", "precision", "torch_threads", "load_average_at_start"} <= report["meta"].keys()
     seed = report["cases"]["seed"]
     assert seed["batch_size"] == 64 and seed["timed_steps"] == 5
-    for side in ("hand_written", "seqexp"):
+    for side in ("hand_written", "seqexp", "bare_lightning"):
         assert seed[side]["steps_per_s"] > 0
         assert seed[side]["samples_per_s"] == pytest.approx(seed[side]["steps_per_s"] * 64, rel=0.01)
     assert seed["ratio"] == pytest.approx(seed["seqexp"]["steps_per_s"] / seed["hand_written"]["steps_per_s"], rel=0.02)
+    assert seed["ratio_bare_lightning"] == pytest.approx(
+        seed["bare_lightning"]["steps_per_s"] / seed["hand_written"]["steps_per_s"], rel=0.02)
     assert seed["ratio_cpu"] > 0 and seed["seqexp"]["cpu_steps_per_s"] > 0
     startup = report["startup"]
     assert startup["fast_dev_run_s"] > 0 and startup["import_lightning_s"] > 0

@@ -203,6 +203,8 @@ def test_task_rejects_bad_values_naming_the_key() -> None:
                         ({"label_smoothing": 1.5}, "task.label_smoothing")]:
         with pytest.raises(ValueError, match=key.replace(".", r"\.")):
             ClassificationTask(spec, model, {"name": "adam", "lr": 1e-3}, {"name": "none"}, {"dim": 4}, **kwargs)
+    with pytest.raises(ValueError, match=r"task\.embedding\.word_dropout=1\.0"):
+        ClassificationTask(spec, model, {"name": "adam", "lr": 1e-3}, {"name": "none"}, {"dim": 4, "word_dropout": 1.0})
 
 
 def test_confusion_matrix_figure_shows_the_epoch_just_evaluated() -> None:
@@ -226,3 +228,22 @@ def test_concatenated_poolings_feed_a_head_as_wide_as_all_of_them() -> None:
     single, concatenated = make_task(spec, "max"), make_task(spec, ["max", "mean", "attention"])
     assert concatenated.head[-1].in_features == 3 * single.head[-1].in_features
     assert concatenated.attention is not None and single.attention is None
+
+
+def test_word_dropout_zeros_whole_tokens_in_training_only() -> None:
+    torch.manual_seed(0)
+    spec = {"input_kind": "tokens", "input_size": 30, "target_kind": "class", "output_size": 2, "padding_index": 0}
+    model = {"cell": "gru", "hidden_size": 4, "num_layers": 1, "bidirectional": False, "dropout": 0.0}
+    task = ClassificationTask(spec, model, {"name": "adam", "lr": 1e-3}, {"name": "none"},
+                              {"dim": 6, "dropout": 0.0, "word_dropout": 0.5})
+    seen: list[torch.Tensor] = []
+    task.encoder.register_forward_hook(lambda module, args, output: seen.append(args[0]))
+    tokens = torch.randint(1, 30, (8, 20))
+    embedded = task.input_layer(tokens).detach()
+    task.train()(({"inputs": tokens}))
+    task.eval()(({"inputs": tokens}))
+    trained, evaluated = seen[0].detach(), seen[1].detach()
+    dropped = (trained == 0).all(-1)  # (batch, time): whole token vectors zeroed
+    assert 0.3 < dropped.float().mean() < 0.7
+    torch.testing.assert_close(trained[~dropped], embedded[~dropped])  # the others pass unchanged
+    torch.testing.assert_close(evaluated, embedded)

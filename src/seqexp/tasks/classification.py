@@ -40,6 +40,9 @@ class ClassificationTask(SequenceTask):
         self.poolings = [pooling] if isinstance(pooling, str) else list(pooling)
         self._validate(self.poolings, dropout, class_weights, label_smoothing, classes)
         self.embedding_dropout = nn.Dropout((embedding or {}).get("dropout", 0.0) if self.spec.input_kind == "tokens" else 0.0)
+        self.word_dropout = (embedding or {}).get("word_dropout", 0.0) if self.spec.input_kind == "tokens" else 0.0
+        if not 0 <= self.word_dropout < 1:
+            raise ValueError(f"task.embedding.word_dropout={self.word_dropout!r}: must be a number in [0, 1)")
         self.attention = AttentionPooling(self.encoder_output_size) if "attention" in self.poolings else None
         pooled_size = self.encoder_output_size * len(self.poolings)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(pooled_size, classes))
@@ -79,6 +82,8 @@ class ClassificationTask(SequenceTask):
     def forward(self, batch: dict[str, torch.Tensor], stage: str = "predict") -> torch.Tensor:
         """Class logits ``(batch, classes)``."""
         inputs = self.embedding_dropout(self.input_layer(batch["inputs"]))
+        if self.training and self.word_dropout > 0:  # whole tokens dropped: their vectors become zeros, like <pad>'s
+            inputs = inputs * (torch.rand(inputs.shape[:2], device=inputs.device) >= self.word_dropout).unsqueeze(-1)
         lengths = batch.get("lengths")
         outputs, _ = self.encoder(inputs, lengths)  # (batch, time, encoder_output_size)
         pooled = [pool_sequence(outputs, lengths, method, self.num_directions, self.attention) for method in self.poolings]
