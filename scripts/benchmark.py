@@ -162,6 +162,7 @@ class HandModel(nn.Module):
         input_size = task.embedding.dim if self.tokens else spec.input_size
         self.embedding = nn.Embedding(spec.input_size, input_size, padding_idx=spec.padding_index) if self.tokens else None
         self.input_dropout = nn.Dropout(task.embedding.dropout if self.tokens else 0.0)
+        self.word_dropout = task.embedding.get("word_dropout", 0.0) if self.tokens else 0.0
         cells = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
         dropout = model.dropout if model.num_layers > 1 else 0.0
         self.rnn = cells[model.cell](input_size, model.hidden_size, model.num_layers, batch_first=True, dropout=dropout)
@@ -183,6 +184,8 @@ class HandModel(nn.Module):
             return (prediction.float() - future).pow(2).mean(), None
         lengths = batch["lengths"]  # class: packed padded tokens, max over the valid steps
         embedded = self.input_dropout(self.embedding(inputs))
+        if self.word_dropout > 0:  # whole tokens zeroed, as the task does
+            embedded = embedded * (torch.rand(inputs.shape, device=inputs.device) >= self.word_dropout).unsqueeze(-1)
         packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
         outputs, _ = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=inputs.shape[1])
         valid = torch.arange(inputs.shape[1], device=inputs.device) < lengths.to(inputs.device).unsqueeze(1)

@@ -48,6 +48,7 @@ def csv_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_user_csv_run_saves_vocabulary_and_labels_in_the_checkpoint(csv_run: Path) -> None:
     summary = read_metrics(csv_run)
     assert summary["status"] == "completed" and 0 <= summary["metrics"]["test/acc"] <= 1
+    assert 0 <= summary["metrics"]["train/acc"] <= 1  # logged once per epoch, from the epoch's training batches
     checkpoint = torch.load(csv_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     state = checkpoint[TextDataModule.__qualname__]
     assert state["class_names"] == ["neg", "pos"]
