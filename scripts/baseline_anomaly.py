@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_module
+from _compose import compose_train, with_default_data
 from hydra.utils import instantiate
 
 from seqexp.data.anomaly_windows import AnomalyWindowsDataModule
@@ -75,9 +75,8 @@ def main() -> None:
     parser.add_argument("--windows", type=int, nargs="+", default=[10, 25, 50, 100, 200], help="rolling window lengths to try")
     parser.add_argument("--run", type=Path, help="a run folder whose metrics.json to print beside the baseline")
     args = parser.parse_args()
-    overrides = args.overrides if any(item.startswith("data=") for item in args.overrides) else ["data=anomaly", *args.overrides]
-    with initialize_config_module(config_module="seqexp.conf", version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides)
+    overrides = with_default_data(args.overrides, "anomaly")
+    cfg = compose_train(overrides)
     datamodule = instantiate(cfg.data)
     rows = {}
     for differences in (False, True):

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_module
+from _compose import compose_train
 from hydra.utils import instantiate
 
 from seqexp.data.series import SeriesDataModule
@@ -45,8 +45,7 @@ def main() -> None:
     parser.add_argument("--split", default="test", choices=("val", "test"))
     parser.add_argument("--run", type=Path, help="a run folder whose metrics.json to print beside the baselines")
     args = parser.parse_args()
-    with initialize_config_module(config_module="seqexp.conf", version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["data=series", *args.overrides])
+    cfg = compose_train(["data=series", *args.overrides])
     datamodule = instantiate(cfg.data)
     scores = baseline_scores(datamodule, args.split)
     if args.run is not None:

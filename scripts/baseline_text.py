@@ -14,7 +14,7 @@ import argparse
 import json
 import time
 
-from hydra import compose, initialize_config_module
+from _compose import compose_train, with_default_data
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
@@ -58,12 +58,7 @@ def main_with(cfg: DictConfig) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("overrides", nargs="*", help="overrides as for seqexp.train (default data=text)")
-    overrides = parser.parse_args(argv).overrides
-    if not any(item.startswith("data=") for item in overrides):
-        overrides = ["data=text", *overrides]
-    with initialize_config_module(config_module="seqexp.conf", version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides)
-    return main_with(cfg)
+    return main_with(compose_train(with_default_data(parser.parse_args(argv).overrides, "text")))
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from hydra import compose, initialize_config_module
+from _compose import compose_train
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
@@ -120,10 +120,9 @@ def compose_case(case: Case, args: argparse.Namespace, output_dir: Path, compile
     ]
     if compile_encoder:
         overrides.append("model.compile=true")
-    with initialize_config_module(config_module="seqexp.conf", version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides)
-        if "num_windows" in cfg.data:  # enough windows for one epoch of the timed steps
-            cfg.data.num_windows.train = max(cfg.data.num_windows.train, batches_needed * cfg.data.batch_size)
+    cfg = compose_train(overrides)
+    if "num_windows" in cfg.data:  # enough windows for one epoch of the timed steps
+        cfg.data.num_windows.train = max(cfg.data.num_windows.train, batches_needed * cfg.data.batch_size)
     return cfg
 
 

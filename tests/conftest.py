@@ -13,6 +13,9 @@ import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
+# The baseline scripts (scripts/*.py) are imported by the tests that compare against them.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
 # One torch thread per process, here and in the CLI subprocesses: the suite runs on 2 shared cores, where
 # more threads than free cores slow small RNNs down many times over (see scripts/benchmark.py --threads).
 os.environ.setdefault("OMP_NUM_THREADS", "1")

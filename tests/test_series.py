@@ -126,7 +126,6 @@ def test_every_preset_runs_on_series(preset: str, tmp_path: Path) -> None:
 
 
 def test_short_run_beats_the_last_value_baseline(tmp_path: Path) -> None:
-    sys.path.insert(0, str(REPO / "scripts"))
     from baseline_forecast import baseline_scores
 
     cfg = compose_train(*AIRLINE, "trainer.max_epochs=40", f"paths.output_dir={tmp_path}", *QUIET)

@@ -118,9 +118,6 @@ def test_text_configs_compose_with_their_task() -> None:
 def test_tfidf_baseline_scores_the_same_splits_as_a_run(tmp_path: Path) -> None:
     """scripts/baseline_text.py on the user's CSV: fits on the run's training split, scores its test split."""
     pytest.importorskip("sklearn")
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
     from baseline_text import main as baseline
 
     overrides = ["data=text_csv", f"data.path={FIXTURE}", "data.text_column=review", "data.label_column=sentiment"]

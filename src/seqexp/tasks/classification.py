@@ -38,11 +38,10 @@ class ClassificationTask(SequenceTask):
         super().__init__(spec, model, optim, scheduler, embedding)
         classes = self.spec.output_size
         self.poolings = [pooling] if isinstance(pooling, str) else list(pooling)
-        self._validate(self.poolings, dropout, class_weights, label_smoothing, classes)
-        self.embedding_dropout = nn.Dropout((embedding or {}).get("dropout", 0.0) if self.spec.input_kind == "tokens" else 0.0)
-        self.word_dropout = (embedding or {}).get("word_dropout", 0.0) if self.spec.input_kind == "tokens" else 0.0
-        if not 0 <= self.word_dropout < 1:
-            raise ValueError(f"task.embedding.word_dropout={self.word_dropout!r}: must be a number in [0, 1)")
+        token_embedding = (embedding or {}) if self.spec.input_kind == "tokens" else {}
+        self.word_dropout = token_embedding.get("word_dropout", 0.0)
+        self._validate(self.poolings, dropout, self.word_dropout, class_weights, label_smoothing, classes)
+        self.embedding_dropout = nn.Dropout(token_embedding.get("dropout", 0.0))
         self.attention = AttentionPooling(self.encoder_output_size) if "attention" in self.poolings else None
         pooled_size = self.encoder_output_size * len(self.poolings)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(pooled_size, classes))
@@ -55,13 +54,17 @@ class ClassificationTask(SequenceTask):
             {stage: torchmetrics.ConfusionMatrix(task="multiclass", num_classes=classes) for stage in STAGES}
         )
 
-    def _validate(self, poolings: list[str], dropout: float, class_weights: list[float] | None, label_smoothing: float, classes: int) -> None:
+    def _validate(
+        self, poolings: list[str], dropout: float, word_dropout: float, class_weights: list[float] | None, label_smoothing: float, classes: int
+    ) -> None:
         if self.spec.target_kind != "class":
             raise ValueError(f"ClassificationTask needs class targets, the data declares {self.spec.target_kind!r}")
         if not poolings or any(method not in POOLINGS for method in poolings) or len(set(poolings)) < len(poolings):
             raise ValueError(f"task.pooling={poolings!r}: must be one of {POOLINGS}, or a list of distinct ones (concatenated)")
         if not 0 <= dropout < 1:
             raise ValueError(f"task.dropout={dropout!r}: must be a number in [0, 1)")
+        if not 0 <= word_dropout < 1:
+            raise ValueError(f"task.embedding.word_dropout={word_dropout!r}: must be a number in [0, 1)")
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"task.label_smoothing={label_smoothing!r}: must be a number in [0, 1)")
         if class_weights is not None and (len(class_weights) != classes or any(w < 0 for w in class_weights)):
