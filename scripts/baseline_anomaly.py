@@ -24,7 +24,7 @@ from _compose import compose_train, with_default_data
 from hydra.utils import instantiate
 
 from seqexp.data.anomaly_windows import AnomalyWindowsDataModule
-from seqexp.metrics.anomaly import anomaly_metrics, choose_threshold
+from seqexp.metrics.anomaly import anomaly_metrics, average_precision, choose_threshold
 
 COLUMNS = ("auroc", "auprc", "f1", "pa_f1", "event_recall", "false_alarms_per_1k", "ucr_hit")
 
@@ -39,7 +39,7 @@ def rolling_zscore(values: torch.Tensor, start: int, end: int, window: int) -> t
     count = (points - first).clamp(min=1).unsqueeze(1).to(x.dtype)
     mean = (padded[points] - padded[first]) / count
     variance = ((squares[points] - squares[first]) / count - mean * mean).clamp(min=0)
-    return ((x[points] - mean).abs() / (variance.sqrt() + 1e-6)).amax(1).float()
+    return ((x[points] - mean).abs() / (variance.sqrt() + 1e-6)).amax(1)  # float64: z-scores reach 1e6
 
 
 def split_scores(
@@ -59,7 +59,7 @@ def baseline(
     """The chosen window and the test metrics of the rolling z-score detector."""
     val_labels = split_scores(datamodule, "val", windows[0])[1]
     if val_labels.any():
-        auprc = {w: anomaly_metrics(*split_scores(datamodule, "val", w, differences), threshold=0.0)["auprc"] for w in windows}
+        auprc = {w: average_precision(*split_scores(datamodule, "val", w, differences)) for w in windows}
         window = max(auprc, key=auprc.get)
     else:
         window = windows[len(windows) // 2]

@@ -1,17 +1,22 @@
-"""Anomaly metrics on hand-made series whose values are worked out by hand."""
+"""Anomaly metrics on hand-made series whose values are worked out by hand, and the threshold-free
+curves against scikit-learn on scores far outside [0, 1]."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from seqexp.metrics.anomaly import (
     anomaly_metrics,
+    auroc,
+    average_precision,
     best_f1_threshold,
     choose_threshold,
     event_recall,
     false_alarms_per_1000,
     point_adjust,
+    precision_recall_curve,
     precision_recall_f1,
     runs,
     smooth,
@@ -93,3 +98,72 @@ def test_best_f1_without_anomalies_falls_back_to_the_quantile_rule() -> None:
 def test_smoothing_is_a_centred_moving_average() -> None:
     torch.testing.assert_close(smooth(torch.tensor([0.0, 0.0, 3.0, 0.0, 0.0]), 3), torch.tensor([0.0, 1.0, 1.0, 1.0, 0.0]))
     torch.testing.assert_close(smooth(SCORES, 1), SCORES)
+
+
+# --- threshold-free curves on the raw score scale, against scikit-learn ------------------------------
+
+
+def test_issue_example_best_f1_threshold_is_on_the_raw_scale() -> None:
+    # torchmetrics' curve squashed these through a sigmoid: 18, 25, 30 and 40 tied at 1.0 in float32.
+    scores = torch.tensor([0.5, 1, 2, 18, 40, 25, 30.0])
+    labels = torch.tensor([0, 0, 0, 0, 1, 0, 1])
+    assert best_f1_threshold(scores, labels) == 30.0
+    metrics = anomaly_metrics(scores, labels, 30.0)
+    assert (metrics["auroc"], metrics["auprc"], metrics["f1"]) == (1.0, 1.0, 1.0)
+
+
+def scored_series(seed: int, scale: float, ties: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores far outside [0, 1] (negative too) where anomalies score higher on average; with
+    ``ties``, rounded to a few distinct values."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = (torch.rand(300, generator=generator) < 0.1).long()
+    labels[0], labels[1] = 0, 1  # both classes present
+    scores = scale * (torch.randn(300, generator=generator, dtype=torch.float64) + 1.5 * labels)
+    if ties:
+        scores = (scores / scale * 2).round() * scale
+    return scores, labels
+
+
+def hand_f1(scores: torch.Tensor, labels: torch.Tensor, threshold: float) -> float:
+    flagged = scores >= threshold
+    true_positives = int((flagged & labels.bool()).sum())
+    return 2 * true_positives / (int(flagged.sum()) + int(labels.sum()))
+
+
+CASES = [(seed, scale, ties) for seed in range(4)
+         for scale, ties in ((1.0, False), (40.0, False), (1e4, False), (1e4, True))]
+
+
+@pytest.mark.parametrize(("seed", "scale", "ties"), CASES)
+def test_curves_match_scikit_learn_far_outside_unit_range(seed: int, scale: float, ties: bool) -> None:
+    metrics_module = pytest.importorskip("sklearn.metrics")
+    scores, labels = scored_series(seed, scale, ties)
+    metrics = anomaly_metrics(scores, labels, threshold=0.0)
+    y_true, y_score = labels.numpy(), scores.numpy()
+    assert metrics["auroc"] == pytest.approx(metrics_module.roc_auc_score(y_true, y_score), abs=1e-12)
+    assert metrics["auprc"] == pytest.approx(metrics_module.average_precision_score(y_true, y_score), abs=1e-12)
+    # The same curve as scikit-learn's, which runs lowest threshold first and appends (recall 0,
+    # precision 1); older versions also stop at the first threshold of full recall.
+    precision, recall, thresholds = precision_recall_curve(scores, labels)
+    expected_precision, expected_recall, expected_thresholds = metrics_module.precision_recall_curve(y_true, y_score)
+    shown = len(expected_thresholds)
+    np.testing.assert_allclose(thresholds[:shown].numpy(), expected_thresholds[::-1])
+    np.testing.assert_allclose(precision[:shown].numpy(), expected_precision[-2::-1])
+    np.testing.assert_allclose(recall[:shown].numpy(), expected_recall[-2::-1])
+
+
+@pytest.mark.parametrize(("seed", "scale", "ties"), CASES)
+def test_best_f1_threshold_reaches_the_best_f1_over_every_threshold(seed: int, scale: float, ties: bool) -> None:
+    scores, labels = scored_series(seed, scale, ties)
+    threshold = best_f1_threshold(scores, labels)
+    assert threshold in set(scores.tolist())  # a raw score, not a squashed one
+    best = max(hand_f1(scores, labels, candidate) for candidate in set(scores.tolist()))
+    assert hand_f1(scores, labels, threshold) == pytest.approx(best)
+    assert anomaly_metrics(scores, labels, threshold)["f1"] == pytest.approx(best)
+
+
+def test_tied_scores_count_half_in_auroc() -> None:
+    # One anomaly tied with one of two normal points, above the other: AUROC = (1 + 0.5) / 2.
+    assert auroc(torch.tensor([1e4, 1e4, -1e4]), torch.tensor([1, 0, 0])) == 0.75
+    assert math.isnan(auroc(SCORES, torch.zeros(10, dtype=torch.long)))
+    assert math.isnan(average_precision(SCORES, torch.zeros(10, dtype=torch.long)))

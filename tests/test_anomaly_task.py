@@ -10,14 +10,14 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import compose_train, read_metrics, run_cli
+from helpers import compose_train, read_metrics, run_cli
 from seqexp.data.anomaly import SyntheticAnomalyDataModule
 from seqexp.tasks.anomaly import AnomalyTask
 from seqexp.train import train
 
 PRESETS = ["rnn", "lstm", "gru", "stacked", "bidirectional", "cnn_rnn"]
 TINY = ["data.lengths.train=300", "data.lengths.val=300", "data.lengths.test=300", "data.window_length=16",
-        "model.hidden_size=16", "callbacks.progress_bar=null", "trainer.enable_model_summary=false"]
+        "model.hidden_size=16"]
 
 
 @pytest.mark.parametrize(("preset", "mode"), [(preset, "forecast") for preset in PRESETS]
@@ -38,8 +38,7 @@ def test_real_and_csv_data_run(source: str, tmp_path: Path) -> None:
         f"{i},{math.sin(i / 5):.4f},{math.cos(i / 7):.4f},{int(300 <= i < 310)}\n" for i in range(400)))
     data = ["data=anomaly_real"] if source == "anomaly_real" else [
         "data=anomaly_csv", f"data.path={csv_file}", "data.timestamp_column=time", "data.label_column=label"]
-    cfg = compose_train(*data, "debug=fast_dev_run", "model.hidden_size=8", f"paths.output_dir={tmp_path}",
-                        "callbacks.progress_bar=null", "trainer.enable_model_summary=false")
+    cfg = compose_train(*data, "debug=fast_dev_run", "model.hidden_size=8", f"paths.output_dir={tmp_path}")
     train(cfg)
     metrics = read_metrics(tmp_path)["metrics"]
     assert math.isfinite(metrics["test/loss"]) and math.isfinite(metrics["test/threshold"])

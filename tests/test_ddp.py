@@ -14,7 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import compose_train, read_metrics, run_cli
+from helpers import compose_train, read_metrics, run_cli
 from seqexp.config import ConfigError
 from seqexp.distributed import _job_command_line, prepare_ranks
 from seqexp.tasks import RegressionTask
@@ -113,7 +113,7 @@ def test_ddp_inside_a_multirun_runs_each_job_in_its_folder(tmp_path: Path) -> No
 def test_stateful_data_refuses_ddp_before_training(tmp_path: Path) -> None:
     """Built in-process: instantiating a DDP Trainer starts no processes; only fit would."""
     cfg = compose_train("trainer=ddp_cpu", "data.stateful=true", "data.shuffle=false", f"paths.output_dir={tmp_path}",
-                        *TINY_SINE, "callbacks.progress_bar=null")
+                        *TINY_SINE)
     datamodule, _, trainer = build(cfg)
     with pytest.raises(ConfigError, match=r"data\.stateful=true cannot run with 2 processes \(trainer\.strategy=DDPStrategy\)"):
         prepare_ranks(trainer, datamodule.spec)
@@ -130,7 +130,7 @@ def test_sweep_job_command_line_keeps_flags_and_takes_the_jobs_overrides() -> No
 def test_ddp_refuses_a_launcher_that_cannot_start_its_ranks(tmp_path: Path) -> None:
     """A joblib worker is not the CLI: Lightning could not re-run it for rank 1."""
     cfg = compose_train("trainer=ddp_cpu", "hydra/launcher=joblib", "hydra.mode=MULTIRUN", f"paths.output_dir={tmp_path}",
-                        *TINY_SINE, "callbacks.progress_bar=null")
+                        *TINY_SINE)
     datamodule, _, trainer = build(cfg)
     HydraConfig.instance().set_config(cfg)
     try:

@@ -18,7 +18,7 @@ import lightning as L
 import pytest
 import torch
 
-from conftest import QUIET, compose_train, read_metrics
+from helpers import compose_train, read_metrics
 from seqexp.train import train
 
 EVERY_N_STEPS = 3
@@ -26,7 +26,7 @@ EVERY_N_STEPS = 3
 RUN = ["data.num_windows.train=512", "data.num_windows.val=64", "data.num_windows.test=64", "model=stacked",  # dropout 0.2
        "model.hidden_size=16",
        "trainer.max_epochs=2", "trainer.deterministic=true", "logger=none", "callbacks.figures=null",
-       f"callbacks.last_every_n_steps.every_n_train_steps={EVERY_N_STEPS}", *QUIET]
+       f"callbacks.last_every_n_steps.every_n_train_steps={EVERY_N_STEPS}"]
 TOTAL_STEPS = 16
 
 

@@ -3,6 +3,7 @@ units, naive baselines, and end-to-end runs with every model preset."""
 
 from __future__ import annotations
 
+import logging
 import math
 import subprocess
 import sys
@@ -12,15 +13,14 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import compose_train, read_metrics
-from seqexp.data.series import BUILTIN_SERIES, SeriesDataModule, read_series_csv, handle_missing
+from helpers import compose_train, read_metrics
+from seqexp.data.series import BUILTIN_SERIES, SeriesDataModule, handle_missing, read_series_csv, time_axis_reason
 from seqexp.metrics.forecast import forecast_metrics, naive_forecast
 from seqexp.train import train
 
 FIXTURES = Path(__file__).parent / "fixtures" / "series"
 REPO = Path(__file__).parent.parent
 PRESETS = ["rnn", "lstm", "gru", "stacked", "bidirectional", "cnn_rnn"]
-QUIET = ["callbacks.progress_bar=null", "trainer.enable_model_summary=false"]
 AIRLINE = ["data=series", "data.name=airline", "data.input_length=24", "data.horizon=12"]
 
 
@@ -68,6 +68,71 @@ def test_user_csv_selects_inputs_and_targets(tmp_path: Path) -> None:
     spec = datamodule.spec
     assert (spec.input_size, spec.output_size, spec.horizon, spec.target_kind) == (2, 1, 3, "horizon")
     assert datamodule.season_length == 1  # a user CSV's MASE compares with the last value unless set
+
+
+def write_indexed(path: Path, values: torch.Tensor, index: list[str]) -> Path:
+    """A CSV with an ``index`` column (the given cells) and one ``value`` column, no time column."""
+    rows = ["index,value"] + [f"{cell},{value:.6f}" for cell, value in zip(index, values[:, 0].tolist())]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def time_axis_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "seqexp.data.series" and r.levelno == logging.WARNING]
+
+
+@pytest.mark.parametrize("index", [[str(step) for step in range(120)], [f"2024-01-01 {h % 24:02d}:00" for h in range(120)]],
+                         ids=["row_counter", "dates"])
+def test_a_user_csvs_index_column_is_not_forecast(tmp_path: Path, caplog: pytest.LogCaptureFixture, index: list[str]) -> None:
+    path = write_indexed(tmp_path / "indexed.csv", trending_series(120), index)
+    with caplog.at_level(logging.WARNING, logger="seqexp.data.series"):
+        datamodule = SeriesDataModule(path=str(path), input_length=10, horizon=3)
+        datamodule.setup()
+    assert datamodule.table.columns == ("value",) and datamodule.targets == ["value"]
+    assert (datamodule.spec.input_size, datamodule.spec.output_size) == (1, 1)
+    [message] = time_axis_warnings(caplog)
+    assert str(path) in message and "column 'index'" in message
+    assert "data.time_column=index" in message and "data.targets=[...]" in message
+
+
+def test_an_index_column_listed_in_targets_or_set_as_time_column_is_kept(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = write_indexed(tmp_path / "indexed.csv", trending_series(120), [str(step) for step in range(120)])
+    with caplog.at_level(logging.WARNING, logger="seqexp.data.series"):
+        listed = SeriesDataModule(path=str(path), targets=["index", "value"], input_length=10, horizon=3).load()
+        as_time = SeriesDataModule(path=str(path), time_column="index", input_length=10, horizon=3).load()
+    assert listed.columns == ("index", "value") and as_time.columns == ("value",) and as_time.times[:2] == ["0", "1"]
+    assert time_axis_warnings(caplog) == []
+    only_index = tmp_path / "only_index.csv"
+    only_index.write_text("index\n0\n1\n2\n3\n")
+    with pytest.raises(ValueError, match=r"only_index.csv: no value columns: \['index'\] look like a time axis"):
+        SeriesDataModule(path=str(only_index)).load()
+
+
+@pytest.mark.parametrize("cells, expected", [
+    (["0", "1", "2", "3"], "evenly spaced integers 0, 1, 2, ..."),
+    (["1990", "1995", "2000"], "evenly spaced integers 1990, 1995, 2000, ..."),
+    (["9", "6", "3", "0"], "evenly spaced integers 9, 6, 3, ..."),
+    (["1949-01", "1949-02", "1949-03"], "dates such as '1949-01'"),
+    (["2010/01/01 00:00:00", "2010/01/01 01:00:00", "2010/01/01 02:00:00"], "dates such as '2010/01/01 00:00:00'"),
+    (["0", "1"], None),  # too few rows to tell
+    (["0.0", "1.0", "2.0"], None),  # floats: a measured series may rise evenly
+    (["3", "5", "4", "6"], None),  # integer counts, not evenly spaced
+    (["7", "7", "7"], None),  # constant
+    (["0", "1", "", "3"], None),  # a gap: not an index
+    (["1013.25", "1012.50", "1011.75"], None),  # hPa, not dates
+    (["19580329", "19580405", "19580412"], None),  # yyyymmdd integers are not evenly spaced
+])
+def test_time_axis_detection_spares_real_data(cells: list[str], expected: str | None) -> None:
+    assert time_axis_reason(cells) == expected
+
+
+def test_builtin_series_use_their_own_columns_without_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="seqexp.data.series"):
+        for name, builtin in BUILTIN_SERIES.items():
+            datamodule = SeriesDataModule(name=name)
+            table = datamodule.load()
+            assert table.columns == builtin.columns and datamodule.targets == list(builtin.columns), name
+    assert time_axis_warnings(caplog) == []
 
 
 @pytest.mark.parametrize("center", ["train", "last"])
@@ -118,7 +183,7 @@ def test_every_builtin_series_loads_without_gaps() -> None:
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_every_preset_runs_on_series(preset: str, tmp_path: Path) -> None:
-    cfg = compose_train(*AIRLINE, f"model={preset}", "debug=fast_dev_run", f"paths.output_dir={tmp_path}", *QUIET)
+    cfg = compose_train(*AIRLINE, f"model={preset}", "debug=fast_dev_run", f"paths.output_dir={tmp_path}")
     train(cfg)
     metrics = read_metrics(tmp_path)["metrics"]
     assert {"test/mae", "test/rmse", "test/mape", "test/smape", "test/mase"} <= set(metrics)
@@ -128,7 +193,7 @@ def test_every_preset_runs_on_series(preset: str, tmp_path: Path) -> None:
 def test_short_run_beats_the_last_value_baseline(tmp_path: Path) -> None:
     from baseline_forecast import baseline_scores
 
-    cfg = compose_train(*AIRLINE, "trainer.max_epochs=40", f"paths.output_dir={tmp_path}", *QUIET)
+    cfg = compose_train(*AIRLINE, "trainer.max_epochs=40", f"paths.output_dir={tmp_path}")
     train(cfg)
     model = read_metrics(tmp_path)["metrics"]
     datamodule = SeriesDataModule(name="airline", input_length=24, horizon=12)

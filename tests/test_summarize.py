@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import read_metrics, run_cli
+from helpers import read_metrics, run_cli
 from seqexp.summarize import load_jobs, sort_jobs, summarize, varied_keys
 
 TINY = ["data.num_windows.train=128", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=8",
@@ -31,7 +31,9 @@ def test_multirun_gives_one_folder_per_job(sweep_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_summary_table_of_a_real_sweep_is_sorted_by_the_monitored_metric(sweep_dir: Path) -> None:
-    printed = run_cli("summarize", str(sweep_dir)).stdout
+    result = run_cli("summarize", str(sweep_dir))
+    printed = result.stdout
+    assert f"Wrote {sweep_dir / 'summary.md'} and {sweep_dir / 'summary.csv'}" in result.stderr
     assert printed.startswith(f"{sweep_dir}: 3 jobs (3 completed), sorted by best val/mse (min)")
     assert printed == (sweep_dir / "summary.md").read_text()
 

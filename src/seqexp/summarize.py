@@ -14,6 +14,7 @@ import argparse
 import csv
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -137,7 +138,9 @@ def summarize(sweep_dir: str | Path) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="seqexp-summary", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep_dir", help="a multirun folder, e.g. outputs/multirun/2024-01-31/12-00-00")
-    print(summarize(parser.parse_args(argv).sweep_dir), end="")
+    sweep_dir = Path(parser.parse_args(argv).sweep_dir)
+    print(summarize(sweep_dir), end="")
+    print(f"Wrote {sweep_dir / 'summary.md'} and {sweep_dir / 'summary.csv'}", file=sys.stderr)  # stdout: the table only
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import Callable
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from seqexp.console import users_mistake
 from seqexp.distributed import in_multirun, job_scope, joined_process_group
 from seqexp.reporting import write_metrics_file
 
@@ -33,7 +34,10 @@ def run_job(train: Callable[[DictConfig], float | None], cfg: DictConfig) -> flo
             return train(cfg)
         except Exception as error:
             job, overrides = HydraConfig.get().job.num, list(HydraConfig.get().overrides.task)
-            log.exception("job %s failed; overrides: %s", job, " ".join(overrides))
+            if users_mistake(error) is None:  # a bug: keep its traceback
+                log.exception("job %s failed; overrides: %s", job, " ".join(overrides))
+            else:
+                log.error("job %s failed; overrides: %s\n%s", job, " ".join(overrides), error)
             write_metrics_file(
                 cfg.paths.metrics_file,
                 {

@@ -11,11 +11,19 @@ import time
 import hydra
 import lightning as L
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig
 
 from seqexp.config import instantiate_group, plain, validate_config
+from seqexp.console import announce, quiet_library_noise, user_errors_are_short
 from seqexp.distributed import prepare_ranks
-from seqexp.reporting import best_checkpoint_summary, log_hparams_with_metrics, scalar_metrics, write_metrics_file
+from seqexp.reporting import (
+    best_checkpoint_summary,
+    log_final_metrics,
+    log_hparams_with_metrics,
+    scalar_metrics,
+    write_metrics_file,
+)
 from seqexp.safety import preflight
 from seqexp.sweep import run_job
 
@@ -29,14 +37,17 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     task: L.LightningModule = instantiate(
         cfg.task, spec=datamodule.spec.to_dict(), model=cfg.model, optim=cfg.optim, scheduler=cfg.scheduler, _convert_="all"
     )
-    trainer: L.Trainer = instantiate(
-        cfg.trainer, callbacks=instantiate_group(cfg.get("callbacks")), logger=instantiate_group(cfg.get("logger")) or False
-    )
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    if not cfg.trainer.get("enable_progress_bar", True):  # one switch for the bar: no need to also null the callback
+        callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate_group(cfg.get("logger")) or False)
     return datamodule, task, trainer
 
 
 def train(cfg: DictConfig) -> float | None:
     """Run one experiment; return the value of ``monitor.metric`` for sweepers to optimise."""
+    quiet_library_noise()
+    announce(f"Run folder: {cfg.paths.output_dir}")
     datamodule, task, trainer = build(cfg)
     prepare_ranks(trainer, datamodule.spec)  # DDP: refuse stateful data; ranks of a sweep job run that job
 
@@ -66,10 +77,13 @@ def train(cfg: DictConfig) -> float | None:
     )
     hparams = {name: plain(cfg[name]) for name in ("data", "model", "optim", "scheduler", "task")}
     log_hparams_with_metrics(trainer, {**hparams, "seed": cfg.seed}, metrics)
+    log_final_metrics(metrics)
+    announce(f"Run folder: {cfg.paths.output_dir} (metrics.json, checkpoints/, tensorboard/, train.log)")
     return objective
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@user_errors_are_short
 def main(cfg: DictConfig) -> float | None:
     return run_job(train, cfg)  # in a multirun, a failing job is recorded and the sweep goes on
 

@@ -3,7 +3,6 @@
 from seqexp.callbacks.figures import FigureLogger
 from seqexp.callbacks.nan_guard import NanGuard, NonFiniteLossError
 from seqexp.callbacks.preemption import SaveOnSigterm
-from seqexp.callbacks.progress import ProgressBar
 from seqexp.callbacks.rng_state import RngState
 
-__all__ = ["FigureLogger", "NanGuard", "NonFiniteLossError", "ProgressBar", "RngState", "SaveOnSigterm"]
+__all__ = ["FigureLogger", "NanGuard", "NonFiniteLossError", "RngState", "SaveOnSigterm"]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from seqexp.data.anomaly_windows import SPLITS, AnomalyWindowsDataModule, check_int
+from seqexp.data.errors import DataError
 
 KINDS = ("spike", "level_shift", "variance_burst", "flatline", "frequency_change")
 
@@ -37,6 +38,8 @@ class InjectedAnomaly:
 
 
 class SyntheticAnomalyDataModule(AnomalyWindowsDataModule):
+    split_keys = ("data.anomaly_rate",)
+
     def __init__(
         self,
         num_features: int = 2,
@@ -64,23 +67,23 @@ class SyntheticAnomalyDataModule(AnomalyWindowsDataModule):
         self.num_components = check_int("data.num_components", num_components, 1)
         self.period_range = tuple(float(p) for p in period_range)
         if not 2 <= self.period_range[0] <= self.period_range[1]:
-            raise ValueError(f"data.period_range={list(period_range)}: must be [low, high] with 2 <= low <= high")
+            raise DataError(f"data.period_range={list(period_range)}: must be [low, high] with 2 <= low <= high")
         self.trend_per_1000 = float(trend_per_1000)
         if noise_std < 0:
-            raise ValueError(f"data.noise_std={noise_std}: must be >= 0")
+            raise DataError(f"data.noise_std={noise_std}: must be >= 0")
         self.noise_std = float(noise_std)
         unknown = [kind for kind in kinds if kind not in KINDS]
         if unknown or not kinds:
-            raise ValueError(f"data.kinds={list(kinds)}: must be a non-empty subset of {list(KINDS)}")
+            raise DataError(f"data.kinds={list(kinds)}: must be a non-empty subset of {list(KINDS)}")
         self.kinds = tuple(kinds)
         for key, rate in (("data.anomaly_rate", anomaly_rate), ("data.train_contamination", train_contamination)):
             if not 0 <= rate < 0.5:
-                raise ValueError(f"{key}={rate}: must be a number in [0, 0.5)")
+                raise DataError(f"{key}={rate}: must be a number in [0, 0.5)")
         self.anomaly_rate = float(anomaly_rate)
         self.train_contamination = float(train_contamination)
         low, high = anomaly_length
         if not 1 <= low <= high:
-            raise ValueError(f"data.anomaly_length={list(anomaly_length)}: must be [low, high] with 1 <= low <= high")
+            raise DataError(f"data.anomaly_length={list(anomaly_length)}: must be [low, high] with 1 <= low <= high")
         self.anomaly_length = (int(low), int(high))
         self.clean_values: torch.Tensor | None = None  # (time, feature), before injection, not normalised
         self.anomalies: list[InjectedAnomaly] = []
@@ -128,7 +131,7 @@ class SyntheticAnomalyDataModule(AnomalyWindowsDataModule):
         start, end = bounds
         target, gap = rate * (end - start), self.window_length
         if end - start < 2 * gap + self.anomaly_length[1]:
-            raise ValueError(
+            raise DataError(
                 f"data.lengths.{split}={end - start}: too short to hold a {self.anomaly_length[1]}-point anomaly "
                 f"{gap} points (data.window_length) away from both ends of the split"
             )

@@ -29,12 +29,13 @@ from pathlib import Path
 import torch
 
 from seqexp.data.anomaly_windows import SPLITS, AnomalyWindowsDataModule
+from seqexp.data.errors import DataError
 
 MISSING_POLICIES = ("interpolate", "error")
 MISSING_TOKENS = {"", "nan", "NaN", "NAN", "NA", "N/A", "null", "None"}
 
 
-class AnomalyCSVError(ValueError):
+class AnomalyCSVError(DataError):
     """A CSV cell or structure is wrong; the message names file, line and column."""
 
 
@@ -112,9 +113,9 @@ def read_labelled_csv(
     """``values`` (time, feature) float64, ``labels`` (time,) long and the timestamps (or None)."""
     path = Path(path)
     if missing not in MISSING_POLICIES:
-        raise ValueError(f"data.missing={missing!r}: must be one of {list(MISSING_POLICIES)}")
+        raise DataError(f"data.missing={missing!r}: must be one of {list(MISSING_POLICIES)}")
     if label_column and windows_path:
-        raise ValueError("data.label_column and data.windows_path: set one of them, not both")
+        raise DataError("data.label_column and data.windows_path: set one of them, not both")
     header, rows = _read_rows(path)
     reserved = {name for name in (timestamp_column, label_column) if name}
     for name, key in ((timestamp_column, "data.timestamp_column"), (label_column, "data.label_column")):
@@ -223,17 +224,19 @@ def _timestamp_span(
 def contiguous_bounds(length: int, fractions: dict[str, float], train_length: int | None) -> dict[str, tuple[int, int]]:
     """Train, val, test as consecutive ranges of ``length`` points."""
     if any(fractions.get(split, 0) <= 0 for split in SPLITS):
-        raise ValueError(f"data.split_fractions={fractions}: train, val and test must each be > 0")
+        raise DataError(f"data.split_fractions={fractions}: train, val and test must each be > 0")
     if train_length is None:
         train_length = int(length * fractions["train"] / sum(fractions[split] for split in SPLITS))
     if not 0 < train_length < length:
-        raise ValueError(f"data.train_length={train_length}: must be between 1 and the series length {length}")
+        raise DataError(f"data.train_length={train_length}: must be between 1 and the series length {length}")
     val_length = int((length - train_length) * fractions["val"] / (fractions["val"] + fractions["test"]))
     return {"train": (0, train_length), "val": (train_length, train_length + val_length), "test": (train_length + val_length, length)}
 
 
 class CSVAnomalyDataModule(AnomalyWindowsDataModule):
     """The user's own labelled series from a CSV file (see the module docstring for the layout)."""
+
+    split_keys = ("data.split_fractions", "data.train_length", "data.label_column", "data.windows_path")
 
     def __init__(
         self,
@@ -254,9 +257,9 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
     ) -> None:
         super().__init__(window_length, train_stride, eval_stride, batch_size, num_workers, seed)
         if not path:
-            raise ValueError("data.path: set it to your CSV file (data.path=/path/to/series.csv)")
+            raise DataError("data.path: set it to your CSV file (data.path=/path/to/series.csv)")
         if missing not in MISSING_POLICIES:
-            raise ValueError(f"data.missing={missing!r}: must be one of {list(MISSING_POLICIES)}")
+            raise DataError(f"data.missing={missing!r}: must be one of {list(MISSING_POLICIES)}")
         self.path, self.windows_path = Path(path), windows_path
         self.timestamp_column, self.value_columns, self.label_column = timestamp_column, value_columns, label_column
         self.missing = missing
@@ -280,6 +283,8 @@ class RealAnomalyDataModule(CSVAnomalyDataModule):
     anomaly in either series, so its normal scores set the threshold.
     """
 
+    split_keys = ("data.split_fractions.val", "data.split_fractions.test")
+
     def __init__(
         self,
         source: str = "ucr_internal_bleeding16",
@@ -293,7 +298,7 @@ class RealAnomalyDataModule(CSVAnomalyDataModule):
         seed: int = 0,
     ) -> None:
         if source not in SOURCES:
-            raise ValueError(f"data.source={source!r}: must be one of {sorted(SOURCES)}")
+            raise DataError(f"data.source={source!r}: must be one of {sorted(SOURCES)}")
         self.source = SOURCES[source]
         folder = files("seqexp.data") / "assets" / "anomaly"
         train_length = self.source.train_length

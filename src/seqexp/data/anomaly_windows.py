@@ -16,23 +16,42 @@ so a task can put overlapping windows back on the split's time axis.
 
 from __future__ import annotations
 
+import logging
+
 import lightning as L
 import torch
 
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
+from seqexp.data.errors import DataError
 from seqexp.data.spec import DataSpec
+from seqexp.metrics.anomaly import runs
 
 SPLITS = ("train", "val", "test")
+log = logging.getLogger(__name__)
 
 
 def check_int(key: str, value: object, minimum: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{key}={value!r}: must be an integer >= {minimum}")
+        raise DataError(f"{key}={value!r}: must be an integer >= {minimum}")
     return value
+
+
+def log_split_anomalies(labels: torch.Tensor, bounds: dict[str, tuple[int, int]]) -> None:
+    """Log the anomalous points and windows (runs of label 1) of each split: a split without any
+    leaves its threshold rule and metrics undefined, and the run log should say so up front."""
+    for split in SPLITS:
+        start, end = bounds[split]
+        split_labels = labels[start:end].bool()
+        points, windows = int(split_labels.sum()), len(runs(split_labels))
+        log.info("data: %s split has %d points, %d anomalous (%.2f%%) in %d windows",
+                 split, end - start, points, 100.0 * points / max(end - start, 1), windows)
 
 
 class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
     """Subclasses implement :meth:`load_series`; everything else is shared."""
+
+    # The config keys that decide which split holds anomalies; the task names them when a split has none.
+    split_keys: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -75,13 +94,14 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
         for split in SPLITS:
             start, end = bounds[split]
             if end - start < self.window_length:
-                raise ValueError(
+                raise DataError(
                     f"data: the {split} split has {end - start} points, fewer than data.window_length={self.window_length}"
                 )
         train = values[slice(*bounds["train"])].double()
         mean, std = train.mean(0), train.std(0, unbiased=False)
         self.values = ((values.double() - mean) / torch.where(std > 0, std, torch.ones_like(std))).float()
         self.labels, self.bounds = labels.long(), bounds
+        log_split_anomalies(self.labels, bounds)
 
     def split_series(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised values and labels of one split, ``(time, feature)`` and ``(time,)``."""

@@ -18,6 +18,8 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch.utils.data import BatchSampler, Sampler
 
+from seqexp.data.errors import DataError
+
 
 class BucketBatchSampler(BatchSampler):
     def __init__(
@@ -32,7 +34,7 @@ class BucketBatchSampler(BatchSampler):
     ) -> None:
         super().__init__(sampler, batch_size, drop_last)
         if pool_batches < 1:
-            raise ValueError(f"data.bucketing.pool_batches={pool_batches}: must be an integer >= 1")
+            raise DataError(f"data.bucketing.pool_batches={pool_batches}: must be an integer >= 1")
         self.lengths = torch.as_tensor(lengths, dtype=torch.long)
         self.pool_batches = pool_batches
         self.shuffle_batches = shuffle_batches

@@ -1,7 +1,9 @@
 """Real time series for forecasting: windows of ``input_length`` steps predict the next ``horizon``.
 
 Series come from the built-in copies in ``data/assets/series`` (see its NOTICE) by ``name``, or from
-the user's CSV by ``path``. The split is chronological and leak-free:
+the user's CSV by ``path``; there, without ``time_column``, a column of dates or evenly spaced integers
+(a row counter, a year) is left out with a warning rather than forecast beside the values.
+The split is chronological and leak-free:
 
 * the series is cut into three consecutive ranges (train, then val, then test);
 * a window belongs to the split whose range holds all of its *targets*; a training window's
@@ -32,16 +34,19 @@ from __future__ import annotations
 
 import csv
 import gzip
+import logging
 import math
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
+from typing import Collection, Iterator
 
 import lightning as L
 import torch
 
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
+from seqexp.data.errors import DataError
 from seqexp.data.spec import DataSpec
 
 SPLITS = ("train", "val", "test")
@@ -49,6 +54,15 @@ MISSING_POLICIES = ("interpolate", "drop", "error")
 SCALINGS = ("standard", "minmax", "none")
 CENTERS = ("train", "last")
 MISSING_CELLS = frozenset({"", "na", "nan", "null", "?"})
+MIN_TIME_AXIS_ROWS = 3  # fewer rows are too few to call a column a time axis
+# A date or date-time cell: 2024-01, 2024/01/31, 31.01.2024, 2024-01-31T12:00:00Z, ... (never a number:
+# 2024.01 is a value, not January)
+DATE_CELL = re.compile(
+    r"(\d{4}[-/]\d{1,2}([-/]\d{1,2})?|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})"
+    r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?"
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -93,53 +107,112 @@ def _open_text(path: Path) -> Iterator[list[str]]:
         yield from csv.reader(handle)
 
 
-def read_series_csv(path: str | Path, columns: list[str] | None = None, time_column: str | None = None) -> SeriesTable:
+def time_axis_reason(cells: list[str]) -> str | None:
+    """Why one column's stripped ``cells`` look like a time axis rather than values, else None.
+
+    Only unmistakable cases count, so a measured series is not mistaken for one: evenly spaced integers
+    (a row counter, a year) and dates; at least ``MIN_TIME_AXIS_ROWS`` rows, none missing.
+    """
+    if len(cells) < MIN_TIME_AXIS_ROWS or any(cell.lower() in MISSING_CELLS for cell in cells):
+        return None
+    if all(DATE_CELL.fullmatch(cell) for cell in cells):
+        return f"dates such as {cells[0]!r}"
+    try:
+        numbers = [int(cell) for cell in cells]
+    except ValueError:
+        return None
+    step = numbers[1] - numbers[0]
+    if step == 0 or any(later - earlier != step for earlier, later in zip(numbers, numbers[1:])):
+        return None
+    return f"evenly spaced integers {numbers[0]}, {numbers[1]}, {numbers[2]}, ..."
+
+
+def _drop_time_axes(path: Path, header: list[str], rows: list[list[str]], wanted: list[str],
+                    targets: Collection[str]) -> list[str]:
+    """``wanted`` without the columns that look like a time axis, each dropped with a warning.
+
+    A user CSV's row counter or year would otherwise be forecast beside the values and mix its
+    units into the averaged metrics; a column listed in ``targets`` is the user's choice and stays.
+    """
+    kept = []
+    for name in wanted:
+        position = header.index(name)
+        reason = None if name in targets else time_axis_reason([row[position] for row in rows])
+        if reason is None:
+            kept.append(name)
+            continue
+        log.warning(
+            "%s: column %r looks like a time axis (%s), not a value to forecast; it is left out. "
+            "Set data.time_column=%s to use it as the time axis, or data.targets=[...] to choose "
+            "the columns to forecast (a listed column is kept).", path, name, reason, name or "''",
+        )
+    if not kept:
+        raise DataError(
+            f"{path}: no value columns: {wanted} look like a time axis (see the warning above); "
+            "set data.targets=[...] to forecast them anyway"
+        )
+    return kept
+
+
+def _read_cells(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    """The stripped header, the stripped cells of every non-blank row (padded to the header's
+    width) and each row's file line, in one pass over the file."""
+    rows, lines = [], []
+    reader = _open_text(path)
+    header = [name.strip() for name in next(reader, [])]
+    for line_number, row in enumerate(reader, start=2):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        rows.append([cell.strip() for cell in row] + [""] * (len(header) - len(row)))
+        lines.append(line_number)
+    return header, rows, lines
+
+
+def read_series_csv(path: str | Path, columns: list[str] | None = None, time_column: str | None = None,
+                    targets: Collection[str] = ()) -> SeriesTable:
     """Read numeric ``columns`` (default: all but ``time_column``); missing cells become NaN.
 
+    With neither ``columns`` nor ``time_column`` set, a column that looks like a time axis
+    (``time_axis_reason``) is left out with a warning unless ``targets`` lists it.
     Errors name the file, the line and the column, so a bad cell is found without a debugger.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"data.path={path}: no such file")
-    rows = _open_text(path)
-    header = next(rows, None)
+        raise DataError(f"data.path={path}: no such file")
+    header, rows, lines = _read_cells(path)
     if not header:
-        raise ValueError(f"{path}: empty file, expected a header line with column names")
-    header = [name.strip() for name in header]
+        raise DataError(f"{path}: empty file, expected a header line with column names")
     if time_column is not None and time_column not in header:
-        raise ValueError(f"{path}: data.time_column={time_column!r} is not a column; columns are {header}")
+        raise DataError(f"{path}: data.time_column={time_column!r} is not a column; columns are {header}")
     wanted = list(columns) if columns else [name for name in header if name != time_column]
     unknown = [name for name in wanted if name not in header]
     if unknown:
-        raise ValueError(f"{path}: data.columns has {unknown}, not in the header {header}")
+        raise DataError(f"{path}: data.columns has {unknown}, not in the header {header}")
     if not wanted:
-        raise ValueError(f"{path}: no value columns besides the time column {time_column!r}")
+        raise DataError(f"{path}: no value columns besides the time column {time_column!r}")
+    if not rows:
+        raise DataError(f"{path}: no data rows after the header")
+    if not columns and time_column is None:
+        wanted = _drop_time_axes(path, header, rows, wanted, targets)
     positions = [header.index(name) for name in wanted]
     time_position = header.index(time_column) if time_column is not None else None
-    times, values, lines = [], [], []
-    for line_number, row in enumerate(rows, start=2):
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if len(row) < len(header):
-            row = row + [""] * (len(header) - len(row))
-        times.append(row[time_position].strip() if time_position is not None else str(len(times)))
+    times = [row[time_position] if time_position is not None else str(step) for step, row in enumerate(rows)]
+    values = []
+    for row, line_number in zip(rows, lines):
         parsed = []
         for name, position in zip(wanted, positions):
-            cell = row[position].strip()
+            cell = row[position]
             if cell.lower() in MISSING_CELLS:
                 parsed.append(math.nan)
                 continue
             try:
                 number = float(cell)
             except ValueError:
-                raise ValueError(f"{path}, line {line_number}, column {name!r}: {cell!r} is not a number") from None
+                raise DataError(f"{path}, line {line_number}, column {name!r}: {cell!r} is not a number") from None
             if math.isinf(number):
-                raise ValueError(f"{path}, line {line_number}, column {name!r}: {cell!r} is not a finite number")
+                raise DataError(f"{path}, line {line_number}, column {name!r}: {cell!r} is not a finite number")
             parsed.append(number)
         values.append(parsed)
-        lines.append(line_number)
-    if not values:
-        raise ValueError(f"{path}: no data rows after the header")
     return SeriesTable(str(path), times, tuple(wanted), torch.tensor(values, dtype=torch.float64), lines)
 
 
@@ -150,14 +223,14 @@ def handle_missing(table: SeriesTable, policy: str) -> SeriesTable:
         return table
     if policy == "error":
         row, column = (int(i) for i in missing.nonzero()[0])
-        raise ValueError(
+        raise DataError(
             f"{table.source}, line {table.lines[row]}, column {table.columns[column]!r}: missing value; "
             "set data.missing=interpolate or data.missing=drop"
         )
     if policy == "drop":
         keep = ~missing.any(dim=1)
         if not keep.any():
-            raise ValueError(f"{table.source}: every row has a missing value, nothing left after data.missing=drop")
+            raise DataError(f"{table.source}: every row has a missing value, nothing left after data.missing=drop")
         kept_rows = keep.tolist()
         times = [time for time, kept in zip(table.times, kept_rows) if kept]
         lines = [line for line, kept in zip(table.lines, kept_rows) if kept]
@@ -167,7 +240,7 @@ def handle_missing(table: SeriesTable, policy: str) -> SeriesTable:
     for column in range(filled.shape[1]):
         observed = ~missing[:, column]
         if not observed.any():
-            raise ValueError(f"{table.source}: column {table.columns[column]!r} has no observed value")
+            raise DataError(f"{table.source}: column {table.columns[column]!r} has no observed value")
         known_steps, known_values = steps[observed], filled[observed, column]
         # Index of the next observed step for every step; edges clamp to the nearest observed value.
         right = torch.searchsorted(known_steps, steps).clamp(max=len(known_steps) - 1)
@@ -203,7 +276,7 @@ def window_origins(split: str, bounds: dict[str, tuple[int, int]], input_length:
 def seasonal_naive_mae(values: torch.Tensor, season_length: int) -> torch.Tensor:
     """Per column mean |y[t] - y[t - m]| over ``values`` ``(time, columns)``: MASE's denominator."""
     if len(values) <= season_length:
-        raise ValueError(f"data.season_length={season_length}: the train range has only {len(values)} steps")
+        raise DataError(f"data.season_length={season_length}: the train range has only {len(values)} steps")
     return (values[season_length:] - values[:-season_length]).abs().mean(dim=0)
 
 
@@ -234,21 +307,21 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         if path is None and name not in BUILTIN_SERIES:
-            raise ValueError(f"data.name={name!r}: must be one of {sorted(BUILTIN_SERIES)} (or set data.path to a CSV)")
+            raise DataError(f"data.name={name!r}: must be one of {sorted(BUILTIN_SERIES)} (or set data.path to a CSV)")
         for key, value in (("input_length", input_length), ("horizon", horizon), ("stride", stride)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"data.{key}={value!r}: must be an integer >= 1")
+                raise DataError(f"data.{key}={value!r}: must be an integer >= 1")
         if season_length is not None and (not isinstance(season_length, int) or season_length < 1):
-            raise ValueError(f"data.season_length={season_length!r}: must be an integer >= 1 or null")
+            raise DataError(f"data.season_length={season_length!r}: must be an integer >= 1 or null")
         if missing not in MISSING_POLICIES:
-            raise ValueError(f"data.missing={missing!r}: must be one of {MISSING_POLICIES}")
+            raise DataError(f"data.missing={missing!r}: must be one of {MISSING_POLICIES}")
         if scaling not in SCALINGS:
-            raise ValueError(f"data.scaling={scaling!r}: must be one of {SCALINGS}")
+            raise DataError(f"data.scaling={scaling!r}: must be one of {SCALINGS}")
         if center not in CENTERS:
-            raise ValueError(f"data.center={center!r}: must be one of {CENTERS}")
+            raise DataError(f"data.center={center!r}: must be one of {CENTERS}")
         fractions = dict(split_fractions or {"train": 0.7, "val": 0.15, "test": 0.15})
         if set(fractions) != set(SPLITS) or any(not 0 < fractions[s] < 1 for s in SPLITS) or abs(sum(fractions.values()) - 1) > 1e-6:
-            raise ValueError(f"data.split_fractions={fractions}: needs train, val and test, each in (0, 1), summing to 1")
+            raise DataError(f"data.split_fractions={fractions}: needs train, val and test, each in (0, 1), summing to 1")
         builtin = BUILTIN_SERIES.get(name) if path is None else None
         self.source = _asset(builtin.file) if builtin else Path(path)  # type: ignore[arg-type]
         self.columns = list(columns) if columns else (list(builtin.columns) if builtin else None)
@@ -272,11 +345,13 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
     def load(self) -> SeriesTable:
         """Read the file once and apply the missing-value policy."""
         if self.table is None:
-            table = handle_missing(read_series_csv(self.source, self.columns, self.time_column), self.missing)
+            table = handle_missing(
+                read_series_csv(self.source, self.columns, self.time_column, self.targets or ()), self.missing
+            )
             targets = self.targets or list(table.columns)
             unknown = [name for name in targets if name not in table.columns]
             if unknown:
-                raise ValueError(f"data.targets={targets}: {unknown} not among the input columns {list(table.columns)}")
+                raise DataError(f"data.targets={targets}: {unknown} not among the input columns {list(table.columns)}")
             self.targets = targets
             self.table = table
         return self.table
@@ -321,7 +396,7 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         train_start, train_end = self.bounds["train"]
         scale = seasonal_naive_mae(self.load().values[train_start:train_end, self.target_indices], self.season_length)
         if (scale == 0).any():
-            raise ValueError(f"{self.source}: a target is constant over the train range, MASE is undefined")
+            raise DataError(f"{self.source}: a target is constant over the train range, MASE is undefined")
         return scale
 
     def _check_sizes(self) -> None:
@@ -329,7 +404,7 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         for split in SPLITS:
             if len(self.origins(split)) == 0:
                 start, end = self.bounds[split]
-                raise ValueError(
+                raise DataError(
                     f"data.input_length={self.input_length} + data.horizon={self.horizon} leave no {split} window: "
                     f"{self.source.name} has {length} steps, the {split} range is rows {start}-{end - 1} "
                     f"(data.split_fractions.{split}={self.split_fractions[split]}); shorten the windows"

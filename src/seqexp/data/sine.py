@@ -18,6 +18,7 @@ import lightning as L
 import torch
 
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
+from seqexp.data.errors import DataError
 from seqexp.data.spec import DataSpec
 
 TARGETS = ("sin2cos", "lag", "forecast")
@@ -46,9 +47,9 @@ class SineDataModule(TensorSplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         if target not in TARGETS:
-            raise ValueError(f"data.target must be one of {TARGETS}, got {target!r}")
+            raise DataError(f"data.target must be one of {TARGETS}, got {target!r}")
         if stateful and shuffle:
-            raise ValueError("data.stateful=true serves windows in order: set data.shuffle=false")
+            raise DataError("data.stateful=true serves windows in order: set data.shuffle=false")
         self.target = target
         self.window_length = window_length
         self.lag_steps = lag_steps

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 
 from seqexp.data.batching import keep_batch
 from seqexp.data.buckets import BucketBatchSampler
+from seqexp.data.errors import DataError
 from seqexp.data.padded import PaddedSequenceDataset
 from seqexp.data.resumable import EpochShuffleSampler, ResumableDataLoader
 from seqexp.data.spec import DataSpec
@@ -125,16 +126,16 @@ class TextDataModule(L.LightningDataModule):
 
     def _validate(self) -> None:
         if self.on_bad_row not in BAD_ROW_POLICIES:
-            raise ValueError(f"data.on_bad_row={self.on_bad_row!r}: must be one of {BAD_ROW_POLICIES}")
+            raise DataError(f"data.on_bad_row={self.on_bad_row!r}: must be one of {BAD_ROW_POLICIES}")
         if self.max_length is not None and (not isinstance(self.max_length, int) or self.max_length < 1):
-            raise ValueError(f"data.max_length={self.max_length!r}: must be null or an integer >= 1")
+            raise DataError(f"data.max_length={self.max_length!r}: must be null or an integer >= 1")
         fractions = self.split_fractions
         if set(fractions) != set(SPLITS) or any(not 0 <= value < 1 for value in fractions.values()) or fractions["train"] <= 0:
-            raise ValueError(f"data.split_fractions={fractions}: needs train, val, test, each in [0, 1), train > 0")
+            raise DataError(f"data.split_fractions={fractions}: needs train, val, test, each in [0, 1), train > 0")
         if abs(sum(fractions.values()) - 1) > 1e-6:
-            raise ValueError(f"data.split_fractions={fractions}: must sum to 1")
+            raise DataError(f"data.split_fractions={fractions}: must sum to 1")
         if self.labels is not None and len(set(self.labels)) < 2:
-            raise ValueError(f"data.labels={self.labels}: needs at least two distinct labels, or null to take them from the data")
+            raise DataError(f"data.labels={self.labels}: needs at least two distinct labels, or null to take them from the data")
 
     # Reading and cleaning --------------------------------------------------------------------
 

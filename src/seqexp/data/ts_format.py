@@ -26,12 +26,14 @@ from typing import Iterator
 
 import torch
 
+from seqexp.data.errors import DataError
+
 MISSING_VALUES = frozenset({"?", "nan"})
 BOOLEAN_KEYS = ("timestamps", "missing", "univariate", "equallength")
 KNOWN_KEYS = (*BOOLEAN_KEYS, "problemname", "dimension", "dimensions", "serieslength", "classlabel", "targetlabel", "data")
 
 
-class TsFormatError(ValueError):
+class TsFormatError(DataError):
     """A ``.ts`` file breaks the format; the message starts with ``<file>, line <n>:``."""
 
 

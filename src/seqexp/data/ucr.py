@@ -19,6 +19,7 @@ import lightning as L
 import torch
 
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
+from seqexp.data.errors import DataError
 from seqexp.data.spec import DataSpec
 from seqexp.data.ts_format import TsDataset, read_ts
 
@@ -67,13 +68,13 @@ class UCRDataModule(TensorSplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         if (train_path is None) != (test_path is None):
-            raise ValueError("data.train_path and data.test_path: set both (your own problem) or neither (a built-in one)")
+            raise DataError("data.train_path and data.test_path: set both (your own problem) or neither (a built-in one)")
         if train_path is None and name not in BUILTIN_PROBLEMS:
-            raise ValueError(f"data.name={name!r}: must be one of {list(BUILTIN_PROBLEMS)} (or set data.train_path and data.test_path)")
+            raise DataError(f"data.name={name!r}: must be one of {list(BUILTIN_PROBLEMS)} (or set data.train_path and data.test_path)")
         if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
-            raise ValueError(f"data.val_fraction={val_fraction!r}: must be a number in (0, 1)")
+            raise DataError(f"data.val_fraction={val_fraction!r}: must be a number in (0, 1)")
         if scaling not in SCALINGS:
-            raise ValueError(f"data.scaling={scaling!r}: must be one of {SCALINGS}")
+            raise DataError(f"data.scaling={scaling!r}: must be one of {SCALINGS}")
         self.paths = {
             "train": Path(train_path) if train_path else _asset(name, "TRAIN"),
             "test": Path(test_path) if test_path else _asset(name, "TEST"),
@@ -91,21 +92,21 @@ class UCRDataModule(TensorSplitLoaders, L.LightningDataModule):
         if not self.files:
             train, test = read_ts(self.paths["train"]), read_ts(self.paths["test"])
             if train.channels != test.channels:
-                raise ValueError(f"{test.source}: {test.channels} channels, but {train.source} has {train.channels}")
+                raise DataError(f"{test.source}: {test.channels} channels, but {train.source} has {train.channels}")
             classes = self._classes(train)
             unknown = sorted(set(test.labels) - set(classes))
             if unknown:
-                raise ValueError(f"{test.source}: labels {unknown} never occur in {train.source} (classes {list(classes)})")
+                raise DataError(f"{test.source}: labels {unknown} never occur in {train.source} (classes {list(classes)})")
             for data in (train, test):
                 if any(case.isnan().any() for case in data.series):
-                    raise ValueError(f"{data.source}: missing values ('?'/NaN) are not supported; fill them in the file")
+                    raise DataError(f"{data.source}: missing values ('?'/NaN) are not supported; fill them in the file")
             self.files = {"train": train, "test": test}
         return self.files
 
     @staticmethod
     def _classes(train: TsDataset) -> tuple[str, ...]:
         if not any(train.labels):
-            raise ValueError(f"{train.source}: the cases carry no class labels (@classLabel true ... is needed)")
+            raise DataError(f"{train.source}: the cases carry no class labels (@classLabel true ... is needed)")
         return train.class_labels or tuple(sorted(set(train.labels)))
 
     @property

@@ -8,21 +8,23 @@ first mark a whole labelled window as detected when any one of its points is fla
 rewards a single lucky alarm inside a long window and inflates the numbers, so both are reported.
 Event-level recall is the share of labelled windows with at least one flagged point; false alarms
 are runs of flagged points that touch no labelled window, per 1,000 points.
+
+The threshold-free curves (precision-recall, best-F1 threshold, AUROC, AUPRC) are computed here on
+the raw score scale in float64: torchmetrics' binary curves pass scores outside [0, 1] through a
+sigmoid, which saturates in float32 past ~17 (distinct scores tie) and returns thresholds on the
+sigmoid scale rather than the score's. AUROC and AUPRC follow scikit-learn's ``roc_auc_score`` and
+``average_precision_score`` (ties at one score form one step of the curve).
 """
 
 from __future__ import annotations
 
 import torch
-from torchmetrics.functional.classification import (
-    binary_auroc,
-    binary_average_precision,
-    binary_f1_score,
-    binary_precision,
-    binary_precision_recall_curve,
-    binary_recall,
-)
+from torchmetrics.functional.classification import binary_f1_score, binary_precision, binary_recall
 
 THRESHOLD_RULES = ("best_f1", "quantile", "mean_std")
+# Metrics of anomaly_metrics that mean nothing on a split without anomalous points: nan, or 0 by the
+# zero_division convention.
+NEED_AN_ANOMALY = ("auroc", "auprc", "event_recall", "ucr_hit", "recall", "f1", "pa_recall", "pa_f1")
 
 
 def runs(mask: torch.Tensor) -> list[tuple[int, int]]:
@@ -78,11 +80,55 @@ def ucr_hit(scores: torch.Tensor, labels: torch.Tensor, tolerance: int = 100) ->
     return float(any(start - tolerance <= top < end + tolerance for start, end in windows))
 
 
+def counts_by_threshold(scores: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each distinct score as a threshold, highest first, with the true and false positives of
+    flagging every point scored >= it; float64 throughout, on the raw score scale."""
+    scores, labels = scores.detach().cpu().double().flatten(), labels.detach().cpu().double().flatten()
+    order = torch.argsort(scores, descending=True, stable=True)
+    scores, labels = scores[order], labels[order]
+    last_of_tie = torch.cat([scores[1:] != scores[:-1], torch.tensor([True])])  # one point per distinct score
+    true_positives = labels.cumsum(0)[last_of_tie]
+    false_positives = (1 - labels).cumsum(0)[last_of_tie]
+    return scores[last_of_tie], true_positives, false_positives
+
+
+def precision_recall_curve(scores: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Precision, recall and the thresholds they hold at, highest threshold first (recall nan
+    when there is no anomaly)."""
+    thresholds, true_positives, false_positives = counts_by_threshold(scores, labels)
+    precision = true_positives / (true_positives + false_positives)
+    recall = true_positives / true_positives[-1]
+    return precision, recall, thresholds
+
+
 def best_f1_threshold(scores: torch.Tensor, labels: torch.Tensor) -> float:
-    """The score threshold with the highest point-wise F1 (points with score >= threshold are flagged)."""
-    precision, recall, thresholds = binary_precision_recall_curve(scores.float(), labels.long())
-    f1 = 2 * precision[:-1] * recall[:-1] / (precision[:-1] + recall[:-1]).clamp(min=1e-12)
+    """The score threshold with the highest point-wise F1 (points with score >= threshold are flagged);
+    among equal F1, the highest such threshold."""
+    thresholds, true_positives, false_positives = counts_by_threshold(scores, labels)
+    f1 = 2 * true_positives / (true_positives + false_positives + true_positives[-1])  # 2TP / (2TP + FP + FN)
     return float(thresholds[int(torch.argmax(f1))])
+
+
+def auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """Area under the ROC curve by the trapezoidal rule (tied scores count half), as scikit-learn's
+    ``roc_auc_score``; nan unless both classes are present."""
+    _, true_positives, false_positives = counts_by_threshold(scores, labels)
+    if true_positives[-1] == 0 or false_positives[-1] == 0:
+        return float("nan")
+    zero = torch.zeros(1, dtype=torch.float64)
+    tpr = torch.cat([zero, true_positives / true_positives[-1]])
+    fpr = torch.cat([zero, false_positives / false_positives[-1]])
+    return float(torch.trapezoid(tpr, fpr))
+
+
+def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """Area under the precision-recall curve as scikit-learn's ``average_precision_score``: the sum
+    over thresholds of precision times the recall gained (no interpolation); nan without anomalies."""
+    precision, recall, _ = precision_recall_curve(scores, labels)
+    if not bool(torch.isfinite(recall[-1])):
+        return float("nan")
+    gained = torch.diff(recall, prepend=torch.zeros(1, dtype=torch.float64))
+    return float((gained * precision).sum())
 
 
 def choose_threshold(
@@ -99,9 +145,9 @@ def choose_threshold(
         raise ValueError(f"task.threshold.rule must be one of {THRESHOLD_RULES}, got {rule!r}")
     if rule == "best_f1" and bool(labels.any()) and not bool(labels.all()):
         return best_f1_threshold(scores, labels), rule
-    normal = scores[~labels.bool()].float()
+    normal = scores[~labels.bool()].double()
     if normal.numel() == 0:
-        normal = scores.float()
+        normal = scores.double()
     if rule == "mean_std":
         return float(normal.mean() + k * normal.std(unbiased=False)), rule
     return float(torch.quantile(normal, quantile)), "quantile"
@@ -111,12 +157,12 @@ def anomaly_metrics(scores: torch.Tensor, labels: torch.Tensor, threshold: float
     """Every metric of one split at one threshold: AUROC/AUPRC of the raw score, point-wise and
     point-adjusted precision/recall/F1, event recall, false alarms per 1,000 points, UCR hit.
     Threshold-free metrics are nan when the split has no anomaly."""
-    scores, labels = scores.float().cpu(), labels.long().cpu()
+    scores, labels = scores.double().cpu(), labels.long().cpu()
     predictions = (scores >= threshold).long()
     has_both = bool(labels.any()) and not bool(labels.all())
     metrics = {
-        "auroc": float(binary_auroc(scores, labels)) if has_both else float("nan"),
-        "auprc": float(binary_average_precision(scores, labels)) if has_both else float("nan"),
+        "auroc": auroc(scores, labels) if has_both else float("nan"),
+        "auprc": average_precision(scores, labels) if has_both else float("nan"),
         **precision_recall_f1(predictions, labels),
         **{f"pa_{name}": value for name, value in precision_recall_f1(point_adjust(predictions, labels), labels).items()},
         "event_recall": event_recall(predictions, labels),

@@ -16,24 +16,29 @@ saved in every checkpoint and a test or ``seqexp.eval`` run uses the one chosen 
 Under DDP each rank scores its share of the windows; the epoch end gathers every rank's windows
 (``all_gather``) and each rank computes the same metrics over the whole series (padding copies
 that a distributed sampler adds score identically, so averaging per point is unaffected).
+
+A split without anomalous points leaves best_f1 and the detection metrics undefined: the task says
+so once per split and run, in a warning that names the keys to change (the DataModule's
+``split_keys`` when it declares them).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
-from seqexp.metrics.anomaly import THRESHOLD_RULES, anomaly_metrics, choose_threshold, smooth
+from seqexp.metrics.anomaly import NEED_AN_ANOMALY, THRESHOLD_RULES, anomaly_metrics, choose_threshold, smooth
 from seqexp.models.encoder import CELLS
 from seqexp.models.pooling import last_valid_step
 from seqexp.tasks.base import SequenceTask
 
 MODES = ("forecast", "reconstruction")
 Batch = dict[str, torch.Tensor]
+log = logging.getLogger(__name__)
 
 
 class AnomalyTask(SequenceTask):
@@ -74,6 +79,7 @@ class AnomalyTask(SequenceTask):
         self.register_buffer("threshold", torch.tensor(float("nan")))
         self._windows: dict[str, list[tuple[torch.Tensor, ...]]] = {}
         self._series: dict[str, dict[str, torch.Tensor]] = {}
+        self._warned: set[tuple[str, str]] = set()  # (split, cause): each warning once per run
 
     # --- scoring ------------------------------------------------------------------------------
     def forward(self, batch: Batch, stage: str = "predict") -> torch.Tensor:
@@ -145,8 +151,13 @@ class AnomalyTask(SequenceTask):
         if stage == "val":
             settings = self.threshold_settings
             value, used = choose_threshold(settings["rule"], scores, labels, settings["quantile"], settings["k"])
-            if used != settings["rule"] and not (self._trainer is not None and self.trainer.sanity_checking):
-                rank_zero_warn(f"task.threshold.rule={settings['rule']}: validation has no anomaly; used the {used} rule")
+            if used != settings["rule"]:
+                self._warn_once(
+                    stage, "threshold",
+                    f"task.threshold.rule={settings['rule']} needs anomalous points in the val split, which has none: "
+                    f"the threshold falls back to the {used} rule (task.threshold.quantile={settings['quantile']}). "
+                    f"Set task.threshold.rule={used} to choose it, or give val anomalies ({self._split_keys()}).",
+                )
             self.threshold.fill_(value)
         elif math.isnan(float(self.threshold)):
             raise RuntimeError("AnomalyTask has no threshold: it is chosen on validation, run fit or validate first")
@@ -157,10 +168,32 @@ class AnomalyTask(SequenceTask):
             "threshold": threshold,
             **anomaly_metrics(scores, labels, threshold, self.ucr_tolerance),
         }
+        if not bool(labels.any()):
+            self._warn_once(
+                stage, "metrics",
+                f"the {stage} split has no anomalous point among its {len(labels)} scored points: "
+                f"{', '.join(f'{stage}/{name}' for name in NEED_AN_ANOMALY)} cannot be computed (logged as nan, "
+                f"or 0 by convention). Give the split anomalies ({self._split_keys()}).",
+            )
         # Every rank holds the same values (computed over the gathered series): averaging them is a no-op
         # that keeps Lightning from warning about unsynced epoch-level logs under DDP.
         self.log_dict({f"{stage}/{name}": value for name, value in metrics.items()}, sync_dist=True)
         self._series[stage] = {**series, "threshold": torch.tensor(threshold)}
+
+    def _split_keys(self) -> str:
+        """The data keys that decide which split holds anomalies, as the DataModule declares them."""
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        keys = getattr(datamodule, "split_keys", ())
+        return ", ".join(keys) if keys else "the data keys that set the splits"
+
+    def _warn_once(self, split: str, cause: str, message: str) -> None:
+        """Log ``message`` once per run for this split and cause, from rank zero (every rank holds
+        the same series), and not in the sanity check, which sees only a few batches."""
+        if (split, cause) in self._warned or (self._trainer is not None and self.trainer.sanity_checking):
+            return
+        self._warned.add((split, cause))
+        if self.global_rank == 0:
+            log.warning(message)
 
     def on_validation_epoch_start(self) -> None:
         super().on_validation_epoch_start()

@@ -1,0 +1,81 @@
+"""What a user sees: one log stream (console and the run's ``<task>.log``), no library noise,
+and a short message instead of a traceback for mistakes that are the user's.
+
+Hydra's ``job_logging`` (conf/hydra/default.yaml) sends Lightning's loggers, seqexp's and Python
+warnings to the console and to the run folder's log file alike.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import warnings
+from typing import Any, Callable, TypeVar
+
+from lightning.pytorch.utilities import rank_zero_only
+
+from seqexp.config import ConfigError
+from seqexp.data.errors import DataError
+
+log = logging.getLogger(__name__)
+
+# Advice that is not the user's business: Lightning's advertisements and deprecations inside libraries.
+_NOISE_MESSAGES = (
+    r".*isinstance\(treespec, LeafSpec\).*",  # torch's pytree deprecation, raised inside Lightning
+    r".*is smaller than the logging interval.*",  # small datasets: train/loss is still logged at epoch end
+    r"Be aware that when using `ckpt_path`, callbacks used to create the checkpoint.*",  # eval tests weights, no training callbacks
+    r"It is recommended to use `self\.log\(.*sync_dist=True\)`.*",  # torchmetrics' compute() has already synced those
+)
+
+Result = TypeVar("Result")
+
+
+class HideTips(logging.Filter):
+    """Drops Lightning's "Tip" lines (litlogger, litmodels): advertisements, not information about the run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip:" not in record.getMessage()
+
+
+@rank_zero_only
+def announce(message: str) -> None:
+    """A line for the user, once per run (not once per DDP rank)."""
+    log.info("%s", message)
+
+
+def quiet_library_noise() -> None:
+    """Route Python warnings into the log (console and file) and drop the ones that are pure noise."""
+    logging.captureWarnings(True)
+    for message in _NOISE_MESSAGES:
+        warnings.filterwarnings("ignore", message=message)
+
+
+def user_errors_are_short(entry: Callable[..., Result]) -> Callable[..., Result]:
+    """A user's mistake (bad config, data file or checkpoint) ends the program with its message and
+    exit code 1, without a traceback; ``HYDRA_FULL_ERROR=1`` shows the full trace. Any other exception
+    is a bug and keeps its trace."""
+
+    @functools.wraps(entry)
+    def wrapper(*args: Any, **kwargs: Any) -> Result:
+        try:
+            return entry(*args, **kwargs)
+        except Exception as error:
+            mistake = users_mistake(error)
+            if mistake is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            logging.getLogger("seqexp.errors").error("%s", mistake)  # the run's log file (conf/hydra/default.yaml)
+            raise SystemExit(f"Error: {mistake}") from None
+
+    return wrapper
+
+
+def users_mistake(error: BaseException) -> BaseException | None:
+    """The user-facing error in ``error``'s cause chain (Hydra's ``instantiate`` wraps what a constructor raised)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, (ConfigError, DataError)):
+            return seen
+        seen = seen.__cause__
+    return None

@@ -1,0 +1,37 @@
+"""Test helpers: run the real CLI in a subprocess, compose the real conf/ in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_module
+from omegaconf import DictConfig
+
+
+def run_cli(module: str, *overrides: str, run_dir: Path | None = None, cwd: Path | None = None,
+            timeout: float = 600, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m seqexp.<module> overrides...`` exactly as a user runs it (defaults and all); ``run_dir`` pins hydra.run.dir."""
+    flags = [item for item in overrides if item.startswith("-")]  # e.g. -m, --config-dir=DIR: before overrides
+    overrides = tuple(item for item in overrides if not item.startswith("-"))
+    command = [sys.executable, "-m", f"seqexp.{module}", *flags, *overrides]
+    if run_dir is not None:
+        command.append(f"hydra.run.dir={run_dir}")
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+    return result
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def compose_train(*overrides: str) -> DictConfig:
+    """The train config composed from the package's own conf/, with Hydra's runtime filled in."""
+    with initialize_config_module(config_module="seqexp.conf", version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
