@@ -33,7 +33,8 @@ def test_multirun_gives_one_folder_per_job(sweep_dir: Path) -> None:
 def test_summary_table_of_a_real_sweep_is_sorted_by_the_monitored_metric(sweep_dir: Path) -> None:
     result = run_cli("summarize", str(sweep_dir))
     printed = result.stdout
-    assert f"Wrote {sweep_dir / 'summary.md'} and {sweep_dir / 'summary.csv'}" in result.stderr
+    assert f"Wrote {sweep_dir / 'summary.md'}, {sweep_dir / 'summary.csv'}, {sweep_dir / 'summary.png'}" in result.stderr
+    assert (sweep_dir / "summary.png").read_bytes().startswith(b"\x89PNG")
     assert printed.startswith(f"{sweep_dir}: 3 jobs (3 completed), sorted by best val/mse (min)")
     assert printed == (sweep_dir / "summary.md").read_text()
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from helpers import compose_train, read_metrics, run_cli
 from seqexp.config import ConfigError, validate_config
@@ -82,9 +83,12 @@ def test_tensorboard_holds_scalars_hparams_and_figures(default_run: Path) -> Non
     assert {"val/prediction_vs_target", "test/prediction_vs_target"} <= set(tags["images"])
     hparams = events.PluginTagToContent("hparams")
     assert "_hparams_/session_start_info" in hparams and "_hparams_/experiment" in hparams
-    final = events.Scalars("hp/test/mse")[-1].value
-    assert final == pytest.approx(read_metrics(default_run)["metrics"]["test/mse"], rel=1e-5)
-    assert "hp_metric" not in tags["scalars"]
+    assert not [tag for tag in tags["scalars"] if tag.startswith("hp")]  # no hp/* copies, no hp_metric
+    experiment = HParamsPluginData.FromString(hparams["_hparams_/experiment"]).experiment
+    assert {info.name.tag for info in experiment.metric_infos} >= {"val/mse", "test/mse"}  # read off the real scalars
+    columns = [info.name for info in experiment.hparam_infos]
+    assert columns[:2] == ["choice/model", "choice/data"]  # what the user typed leads the table
+    assert events.Scalars("test/mse")[-1].value == pytest.approx(read_metrics(default_run)["metrics"]["test/mse"], rel=1e-5)
 
 
 @pytest.mark.slow

@@ -6,18 +6,15 @@ Only this module and the entry points know about Hydra; everything they build is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, get_args
+from typing import Any, Callable
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from lightning.fabric.connector import _PRECISION_INPUT
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from seqexp.models.encoder import CELLS, MODEL_KEYS
+from seqexp.lightning_internals import PRECISIONS
+from seqexp.models.encoder import CELLS, model_keys, unknown_model_keys
 from seqexp.tasks.optim import OPTIMIZERS, SCHEDULERS
-
-
-# Every precision string Lightning accepts (its own Literal, so the list follows Lightning's).
-PRECISIONS: list[str | int] = [value for literal in get_args(_PRECISION_INPUT) for value in get_args(literal)]
 
 
 class ConfigError(ValueError):
@@ -106,7 +103,7 @@ def _cross_field_problems(cfg: DictConfig) -> list[str]:
             problems.append(f"data.stateful=true needs data.num_windows >= data.batch_size={get('data.batch_size')} (one stream per batch row), got {short}")
     model = get("model")
     if isinstance(model, DictConfig):
-        problems += [f"model.{key}: not a model key; the keys are {list(MODEL_KEYS)}" for key in model if key not in MODEL_KEYS]
+        problems += [f"{key}: not a model key; the keys are {model_keys()}" for key in unknown_model_keys(model)]
     min_epochs, max_epochs = get("trainer.min_epochs"), get("trainer.max_epochs")
     if _is_int(min_epochs) and _is_int(max_epochs) and max_epochs >= 0 and min_epochs > max_epochs:
         problems.append(f"trainer.min_epochs={min_epochs}: larger than trainer.max_epochs={max_epochs}")
@@ -132,6 +129,30 @@ def instantiate_group(section: DictConfig | None) -> list[Any]:
     if not section:
         return []
     return [instantiate(entry) for entry in section.values() if entry is not None and "_target_" in entry]
+
+
+# Config groups whose option says what was run (paths, logger, callbacks, hydra/* say how).
+EXPERIMENT_GROUPS = ("experiment", "data", "model", "optim", "scheduler", "trainer", "debug", "hparams_search")
+
+
+def hydra_runtime(cfg: DictConfig) -> tuple[list[str], dict[str, str]]:
+    """What the user typed (overrides) and the option chosen in each config group."""
+    if HydraConfig.initialized():
+        hydra_cfg = HydraConfig.get()
+    else:  # composed in-process with return_hydra_config=True, or a plain config
+        hydra_cfg = OmegaConf.select(cfg, "hydra", default=None)
+        if hydra_cfg is None:
+            return [], {}
+    choices = {group: choice for group, choice in hydra_cfg.runtime.choices.items() if choice and group in EXPERIMENT_GROUPS}
+    return list(hydra_cfg.overrides.task), choices
+
+
+def overridden_keys(cfg: DictConfig) -> list[str]:
+    """The keys set on the command line, named as ``flat_hparams`` names them: ``model/hidden_size`` for a
+    value, ``choice/model`` for a group option (``model=gru``)."""
+    overrides, choices = hydra_runtime(cfg)
+    keys = [item.split("=", 1)[0].lstrip("+~") for item in overrides if "=" in item]
+    return [f"choice/{key}" if key in choices else key.replace(".", "/") for key in keys if not key.startswith("hydra")]
 
 
 def plain(section: DictConfig) -> dict:

@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 # Advice that is not the user's business: Lightning's advertisements and deprecations inside libraries.
 _NOISE_MESSAGES = (
     r".*isinstance\(treespec, LeafSpec\).*",  # torch's pytree deprecation, raised inside Lightning
-    r".*is smaller than the logging interval.*",  # small datasets: train/loss is still logged at epoch end
     r"Be aware that when using `ckpt_path`, callbacks used to create the checkpoint.*",  # eval tests weights, no training callbacks
     r"It is recommended to use `self\.log\(.*sync_dist=True\)`.*",  # torchmetrics' compute() has already synced those
 )

@@ -18,11 +18,11 @@ import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
 from omegaconf import read_write
 
 from seqexp.config import ConfigError
 from seqexp.data.spec import DataSpec
+from seqexp.lightning_internals import starts_rank_processes
 
 # Hydra's flags that take their value as the next argument (`-cn train`): kept with it.
 _FLAGS_WITH_VALUE = ("-cp", "--config-path", "-cn", "--config-name", "-cd", "--config-dir")
@@ -30,11 +30,6 @@ _FLAGS_WITH_VALUE = ("-cp", "--config-path", "-cn", "--config-name", "-cd", "--c
 
 def in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-
-
-def starts_rank_processes(trainer: L.Trainer) -> bool:
-    """True when ``fit`` will start ranks 1..N-1 as new processes (not under torchrun or SLURM)."""
-    return isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher)
 
 
 def check_data_parallel(trainer: L.Trainer, spec: DataSpec) -> None:

@@ -6,12 +6,14 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
+from torch.utils.tensorboard import summary as tensorboard_summary
+from torch.utils.tensorboard.writer import FileWriter
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +61,38 @@ def log_final_metrics(metrics: dict[str, float]) -> None:
     log.info("Final metrics: %s", "  ".join(f"{name}={value:.6g}" for name, value in sorted(metrics.items())))
 
 
+def flat_hparams(sections: dict[str, Any], first: Sequence[str] = ()) -> dict[str, Any]:
+    """Config sections as ``{"model/hidden_size": 64, ...}``, the keys in ``first`` leading.
+
+    TensorBoard's HPARAMS table shows its first few columns: what the user set on the command line
+    (what a sweep varies) goes there, not the keys that are equal in every run.
+    """
+    flat: dict[str, Any] = {}
+
+    def add(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for key, item in value.items():
+                add(f"{prefix}/{key}", item)
+        else:
+            flat[prefix] = value if isinstance(value, (bool, int, float, str)) else str(value)
+
+    for name, section in sections.items():
+        add(name, section)
+    leading = [key for key in first if key in flat]
+    return {**{key: flat[key] for key in leading}, **{key: value for key, value in flat.items() if key not in leading}}
+
+
 @rank_zero_only
-def log_hparams_with_metrics(trainer: L.Trainer, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
-    """One hparams entry per run, carrying its final metrics (so TensorBoard shows no hp_metric=-1)."""
+def log_hparams_with_metrics(trainer: L.Trainer, hparams: dict[str, Any], metric_tags: Sequence[str]) -> None:
+    """The run's parameters to every logger. TensorBoard: one HPARAMS entry whose metric columns read the
+    run's own ``val/*`` and ``test/*`` scalars (each tag's last value): no ``hp/*`` copies crowding the
+    SCALARS page, no ``hp_metric``."""
     for logger in trainer.loggers:
-        if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(hparams, metrics={f"hp/{name}": value for name, value in metrics.items()})
+        if not isinstance(logger, TensorBoardLogger):  # MLflow, CSV: their own parameter records
+            logger.log_hyperparams(hparams)
             logger.save()
+        else:
+            writer = FileWriter(logger.log_dir)  # an event file beside the scalars': the same TensorBoard run
+            for proto in tensorboard_summary.hparams(hparams, dict.fromkeys(metric_tags, 0.0)):
+                writer.add_summary(proto)
+            writer.close()

@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from seqexp.config import ConfigError
 
 # Keys Lightning writes into every checkpoint; resuming fit needs the loop and optimizer state too.
-MODEL_KEYS = ("state_dict", "hyper_parameters")
+WEIGHTS_KEYS = ("state_dict", "hyper_parameters")
 RESUME_KEYS = ("loops", "optimizer_states", "global_step")
 # ckpt_path values Lightning resolves itself: "last" (the newest last*.ckpt, or a fresh start when there
 # is none: safe to set on jobs that may be requeued) and "hpc" (SLURM auto-requeue checkpoint).
@@ -53,7 +53,7 @@ def check_checkpoint(path: str | Path, key: str = "ckpt_path", resume: bool = Tr
         ) from None  # torch's advice to retry with weights_only=False does not apply: there is no such switch
     except (RuntimeError, OSError, EOFError, ValueError) as error:
         raise CheckpointError(f"{key}={path}: unreadable checkpoint ({str(error).splitlines()[0]})") from error
-    needed = MODEL_KEYS + (RESUME_KEYS if resume else ())
+    needed = WEIGHTS_KEYS + (RESUME_KEYS if resume else ())
     missing = [name for name in needed if not isinstance(checkpoint, dict) or name not in checkpoint]
     if missing:
         raise CheckpointError(f"{key}={path}: not a Lightning training checkpoint (missing {missing}; {hint})")

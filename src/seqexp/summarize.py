@@ -5,7 +5,7 @@
 Reads every job folder of a Hydra multirun: ``.hydra/overrides.yaml`` (what the job was given),
 ``.hydra/config.yaml`` (the monitored metric's direction) and ``metrics.json`` (written by train,
 ``status: failed`` for a job that raised). Prints the table as Markdown and writes it next to the
-sweep as ``summary.md`` and ``summary.csv``.
+sweep as ``summary.md`` and ``summary.csv``, and ``summary.png``: the sweep's metric against each swept key.
 """
 
 from __future__ import annotations
@@ -114,6 +114,47 @@ def to_markdown(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot_sweep(jobs: Sequence[Job], monitor: str, path: Path) -> Path | None:
+    """One panel per swept key: each job's best ``monitor`` against that key's value (jobs without an
+    objective are left out). Numbers on a numeric axis (log-scaled when they span 100x), other values
+    as categories. None when nothing varied or no job has an objective."""
+    scored = [job for job in jobs if job.objective is not None]
+    keys = varied_keys(jobs)
+    if not scored or not keys:
+        return None
+    import matplotlib  # noqa: PLC0415  (only a summary with something to draw pays for matplotlib)
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    figure, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.0), squeeze=False, sharey=True)
+    for axis, key in zip(axes[0], keys):
+        values = [job.overrides.get(key, "") for job in scored]
+        numbers = [_number(value) for value in values]
+        if all(number is not None for number in numbers):
+            axis.scatter(numbers, [job.objective for job in scored])
+            if min(numbers) > 0 and max(numbers) / min(numbers) >= 100:
+                axis.set_xscale("log")
+        else:
+            categories = list(dict.fromkeys(values))
+            axis.scatter([categories.index(value) for value in values], [job.objective for job in scored])
+            axis.set_xticks(range(len(categories)), categories, rotation=30)
+        axis.set_xlabel(key)
+        axis.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"best {monitor}")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
 def summarize(sweep_dir: str | Path) -> str:
     """Write summary.md and summary.csv into ``sweep_dir``; return the Markdown table with a title line."""
     sweep_dir = Path(sweep_dir)
@@ -128,6 +169,7 @@ def summarize(sweep_dir: str | Path) -> str:
              f"sorted by best {monitor} ({mode})\n\n")
     markdown = title + to_markdown(header, rows)
     (sweep_dir / "summary.md").write_text(markdown)
+    plot_sweep(jobs, monitor, sweep_dir / "summary.png")
     with open(sweep_dir / "summary.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
@@ -140,7 +182,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("sweep_dir", help="a multirun folder, e.g. outputs/multirun/2024-01-31/12-00-00")
     sweep_dir = Path(parser.parse_args(argv).sweep_dir)
     print(summarize(sweep_dir), end="")
-    print(f"Wrote {sweep_dir / 'summary.md'} and {sweep_dir / 'summary.csv'}", file=sys.stderr)  # stdout: the table only
+    written = [sweep_dir / name for name in ("summary.md", "summary.csv", "summary.png") if (sweep_dir / name).is_file()]
+    print(f"Wrote {', '.join(map(str, written))}", file=sys.stderr)  # stdout: the table only
 
 
 if __name__ == "__main__":

@@ -7,18 +7,21 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import hydra
 import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from seqexp.config import instantiate_group, plain, validate_config
+from seqexp.config import hydra_runtime, instantiate_group, overridden_keys, plain, validate_config
 from seqexp.console import announce, quiet_library_noise, user_errors_are_short
 from seqexp.distributed import prepare_ranks
+from seqexp.predictions import PredictionFileWriter
 from seqexp.reporting import (
     best_checkpoint_summary,
+    flat_hparams,
     log_final_metrics,
     log_hparams_with_metrics,
     scalar_metrics,
@@ -26,6 +29,10 @@ from seqexp.reporting import (
 )
 from seqexp.safety import preflight
 from seqexp.sweep import run_job
+
+
+def writes_test_predictions(cfg: DictConfig) -> bool:
+    return bool(cfg.test and OmegaConf.select(cfg, "predictions.write_test", default=False))
 
 
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
@@ -40,6 +47,9 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     callbacks = instantiate_group(cfg.get("callbacks"))
     if not cfg.trainer.get("enable_progress_bar", True):  # one switch for the bar: no need to also null the callback
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
+    if writes_test_predictions(cfg):
+        callbacks.append(PredictionFileWriter(Path(cfg.paths.output_dir) / "predictions" / "test.csv", cfg.predictions.max_rows,
+                                              keys=("paths.output_dir", "predictions.max_rows")))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate_group(cfg.get("logger")) or False)
     return datamodule, task, trainer
 
@@ -59,6 +69,8 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.test:
         trainer.test(task, datamodule=datamodule, ckpt_path=best["best_model_path"], verbose=True)
     metrics = {**fit_metrics, **scalar_metrics(trainer.callback_metrics)}
+    if writes_test_predictions(cfg):  # the test split again, through predict_step: <run>/predictions/test.csv
+        trainer.predict(task, datamodule=datamodule, ckpt_path=best["best_model_path"], weights_only=True, return_predictions=False)
     objective = best["best_score"] if best["best_score"] is not None else metrics.get(cfg.monitor.metric)
 
     write_metrics_file(
@@ -75,10 +87,11 @@ def train(cfg: DictConfig) -> float | None:
             "wall_time_s": round(time.perf_counter() - started, 3),
         },
     )
-    hparams = {name: plain(cfg[name]) for name in ("data", "model", "optim", "scheduler", "task")}
-    log_hparams_with_metrics(trainer, {**hparams, "seed": cfg.seed}, metrics)
+    sections = {name: plain(cfg[name]) for name in ("data", "model", "optim", "scheduler", "task")}
+    hparams = flat_hparams({"choice": hydra_runtime(cfg)[1], **sections, "seed": cfg.seed}, first=overridden_keys(cfg))
+    log_hparams_with_metrics(trainer, hparams, [name for name in metrics if name.startswith(("val/", "test/"))])
     log_final_metrics(metrics)
-    announce(f"Run folder: {cfg.paths.output_dir} (metrics.json, checkpoints/, tensorboard/, train.log)")
+    announce(f"Run folder: {cfg.paths.output_dir} (metrics.json, checkpoints/, tensorboard/, train.log, predictions/)")
     return objective
 
 

@@ -18,6 +18,7 @@ Everything is deterministic from ``seed``. ``clean_values`` keeps the series bef
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -26,6 +27,9 @@ import torch
 from seqexp.data.anomaly_windows import SPLITS, AnomalyWindowsDataModule, check_int
 from seqexp.data.errors import DataError
 
+log = logging.getLogger(__name__)
+
+MAX_PLACEMENT_TRIES = 1000  # random positions tried per split before placing stops short (with a warning)
 KINDS = ("spike", "level_shift", "variance_burst", "flatline", "frequency_change")
 
 
@@ -138,7 +142,7 @@ class SyntheticAnomalyDataModule(AnomalyWindowsDataModule):
         order = torch.randperm(len(self.kinds), generator=generator).tolist()
         placed: list[InjectedAnomaly] = []
         covered = 0
-        for attempt in range(1000):
+        for _ in range(MAX_PLACEMENT_TRIES):
             if covered >= target and len(placed) >= len(self.kinds):
                 break
             kind = self.kinds[order[len(placed) % len(self.kinds)]]
@@ -151,6 +155,12 @@ class SyntheticAnomalyDataModule(AnomalyWindowsDataModule):
             chosen[int(torch.randint(self.num_features, (1,), generator=generator))] = True
             placed.append(InjectedAnomaly(kind, first, first + length, tuple(torch.nonzero(chosen).flatten().tolist())))
             covered += length
+        if covered < target:
+            log.warning(
+                "data: the %s split holds %d anomalous points, short of the %d its rate asks: no free place after %d tries "
+                "(lower data.anomaly_rate / data.train_contamination or data.anomaly_length, or lengthen data.lengths.%s)",
+                split, covered, round(target), MAX_PLACEMENT_TRIES, split,
+            )
         return sorted(placed, key=lambda anomaly: anomaly.start)
 
     def _inject(

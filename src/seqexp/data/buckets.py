@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import BatchSampler, Sampler
 
 from seqexp.data.errors import DataError
+from seqexp.data.resumable import epoch_generator
 
 
 class BucketBatchSampler(BatchSampler):
@@ -61,8 +62,8 @@ class BucketBatchSampler(BatchSampler):
         for start in range(0, len(indices), pool_size):
             batches += self._batches_of_pool(indices[start : start + pool_size])
         if self.shuffle_batches:
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-            batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+            order = torch.randperm(len(batches), generator=epoch_generator(self.seed, self.epoch)).tolist()
+            batches = [batches[i] for i in order]
         return iter(batches)
 
     def __len__(self) -> int:

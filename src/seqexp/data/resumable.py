@@ -17,6 +17,12 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The random stream of one epoch: a function of (seed, epoch) only, so a resumed run reshuffles alike.
+    The prime multiplier keeps (seed, epoch) pairs from sharing a stream (seed 1 epoch 0 vs seed 0 epoch 1)."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
 class EpochShuffleSampler(Sampler[int]):
     """Indices in a random order drawn from ``(seed, epoch)`` alone, or in order when ``shuffle`` is false."""
 
@@ -32,8 +38,7 @@ class EpochShuffleSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         if not self.shuffle:
             return iter(range(self.length))
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.length, generator=generator).tolist())
+        return iter(torch.randperm(self.length, generator=epoch_generator(self.seed, self.epoch)).tolist())
 
 
 class ResumableDataLoader(DataLoader):

@@ -75,9 +75,6 @@ class Vocabulary:
     def encode(self, tokens: list[str]) -> list[int]:
         return [self.index.get(token, self.unknown_index) for token in tokens]
 
-    def decode(self, ids: Iterable[int]) -> list[str]:
-        return [self.tokens[i] for i in ids]
-
     def state_dict(self) -> dict[str, Any]:
         return {"tokens": list(self.tokens)}
 

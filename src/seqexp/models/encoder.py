@@ -7,13 +7,18 @@ the recurrent state.
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-# The keys of a `model` config section (conf/model/*.yaml); anything else there is a typo.
-MODEL_KEYS = ("cell", "hidden_size", "num_layers", "bidirectional", "dropout", "conv", "compile")
+# A `model` config section (conf/model/*.yaml) holds the encoder's constructor arguments, with the Conv1d
+# front's nested under `conv` (conv.layers -> conv_layers), and `compile`, which wraps the built encoder.
+NESTED_SECTION = "conv"
+WRAPPER_KEYS = ("compile",)
 
 # Hidden state as the cell returns it: a tensor, or (h, c) for LSTM; each (layers*directions, batch, hidden).
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -95,17 +100,28 @@ class RecurrentEncoder(nn.Module):
         return outputs, state
 
 
+def model_keys() -> list[str]:
+    """Every key a ``model`` section may hold, read off the encoder's signature (no hand-kept list)."""
+    arguments = [name for name in inspect.signature(RecurrentEncoder).parameters if name != "input_size"]
+    nested = f"{NESTED_SECTION}_"
+    return [name.replace(nested, f"{NESTED_SECTION}.", 1) if name.startswith(nested) else name for name in arguments] + list(WRAPPER_KEYS)
+
+
+def unknown_model_keys(model: dict) -> list[str]:
+    """Full names (``model.x``, ``model.conv.x``) of the keys in ``model`` that no argument takes: typos."""
+    allowed = set(model_keys())
+    names = [f"{NESTED_SECTION}.{key}" for key in model.get(NESTED_SECTION) or {}]
+    names += [key for key in model if key != NESTED_SECTION]
+    return [f"model.{name}" for name in names if name not in allowed]
+
+
+def encoder_arguments(model: dict) -> dict[str, Any]:
+    """The encoder's constructor arguments from a ``model`` section (``conv.layers`` -> ``conv_layers``)."""
+    arguments = {key: value for key, value in model.items() if key != NESTED_SECTION and key not in WRAPPER_KEYS}
+    arguments.update({f"{NESTED_SECTION}_{key}": value for key, value in (model.get(NESTED_SECTION) or {}).items()})
+    return arguments
+
+
 def build_encoder(input_size: int, model: dict) -> RecurrentEncoder:
     """Encoder from a ``model`` config section (see conf/model/*.yaml for the keys)."""
-    conv = model.get("conv") or {}
-    return RecurrentEncoder(
-        input_size,
-        cell=model["cell"],
-        hidden_size=model["hidden_size"],
-        num_layers=model["num_layers"],
-        bidirectional=model["bidirectional"],
-        dropout=model["dropout"],
-        conv_channels=conv.get("channels", 0),
-        conv_kernel_size=conv.get("kernel_size", 3),
-        conv_layers=conv.get("layers", 0),
-    )
+    return RecurrentEncoder(input_size, **encoder_arguments(model))
