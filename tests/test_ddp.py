@@ -4,6 +4,9 @@ the command line for rank 1, which must never happen inside pytest."""
 from __future__ import annotations
 
 import math
+import socket
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -138,3 +141,33 @@ def test_ddp_refuses_a_launcher_that_cannot_start_its_ranks(tmp_path: Path) -> N
             prepare_ranks(trainer, datamodule.spec)
     finally:
         HydraConfig.instance().cfg = None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_nodes_under_torchrun_match_ddp_cpu(tmp_path: Path) -> None:
+    """The README's multi-node recipe, as two nodes on 127.0.0.1: the same command under torchrun on each
+    node, one hydra.run.dir. Both ranks finish, share one run folder, and equal a trainer=ddp_cpu run."""
+    same = [*DDP_RUN, "trainer.max_epochs=2", "trainer.deterministic=true", "model.hidden_size=8"]
+    port, run_dir = _free_port(), tmp_path / "nodes"
+    nodes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node-rank={rank}", "--nproc-per-node=1",
+             "--master-addr=127.0.0.1", f"--master-port={port}", "-m", "seqexp.train", *same, "trainer.devices=1",
+             "trainer.num_nodes=2", f"hydra.run.dir={run_dir}"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+        )
+        for rank in (0, 1)
+    ]
+    outputs = [node.communicate(timeout=300)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], "\n".join(output[-3000:] for output in outputs)
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == ["nodes"]  # one run folder, no stray outputs/
+    run_cli("train", *same, run_dir=tmp_path / "ddp_cpu")
+    on_nodes, on_one_machine = read_metrics(run_dir), read_metrics(tmp_path / "ddp_cpu")
+    assert on_nodes["world_size"] == on_one_machine["world_size"] == 2
+    assert on_nodes["metrics"] == pytest.approx(on_one_machine["metrics"], rel=1e-6)
