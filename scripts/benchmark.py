@@ -104,7 +104,16 @@ CASES: dict[str, Case] = {
         ("data=anomaly",),
         steps=50,
     ),
+    "large": Case(
+        "large",
+        "4-layer LSTM hidden 512, window 200, batch 256, shuffled sine (a GPU case: minutes per repeat on a CPU)",
+        ("model=stacked", "model.num_layers=4", "model.hidden_size=512", "data.window_length=200", "data.batch_size=256",
+         "data.num_windows.train=8192"),
+        steps=20,
+        warmup=3,
+    ),
 }
+CPU_CASES = [name for name in CASES if name != "large"]  # the default --cases
 
 
 def compose_case(case: Case, args: argparse.Namespace, output_dir: Path, compile_encoder: bool = False) -> DictConfig:
@@ -414,7 +423,7 @@ def meta(args: argparse.Namespace) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {list(CASES)}")
+    parser.add_argument("--cases", default=",".join(CPU_CASES), help=f"comma-separated, from {list(CASES)}")
     parser.add_argument("--repeats", type=int, default=5, help="A/B pairs per case; the median is reported")
     parser.add_argument("--steps", type=int, default=0, help="timed steps per repeat (0 = each case's default)")
     parser.add_argument("--startup-repeats", type=int, default=3, help="start-up pairs; 0 skips the start-up check")
