@@ -80,3 +80,14 @@ def test_summary_of_a_folder_without_jobs_says_what_it_expected(tmp_path: Path) 
     result = run_cli("summarize", str(tmp_path), check=False)
     assert result.returncode != 0
     assert "no job folders" in result.stderr and "multirun" in result.stderr
+
+
+def test_metrics_json_is_strict_json_with_null_for_what_could_not_be_computed(tmp_path: Path) -> None:
+    from seqexp.reporting import write_metrics_file
+
+    write_metrics_file(tmp_path / "metrics.json", {"metrics": {"test/auroc": float("nan"), "test/f1": 0.5},
+                                                    "curve": [1.0, float("inf")], "objective": float("-inf")})
+    text = (tmp_path / "metrics.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    record = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-JSON constant {name}"))
+    assert record == {"metrics": {"test/auroc": None, "test/f1": 0.5}, "curve": [1.0, None], "objective": None}

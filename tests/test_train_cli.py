@@ -105,3 +105,33 @@ def test_user_config_dir_adds_its_own_presets(tmp_path: Path) -> None:
     run_cli("train", f"--config-dir={tmp_path / 'myconf'}", "model=tiny_gru", "debug=fast_dev_run", *TINY_SINE,
             run_dir=tmp_path / "run")
     assert "hidden_size: 3" in (tmp_path / "run" / ".hydra" / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        ["trainer.max_steps=3"],  # ends before the first validation
+        ["trainer.val_check_interval=0.5", "trainer.max_epochs=1"],
+        ["trainer.check_val_every_n_epoch=2", "trainer.max_epochs=1"],  # no validation at all
+        ["trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1", "trainer.max_epochs=2"],
+    ],
+    ids=["max_steps", "val_check_interval", "check_val_every_n_epoch", "limit_batches"],
+)
+def test_common_trainer_knobs_work_with_the_default_callbacks(knobs: list[str], tmp_path: Path) -> None:
+    train(compose_train(*TINY_SINE, "model.hidden_size=8", *knobs, f"paths.output_dir={tmp_path}"))
+    record = read_metrics(tmp_path)
+    assert record["status"] == "completed" and math.isfinite(record["metrics"]["test/mse"])
+    if knobs == ["trainer.max_steps=3"]:
+        assert record["global_step"] == 3 and record["best_model_path"] is None  # nothing validated: last weights tested
+
+
+def test_a_bad_data_file_is_one_line_and_full_error_shows_the_trace(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("value\n1.0\nabc\n2.0\n")
+    result = run_cli("train", "data=series", f"data.path={bad}", run_dir=tmp_path / "run", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"Error: {bad}, line 3, column 'value': 'abc' is not a number"
+    assert f"{bad}, line 3" in (tmp_path / "run" / "train.log").read_text()  # the log keeps it too
+    traced = run_cli("train", "data=series", f"data.path={bad}", run_dir=tmp_path / "again", check=False,
+                     env={"HYDRA_FULL_ERROR": "1"})
+    assert traced.returncode == 1 and "Traceback" in traced.stderr and f"{bad}, line 3" in traced.stderr
