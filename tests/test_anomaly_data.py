@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from seqexp.data.anomaly import KINDS, SyntheticAnomalyDataModule
-from seqexp.data.anomaly_real import AnomalyCSVError, CSVAnomalyDataModule, RealAnomalyDataModule, read_labelled_csv
+from seqexp.data.anomaly_real import CSVAnomalyDataModule, RealAnomalyDataModule, read_labelled_csv
+from seqexp.data.table import TableError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "anomaly"
 SMALL = {"train": 600, "val": 500, "test": 500}
@@ -109,6 +110,16 @@ def test_csv_with_timestamps_windows_file_and_gaps(tmp_path: Path) -> None:
     assert labels.tolist() == [0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0]
 
 
+def test_missing_drop_drops_the_rows_with_their_labels_and_timestamps() -> None:
+    values, labels, timestamps = read_labelled_csv(
+        FIXTURES / "series_with_gaps.csv", timestamp_column="time", windows_path=FIXTURES / "windows.csv", missing="drop"
+    )
+    kept = [1, 3, 4, 5, 6, 7, 8, 9, 11]  # rows 0, 2 and 10 have a gap; windows still count every row
+    assert values.shape == (9, 2) and values[:2].tolist() == [[2.0, 20.0], [4.0, 22.0]]
+    assert labels.tolist() == [[0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0][row] for row in kept]
+    assert timestamps == [f"2024-01-01T{row:02d}:00" for row in kept]
+
+
 def test_csv_label_column_and_splits(tmp_path: Path) -> None:
     path = tmp_path / "series.csv"
     path.write_text("value,label\n" + "".join(f"{i % 7},{int(i in (50, 51))}\n" for i in range(100)))
@@ -129,16 +140,16 @@ def test_csv_label_column_and_splits(tmp_path: Path) -> None:
     ],
 )
 def test_bad_csv_input_names_file_line_and_column(fixture: str, settings: dict, message: str) -> None:
-    with pytest.raises(AnomalyCSVError, match=message):
+    with pytest.raises(TableError, match=message):
         read_labelled_csv(FIXTURES / fixture, **settings)
 
 
 def test_bad_windows_file_and_missing_path(tmp_path: Path) -> None:
     windows = tmp_path / "windows.csv"
     windows.write_text("start,end\n3,99\n")
-    with pytest.raises(AnomalyCSVError, match=r"windows\.csv, line 2, column 'end': row index 99 is past the series' last row index 5"):
+    with pytest.raises(TableError, match=r"windows\.csv, line 2, column 'end': row index 99 is past the series' last row index 5"):
         read_labelled_csv(FIXTURES / "plain.csv", windows_path=windows)
-    with pytest.raises(AnomalyCSVError, match=r"nowhere\.csv: no such file"):
+    with pytest.raises(TableError, match=r"nowhere\.csv: no such file"):
         CSVAnomalyDataModule(path=str(tmp_path / "nowhere.csv")).spec
     with pytest.raises(ValueError, match=r"data\.path"):
         CSVAnomalyDataModule()

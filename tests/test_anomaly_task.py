@@ -55,11 +55,10 @@ def test_overlapping_windows_average_into_one_score_per_point() -> None:
     scores = torch.tensor([[9.0, 1.0, 2.0], [4.0, 6.0, 8.0]])
     labels = torch.tensor([[1, 0, 1], [1, 0, 0]])
     inputs = torch.arange(6.0).view(2, 3, 1)
-    task._windows["val"] = [(torch.tensor([-1, 1]), scores, labels, inputs)]
-    series = task._point_series("val")
+    series = task._point_series(torch.tensor([-1, 1]), scores, labels, inputs)
     # point 0: 1; point 1: mean(2, 4) = 3; points 2, 3: 6, 8. The context step (score 9) is dropped.
     torch.testing.assert_close(series["scores"], torch.tensor([1.0, 3.0, 6.0, 8.0]))
-    assert series["labels"].tolist() == [0, 1, 0, 0]
+    assert series["labels"].tolist() == [0, 1, 0, 0] and series["points"].tolist() == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize(("key", "value"), [("mode", "transformer"), ("horizon", 0), ("threshold", {"rule": "top1"})])

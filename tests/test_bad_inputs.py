@@ -80,7 +80,7 @@ def train_into(run_dir: Path, *overrides: str) -> None:
         (["trainer.min_epochs=5", "trainer.max_epochs=2"], "trainer.min_epochs=5: larger than trainer.max_epochs=2"),
         (["optim.lr=0"], "optim.lr=0: must be a number > 0"),
         (["seed=-1"], "seed=-1: must be an integer in [0, 4294967295]"),
-        (["+model.hiden_size=8"], "model.hiden_size: not a model key; the keys are ['cell', 'hidden_size'"),  # Hydra's advice for a typo
+        (["+model.hiden_size=8"], "model.hiden_size: not a model key; the keys are ['architecture', 'cell', 'hidden_size'"),  # Hydra's advice for a typo
     ],
 )
 def test_bad_config_value_names_the_key_and_allowed_values(overrides: list[str], message: str, untouched: Path) -> None:
@@ -224,18 +224,18 @@ def with_row(row: int, cells: str) -> str:
 
 DATA_FILE_CASES = {
     # name: (data preset, extra overrides, file content or None for a missing file, the message (with {path}))
-    "text_missing": ("text_csv", [], None, "data.path='{path}': no such file"),
+    "text_missing": ("text_csv", [], None, "data.path={path}: no such file"),
     "text_empty": ("text_csv", [], "", "{path}: empty file"),
     "text_only_header": ("text_csv", [], "text,label\n", "{path}: no data rows after the header"),
     "text_wrong_columns": ("text_csv", [], "body,label\nhello,pos\n",
                            "{path}: data.text_column='text' is not a column of the file; its header has ['body', 'label']"),
     "text_not_utf8": ("text_csv", [], b"text,label\ngood movie,pos\n\xff\xfe bad bytes,neg\n",
-                      "{path}: line 3 is not valid utf-8 (byte 0xff)"),
-    "text_empty_text": ("text_csv", [], "text,label\ngood movie,pos\n,neg\nfine,pos\n", "{path}: line 3: empty text"),
+                      "{path}, line 3: not valid utf-8 (byte 0xff)"),
+    "text_empty_text": ("text_csv", [], "text,label\ngood movie,pos\n,neg\nfine,pos\n", "{path}, line 3: empty text"),
     "text_unknown_label": ("text_csv", ["data.labels=[pos,neg]"], "text,label\ngood,pos\nbad,neg\nmeh,maybe\n",
-                           "{path}: line 4: unknown label 'maybe' (data.labels=['pos', 'neg'])"),
+                           "{path}, line 4: unknown label 'maybe' (data.labels=['pos', 'neg'])"),
     "anomaly_missing": ("anomaly_csv", [], None, "{path}: no such file"),
-    "anomaly_empty": ("anomaly_csv", [], "", "{path}: empty file, expected a header row"),
+    "anomaly_empty": ("anomaly_csv", [], "", "{path}: empty file, expected a header line with column names"),
     "anomaly_only_header": ("anomaly_csv", [], "value,label\n", "{path}: no data rows after the header"),
     "anomaly_wrong_column": ("anomaly_csv", ["data.value_columns=[level]"], SERIES,
                              "{path}: column 'level' (data.value_columns) is not in the header ['value', 'label']"),
@@ -255,6 +255,11 @@ DATA_FILE_CASES = {
                                         "data.input_length=30 + data.horizon=2 leave no train window: data.csv has 40 steps"),
     "series_nan_policy_error": ("series", ["data.missing=error"], with_row(5, "nan,0"),
                                 "{path}, line 7, column 'value': missing value"),
+    "series_short_row": ("series", [], with_row(5, "1.0"), "{path}, line 7: 1 fields, the header has 2"),
+    "series_question_mark_policy_error": ("series", ["data.missing=error"], with_row(5, "?,0"),
+                                          "{path}, line 7, column 'value': missing value (data.missing=error)"),
+    "anomaly_question_mark_policy_error": ("anomaly_csv", ["data.missing=error"], with_row(5, "?,0"),
+                                           "{path}, line 7, column 'value': missing value (data.missing=error)"),
 }
 
 

@@ -101,6 +101,15 @@ def test_ddp_only_rank_zero_writes_tensorboard_and_figures(ddp_run: tuple[Path, 
 
 
 @pytest.mark.slow
+def test_ddp_run_writes_each_test_prediction_once_in_order(ddp_run: tuple[Path, Path]) -> None:
+    """Each rank predicts a share of the test split; rank 0 gathers the shares and writes them in the data's order."""
+    _, run_dir = ddp_run
+    rows = (run_dir / "predictions" / "test.csv").read_text().splitlines()
+    assert rows[0] == "window,step,prediction,truth"
+    assert [int(row.split(",")[0]) for row in rows[1:]] == [window for window in range(64) for _ in range(20 - 3)]
+
+
+@pytest.mark.slow
 def test_ddp_inside_a_multirun_runs_each_job_in_its_folder(tmp_path: Path) -> None:
     run_cli("train", "-m", *DDP_RUN, "model=rnn,gru", "logger=none", cwd=tmp_path)
     assert [p.name for p in (tmp_path / "outputs").iterdir()] == ["multirun"]  # no single-run folders from the ranks

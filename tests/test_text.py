@@ -12,6 +12,7 @@ from torch.utils.data import DistributedSampler
 
 from seqexp.data.buckets import BucketBatchSampler
 from seqexp.data.padded import PaddedSequenceDataset
+from seqexp.data.table import TableError
 from seqexp.data.text import TextDataModule, stratified_split
 from seqexp.data.text_sources import TextDataError, read_text_rows
 from seqexp.data.tokenize import PAD, UNK, Tokenizer, Vocabulary
@@ -106,6 +107,7 @@ def test_max_length_truncates(tmp_path: Path) -> None:
     [
         ([["   ", "pos"]], "line 3: empty text", "empty text"),
         ([["fine film", ""]], "line 3: no label in 'sentiment'", "missing label"),
+        ([["fine film"]], "line 3: no label in 'sentiment'", "missing label"),  # a short row: on_bad_row decides
         ([["fine film", "meh"]], "line 3: unknown label 'meh'", "unknown label"),
     ],
 )
@@ -114,7 +116,7 @@ def test_bad_rows_are_errors_naming_file_and_line_or_counted_skips(rows: list[li
     good = fixture_rows()
     path = write_csv(tmp_path / "bad.csv", [good[0], *rows, *good[1:]])
     keys = {**CSV_KEYS, "path": str(path), "labels": ["neg", "pos"]}
-    with pytest.raises(TextDataError, match=f"bad.csv: {problem}.*data.on_bad_row=skip"):
+    with pytest.raises(TextDataError, match=f"bad.csv, {problem}.*data.on_bad_row=skip"):
         TextDataModule(**keys).prepare()
     skipping = TextDataModule(**keys, on_bad_row="skip")
     skipping.prepare()
@@ -128,7 +130,7 @@ def test_missing_column_and_non_utf8_are_clear_errors(tmp_path: Path) -> None:
         TextDataModule(**{**CSV_KEYS, "path": str(path)}).prepare()
     latin = tmp_path / "latin.csv"
     latin.write_bytes("review,sentiment\nfine,pos\ncaf\u00e9 cr\u00e8me,neg\n".encode("latin-1"))
-    with pytest.raises(TextDataError, match=r"latin.csv: line 3 is not valid utf-8 \(byte 0xe9\).*data.encoding"):
+    with pytest.raises(TableError, match=r"latin.csv, line 3: not valid utf-8 \(byte 0xe9\).*data.encoding"):
         read_text_rows(latin, "review", "sentiment")
     assert read_text_rows(latin, "review", "sentiment", encoding="latin-1")[1].text == "caf\u00e9 cr\u00e8me"
 

@@ -20,7 +20,7 @@ from seqexp.data.text_sources import TextDataError
 from seqexp.predict import predict
 from seqexp.train import train
 
-PRESETS = ["rnn", "lstm", "gru", "stacked", "bidirectional", "cnn_rnn"]
+PRESETS = ["rnn", "lstm", "gru", "stacked", "bidirectional", "cnn_rnn", "lstm_fcn"]
 FIXTURE = Path(__file__).parent / "fixtures" / "text" / "reviews.csv"
 
 

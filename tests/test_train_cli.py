@@ -13,7 +13,7 @@ from helpers import compose_train, read_metrics, run_cli
 from seqexp.config import ConfigError, validate_config
 from seqexp.train import train
 
-PRESETS = ["rnn", "lstm", "gru", "stacked", "bidirectional", "cnn_rnn"]
+PRESETS = ["rnn", "lstm", "gru", "stacked", "bidirectional", "cnn_rnn", "lstm_fcn"]
 TINY_SINE = ["data.num_windows.train=256", "data.num_windows.val=64", "data.num_windows.test=64"]
 
 

@@ -14,7 +14,7 @@ from seqexp.data.ucr import UCRDataModule, stratified_split
 from seqexp.train import train
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ucr"
-PRESETS = ["rnn", "lstm", "gru", "stacked", "bidirectional", "cnn_rnn"]
+PRESETS = ["rnn", "lstm", "gru", "stacked", "bidirectional", "cnn_rnn", "lstm_fcn"]
 HEADER = "@problemName Bad\n@univariate false\n@dimensions 2\n@classLabel true a b\n@data\n"
 
 

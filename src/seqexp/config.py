@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from seqexp.lightning_internals import PRECISIONS
-from seqexp.models.encoder import CELLS, model_keys, unknown_model_keys
+from seqexp.models.encoder import CELLS, ENCODERS, lstm_fcn_problems, model_architecture, model_keys, unknown_model_keys
 from seqexp.tasks.optim import OPTIMIZERS, SCHEDULERS
 
 
@@ -36,7 +36,12 @@ class Rule:
     check: Callable[[Any], bool]
 
 
+def _is_int_list(value: Any) -> bool:
+    return isinstance(value, (list, ListConfig)) and len(value) > 0 and all(_is_int(item) and item >= 1 for item in value)
+
+
 RULES: tuple[Rule, ...] = (
+    Rule("model.architecture", f"one of {sorted(ENCODERS)}", lambda v: v in ENCODERS),
     Rule("model.cell", f"one of {sorted(CELLS)}", lambda v: v in CELLS),
     Rule("model.hidden_size", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
     Rule("model.num_layers", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
@@ -45,6 +50,11 @@ RULES: tuple[Rule, ...] = (
     Rule("model.conv.layers", "an integer >= 0", lambda v: _is_int(v) and v >= 0),
     Rule("model.conv.channels", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
     Rule("model.conv.kernel_size", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    Rule("model.fcn.filters", "a non-empty list of integers >= 1", _is_int_list),
+    Rule("model.fcn.kernel_sizes", "a non-empty list of integers >= 1", _is_int_list),
+    Rule("model.dimension_shuffle", "true or false", lambda v: isinstance(v, bool)),
+    Rule("model.shuffle_length", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    Rule("model.branch_dropout", "a number in [0, 1)", lambda v: _is_number(v) and 0 <= v < 1),
     Rule("model.compile", "true or false", lambda v: isinstance(v, bool)),
     Rule("optim.name", f"one of {sorted(OPTIMIZERS)}", lambda v: v in OPTIMIZERS),
     Rule("optim.lr", "a number > 0", lambda v: _is_number(v) and v > 0),
@@ -103,7 +113,10 @@ def _cross_field_problems(cfg: DictConfig) -> list[str]:
             problems.append(f"data.stateful=true needs data.num_windows >= data.batch_size={get('data.batch_size')} (one stream per batch row), got {short}")
     model = get("model")
     if isinstance(model, DictConfig):
-        problems += [f"{key}: not a model key; the keys are {model_keys()}" for key in unknown_model_keys(model)]
+        problems += [f"{key}: not a model key; the keys are {model_keys(model_architecture(model))}" for key in unknown_model_keys(model)]
+        filters, kernel_sizes = get("model.fcn.filters"), get("model.fcn.kernel_sizes")
+        if model_architecture(model) == "lstm_fcn" and _is_int_list(filters) and _is_int_list(kernel_sizes):
+            problems += lstm_fcn_problems(get("model.bidirectional") is True, list(filters), list(kernel_sizes), get("model.dimension_shuffle") is True)
     min_epochs, max_epochs = get("trainer.min_epochs"), get("trainer.max_epochs")
     if _is_int(min_epochs) and _is_int(max_epochs) and max_epochs >= 0 and min_epochs > max_epochs:
         problems.append(f"trainer.min_epochs={min_epochs}: larger than trainer.max_epochs={max_epochs}")

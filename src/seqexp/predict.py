@@ -1,25 +1,44 @@
-"""Predict recipe: label texts with a trained classifier, using the vocabulary and label names
-saved in its checkpoint (no dataset needed).
+"""Predict recipe: a checkpoint's predictions, one row each, in the data's own units.
 
-    python -m seqexp.predict ckpt_path=<run>/checkpoints/last.ckpt 'text="a gripping, funny film"'
-    python -m seqexp.predict ckpt_path=... file=reviews.txt output_file=predictions.jsonl
+    python -m seqexp.predict ckpt_path=<run>/checkpoints/last.ckpt output_file=test.csv    # its test split
+    python -m seqexp.predict ckpt_path=... data.path=new.csv output_file=new.csv            # series, anomaly
+    python -m seqexp.predict ckpt_path=... data.test_path=new.ts output_file=new.csv        # UCR
+    python -m seqexp.predict ckpt_path=... 'text="a gripping, funny film"'                  # texts: printed
+    python -m seqexp.predict ckpt_path=... file=reviews.txt output_file=labels.jsonl
+
+Data and model are rebuilt from the run's saved config, as ``seqexp.eval`` does; texts need the
+checkpoint alone (it holds the vocabulary and the label names). Lightning predicts
+(``trainer.predict`` over the task's ``predict_step``); ``seqexp.predictions`` writes the rows.
 """
 
 from __future__ import annotations
 
-import json
-import sys
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import hydra
-import torch
-from omegaconf import DictConfig
+import lightning as L
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
 
 from seqexp.config import ConfigError
-from seqexp.console import user_errors_are_short
-from seqexp.data.padded import PaddedSequenceDataset
-from seqexp.data.text import TextDataModule, TextEncoder
+from seqexp.console import quiet_library_noise, user_errors_are_short
+from seqexp.data.text import TextDataModule
+from seqexp.eval import load_run_config
+from seqexp.predictions import PredictionFileWriter, records
+from seqexp.safety import check_checkpoint
 from seqexp.tasks.classification import ClassificationTask
+
+NEW_INPUT_KEYS = ("file", "data.path", "data.test_path")
+
+
+def with_defaults(cfg: DictConfig) -> DictConfig:
+    """``cfg`` over conf/predict.yaml's values, so that a call from Python may set only what it needs."""
+    defaults = OmegaConf.load(Path(str(resources.files("seqexp.conf").joinpath("predict.yaml"))))
+    for key in ("defaults", "hydra"):
+        defaults.pop(key)
+    return OmegaConf.merge(defaults, cfg)
 
 
 def read_texts(cfg: DictConfig) -> list[str]:
@@ -38,43 +57,59 @@ def read_texts(cfg: DictConfig) -> list[str]:
     return texts
 
 
-def load_classifier(ckpt_path: str | Path) -> tuple[ClassificationTask, TextEncoder, list[str]]:
-    """The task and the text encoder (tokenizer, vocabulary, max_length) stored in a checkpoint."""
-    path = Path(ckpt_path)
-    if not path.is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path}: no such file")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    state = checkpoint.get(TextDataModule.__qualname__)
-    if state is None:
-        raise ConfigError(f"ckpt_path={ckpt_path}: holds no text vocabulary; was it trained with data=text or data=text_csv?")
-    task = ClassificationTask.load_from_checkpoint(path, map_location="cpu")
-    task.eval()
-    return task, TextEncoder.from_state_dict(state["encoder"]), list(state["class_names"])
+def new_input(cfg: DictConfig) -> tuple[str, str] | None:
+    """``(key, path)`` of the new input file, if one is given."""
+    given = [(key, value) for key in NEW_INPUT_KEYS if (value := OmegaConf.select(cfg, key)) is not None]
+    if len(given) > 1:
+        raise ConfigError(f"{' and '.join(f'{key}={value}' for key, value in given)}: give one input file")
+    return given[0] if given else None
 
 
-@torch.no_grad()
-def predict(cfg: DictConfig) -> list[dict]:
-    task, encoder, class_names = load_classifier(cfg.ckpt_path)
-    texts = read_texts(cfg)
-    sequences = [encoder(text) for text in texts]
-    empty = [index for index, sequence in enumerate(sequences) if len(sequence) == 0]
-    if empty:
-        raise ConfigError(f"text number {empty[0] + 1} has no tokens: {texts[empty[0]]!r}")
-    dataset = PaddedSequenceDataset(sequences, torch.zeros(len(texts), dtype=torch.long), padding_value=encoder.vocabulary.padding_index)
-    results = []
-    for start in range(0, len(texts), cfg.batch_size):
-        indices = list(range(start, min(start + cfg.batch_size, len(texts))))
-        probabilities = torch.softmax(task(dataset.__getitems__(indices)), dim=1)
-        for index, row in zip(indices, probabilities.tolist()):
-            best = max(range(len(row)), key=row.__getitem__)
-            results.append({"text": texts[index], "label": class_names[best], "probabilities": dict(zip(class_names, row))})
-    for result in results:
-        shares = "  ".join(f"{name}={p:.3f}" for name, p in result["probabilities"].items())
-        print(f"{result['label']}\t{shares}\t{result['text']}")
-    if cfg.output_file is not None:
-        Path(cfg.output_file).write_text("".join(json.dumps(result) + "\n" for result in results), encoding="utf-8")
-        print(f"Wrote {len(results)} predictions to {Path(cfg.output_file).resolve()}", file=sys.stderr)  # stdout: predictions only
-    return results
+def build(cfg: DictConfig, ckpt_path: Path, text_model: bool) -> tuple[type[L.LightningModule], L.LightningDataModule]:
+    """The task class and the DataModule that serves what to predict."""
+    if cfg.text is not None or (text_model and cfg.file is not None):
+        if not text_model:
+            raise ConfigError(f"text=: {ckpt_path} is not a text model (data=text or data=text_csv); give it "
+                              f"{' or '.join(f'{key}=' for key in NEW_INPUT_KEYS)}, or no input for its test split")
+        datamodule = TextDataModule(batch_size=cfg.batch_size)  # vocabulary and labels: restored from the checkpoint
+        datamodule.set_predict_input(read_texts(cfg))
+        return ClassificationTask, datamodule
+    run_cfg = load_run_config(ckpt_path)
+    L.seed_everything(run_cfg.seed, workers=True)  # data generated from the seed comes out as in training
+    datamodule = instantiate(run_cfg.data)
+    source = new_input(cfg)
+    if source is not None:
+        key, path = source
+        if text_model or not hasattr(datamodule, "set_predict_input"):
+            takes = 'text="..." or file=<one text per line>' if text_model else "no new input: leave it out for its test split"
+            raise ConfigError(f"{key}={path}: this checkpoint's data ({run_cfg.data._target_}) takes {takes}")
+        datamodule.set_predict_input(path)
+    return get_class(run_cfg.task._target_), datamodule
+
+
+def predict(cfg: DictConfig) -> list[dict[str, Any]]:
+    """Predict and write ``output_file`` (the log says where); return the rows as JSON lines hold them.
+    Labelled texts are also printed, one per line: label, class probabilities, text."""
+    cfg = with_defaults(cfg)
+    quiet_library_noise()
+    ckpt_path = Path(cfg.ckpt_path)
+    checkpoint = check_checkpoint(ckpt_path, "ckpt_path", resume=False)  # exists, complete, weights-only loadable
+    text_model = TextDataModule.__qualname__ in checkpoint
+    if cfg.output_file is None and cfg.text is None and not (text_model and cfg.file is not None):  # nothing to print
+        texts_hint = 'give text="..." or file=<one text per line>, or ' if text_model else "give "
+        raise ConfigError(f"nothing to predict: {texts_hint}output_file=<file> (.csv, .parquet or .jsonl) to write predictions to")
+    writer = PredictionFileWriter(cfg.output_file, cfg.max_rows)  # a file that cannot be written fails here
+    task_class, datamodule = build(cfg, ckpt_path, text_model)
+    texts = getattr(datamodule, "predict_texts", None) is not None
+    task = task_class.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=[writer])
+    trainer.predict(task, datamodule=datamodule, ckpt_path=str(ckpt_path), weights_only=True, return_predictions=False)
+    rows = records(writer.table)
+    if texts:  # stdout: the labels only
+        for row in rows:
+            shares = "  ".join(f"{name}={p:.3f}" for name, p in row["probabilities"].items())
+            print(f"{row['label']}\t{shares}\t{row['text']}")
+    return rows
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")

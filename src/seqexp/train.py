@@ -13,7 +13,7 @@ import hydra
 import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from seqexp.config import hydra_runtime, instantiate_group, overridden_keys, plain, validate_config
 from seqexp.console import announce, quiet_library_noise, user_errors_are_short
@@ -31,10 +31,6 @@ from seqexp.safety import preflight
 from seqexp.sweep import run_job
 
 
-def writes_test_predictions(cfg: DictConfig) -> bool:
-    return bool(cfg.test and OmegaConf.select(cfg, "predictions.write_test", default=False))
-
-
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
     """Validate, seed and instantiate a run's parts (scripts/benchmark.py times runs built here)."""
     validate_config(cfg)
@@ -47,8 +43,8 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     callbacks = instantiate_group(cfg.get("callbacks"))
     if not cfg.trainer.get("enable_progress_bar", True):  # one switch for the bar: no need to also null the callback
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
-    if writes_test_predictions(cfg):
-        callbacks.append(PredictionFileWriter(Path(cfg.paths.output_dir) / "predictions" / "test.csv", cfg.predictions.max_rows,
+    if cfg.test and cfg.predictions.write_test:  # writes when train() calls trainer.predict, after test
+        callbacks.append(PredictionFileWriter(Path(cfg.paths.output_dir, "predictions", "test.csv"), cfg.predictions.max_rows,
                                               keys=("paths.output_dir", "predictions.max_rows")))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate_group(cfg.get("logger")) or False)
     return datamodule, task, trainer
@@ -69,7 +65,7 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.test:
         trainer.test(task, datamodule=datamodule, ckpt_path=best["best_model_path"], verbose=True)
     metrics = {**fit_metrics, **scalar_metrics(trainer.callback_metrics)}
-    if writes_test_predictions(cfg):  # the test split again, through predict_step: <run>/predictions/test.csv
+    if cfg.test and cfg.predictions.write_test:  # the test split again, through predict_step: <run>/predictions/test.csv
         trainer.predict(task, datamodule=datamodule, ckpt_path=best["best_model_path"], weights_only=True, return_predictions=False)
     objective = best["best_score"] if best["best_score"] is not None else metrics.get(cfg.monitor.metric)
 

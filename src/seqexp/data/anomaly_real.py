@@ -1,7 +1,8 @@
 """Labelled series from files: the user's CSV (``data=anomaly_csv``) and real series kept in the
 package (``data=anomaly_real``).
 
-CSV layout: a header row, then one row per time point in time order.
+File layout (CSV, TSV or JSONL, optionally .gz/.bz2; read by ``seqexp.data.table``): a header row,
+then one row per time point in time order.
     timestamp_column  optional; names the points (used to match a windows file)
     value_columns     the features; null = every column but the timestamp and label columns
     label_column      optional 0/1 per point (1 = anomalous)
@@ -9,9 +10,10 @@ CSV layout: a header row, then one row per time point in time order.
                       anomaly window per row, both ends inclusive; row indices (0 = first data
                       row) when there is no timestamp column, else timestamps (compared as numbers
                       when both parse as numbers, else as strings: ISO 8601 sorts correctly)
-    missing           empty cells and nan/NA in value columns: ``interpolate`` (linear between the
-                      nearest present values; leading/trailing gaps take the nearest value) or
-                      ``error``. Missing labels and infinite values are always an error.
+    missing           missing value cells (``seqexp.data.table.MISSING_CELLS``: empty, NA, N/A, NaN,
+                      ?, ...): ``interpolate`` (linear between the nearest present values;
+                      leading/trailing gaps take the nearest value), ``drop`` (the rows, with their
+                      labels) or ``error``. Missing labels and infinite values are always an error.
 Every error names the file, the line (1 = header) and the column.
 
 Splits are contiguous: the first ``train_length`` points train (or ``split_fractions.train`` of
@@ -20,7 +22,6 @@ them), then val, then test in the ratio of their fractions.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from importlib.resources import files
@@ -30,13 +31,7 @@ import torch
 
 from seqexp.data.anomaly_windows import SPLITS, AnomalyWindowsDataModule
 from seqexp.data.errors import DataError
-
-MISSING_POLICIES = ("interpolate", "error")
-MISSING_TOKENS = {"", "nan", "NaN", "NAN", "NA", "N/A", "null", "None"}
-
-
-class AnomalyCSVError(DataError):
-    """A CSV cell or structure is wrong; the message names file, line and column."""
+from seqexp.data.table import Table, TableError, apply_missing, check_missing_policy, location, numeric_columns, read_table
 
 
 @dataclass(frozen=True)
@@ -61,45 +56,9 @@ SOURCES = {
 }
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and ``(line number, cells)`` of each non-empty data row."""
-    if not path.is_file():
-        raise AnomalyCSVError(f"{path}: no such file")
-    with path.open(newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if not header:
-            raise AnomalyCSVError(f"{path}: empty file, expected a header row")
-        header = [name.strip() for name in header]
-        rows = []
-        for cells in reader:
-            if not any(cell.strip() for cell in cells):
-                continue
-            if len(cells) != len(header):
-                raise AnomalyCSVError(f"{path}, line {reader.line_num}: {len(cells)} fields, the header has {len(header)}")
-            rows.append((reader.line_num, [cell.strip() for cell in cells]))
-    if not rows:
-        raise AnomalyCSVError(f"{path}: no data rows after the header")
-    return header, rows
-
-
-def _column_index(path: Path, header: list[str], name: str, key: str) -> int:
-    if name not in header:
-        raise AnomalyCSVError(f"{path}: column {name!r} ({key}) is not in the header {header}")
-    return header.index(name)
-
-
-def _interpolate(column: torch.Tensor) -> torch.Tensor:
-    """Linear interpolation over nan; leading/trailing gaps take the nearest present value."""
-    present = ~torch.isnan(column)
-    positions = torch.arange(len(column), dtype=torch.float64)
-    known_x, known_y = positions[present], column[present]
-    right = torch.searchsorted(known_x, positions).clamp(1, len(known_x) - 1) if len(known_x) > 1 else torch.zeros_like(positions, dtype=torch.long)
-    left = (right - 1).clamp(min=0)
-    span = (known_x[right] - known_x[left]).clamp(min=1e-12)
-    weight = ((positions - known_x[left]) / span).clamp(0, 1)
-    filled = known_y[left] + weight * (known_y[right] - known_y[left])
-    return torch.where(present, column, filled)
+def _check_column(table: Table, name: str, key: str) -> None:
+    if name not in table.header:
+        raise TableError(f"{table.source}: column {name!r} ({key}) is not in the header {list(table.header)}")
 
 
 def read_labelled_csv(
@@ -111,65 +70,42 @@ def read_labelled_csv(
     missing: str = "interpolate",
 ) -> tuple[torch.Tensor, torch.Tensor, list[str] | None]:
     """``values`` (time, feature) float64, ``labels`` (time,) long and the timestamps (or None)."""
-    path = Path(path)
-    if missing not in MISSING_POLICIES:
-        raise DataError(f"data.missing={missing!r}: must be one of {list(MISSING_POLICIES)}")
+    check_missing_policy(missing)
     if label_column and windows_path:
         raise DataError("data.label_column and data.windows_path: set one of them, not both")
-    header, rows = _read_rows(path)
+    table = read_table(path, default_format="csv")
     reserved = {name for name in (timestamp_column, label_column) if name}
     for name, key in ((timestamp_column, "data.timestamp_column"), (label_column, "data.label_column")):
         if name:
-            _column_index(path, header, name, key)
-    names = list(value_columns) if value_columns else [name for name in header if name not in reserved]
+            _check_column(table, name, key)
+    names = list(value_columns) if value_columns else [name for name in table.header if name not in reserved]
     if not names:
-        raise AnomalyCSVError(f"{path}: no value columns (header {header}, timestamp/label columns {sorted(reserved)})")
-    columns = [_column_index(path, header, name, "data.value_columns") for name in names]
+        raise TableError(f"{table.source}: no value columns (header {list(table.header)}, timestamp/label columns {sorted(reserved)})")
+    for name in names:
+        _check_column(table, name, "data.value_columns")
+    values, kept = apply_missing(numeric_columns(table, names), missing, table.source, table.lines, names)
 
-    table: list[list[float]] = []
-    for line, cells in rows:
-        numbers = []
-        for name, column in zip(names, columns):
-            cell = cells[column]
-            if cell in MISSING_TOKENS:
-                if missing == "error":
-                    raise AnomalyCSVError(f"{path}, line {line}, column {name!r}: missing value (data.missing=error)")
-                numbers.append(math.nan)
-                continue
-            try:
-                number = float(cell)
-            except ValueError:
-                raise AnomalyCSVError(f"{path}, line {line}, column {name!r}: {cell!r} is not a number") from None
-            if not math.isfinite(number):
-                raise AnomalyCSVError(f"{path}, line {line}, column {name!r}: {cell!r} is not a finite number")
-            numbers.append(number)
-        table.append(numbers)
-    values = torch.tensor(table, dtype=torch.float64)
-    for feature, name in enumerate(names):
-        if torch.isnan(values[:, feature]).all():
-            raise AnomalyCSVError(f"{path}, column {name!r}: every value is missing")
-        values[:, feature] = _interpolate(values[:, feature])
-
-    timestamps = [cells[header.index(timestamp_column)] for _, cells in rows] if timestamp_column else None
+    # Labels and timestamps of every row (a windows file counts rows before any is dropped), then of the kept rows.
+    timestamps = [cell or "" for cell in table.column(timestamp_column)] if timestamp_column else None
     if label_column:
-        labels = _read_labels(path, header.index(label_column), label_column, rows)
+        labels = _read_labels(table, label_column)
     elif windows_path:
-        labels = _windows_to_labels(Path(windows_path), len(rows), timestamps)
+        labels = _windows_to_labels(Path(windows_path), len(table.rows), timestamps)
     else:
-        labels = torch.zeros(len(rows), dtype=torch.long)
-    return values, labels, timestamps
+        labels = torch.zeros(len(table.rows), dtype=torch.long)
+    kept_timestamps = [timestamps[row] for row in kept.tolist()] if timestamps is not None else None
+    return torch.from_numpy(values), labels[torch.from_numpy(kept)], kept_timestamps
 
 
-def _read_labels(path: Path, column: int, name: str, rows: list[tuple[int, list[str]]]) -> torch.Tensor:
+def _read_labels(table: Table, name: str) -> torch.Tensor:
     labels = []
-    for line, cells in rows:
-        cell = cells[column]
+    for line, cell in zip(table.lines, table.column(name)):
         try:
-            label = float(cell)
+            label = float(cell or "")
         except ValueError:
             label = math.nan
         if label not in (0.0, 1.0):
-            raise AnomalyCSVError(f"{path}, line {line}, column {name!r}: label must be 0 or 1, got {cell!r}")
+            raise TableError(f"{location(table.source, line, name)}: label must be 0 or 1, got {cell!r}")
         labels.append(int(label))
     return torch.tensor(labels, dtype=torch.long)
 
@@ -183,26 +119,26 @@ def _as_number(text: str) -> float | None:
 
 def _windows_to_labels(path: Path, length: int, timestamps: list[str] | None) -> torch.Tensor:
     """Point labels from a ``start,end`` windows file (inclusive ends)."""
-    header, rows = _read_rows(path)
-    start_column = _column_index(path, header, "start", "windows file")
-    end_column = _column_index(path, header, "end", "windows file")
+    table = read_table(path, default_format="csv", key="data.windows_path")
+    for name in ("start", "end"):
+        _check_column(table, name, "windows file")
     numeric_times = [_as_number(stamp) for stamp in timestamps] if timestamps is not None else None
     labels = torch.zeros(length, dtype=torch.long)
-    for line, cells in rows:
-        start, end = cells[start_column], cells[end_column]
+    for line, start, end in zip(table.lines, table.column("start"), table.column("end")):
+        start, end = start or "", end or ""
         if timestamps is None:
             if not (start.isdigit() and end.isdigit()):
-                raise AnomalyCSVError(f"{path}, line {line}: start {start!r} and end {end!r} must be row indices (integers >= 0) when there is no timestamp column")
+                raise TableError(f"{location(path, line)}: start {start!r} and end {end!r} must be row indices (integers >= 0) when there is no timestamp column")
             first, last = int(start), int(end)
             if last >= length:
-                raise AnomalyCSVError(
-                    f"{path}, line {line}, column 'end': row index {last} is past the series' last row index "
+                raise TableError(
+                    f"{location(path, line, 'end')}: row index {last} is past the series' last row index "
                     f"{length - 1} (indices count data rows from 0)"
                 )
         else:
             first, last = _timestamp_span(path, line, start, end, timestamps, numeric_times)
         if first > last:
-            raise AnomalyCSVError(f"{path}, line {line}: start {start!r} comes after end {end!r}")
+            raise TableError(f"{location(path, line)}: start {start!r} comes after end {end!r}")
         labels[first : last + 1] = 1
     return labels
 
@@ -217,7 +153,7 @@ def _timestamp_span(
     low, high = bounds if numeric else (start, end)
     inside = [row for row, key in enumerate(keys) if low <= key <= high]  # type: ignore[operator]
     if not inside:
-        raise AnomalyCSVError(f"{path}, line {line}: no timestamp of the series lies in [{start}, {end}]")
+        raise TableError(f"{location(path, line)}: no timestamp of the series lies in [{start}, {end}]")
     return inside[0], inside[-1]
 
 
@@ -258,8 +194,7 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
         super().__init__(window_length, train_stride, eval_stride, batch_size, num_workers, seed)
         if not path:
             raise DataError("data.path: set it to your CSV file (data.path=/path/to/series.csv)")
-        if missing not in MISSING_POLICIES:
-            raise DataError(f"data.missing={missing!r}: must be one of {list(MISSING_POLICIES)}")
+        check_missing_policy(missing)
         self.path, self.windows_path = Path(path), windows_path
         self.timestamp_column, self.value_columns, self.label_column = timestamp_column, value_columns, label_column
         self.missing = missing
@@ -271,6 +206,27 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
             self.path, self.timestamp_column, self.value_columns, self.label_column, self.windows_path, self.missing
         )
         return values, labels, contiguous_bounds(len(values), self.split_fractions, self.train_length)
+
+    # --- prediction: the file's own names for points and features (see AnomalyWindowsDataModule) --
+    def value_names(self) -> tuple[str, ...]:
+        reserved = {self.timestamp_column, self.label_column}
+        return tuple(self.value_columns or [name for name in read_table(self.path, default_format="csv").header if name not in reserved])
+
+    def point_times(self) -> list[str] | None:
+        if not self.timestamp_column:
+            return None
+        return read_labelled_csv(self.path, self.timestamp_column, self.value_columns, self.label_column,
+                                 self.windows_path, self.missing)[2]
+
+    def has_labels(self) -> bool:
+        return bool(self.label_column or self.windows_path)
+
+    def read_new_series(self, path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None]:
+        """New input with the training's value and timestamp columns; its labels are read when it has the label column."""
+        label_column = self.label_column if self.label_column in read_table(path, default_format="csv").header else None
+        values, labels, times = read_labelled_csv(path, self.timestamp_column, list(self.value_names()), label_column,
+                                                  None, self.missing)
+        return values, labels if label_column else None, times
 
 
 class RealAnomalyDataModule(CSVAnomalyDataModule):
@@ -300,11 +256,10 @@ class RealAnomalyDataModule(CSVAnomalyDataModule):
         if source not in SOURCES:
             raise DataError(f"data.source={source!r}: must be one of {sorted(SOURCES)}")
         self.source = SOURCES[source]
-        folder = files("seqexp.data") / "assets" / "anomaly"
+        folder = Path(str(files("seqexp.data") / "assets" / "anomaly"))
         train_length = self.source.train_length
         if self.source.train_file is not None:
-            with (folder / self.source.train_file).open() as handle:
-                train_length = sum(1 for line in handle if line.strip()) - 1  # minus the header
+            train_length = len(read_table(folder / self.source.train_file).rows)
         super().__init__(
             path=str(folder / self.source.file),
             timestamp_column=self.source.timestamp_column,

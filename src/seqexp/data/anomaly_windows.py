@@ -17,13 +17,16 @@ so a task can put overlapping windows back on the split's time axis.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import lightning as L
 import torch
 
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.errors import DataError
-from seqexp.data.spec import DataSpec
+from seqexp.data.scaling import Scaler
+from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.data.table import apply_missing, numeric_columns, read_table
 from seqexp.metrics.anomaly import runs
 
 SPLITS = ("train", "val", "test")
@@ -70,6 +73,7 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
         self.num_workers = check_int("data.num_workers", num_workers, 0)
         self.seed = seed
         self.values: torch.Tensor | None = None  # (time, feature), normalised
+        self.scaler: Scaler | None = None  # mean/std (population) of the train split
         self.labels: torch.Tensor | None = None  # (time,)
         self.bounds: dict[str, tuple[int, int]] = {}
         self.datasets: dict[str, BatchedTensorDataset] = {}
@@ -97,9 +101,9 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
                 raise DataError(
                     f"data: the {split} split has {end - start} points, fewer than data.window_length={self.window_length}"
                 )
-        train = values[slice(*bounds["train"])].double()
-        mean, std = train.mean(0), train.std(0, unbiased=False)
-        self.values = ((values.double() - mean) / torch.where(std > 0, std, torch.ones_like(std))).float()
+        self.scaler = Scaler("standard", correction=0).fit(values[slice(*bounds["train"])])
+        self.values = self.scaler.transform(values.double()).float()
+        self.raw_values = values  # in its own units, for prediction files
         self.labels, self.bounds = labels.long(), bounds
         log_split_anomalies(self.labels, bounds)
 
@@ -134,3 +138,56 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
             return
         self.prepare_series()
         self.datasets = {split: self._windows(split) for split in SPLITS}
+
+    # --- prediction (seqexp.predict, predictions/test.csv) ---------------------------------------
+    raw_values: torch.Tensor | None = None  # (time, feature), the series in its own units
+    predict_index: PredictionIndex | None = None  # of the new input set by set_predict_input
+
+    def value_names(self) -> tuple[str, ...]:
+        """Names of the features in prediction files (file-based modules use their columns' names)."""
+        features = self.raw_values.shape[1]
+        return ("value",) if features == 1 else tuple(f"value_{feature}" for feature in range(features))
+
+    def point_times(self) -> list[str] | None:
+        """Each point's time stamp, None without a timestamp column (file-based modules may have one)."""
+        return None
+
+    def has_labels(self) -> bool:
+        """Whether the labels are known (a file may come without them: all points then read as normal)."""
+        return True
+
+    def read_new_series(self, path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None]:
+        """Values ``(time, feature)``, labels (None when the file has none) and time stamps of new input.
+        Without column settings of its own (synthetic data), every column of the file is a feature."""
+        table = read_table(path, default_format="csv")
+        values, _ = apply_missing(numeric_columns(table, table.header), "interpolate", table.source, table.lines, table.header)
+        return torch.from_numpy(values), None, None
+
+    def set_predict_input(self, path: str | Path) -> None:
+        """Score another file of the same features (``seqexp.predict data.path=...``) as one series,
+        scaled as the train split, in windows every ``eval_stride`` points."""
+        self.setup()
+        values, labels, times = self.read_new_series(path)
+        if values.shape[1] != self.raw_values.shape[1]:
+            raise DataError(f"{path}: {values.shape[1]} value columns, the model was trained on {self.raw_values.shape[1]} "
+                            f"({', '.join(self.value_names())})")
+        if len(values) < self.window_length:
+            raise DataError(f"{path}: {len(values)} points, fewer than the model's data.window_length={self.window_length}")
+        last = len(values) - self.window_length
+        starts = torch.cat([torch.arange(0, last + 1, self.eval_stride), torch.tensor([last])]).unique()
+        index = starts.view(-1, 1) + torch.arange(self.window_length).view(1, -1)  # (windows, time)
+        known = labels if labels is not None else torch.zeros(len(values), dtype=torch.long)
+        self.datasets["predict"] = BatchedTensorDataset(
+            inputs=self.scaler.transform(values.double()).float()[index], targets=known[index], starts=starts)
+        self.predict_index = PredictionIndex(truth=labels is not None, times=None if times is None else tuple(times),
+                                             names=self.value_names(), values=values)
+
+    def prediction_index(self) -> PredictionIndex:
+        """Points of the test split (or of the new input, once set), with their values in the data's own units."""
+        if self.predict_index is not None:
+            return self.predict_index
+        self.prepare_series()
+        start, end = self.bounds["test"]
+        times = self.point_times()
+        return PredictionIndex(truth=self.has_labels(), first_step=start, times=None if times is None else tuple(times[start:end]),
+                               names=self.value_names(), values=self.raw_values[start:end])

@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from seqexp.data.resumable import EpochShuffleSampler, ResumableDataLoader
+from seqexp.data.spec import PredictionIndex
 
 Batch = dict[str, torch.Tensor]
 
@@ -83,3 +84,11 @@ class TensorSplitLoaders:
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", False)
+
+    def predict_dataloader(self) -> DataLoader:
+        """New input set for prediction (``datasets["predict"]``, where a module supports it), else the test split."""
+        return self._loader("predict" if "predict" in self.datasets else "test", False)
+
+    def prediction_index(self) -> PredictionIndex:
+        """How to name the rows of what ``predict_dataloader`` serves (modules with time stamps or names override it)."""
+        return PredictionIndex()

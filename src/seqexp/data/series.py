@@ -1,8 +1,9 @@
 """Real time series for forecasting: windows of ``input_length`` steps predict the next ``horizon``.
 
 Series come from the built-in copies in ``data/assets/series`` (see its NOTICE) by ``name``, or from
-the user's CSV by ``path``; there, without ``time_column``, a column of dates or evenly spaced integers
-(a row counter, a year) is left out with a warning rather than forecast beside the values.
+the user's CSV, TSV or JSONL file (optionally .gz/.bz2; read by ``seqexp.data.table``) by ``path``;
+there, without ``time_column``, a column of dates or evenly spaced integers (a row counter, a year)
+is left out with a warning rather than forecast beside the values.
 The split is chronological and leak-free:
 
 * the series is cut into three consecutive ranges (train, then val, then test);
@@ -16,7 +17,8 @@ train mean, so the model forecasts changes from the last observation: a trending
 passengers) leaves the train range's levels, and absolute levels never seen in training would be
 extrapolation. ``center=train`` suits stationary series (sunspots, lynx) a little better.
 
-Missing values (empty cells, ``NA``, ``NaN``, ``?``) follow ``missing``:
+Missing values (``seqexp.data.table.MISSING_CELLS``: empty, ``NA``, ``N/A``, ``NaN``, ``?``, ...) follow
+``missing`` (``seqexp.data.table.apply_missing``):
     interpolate  linear in the row index between the nearest observed values; leading/trailing
                  gaps take the nearest observed value (CO2 has 59 empty weeks of 2,284)
     drop         drop every row with a missing value (the series then skips those time steps)
@@ -32,28 +34,25 @@ the offset differs per window with ``center=last``),
 
 from __future__ import annotations
 
-import csv
-import gzip
 import logging
-import math
 import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Collection, Iterator
+from typing import Collection
 
 import lightning as L
 import torch
 
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.errors import DataError
-from seqexp.data.spec import DataSpec
+from seqexp.data.scaling import METHODS as SCALINGS
+from seqexp.data.scaling import Scaler
+from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.data.table import Table, apply_missing, check_missing_policy, is_missing, numeric_columns, read_table
 
 SPLITS = ("train", "val", "test")
-MISSING_POLICIES = ("interpolate", "drop", "error")
-SCALINGS = ("standard", "minmax", "none")
 CENTERS = ("train", "last")
-MISSING_CELLS = frozenset({"", "na", "nan", "null", "?"})
 MIN_TIME_AXIS_ROWS = 3  # fewer rows are too few to call a column a time axis
 # A date or date-time cell: 2024-01, 2024/01/31, 31.01.2024, 2024-01-31T12:00:00Z, ... (never a number:
 # 2024.01 is a value, not January)
@@ -101,19 +100,13 @@ class SeriesTable:
     lines: list[int]  # the file line of each time step, for error messages
 
 
-def _open_text(path: Path) -> Iterator[list[str]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="") as handle:  # type: ignore[operator]
-        yield from csv.reader(handle)
-
-
 def time_axis_reason(cells: list[str]) -> str | None:
     """Why one column's stripped ``cells`` look like a time axis rather than values, else None.
 
     Only unmistakable cases count, so a measured series is not mistaken for one: evenly spaced integers
     (a row counter, a year) and dates; at least ``MIN_TIME_AXIS_ROWS`` rows, none missing.
     """
-    if len(cells) < MIN_TIME_AXIS_ROWS or any(cell.lower() in MISSING_CELLS for cell in cells):
+    if len(cells) < MIN_TIME_AXIS_ROWS or any(is_missing(cell) for cell in cells):
         return None
     if all(DATE_CELL.fullmatch(cell) for cell in cells):
         return f"dates such as {cells[0]!r}"
@@ -127,8 +120,7 @@ def time_axis_reason(cells: list[str]) -> str | None:
     return f"evenly spaced integers {numbers[0]}, {numbers[1]}, {numbers[2]}, ..."
 
 
-def _drop_time_axes(path: Path, header: list[str], rows: list[list[str]], wanted: list[str],
-                    targets: Collection[str]) -> list[str]:
+def _drop_time_axes(table: Table, wanted: list[str], targets: Collection[str]) -> list[str]:
     """``wanted`` without the columns that look like a time axis, each dropped with a warning.
 
     A user CSV's row counter or year would otherwise be forecast beside the values and mix its
@@ -136,36 +128,21 @@ def _drop_time_axes(path: Path, header: list[str], rows: list[list[str]], wanted
     """
     kept = []
     for name in wanted:
-        position = header.index(name)
-        reason = None if name in targets else time_axis_reason([row[position] for row in rows])
+        reason = None if name in targets else time_axis_reason([cell or "" for cell in table.column(name)])
         if reason is None:
             kept.append(name)
             continue
         log.warning(
             "%s: column %r looks like a time axis (%s), not a value to forecast; it is left out. "
             "Set data.time_column=%s to use it as the time axis, or data.targets=[...] to choose "
-            "the columns to forecast (a listed column is kept).", path, name, reason, name or "''",
+            "the columns to forecast (a listed column is kept).", table.source, name, reason, name or "''",
         )
     if not kept:
         raise DataError(
-            f"{path}: no value columns: {wanted} look like a time axis (see the warning above); "
+            f"{table.source}: no value columns: {wanted} look like a time axis (see the warning above); "
             "set data.targets=[...] to forecast them anyway"
         )
     return kept
-
-
-def _read_cells(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
-    """The stripped header, the stripped cells of every non-blank row (padded to the header's
-    width) and each row's file line, in one pass over the file."""
-    rows, lines = [], []
-    reader = _open_text(path)
-    header = [name.strip() for name in next(reader, [])]
-    for line_number, row in enumerate(reader, start=2):
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        rows.append([cell.strip() for cell in row] + [""] * (len(header) - len(row)))
-        lines.append(line_number)
-    return header, rows, lines
 
 
 def read_series_csv(path: str | Path, columns: list[str] | None = None, time_column: str | None = None,
@@ -176,12 +153,8 @@ def read_series_csv(path: str | Path, columns: list[str] | None = None, time_col
     (``time_axis_reason``) is left out with a warning unless ``targets`` lists it.
     Errors name the file, the line and the column, so a bad cell is found without a debugger.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"data.path={path}: no such file")
-    header, rows, lines = _read_cells(path)
-    if not header:
-        raise DataError(f"{path}: empty file, expected a header line with column names")
+    table = read_table(path, default_format="csv")
+    path, header = table.source, list(table.header)
     if time_column is not None and time_column not in header:
         raise DataError(f"{path}: data.time_column={time_column!r} is not a column; columns are {header}")
     wanted = list(columns) if columns else [name for name in header if name != time_column]
@@ -190,66 +163,22 @@ def read_series_csv(path: str | Path, columns: list[str] | None = None, time_col
         raise DataError(f"{path}: data.columns has {unknown}, not in the header {header}")
     if not wanted:
         raise DataError(f"{path}: no value columns besides the time column {time_column!r}")
-    if not rows:
-        raise DataError(f"{path}: no data rows after the header")
     if not columns and time_column is None:
-        wanted = _drop_time_axes(path, header, rows, wanted, targets)
-    positions = [header.index(name) for name in wanted]
-    time_position = header.index(time_column) if time_column is not None else None
-    times = [row[time_position] if time_position is not None else str(step) for step, row in enumerate(rows)]
-    values = []
-    for row, line_number in zip(rows, lines):
-        parsed = []
-        for name, position in zip(wanted, positions):
-            cell = row[position]
-            if cell.lower() in MISSING_CELLS:
-                parsed.append(math.nan)
-                continue
-            try:
-                number = float(cell)
-            except ValueError:
-                raise DataError(f"{path}, line {line_number}, column {name!r}: {cell!r} is not a number") from None
-            if math.isinf(number):
-                raise DataError(f"{path}, line {line_number}, column {name!r}: {cell!r} is not a finite number")
-            parsed.append(number)
-        values.append(parsed)
-    return SeriesTable(str(path), times, tuple(wanted), torch.tensor(values, dtype=torch.float64), lines)
+        wanted = _drop_time_axes(table, wanted, targets)
+    if time_column is not None:
+        times = [cell or "" for cell in table.column(time_column)]
+    else:
+        times = [str(step) for step in range(len(table.rows))]
+    values = torch.from_numpy(numeric_columns(table, wanted))
+    return SeriesTable(str(path), times, tuple(wanted), values, table.lines)
 
 
 def handle_missing(table: SeriesTable, policy: str) -> SeriesTable:
     """Apply the missing-value policy (see the module docstring); the result has no NaN."""
-    missing = table.values.isnan()
-    if not missing.any():
-        return table
-    if policy == "error":
-        row, column = (int(i) for i in missing.nonzero()[0])
-        raise DataError(
-            f"{table.source}, line {table.lines[row]}, column {table.columns[column]!r}: missing value; "
-            "set data.missing=interpolate or data.missing=drop"
-        )
-    if policy == "drop":
-        keep = ~missing.any(dim=1)
-        if not keep.any():
-            raise DataError(f"{table.source}: every row has a missing value, nothing left after data.missing=drop")
-        kept_rows = keep.tolist()
-        times = [time for time, kept in zip(table.times, kept_rows) if kept]
-        lines = [line for line, kept in zip(table.lines, kept_rows) if kept]
-        return SeriesTable(table.source, times, table.columns, table.values[keep], lines)
-    filled = table.values.clone()
-    steps = torch.arange(len(filled), dtype=torch.float64)
-    for column in range(filled.shape[1]):
-        observed = ~missing[:, column]
-        if not observed.any():
-            raise DataError(f"{table.source}: column {table.columns[column]!r} has no observed value")
-        known_steps, known_values = steps[observed], filled[observed, column]
-        # Index of the next observed step for every step; edges clamp to the nearest observed value.
-        right = torch.searchsorted(known_steps, steps).clamp(max=len(known_steps) - 1)
-        left = (right - 1).clamp(min=0)
-        span = (known_steps[right] - known_steps[left]).clamp(min=1.0)
-        weight = ((steps - known_steps[left]) / span).clamp(0.0, 1.0)
-        interpolated = known_values[left] + weight * (known_values[right] - known_values[left])
-        filled[:, column] = torch.where(observed, filled[:, column], interpolated)
-    return SeriesTable(table.source, table.times, table.columns, filled, table.lines)
+    values, kept = apply_missing(table.values.numpy(), policy, table.source, table.lines, table.columns)
+    rows = kept.tolist()
+    return SeriesTable(table.source, [table.times[row] for row in rows], table.columns, torch.from_numpy(values),
+                       [table.lines[row] for row in rows])
 
 
 def split_bounds(length: int, fractions: dict[str, float]) -> dict[str, tuple[int, int]]:
@@ -313,8 +242,7 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
                 raise DataError(f"data.{key}={value!r}: must be an integer >= 1")
         if season_length is not None and (not isinstance(season_length, int) or season_length < 1):
             raise DataError(f"data.season_length={season_length!r}: must be an integer >= 1 or null")
-        if missing not in MISSING_POLICIES:
-            raise DataError(f"data.missing={missing!r}: must be one of {MISSING_POLICIES}")
+        check_missing_policy(missing)
         if scaling not in SCALINGS:
             raise DataError(f"data.scaling={scaling!r}: must be one of {SCALINGS}")
         if center not in CENTERS:
@@ -370,6 +298,7 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
             target_kind="horizon",
             output_size=len(self.target_indices),
             horizon=self.horizon,
+            target_features=tuple(self.target_indices),
         )
 
     @property
@@ -380,16 +309,10 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         return window_origins(split, self.bounds, self.input_length, self.horizon, self.stride)
 
     def scaling_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per column ``(offset, scale)`` from the train range only: scaled = (value - offset) / scale."""
+        """Per column ``(offset, scale)`` of a ``Scaler`` fitted on the train range only: scaled = (value - offset) / scale."""
         train_start, train_end = self.bounds["train"]
-        train = self.load().values[train_start:train_end]
-        columns = train.shape[1]
-        if self.scaling == "none":
-            return torch.zeros(columns, dtype=torch.float64), torch.ones(columns, dtype=torch.float64)
-        if self.scaling == "minmax":
-            low, high = train.min(dim=0).values, train.max(dim=0).values
-            return low, (high - low).clamp(min=1e-12)
-        return train.mean(dim=0), train.std(dim=0).clamp(min=1e-12)
+        scaler = Scaler(self.scaling).fit(self.load().values[train_start:train_end])
+        return scaler.offset, scaler.scale
 
     def mase_scale(self) -> torch.Tensor:
         """Per target column in-sample seasonal-naive MAE over the train range (original units)."""
@@ -411,8 +334,13 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
                 )
 
     def _windows(self, split: str, offset: torch.Tensor, scale: torch.Tensor, mase_scale: torch.Tensor) -> BatchedTensorDataset:
-        values = self.load().values  # (time, columns), original units
-        origins = self.origins(split)
+        return self._windows_at(self.load().values, self.origins(split), offset, scale, mase_scale)
+
+    def _windows_at(self, values: torch.Tensor, origins: torch.Tensor, offset: torch.Tensor, scale: torch.Tensor,
+                    mase_scale: torch.Tensor) -> BatchedTensorDataset:
+        """The windows whose first target is row ``origins`` of ``values`` ``(time, columns)``, original units;
+        targets past the end of ``values`` are nan (not known yet: only new input for prediction has them)."""
+        values = torch.cat([values, values.new_full((self.horizon, values.shape[1]), float("nan"))])
         count, targets = len(origins), self.target_indices
         # (windows, 1, columns): the value subtracted from each window, original units.
         offsets = values[origins - 1].unsqueeze(1) if self.center == "last" else offset.expand(count, 1, -1)
@@ -426,6 +354,28 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
             mase_scale=mase_scale.float().expand(count, 1, -1),
             origin=origins,
         )
+
+    # --- prediction (seqexp.predict, predictions/test.csv) ---------------------------------------
+    predict_table: SeriesTable | None = None  # new input set by set_predict_input
+
+    def set_predict_input(self, path: str | Path) -> None:
+        """Forecast from another file with the training's columns (``seqexp.predict data.path=...``): every
+        window of it, the last ones reaching past its end (truth unknown there), scaled as in training."""
+        self.setup()
+        table = SeriesDataModule(path=str(path), columns=list(self.load().columns), targets=self.targets,
+                                 time_column=self.time_column, missing=self.missing).load()
+        if len(table.values) < self.input_length:
+            raise DataError(f"{path}: {len(table.values)} rows, fewer than the model's data.input_length={self.input_length}")
+        offset, scale = self.scaling_parameters()
+        origins = torch.arange(self.input_length, len(table.values) + 1)
+        self.datasets["predict"] = self._windows_at(table.values, origins, offset, scale, self.mase_scale())
+        self.predict_table = table
+
+    def prediction_index(self) -> PredictionIndex:
+        """Steps are rows of the series (of the new input, once set), named by the time column if there is one."""
+        table = self.predict_table or self.load()
+        times = tuple(table.times) if self.time_column is not None else None
+        return PredictionIndex(times=times, names=tuple(self.targets))
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:

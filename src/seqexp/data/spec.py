@@ -30,13 +30,34 @@ class DataSpec:
     burn_in_steps: int = 0  # leading steps of each window left out of loss and metrics
     stateful: bool = False  # consecutive batches continue the same streams (carry hidden state)
     class_names: tuple[str, ...] = field(default_factory=tuple)
+    target_features: tuple[int, ...] = ()  # horizon targets: which input features they are (empty: not inputs)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for ``save_hyperparameters`` (checkpoints stay weights-only loadable)."""
         values = asdict(self)
         values["class_names"] = list(self.class_names)
+        values["target_features"] = list(self.target_features)
         return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "DataSpec":
-        return cls(**{**values, "class_names": tuple(values.get("class_names", ()))})
+        return cls(**{**values, "class_names": tuple(values.get("class_names", ())),
+                      "target_features": tuple(values.get("target_features", ()))})
+
+
+@dataclass(frozen=True)
+class PredictionIndex:
+    """What names the rows of a prediction file: a DataModule declares it for what its
+    ``predict_dataloader`` serves (the test split, or new input), in plain values, so the task that
+    lays out the rows (``SequenceTask.prediction_table``) never sees the DataModule.
+
+    Position ``i`` of ``times``, ``values`` and ``texts`` is the ``i``-th step (series), point (anomaly)
+    or case (classification) of what is served; a step's number in the whole series is ``first_step + i``.
+    """
+
+    truth: bool = True  # the batches carry the true targets or labels (new input may not)
+    first_step: int = 0  # number of the first step served in the whole series (anomaly: the split's first point)
+    times: tuple[str, ...] | None = None  # each step's time stamp; None when the data has no time column
+    names: tuple[str, ...] = ()  # series: the target columns; anomaly: the value columns
+    values: Any = None  # anomaly: the points served in the data's own units, (points, features)
+    texts: tuple[str, ...] = ()  # text classification: the texts served

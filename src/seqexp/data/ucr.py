@@ -20,7 +20,8 @@ import torch
 
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.errors import DataError
-from seqexp.data.spec import DataSpec
+from seqexp.data.scaling import Scaler
+from seqexp.data.spec import DataSpec, PredictionIndex
 from seqexp.data.ts_format import TsDataset, read_ts
 
 BUILTIN_PROBLEMS = ("BasicMotions", "GunPoint", "JapaneseVowels", "ItalyPowerDemand")
@@ -127,10 +128,9 @@ class UCRDataModule(TensorSplitLoaders, L.LightningDataModule):
         if self.scaling == "none":
             return series
         if self.scaling == "per_series":  # the archive's convention: each recording and channel to mean 0, std 1
-            return [(case - case.mean(0)) / case.std(0, correction=0).clamp(min=1e-8) for case in series]
-        steps = torch.cat(train_series)  # every time step of every training case: (steps, channels)
-        mean, std = steps.mean(0), steps.std(0).clamp(min=1e-8)
-        return [(case - mean) / std for case in series]
+            return [Scaler("standard", correction=0).fit(case).transform(case) for case in series]
+        scaler = Scaler("standard").fit(torch.cat(train_series))  # every time step of every training case: (steps, channels)
+        return [scaler.transform(case) for case in series]
 
     def _dataset(self, series: list[torch.Tensor], labels: list[str]) -> BatchedTensorDataset:
         index = {label: position for position, label in enumerate(self.class_names)}
@@ -155,3 +155,29 @@ class UCRDataModule(TensorSplitLoaders, L.LightningDataModule):
         }
         for split, (series, labels) in parts.items():
             self.datasets[split] = self._dataset(self._scaled(series, train_series), labels)
+
+    # --- prediction (seqexp.predict, predictions/test.csv) ---------------------------------------
+    predict_labelled: bool = True  # whether the cases served for prediction carry labels
+
+    def set_predict_input(self, path: str | Path) -> None:
+        """Classify the cases of another ``.ts`` file (``seqexp.predict data.test_path=...``) with the training's
+        channels, scaled as the training cases; its labels, if it has any, must be classes of the training."""
+        if not Path(path).is_file():
+            raise DataError(f"data.test_path={path}: no such .ts file")
+        self.setup()
+        files, new = self.load(), read_ts(path)
+        if new.channels != files["train"].channels:
+            raise DataError(f"{new.source}: {new.channels} channels, the model was trained on {files['train'].channels}")
+        unknown = sorted(set(new.labels) - set(self.class_names) - {""})
+        if unknown:
+            raise DataError(f"{new.source}: labels {unknown} are not classes of the model {list(self.class_names)}")
+        self.predict_labelled = all(new.labels)
+        index = {label: position for position, label in enumerate(self.class_names)}
+        kept, _ = stratified_split(torch.tensor([index[label] for label in files["train"].labels]), self.val_fraction, self.seed)
+        scaled = self._scaled(new.series, [files["train"].series[i] for i in kept.tolist()])
+        placeholders = [self.class_names[0]] * len(scaled)  # unlabelled cases: targets that no prediction file shows
+        self.datasets["predict"] = self._dataset(scaled, new.labels if self.predict_labelled else placeholders)
+
+    def prediction_index(self) -> PredictionIndex:
+        """Cases in file order (the TEST file's, or the new input's); labels may be unknown in new input."""
+        return PredictionIndex(truth=self.predict_labelled)

@@ -31,10 +31,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from seqexp.data.spec import PredictionIndex
 from seqexp.metrics.anomaly import NEED_AN_ANOMALY, THRESHOLD_RULES, anomaly_metrics, choose_threshold, smooth
 from seqexp.models.encoder import CELLS
 from seqexp.models.pooling import last_valid_step
-from seqexp.tasks.base import SequenceTask
+from seqexp.tasks.base import Columns, SequenceTask
 
 MODES = ("forecast", "reconstruction")
 Batch = dict[str, torch.Tensor]
@@ -122,12 +123,14 @@ class AnomalyTask(SequenceTask):
             return self.all_gather(tensor).flatten(0, 1)
         return tensor
 
-    def _point_series(self, stage: str) -> dict[str, torch.Tensor]:
-        """Windows -> one value per split point: mean score, label and input values, over the points
-        that at least one window scored (all of them unless evaluation was cut short)."""
-        starts, scores, labels, inputs = (self._gather(torch.cat(parts)) for parts in zip(*self._windows.pop(stage)))
+    def _point_series(
+        self, starts: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, inputs: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Windows -> one value per split point: mean score, label and input values (if given), over the
+        ``points`` (positions in the split) that at least one window scored (all of them unless
+        evaluation was cut short)."""
         order = torch.argsort(starts, stable=True)  # one summation order, however ranks split the windows
-        starts, scores, labels, inputs = starts[order], scores[order], labels[order], inputs[order]
+        starts, scores, labels = starts[order], scores[order], labels[order]
         positions = starts.view(-1, 1) + torch.arange(scores.shape[1], device=scores.device)  # (windows, time)
         on_axis = positions >= 0  # steps before the split are context only
         scored = on_axis & ~torch.isnan(scores)
@@ -135,18 +138,21 @@ class AnomalyTask(SequenceTask):
         total = torch.zeros(length, device=scores.device).index_add_(0, positions[scored], scores[scored])
         count = torch.zeros(length, device=scores.device).index_add_(0, positions[scored], torch.ones_like(scores[scored]))
         point_labels = torch.zeros(length, dtype=torch.long, device=scores.device)
-        series = torch.zeros(length, inputs.shape[-1], device=scores.device)
         keep = on_axis & (positions < length)
         point_labels[positions[keep]] = labels[keep].long()
-        series[positions[keep]] = inputs[keep].float()
         covered = count > 0
         point_scores = smooth(total[covered] / count[covered], self.score_smoothing)
-        return {"scores": point_scores.cpu(), "labels": point_labels[covered].cpu(), "series": series[covered].cpu()}
+        series = {"scores": point_scores.cpu(), "labels": point_labels[covered].cpu(), "points": covered.nonzero().flatten().cpu()}
+        if inputs is not None:
+            values = torch.zeros(length, inputs.shape[-1], device=scores.device)
+            values[positions[keep]] = inputs[order][keep].float()
+            series["series"] = values[covered].cpu()
+        return series
 
     def _finish(self, stage: str) -> None:
         if not self._windows.get(stage):
             return
-        series = self._point_series(stage)
+        series = self._point_series(*(self._gather(torch.cat(parts)) for parts in zip(*self._windows.pop(stage))))
         scores, labels = series["scores"], series["labels"]
         if stage == "val":
             settings = self.threshold_settings
@@ -208,6 +214,26 @@ class AnomalyTask(SequenceTask):
 
     def on_test_epoch_end(self) -> None:
         self._finish("test")
+
+    def predict_batch(self, batch: Batch) -> Batch:
+        """Per-step scores of each window ``(batch, time)``, its ``starts`` and point labels."""
+        return {"starts": batch["starts"], "scores": self(batch, "predict").float(), "labels": batch["targets"]}
+
+    def prediction_table(self, outputs: Batch, index: PredictionIndex) -> Columns:
+        """One row per scored point, as the test metrics see it: ``step`` and ``timestamp``, the values
+        in the data's units, ``score`` (mean over the windows that scored the point, then smoothed),
+        the ``threshold`` chosen on validation, ``flag`` (score >= threshold) and the true label
+        (``truth``, when known): the file's scores and labels give the logged AUROC and AUPRC."""
+        series = self._point_series(outputs["starts"], outputs["scores"], outputs["labels"])
+        points, scores = series["points"], series["scores"]
+        columns = self.time_columns(index, points)
+        if index.values is not None:
+            columns.update({name: torch.as_tensor(index.values)[points, k] for k, name in enumerate(index.names)})
+        threshold = self.threshold.detach().cpu()
+        columns.update(score=scores, threshold=threshold.expand(len(scores)), flag=(scores >= threshold).long())
+        if index.truth:
+            columns["truth"] = series["labels"]
+        return columns
 
     def figures(self, stage: str) -> dict[str, Any]:
         if stage not in self._series:

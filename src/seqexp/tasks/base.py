@@ -1,5 +1,7 @@
 """Shared LightningModule plumbing: input layer + encoder from the data spec and ``model``,
-optimizer/scheduler from config, hidden-state carrying for stateful data, figure hook."""
+optimizer/scheduler from config, hidden-state carrying for stateful data, figure hook, and the
+two halves of prediction: ``predict_step`` (a batch's predictions in the data's units, for
+``trainer.predict``) and ``prediction_table`` (those of every batch as the columns of a file)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,12 @@ import torch
 from lightning.pytorch.utilities import move_data_to_device
 from torch import nn
 
-from seqexp.data.spec import DataSpec
+from seqexp.data.spec import DataSpec, PredictionIndex
 from seqexp.models.encoder import State, build_encoder
 from seqexp.tasks.optim import build_optimizer, build_scheduler
+
+
+Columns = dict[str, Any]  # name -> one value per row (a 1-D tensor or a list of strings), or a group of such columns
 
 
 def detach_state(state: State) -> State:
@@ -124,3 +129,40 @@ class SequenceTask(L.LightningModule):
     def figures(self, stage: str) -> dict[str, Any]:
         """Matplotlib figures for TensorBoard, by tag; ``FigureLogger`` calls this on rank 0."""
         return {}
+
+    # --- prediction: trainer.predict, then one row per prediction (seqexp.predictions writes them) --
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        """One batch's predictions in the data's units, dim 0 over its windows or cases, on the CPU
+        (``trainer.predict`` holds every batch's until the epoch ends)."""
+        return {name: value.detach().cpu() for name, value in self.predict_batch(batch).items()}
+
+    def predict_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """What ``predict_step`` returns, before it goes to the CPU (each task says what it predicts)."""
+        raise NotImplementedError(f"{type(self).__name__} does not predict")
+
+    def prediction_table(self, outputs: dict[str, torch.Tensor], index: PredictionIndex) -> Columns:
+        """The columns of a prediction file from ``predict_step``'s outputs of every batch, concatenated
+        in the data's order; ``index`` (from the DataModule) names the rows."""
+        raise NotImplementedError(f"{type(self).__name__} does not predict")
+
+    @staticmethod
+    def target_columns(names: tuple[str, ...], prediction: torch.Tensor, truth: torch.Tensor | None) -> Columns:
+        """``<name>_prediction`` with ``<name>_truth`` beside it for each target of ``(rows, targets)``
+        tensors (no truth: ``truth=None``); plain ``prediction`` and ``truth`` for one unnamed target."""
+        names = names or (("",) if prediction.shape[1] == 1 else tuple(str(k) for k in range(prediction.shape[1])))
+        columns: Columns = {}
+        for k, name in enumerate(names):
+            prefix = f"{name}_" if name else ""
+            columns[f"{prefix}prediction"] = prediction[:, k]
+            if truth is not None:
+                columns[f"{prefix}truth"] = truth[:, k]
+        return columns
+
+    @staticmethod
+    def time_columns(index: PredictionIndex, positions: torch.Tensor) -> Columns:
+        """``step`` of each row in the whole series and, when the data has a time column, its
+        ``timestamp`` (empty for steps past the end of the data: forecasts of the future)."""
+        columns: Columns = {"step": positions + index.first_step}
+        if index.times is not None:
+            columns["timestamp"] = [index.times[p] if p < len(index.times) else "" for p in positions.tolist()]
+        return columns

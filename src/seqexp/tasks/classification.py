@@ -14,8 +14,9 @@ import torch
 import torchmetrics
 from torch import nn
 
+from seqexp.data.spec import PredictionIndex
 from seqexp.models.pooling import POOLINGS, AttentionPooling, pool_sequence
-from seqexp.tasks.base import SequenceTask
+from seqexp.tasks.base import Columns, SequenceTask
 
 STAGES = ("val", "test")
 
@@ -135,6 +136,27 @@ class ClassificationTask(SequenceTask):
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch_metrics("test")
+
+    def predict_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The predicted class (the largest logit, as the accuracy metric takes it), class probabilities
+        ``(batch, classes)`` and the batch's targets."""
+        logits = self(batch, "predict").float()
+        return {"class": logits.argmax(1), "probabilities": logits.softmax(1), "truth": batch["targets"]}
+
+    def prediction_table(self, outputs: dict[str, torch.Tensor], index: PredictionIndex) -> Columns:
+        """One row per case: ``id`` (its number in what was served: the test split or the input), the
+        ``text`` for text data, the predicted ``label``, the ``probabilities`` of the classes (columns
+        ``p_<class>`` in a CSV file) and the true label (``truth``, when known): the share of rows
+        where label equals truth is the logged accuracy."""
+        predicted = outputs["class"]
+        columns: Columns = {"id": torch.arange(len(predicted))}
+        if index.texts:
+            columns["text"] = list(index.texts[: len(predicted)])  # fewer rows only when prediction was cut short
+        columns["label"] = [self.class_names[k] for k in predicted.tolist()]
+        columns["probabilities"] = {name: outputs["probabilities"][:, k] for k, name in enumerate(self.class_names)}  # p_<class>
+        if index.truth:
+            columns["truth"] = [self.class_names[k] for k in outputs["truth"].tolist()]
+        return columns
 
     def figures(self, stage: str) -> dict[str, Any]:
         """Confusion matrix of the epoch that just ended (callbacks run before this task's epoch-end reset)."""

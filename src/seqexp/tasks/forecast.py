@@ -13,32 +13,58 @@ from typing import Any
 import torch
 from torch import nn
 
+from seqexp.data.spec import PredictionIndex
 from seqexp.metrics.forecast import forecast_metrics
+from seqexp.tasks.base import Columns
 from seqexp.tasks.regression import RegressionTask
 
 SCALING_KEYS = ("target_offset", "target_scale", "mase_scale", "origin")
+INSTANCE_NORM_EPS = 1e-5  # added to each window's variance: a flat window is left flat, not blown up
 
 
 class ForecastTask(RegressionTask):
     """Horizon regression with forecast metrics in original units and a forecast-vs-truth figure."""
 
-    def __init__(self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None) -> None:
+    def __init__(
+        self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None, instance_norm: bool = False
+    ) -> None:
         super().__init__(spec, model, optim, scheduler, embedding)
         if self.spec.target_kind != "horizon":
             raise ValueError(f"ForecastTask needs horizon targets (data=series), the data declares {self.spec.target_kind!r}")
+        if instance_norm and len(self.spec.target_features) != self.spec.output_size:
+            raise ValueError("task.instance_norm=true needs targets that are input features (the data does not say which)")
+        self.instance_norm = instance_norm
         self.metrics = nn.ModuleDict({stage: forecast_metrics(prefix=f"{stage}/") for stage in ("val", "test")})
         # Per stage: (origin, forecast, truth) of every window of the epoch, in original units, on the CPU.
         self._forecasts: dict[str, list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]] = {}
 
-    def _evaluate(self, batch: dict[str, torch.Tensor], batch_idx: int, stage: str) -> None:
+    def forward(self, batch: dict[str, torch.Tensor], stage: str = "predict") -> torch.Tensor:
+        """With ``instance_norm``, reversible instance normalisation (RevIN, Kim et al. 2022): each input
+        window is standardised by its own mean and std over time, and the forecast is mapped back with
+        its target features' statistics, so a level or spread the train range never saw (a trend, a
+        drift) reaches the model as the same shapes it learnt."""
+        if not self.instance_norm:
+            return super().forward(batch, stage)
+        inputs = batch["inputs"]  # (batch, time, features)
+        mean = inputs.mean(dim=1, keepdim=True)
+        std = (inputs.var(dim=1, keepdim=True, unbiased=False) + INSTANCE_NORM_EPS).sqrt()
+        prediction = super().forward({**batch, "inputs": (inputs - mean) / std}, stage)  # (batch, horizon, targets)
+        targets = list(self.spec.target_features)
+        return prediction * std[..., targets] + mean[..., targets]
+
+    @staticmethod
+    def _original_units(batch: dict[str, torch.Tensor], prediction: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forecast and truth ``(batch, horizon, targets)`` in the series' units, from scaled values."""
         missing = [key for key in SCALING_KEYS if key not in batch]
         if missing:
             raise KeyError(f"ForecastTask needs batches with {missing} (as data=series serves them)")
-        prediction = self(batch, stage)  # (batch, horizon, targets), scaled
-        self.log(f"{stage}/loss", nn.functional.mse_loss(prediction, batch["targets"]), batch_size=len(prediction), sync_dist=True)
         scale, offset = batch["target_scale"], batch["target_offset"]
-        forecast = prediction.float() * scale + offset
-        truth = batch["targets"] * scale + offset
+        return prediction.float() * scale + offset, batch["targets"] * scale + offset
+
+    def _evaluate(self, batch: dict[str, torch.Tensor], batch_idx: int, stage: str) -> None:
+        prediction = self(batch, stage)  # (batch, horizon, targets), scaled
+        forecast, truth = self._original_units(batch, prediction)
+        self.log(f"{stage}/loss", nn.functional.mse_loss(prediction, batch["targets"]), batch_size=len(prediction), sync_dist=True)
         self.metrics[stage].update(forecast, truth, scale=batch["mase_scale"])
         self._forecasts.setdefault(stage, []).append((batch["origin"].cpu(), forecast.detach().cpu(), truth.cpu()))
 
@@ -49,6 +75,22 @@ class ForecastTask(RegressionTask):
     def on_test_epoch_start(self) -> None:
         super().on_test_epoch_start()
         self._forecasts["test"] = []
+
+    def predict_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Forecast and truth in the series' units (truth nan past the end of new input) and each
+        window's ``origin``, the step of its first target."""
+        forecast, truth = self._original_units(batch, self(batch, "predict"))
+        return {"origin": batch["origin"], "prediction": forecast, "truth": truth}
+
+    def prediction_table(self, outputs: dict[str, torch.Tensor], index: PredictionIndex) -> Columns:
+        """One row per window and horizon step: the target's ``step`` and ``timestamp``, ``horizon``
+        (1, 2, ...), then prediction and truth per target column. The mean over rows of
+        ``|prediction - truth| / seasonal-naive MAE of the train range`` is the logged MASE."""
+        prediction, truth = outputs["prediction"], outputs["truth"]
+        windows, horizon = prediction.shape[:2]
+        steps = (outputs["origin"].view(-1, 1) + torch.arange(horizon)).flatten()
+        columns = {**self.time_columns(index, steps), "horizon": (torch.arange(horizon) + 1).repeat(windows)}
+        return {**columns, **self.target_columns(index.names, prediction.flatten(0, 1), truth.flatten(0, 1) if index.truth else None)}
 
     def figures(self, stage: str) -> dict[str, Any]:
         if not self._forecasts.get(stage):

@@ -8,8 +8,9 @@ import torch
 import torchmetrics
 from torch import nn
 
+from seqexp.data.spec import PredictionIndex
 from seqexp.models.pooling import last_valid_step
-from seqexp.tasks.base import SequenceTask
+from seqexp.tasks.base import Columns, SequenceTask
 
 
 class RegressionTask(SequenceTask):
@@ -72,6 +73,21 @@ class RegressionTask(SequenceTask):
     def on_test_epoch_end(self) -> None:
         self.log_dict(self.metrics["test"].compute())
         self.metrics["test"].reset()
+
+    def predict_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Predictions and targets ``(batch, steps, outputs)``."""
+        return {"prediction": self(batch, "predict").float(), "truth": batch["targets"]}
+
+    def prediction_table(self, outputs: dict[str, torch.Tensor], index: PredictionIndex) -> Columns:
+        """One row per window and scored step, as the metrics count them: ``step`` in the window
+        (from ``burn_in_steps``), or ``horizon`` (1, 2, ...) for forecasts."""
+        prediction, truth = self._scored(outputs["prediction"]), self._scored(outputs["truth"])
+        windows, steps = prediction.shape[:2]
+        per_step = self.spec.target_kind == "per_step"
+        first = self.spec.burn_in_steps if per_step else 1
+        columns = {"window": torch.arange(windows).repeat_interleave(steps),
+                   "step" if per_step else "horizon": (torch.arange(steps) + first).repeat(windows)}
+        return {**columns, **self.target_columns(index.names, prediction.flatten(0, 1), truth.flatten(0, 1) if index.truth else None)}
 
     def figures(self, stage: str) -> dict[str, Any]:
         if stage not in self._example:

@@ -1,0 +1,188 @@
+"""Prediction files: one row per prediction, in the data's own units and time axis.
+
+``PredictionFileWriter`` is a Lightning ``BasePredictionWriter`` that writes once, when
+``trainer.predict`` ends: it collects every batch's ``predict_step`` outputs in the data's order
+(every rank's, under DDP), lets the task lay them out as columns (``task.prediction_table``, the rows
+named by the DataModule's ``prediction_index()``), keeps at most ``max_rows`` rows (the first ones)
+and writes the file. ``seqexp.predict`` writes where the user says; ``seqexp.train`` writes
+``<run>/predictions/test.csv`` after testing.
+
+A task may group columns (a dict of columns: the class probabilities). Formats, by the file's
+suffix: ``.parquet`` (needs pyarrow) and anything else CSV, one column per member of a group
+(``p_<class>``); ``.jsonl``, one object per row, a group as one object (``probabilities``, as
+``seqexp.predict`` has always written labelled texts). Numbers are written as the shortest decimal
+that reads back to the same float32/float64 value, so a metric recomputed from the file is the
+logged one; a value that is not known (truth past the end of new input, a threshold never chosen)
+is an empty cell (Parquet and JSON: null).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import BasePredictionWriter
+
+from seqexp.config import ConfigError
+from seqexp.data.errors import DataError
+from seqexp.data.spec import PredictionIndex
+from seqexp.tasks.base import Columns
+
+log = logging.getLogger(__name__)
+
+GROUP_PREFIXES = {"probabilities": "p"}  # flat names of grouped columns: p_<class>
+
+
+def file_format(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    return {".parquet": "parquet", ".jsonl": "jsonl"}.get(suffix, "csv")
+
+
+def check_output_file(path: str | Path, key: str) -> None:
+    """Fail before predicting when the file cannot be written: a missing folder is made, Parquet needs pyarrow."""
+    path = Path(path)
+    if file_format(path) == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ConfigError(f"{key}={path}: writing Parquet needs pyarrow (pip install pyarrow); or write a .csv file") from None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"{key}={path}: cannot make its folder ({error.strerror or error})") from None
+    if path.is_dir():
+        raise ConfigError(f"{key}={path}: is a folder; give a file name (.csv, .parquet or .jsonl)")
+
+
+class PredictionFileWriter(BasePredictionWriter):
+    """Writes what ``trainer.predict`` predicted to ``path`` (None: keep the table in ``self.table`` only)."""
+
+    def __init__(self, path: str | Path | None, max_rows: int | None = None, keys: tuple[str, str] = ("output_file", "max_rows")) -> None:
+        super().__init__(write_interval="epoch")
+        path_key, rows_key = keys
+        if max_rows is not None and (not isinstance(max_rows, int) or isinstance(max_rows, bool) or max_rows < 1):
+            raise ConfigError(f"{rows_key}={max_rows!r}: must be null (every row) or an integer >= 1")
+        if path is not None:
+            check_output_file(path, path_key)
+        self.path = None if path is None else Path(path)
+        self.max_rows, self.rows_key = max_rows, rows_key
+        self.table: Columns | None = None  # the columns written, once predicted
+
+    def write_on_epoch_end(self, trainer: L.Trainer, task: L.LightningModule, predictions: Any, batch_indices: Any) -> None:
+        outputs = gather_outputs(trainer, predictions, batch_indices)
+        if not trainer.is_global_zero:
+            return
+        datamodule = trainer.datamodule
+        index = datamodule.prediction_index() if hasattr(datamodule, "prediction_index") else PredictionIndex()
+        table = task.prediction_table(outputs, index)
+        rows = row_count(table)
+        if self.max_rows is not None and rows > self.max_rows:
+            log.warning("Predictions: kept the first %d of %d rows (%s=%d); a metric recomputed from the file "
+                        "covers those rows only", self.max_rows, rows, self.rows_key, self.max_rows)
+            table = first_rows(table, self.max_rows)
+        self.table = table
+        if self.path is not None:
+            write_table(table, self.path)
+
+    def on_predict_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
+        if self.path is not None and self.table is not None:  # after the progress bar has closed its line
+            log.info("Wrote %d predictions to %s", row_count(self.table), self.path.resolve())
+
+
+def gather_outputs(trainer: L.Trainer, predictions: list[dict[str, torch.Tensor]], batch_indices: Any) -> dict[str, torch.Tensor]:
+    """Every batch's outputs concatenated along dim 0, in the order of the data: under DDP each rank
+    predicts a share of it, so the shares are gathered and put back in order by their sample indices."""
+    order = None
+    if trainer.world_size > 1:
+        indices = [index for batch in (batch_indices[0] if batch_indices else []) for index in batch]
+        shares: list[Any] = [None] * trainer.world_size
+        torch.distributed.all_gather_object(shares, (predictions, indices))
+        predictions = [batch for share, _ in shares for batch in share]
+        order = torch.argsort(torch.tensor([index for _, share in shares for index in share]))
+    if not predictions:
+        raise DataError("nothing to predict: the data served no batch")
+    outputs = {name: torch.cat([batch[name] for batch in predictions]) for name in predictions[0]}
+    return outputs if order is None else {name: value[order] for name, value in outputs.items()}
+
+
+def flat_columns(table: Columns) -> dict[str, Any]:
+    """The table's columns one level deep: a group of columns (a dict) becomes ``<prefix>_<name>`` each,
+    the prefix shortened as ``GROUP_PREFIXES`` says (class probabilities: ``p_<class>``)."""
+    flat: dict[str, Any] = {}
+    for name, column in table.items():
+        if isinstance(column, dict):
+            flat.update({f"{GROUP_PREFIXES.get(name, name)}_{key}": part for key, part in column.items()})
+        else:
+            flat[name] = column
+    return flat
+
+
+def row_count(table: Columns) -> int:
+    return len(next(iter(flat_columns(table).values()))) if table else 0
+
+
+def first_rows(table: Columns, count: int) -> Columns:
+    return {name: first_rows(column, count) if isinstance(column, dict) else column[:count] for name, column in table.items()}
+
+
+def _array(column: Any) -> np.ndarray:
+    if isinstance(column, torch.Tensor):
+        return column.numpy()
+    return np.asarray(column, dtype=object if not isinstance(column, np.ndarray) else None)
+
+
+def _cells(column: np.ndarray) -> list[str]:
+    """CSV cells: numbers as their shortest exact decimal, '' for nan (not known)."""
+    if column.dtype.kind == "f":
+        cells = column.astype(str)
+        cells[np.isnan(column)] = ""
+        return cells.tolist()
+    if column.dtype.kind == "b":
+        return column.astype(np.int64).astype(str).tolist()
+    return [str(value) for value in column.tolist()]
+
+
+def _json_values(column: Any) -> list[Any]:
+    """One JSON value per row; a group of columns gives one object per row."""
+    if isinstance(column, dict):
+        parts = {key: _json_values(part) for key, part in column.items()}
+        return [dict(zip(parts, values)) for values in zip(*parts.values())]
+    array = _array(column)
+    if array.dtype.kind == "f":
+        return [None if cell == "" else float(cell) for cell in _cells(array)]  # the CSV's shortest decimals
+    return array.tolist()
+
+
+def records(table: Columns) -> list[dict[str, Any]]:
+    """The rows as JSON objects (a group of columns, such as the class probabilities, as one object)."""
+    columns = {name: _json_values(column) for name, column in table.items()}
+    return [dict(zip(columns, values)) for values in zip(*columns.values())]
+
+
+def write_table(table: Columns, path: str | Path) -> None:
+    """CSV, Parquet or JSON lines by the suffix of ``path`` (see the module docstring)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kind = file_format(path)
+    if kind == "jsonl":
+        path.write_text("".join(json.dumps(row, allow_nan=False) + "\n" for row in records(table)), encoding="utf-8")
+        return
+    arrays = {name: _array(column) for name, column in flat_columns(table).items()}
+    if kind == "parquet":
+        import pyarrow
+        import pyarrow.parquet
+
+        pyarrow.parquet.write_table(pyarrow.table(
+            {name: pyarrow.array(array.tolist() if array.dtype == object else array, from_pandas=True)
+             for name, array in arrays.items()}), path)
+        return
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(arrays)
+        writer.writerows(zip(*(_cells(array) for array in arrays.values())))

@@ -1,0 +1,42 @@
+"""Reversible instance normalisation (task.instance_norm): a forecast follows its window's level and spread."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seqexp.data.spec import DataSpec
+from seqexp.tasks.forecast import ForecastTask
+
+MODEL = {"cell": "gru", "hidden_size": 8, "num_layers": 1, "bidirectional": False, "dropout": 0.0}
+OPTIM = {"name": "adam", "lr": 1e-3, "weight_decay": 0.0}
+
+
+def task(instance_norm: bool, target_features: tuple[int, ...] = (1,)) -> ForecastTask:
+    spec = DataSpec("features", 2, "horizon", 1, horizon=3, target_features=target_features)
+    torch.manual_seed(0)
+    return ForecastTask(spec.to_dict(), MODEL, OPTIM, {"name": "none"}, instance_norm=instance_norm).eval()
+
+
+def test_a_shifted_and_stretched_window_gives_the_same_shift_and_stretch_of_the_forecast() -> None:
+    forecaster = task(instance_norm=True)
+    inputs = torch.randn(4, 12, 2)
+    scale, offset = torch.tensor([3.0, 5.0]), torch.tensor([-2.0, 40.0])
+    with torch.no_grad():
+        base = forecaster({"inputs": inputs})
+        moved = forecaster({"inputs": inputs * scale + offset})
+    assert base.shape == (4, 3, 1)
+    assert torch.allclose(moved, base * 5.0 + 40.0, atol=1e-4)  # target feature 1's stretch and shift
+
+
+def test_without_instance_norm_the_forecast_does_not_follow() -> None:
+    forecaster = task(instance_norm=False)
+    inputs = torch.randn(4, 12, 2)
+    with torch.no_grad():
+        base, moved = forecaster({"inputs": inputs}), forecaster({"inputs": inputs + 40.0})
+    assert not torch.allclose(moved, base + 40.0, atol=1e-2)
+
+
+def test_instance_norm_needs_to_know_which_inputs_are_the_targets() -> None:
+    with pytest.raises(ValueError, match="task.instance_norm=true needs targets that are input features"):
+        task(instance_norm=True, target_features=())
