@@ -32,3 +32,13 @@ def test_tensorboard_and_mlflow_together_each_hold_the_run(tmp_path: Path) -> No
         assert math.isclose(run.data.metrics[name], logged[name], rel_tol=1e-6)
     val_curve = client.get_metric_history(run.info.run_id, "val/mse")
     assert len(val_curve) == 2  # one point per validation epoch, not only the last
+
+
+@pytest.mark.slow
+def test_wandb_runs_offline_into_the_run_folder(tmp_path: Path) -> None:
+    pytest.importorskip("wandb", reason="needs the wandb extra: pip install -e '.[wandb]'")
+    run_dir = tmp_path / "run"
+    run_cli("train", "logger=[tensorboard,wandb]", *SHORT, run_dir=run_dir, cwd=tmp_path, env={"WANDB_SILENT": "true"})
+    (offline_run,) = (run_dir / "wandb").glob("offline-run-*")  # nothing was sent anywhere
+    (records,) = offline_run.glob("run-*.wandb")
+    assert records.stat().st_size > 0 and read_metrics(run_dir)["status"] == "completed"
