@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -120,8 +121,32 @@ def test_bad_settings_name_the_key() -> None:
         UCRDataModule(name="Nope")
     with pytest.raises(ValueError, match="data.train_path and data.test_path"):
         UCRDataModule(train_path="x.ts")
-    with pytest.raises(ValueError, match="data.val_fraction=0"):
-        UCRDataModule(val_fraction=0)
+    with pytest.raises(ValueError, match=r"data.val_fraction=1: must be a number in \[0, 1\)"):
+        UCRDataModule(val_fraction=1)
+
+
+def test_val_fraction_zero_trains_without_validation_and_tests_the_last_epoch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
+) -> None:
+    caplog.set_level(logging.INFO, logger="seqexp.data.ucr")
+    cfg = compose_train("experiment=ucr", "data.name=ItalyPowerDemand", "data.val_fraction=0", "trainer.max_epochs=2",
+                        "model.hidden_size=8", f"paths.output_dir={tmp_path}")
+    train(cfg)
+    result = read_metrics(tmp_path)
+    assert result["status"] == "completed" and 0 <= result["metrics"]["test/acc"] <= 1
+    assert not any(name.startswith("val/") for name in result["metrics"])
+    assert result["best_model_path"].endswith("epoch_001.ckpt") and result["best_score"] is None  # the last epoch's weights
+    assert "data.val_fraction=0: no validation split; the last epoch's weights are tested" in caplog.text
+    warnings = " ".join(str(warning.message) for warning in recwarn)
+    assert "val/loss" not in warnings and "Total length" not in warnings  # no misleading warnings about the monitor
+    assert (tmp_path / "predictions" / "test.csv").is_file()
+
+
+def test_val_fraction_zero_keeps_every_training_case() -> None:
+    datamodule = UCRDataModule(name="ItalyPowerDemand", val_fraction=0)
+    datamodule.setup()
+    assert len(datamodule.datasets["train"]) == 67 and "val" not in datamodule.datasets
+    assert datamodule.val_dataloader() == []
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -144,6 +144,16 @@ def instantiate_group(section: DictConfig | None) -> list[Any]:
     return [instantiate(entry) for entry in section.values() if entry is not None and "_target_" in entry]
 
 
+def callbacks_without_validation(section: DictConfig | None) -> dict[str, Any]:
+    """The callbacks of a run whose data has no validation split (e.g. UCR ``data.val_fraction=0``): no
+    ``val/*`` metric exists, so early stopping is left out and checkpoints monitor nothing (the last
+    epoch's weights are the ones tested)."""
+    entries = OmegaConf.to_container(section, resolve=True) if section else {}
+    kept = {name: entry for name, entry in entries.items()
+            if entry is not None and not str(entry.get("_target_", "")).endswith("EarlyStopping")}
+    return {name: {**entry, "monitor": None} if "monitor" in entry else entry for name, entry in kept.items()}
+
+
 # Config groups whose option says what was run (paths, logger, callbacks, hydra/* say how).
 EXPERIMENT_GROUPS = ("experiment", "data", "model", "optim", "scheduler", "trainer", "debug", "hparams_search")
 

@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig
 
-from seqexp.config import hydra_runtime, instantiate_group, overridden_keys, plain, validate_config
+from seqexp.config import callbacks_without_validation, hydra_runtime, instantiate_group, overridden_keys, plain, validate_config
 from seqexp.console import announce, quiet_library_noise, user_errors_are_short
 from seqexp.distributed import prepare_ranks
 from seqexp.predictions import PredictionFileWriter
@@ -40,13 +40,15 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     task: L.LightningModule = instantiate(
         cfg.task, spec=datamodule.spec.to_dict(), model=cfg.model, optim=cfg.optim, scheduler=cfg.scheduler, _convert_="all"
     )
-    callbacks = instantiate_group(cfg.get("callbacks"))
+    has_validation = getattr(datamodule, "has_validation", True)  # False: nothing for checkpoint/early stopping to monitor
+    callbacks = instantiate_group(cfg.get("callbacks") if has_validation else callbacks_without_validation(cfg.get("callbacks")))
     if not cfg.trainer.get("enable_progress_bar", True):  # one switch for the bar: no need to also null the callback
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
     if cfg.test and cfg.predictions.write_test:  # writes when train() calls trainer.predict, after test
         callbacks.append(PredictionFileWriter(Path(cfg.paths.output_dir, "predictions", "test.csv"), cfg.predictions.max_rows,
                                               keys=("paths.output_dir", "predictions.max_rows")))
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate_group(cfg.get("logger")) or False)
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate_group(cfg.get("logger")) or False,
+                                     **({} if has_validation else {"limit_val_batches": 0}))
     return datamodule, task, trainer
 
 

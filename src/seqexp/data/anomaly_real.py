@@ -22,6 +22,7 @@ them), then val, then test in the ratio of their fractions.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from importlib.resources import files
@@ -31,7 +32,10 @@ import torch
 
 from seqexp.data.anomaly_windows import SPLITS, AnomalyWindowsDataModule
 from seqexp.data.errors import DataError
+from seqexp.data.split_files import check_split_files, held_out_share, split_paths
 from seqexp.data.table import Table, TableError, apply_missing, check_missing_policy, location, numeric_columns, read_table
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,12 +72,14 @@ def read_labelled_csv(
     label_column: str | None = None,
     windows_path: str | Path | None = None,
     missing: str = "interpolate",
+    key: str = "data.path",
 ) -> tuple[torch.Tensor, torch.Tensor, list[str] | None]:
-    """``values`` (time, feature) float64, ``labels`` (time,) long and the timestamps (or None)."""
+    """``values`` (time, feature) float64, ``labels`` (time,) long and the timestamps (or None); ``key`` is the
+    setting that names the file, for the messages."""
     check_missing_policy(missing)
     if label_column and windows_path:
         raise DataError("data.label_column and data.windows_path: set one of them, not both")
-    table = read_table(path, default_format="csv")
+    table = read_table(path, default_format="csv", key=key)
     reserved = {name for name in (timestamp_column, label_column) if name}
     for name, key in ((timestamp_column, "data.timestamp_column"), (label_column, "data.label_column")):
         if name:
@@ -172,7 +178,8 @@ def contiguous_bounds(length: int, fractions: dict[str, float], train_length: in
 class CSVAnomalyDataModule(AnomalyWindowsDataModule):
     """The user's own labelled series from a CSV file (see the module docstring for the layout)."""
 
-    split_keys = ("data.split_fractions", "data.train_length", "data.label_column", "data.windows_path")
+    split_keys = ("data.split_fractions", "data.train_length", "data.label_column", "data.windows_path",
+                  "data.train_path", "data.val_path", "data.test_path")
 
     def __init__(
         self,
@@ -190,11 +197,23 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         seed: int = 0,
+        train_path: str | None = None,
+        val_path: str | None = None,
+        test_path: str | None = None,
     ) -> None:
         super().__init__(window_length, train_stride, eval_stride, batch_size, num_workers, seed)
-        if not path:
-            raise DataError("data.path: set it to your CSV file (data.path=/path/to/series.csv)")
+        self.split_paths = split_paths(train_path, val_path, test_path)
+        check_split_files(path, self.split_paths)
+        if not path and not self.split_paths:
+            raise DataError("data.path: set it to your CSV file (data.path=/path/to/series.csv), or set data.train_path and data.test_path")
+        if self.split_paths and windows_path:
+            raise DataError("data.windows_path and data.train_path: a windows file labels one series (data.path); "
+                            "give each split file a data.label_column instead")
+        if "val" in self.split_paths and train_length is not None:
+            raise DataError("data.train_length and data.val_path: train_length cuts val out of the train file; "
+                            "with a val file, set data.train_length=null")
         check_missing_policy(missing)
+        path = path or self.split_paths["train"]  # columns and timestamps: the train file's
         self.path, self.windows_path = Path(path), windows_path
         self.timestamp_column, self.value_columns, self.label_column = timestamp_column, value_columns, label_column
         self.missing = missing
@@ -202,10 +221,37 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
         self.train_length = train_length
 
     def load_series(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[int, int]]]:
+        if self.split_paths:
+            return self._load_split_files()
         values, labels, _ = read_labelled_csv(
             self.path, self.timestamp_column, self.value_columns, self.label_column, self.windows_path, self.missing
         )
         return values, labels, contiguous_bounds(len(values), self.split_fractions, self.train_length)
+
+    def _load_split_files(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[int, int]]]:
+        """The split files one after the other (val and test read with the train file's value columns); each
+        split's windows start inside its own file (``context_starts``). Without a val file, val is the end of
+        the train file: all but its first ``train_length`` points, or its last ``held_out_share``."""
+        parts, bounds, start = [], {}, 0
+        value_columns = self.value_columns
+        for split, path in self.split_paths.items():
+            part = read_labelled_csv(path, self.timestamp_column, value_columns, self.label_column, None, self.missing,
+                                     key=f"data.{split}_path")
+            value_columns = value_columns or list(self.value_names())
+            bounds[split], self.context_starts[split] = (start, start + len(part[0])), start
+            parts.append(part)
+            start += len(part[0])
+        if "val" not in bounds:
+            first, end = bounds["train"]
+            cut = first + self.train_length if self.train_length is not None else end - int((end - first) * held_out_share(self.split_fractions))
+            if not first < cut < end:
+                raise DataError(f"data.train_length={self.train_length}: must be between 1 and the train file's length {end - first}")
+            bounds["train"], bounds["val"] = (first, cut), (cut, end)
+            self.context_starts["val"] = first
+        self.times = [time for part in parts for time in part[2]] if self.timestamp_column else None
+        log.info("data: split files %s", ", ".join(f"{split} {path}" for split, path in self.split_paths.items()))
+        return (torch.cat([part[0] for part in parts]), torch.cat([part[1] for part in parts]),
+                {split: bounds[split] for split in SPLITS})
 
     # --- prediction: the file's own names for points and features (see AnomalyWindowsDataModule) --
     def value_names(self) -> tuple[str, ...]:
@@ -215,6 +261,9 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
     def point_times(self) -> list[str] | None:
         if not self.timestamp_column:
             return None
+        if self.split_paths:  # every split file's, in order
+            self.prepare_series()
+            return self.times
         return read_labelled_csv(self.path, self.timestamp_column, self.value_columns, self.label_column,
                                  self.windows_path, self.missing)[2]
 

@@ -76,6 +76,7 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
         self.scaler: Scaler | None = None  # mean/std (population) of the train split
         self.labels: torch.Tensor | None = None  # (time,)
         self.bounds: dict[str, tuple[int, int]] = {}
+        self.context_starts: dict[str, int] = {}  # per split, the first point its windows may read (split files: the file's first)
         self.datasets: dict[str, BatchedTensorDataset] = {}
 
     # --- what a subclass provides -------------------------------------------------------------
@@ -118,7 +119,7 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
         start, end = self.bounds[split]
         if split == "train":
             return torch.arange(start, end - self.window_length + 1, self.train_stride)
-        first = max(0, start - self.window_length + 1)
+        first = max(self.context_starts.get(split, 0), start - self.window_length + 1)
         starts = torch.arange(first, end - self.window_length + 1, self.eval_stride)
         if starts[-1] != end - self.window_length:  # cover the split's last point
             starts = torch.cat([starts, torch.tensor([end - self.window_length])])

@@ -49,6 +49,7 @@ from seqexp.data.errors import DataError
 from seqexp.data.scaling import METHODS as SCALINGS
 from seqexp.data.scaling import Scaler
 from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.data.split_files import check_split_files, held_out_share, split_paths
 from seqexp.data.table import Table, apply_missing, check_missing_policy, is_missing, numeric_columns, read_table
 
 SPLITS = ("train", "val", "test")
@@ -146,14 +147,14 @@ def _drop_time_axes(table: Table, wanted: list[str], targets: Collection[str]) -
 
 
 def read_series_csv(path: str | Path, columns: list[str] | None = None, time_column: str | None = None,
-                    targets: Collection[str] = ()) -> SeriesTable:
+                    targets: Collection[str] = (), key: str = "data.path") -> SeriesTable:
     """Read numeric ``columns`` (default: all but ``time_column``); missing cells become NaN.
 
     With neither ``columns`` nor ``time_column`` set, a column that looks like a time axis
     (``time_axis_reason``) is left out with a warning unless ``targets`` lists it.
     Errors name the file, the line and the column, so a bad cell is found without a debugger.
     """
-    table = read_table(path, default_format="csv")
+    table = read_table(path, default_format="csv", key=key)  # key: the setting that names the file
     path, header = table.source, list(table.header)
     if time_column is not None and time_column not in header:
         raise DataError(f"{path}: data.time_column={time_column!r} is not a column; columns are {header}")
@@ -192,10 +193,11 @@ def split_bounds(length: int, fractions: dict[str, float]) -> dict[str, tuple[in
 
 
 def window_origins(split: str, bounds: dict[str, tuple[int, int]], input_length: int, horizon: int,
-                   stride: int = 1) -> torch.Tensor:
-    """Row index of the first target step of every window of ``split`` (see the module docstring)."""
+                   stride: int = 1, context_start: int = 0) -> torch.Tensor:
+    """Row index of the first target step of every window of ``split`` (see the module docstring); inputs
+    never reach before row ``context_start`` (the first row of the split's own file, with split files)."""
     start, end = bounds[split]
-    first = start + input_length if split == "train" else max(start, input_length)
+    first = start + input_length if split == "train" else max(start, context_start + input_length)
     last = end - horizon  # inclusive: targets [origin, origin + horizon) stay inside the range
     if last < first:
         return torch.empty(0, dtype=torch.long)
@@ -233,8 +235,15 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         seed: int = 0,
+        train_path: str | None = None,
+        val_path: str | None = None,
+        test_path: str | None = None,
     ) -> None:
         super().__init__()
+        self.split_paths = split_paths(train_path, val_path, test_path)
+        check_split_files(path, self.split_paths)
+        if self.split_paths:
+            path = self.split_paths["train"]  # columns and time axis come from the train file
         if path is None and name not in BUILTIN_SERIES:
             raise DataError(f"data.name={name!r}: must be one of {sorted(BUILTIN_SERIES)} (or set data.path to a CSV)")
         for key, value in (("input_length", input_length), ("horizon", horizon), ("stride", stride)):
@@ -268,14 +277,18 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         self.num_workers = num_workers
         self.seed = seed
         self.table: SeriesTable | None = None
+        self.file_bounds: dict[str, tuple[int, int]] = {}  # with split files: each file's rows in ``table``
         self.datasets: dict[str, BatchedTensorDataset] = {}
 
     def load(self) -> SeriesTable:
-        """Read the file once and apply the missing-value policy."""
+        """Read the file (or the split files, one after the other) once and apply the missing-value policy."""
         if self.table is None:
             table = handle_missing(
-                read_series_csv(self.source, self.columns, self.time_column, self.targets or ()), self.missing
+                read_series_csv(self.source, self.columns, self.time_column, self.targets or (),
+                                "data.train_path" if self.split_paths else "data.path"), self.missing
             )
+            if self.split_paths:
+                table = self._append_split_files(table)
             targets = self.targets or list(table.columns)
             unknown = [name for name in targets if name not in table.columns]
             if unknown:
@@ -283,6 +296,20 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
             self.targets = targets
             self.table = table
         return self.table
+
+    def _append_split_files(self, train: SeriesTable) -> SeriesTable:
+        """The train file's table followed by the val and test files' (read with the train file's columns);
+        ``file_bounds`` records each file's rows, so no window crosses from one file into the next."""
+        tables, start = [], 0
+        for split, path in self.split_paths.items():
+            table = train if split == "train" else handle_missing(
+                read_series_csv(path, list(train.columns), self.time_column, self.targets or (), f"data.{split}_path"), self.missing)
+            self.file_bounds[split] = (start, start + len(table.values))
+            tables.append(table)
+            start += len(table.values)
+        return SeriesTable(", ".join(table.source for table in tables), [time for table in tables for time in table.times],
+                           train.columns, torch.cat([table.values for table in tables]),
+                           [line for table in tables for line in table.lines])
 
     @property
     def target_indices(self) -> list[int]:
@@ -303,10 +330,24 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
 
     @property
     def bounds(self) -> dict[str, tuple[int, int]]:
-        return split_bounds(len(self.load().values), self.split_fractions)
+        """Rows of each split: fractions of one series, or the split files (val: the last
+        ``held_out_share`` of the train file when there is no val file)."""
+        length = len(self.load().values)
+        if not self.split_paths:
+            return split_bounds(length, self.split_fractions)
+        bounds = dict(self.file_bounds)
+        if "val" not in bounds:
+            start, end = bounds["train"]
+            cut = end - int(round((end - start) * held_out_share(self.split_fractions)))
+            bounds["train"], bounds["val"] = (start, cut), (cut, end)
+        return {split: bounds[split] for split in SPLITS}
+
+    def context_start(self, split: str) -> int:
+        """The first row a window of ``split`` may read: its file's first row (0 for one series)."""
+        return self.file_bounds.get(split, self.file_bounds.get("train", (0, 0)))[0]
 
     def origins(self, split: str) -> torch.Tensor:
-        return window_origins(split, self.bounds, self.input_length, self.horizon, self.stride)
+        return window_origins(split, self.bounds, self.input_length, self.horizon, self.stride, self.context_start(split))
 
     def scaling_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per column ``(offset, scale)`` of a ``Scaler`` fitted on the train range only: scaled = (value - offset) / scale."""
@@ -327,6 +368,11 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         for split in SPLITS:
             if len(self.origins(split)) == 0:
                 start, end = self.bounds[split]
+                if split in self.split_paths:
+                    raise DataError(
+                        f"data.input_length={self.input_length} + data.horizon={self.horizon} leave no {split} window: "
+                        f"data.{split}_path={self.split_paths[split]} has {end - start} rows; shorten the windows"
+                    )
                 raise DataError(
                     f"data.input_length={self.input_length} + data.horizon={self.horizon} leave no {split} window: "
                     f"{self.source.name} has {length} steps, the {split} range is rows {start}-{end - 1} "
@@ -385,3 +431,7 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         mase_scale = self.mase_scale()
         for split in SPLITS:
             self.datasets[split] = self._windows(split, offset, scale, mase_scale)
+            start, end = self.bounds[split]
+            origin = self.split_paths.get(split) or (f"held out of {self.split_paths['train']}" if self.split_paths else self.source.name)
+            log.info("data: %s split has %d steps (rows %d-%d, %s), %d windows",
+                     split, end - start, start, end - 1, origin, len(self.datasets[split]))

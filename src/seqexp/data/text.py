@@ -29,6 +29,7 @@ from seqexp.data.errors import DataError
 from seqexp.data.padded import PaddedSequenceDataset
 from seqexp.data.resumable import EpochShuffleSampler, ResumableDataLoader
 from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.data.split_files import check_split_files, held_out_share, split_paths
 from seqexp.data.table import location
 from seqexp.data.text_sources import TextDataError, TextRow, read_text_rows, rotten_tomatoes_path
 from seqexp.data.tokenize import Tokenizer, Vocabulary
@@ -96,12 +97,18 @@ class TextDataModule(L.LightningDataModule):
         max_length: int | None = 64,
         split_fractions: dict[str, float] | None = None,
         bucketing: dict | None = None,
+        train_path: str | None = None,
+        val_path: str | None = None,
+        test_path: str | None = None,
+        builtin_corpus: bool = True,
         batch_size: int = 64,
         num_workers: int = 0,
         seed: int = 0,
     ) -> None:
         super().__init__()
         self.path = path
+        self.split_paths = split_paths(train_path, val_path, test_path)
+        self.builtin_corpus = builtin_corpus
         self.format = format
         self.encoding = encoding
         self.text_column = text_column
@@ -135,14 +142,21 @@ class TextDataModule(L.LightningDataModule):
             raise DataError(f"data.split_fractions={fractions}: needs train, val, test, each in [0, 1), train > 0")
         if abs(sum(fractions.values()) - 1) > 1e-6:
             raise DataError(f"data.split_fractions={fractions}: must sum to 1")
+        check_split_files(self.path, self.split_paths)
+        if self.path is None and not self.split_paths and not self.builtin_corpus:
+            raise DataError("data.path: set it to your file (data.path=reviews.csv), or set data.train_path and data.test_path")
         if self.labels is not None and len(set(self.labels)) < 2:
             raise DataError(f"data.labels={self.labels}: needs at least two distinct labels, or null to take them from the data")
 
     # Reading and cleaning --------------------------------------------------------------------
 
-    def _read_rows(self) -> tuple[str, list[TextRow]]:
-        path = rotten_tomatoes_path() if self.path is None else self.path
-        return str(path), read_text_rows(path, self.text_column, self.label_column, self.format, self.encoding)
+    def _read_rows(self, split: str | None = None) -> tuple[str, list[TextRow]]:
+        """The rows of ``data.path`` (or the default corpus), or of one split file."""
+        if split is not None:
+            path, key = self.split_paths[split], f"data.{split}_path"
+        else:
+            path, key = rotten_tomatoes_path() if self.path is None else self.path, "data.path"
+        return str(path), read_text_rows(path, self.text_column, self.label_column, self.format, self.encoding, key)
 
     def _problem(self, row: TextRow, text: str, label: str) -> tuple[str, str] | None:
         """(kind, detail) of why a row cannot be used, or None."""
@@ -156,8 +170,9 @@ class TextDataModule(L.LightningDataModule):
             return "unknown label", f"unknown label {label!r} (data.labels={self.labels})"
         return None
 
-    def _clean(self, source: str, rows: list[TextRow]) -> list[Example]:
-        examples, seen = [], set()
+    def _clean(self, source: str, rows: list[TextRow], seen: set[str] | None = None) -> list[Example]:
+        """Usable rows as examples; ``seen`` (texts of files read before) is shared so no text is in two split files."""
+        examples, seen = [], set() if seen is None else seen
         for row in rows:
             text, label = (row.text or "").strip(), (row.label or "").strip()
             if label in self.drop_labels:
@@ -182,26 +197,51 @@ class TextDataModule(L.LightningDataModule):
         """Read, clean and split the texts; take label names and vocabulary unless a checkpoint gave them."""
         if self.splits:
             return
-        source, rows = self._read_rows()
-        examples = self._clean(source, rows)
+        if self.split_paths:
+            source, row_count, self.splits = self._read_split_files()
+            examples = [example for split in SPLITS for example in self.splits[split]]
+        else:
+            source, rows = self._read_rows()
+            examples, row_count = self._clean(source, rows), len(rows)
         found = sorted({label for _, label in examples})
         if len(found) < 2:
             raise TextDataError(f"{source}: a classifier needs at least two labels, found {found} in {len(examples)} usable rows")
-        self.splits = stratified_split(examples, self.split_fractions, self.seed)
+        if not self.split_paths:
+            self.splits = stratified_split(examples, self.split_fractions, self.seed)
         if self.class_names is None:
             self.class_names = self.labels if self.labels is not None else found
         if self.encoder is None:
             train_tokens = (self.tokenizer(text) for text, _ in self.splits["train"])
             vocabulary = Vocabulary.build(train_tokens, self.vocab["min_freq"], self.vocab["max_size"])
             self.encoder = TextEncoder(self.tokenizer, vocabulary, self.max_length)
-        self._report(source, len(rows))
+        self._report(source, row_count)
+
+    def _read_split_files(self) -> tuple[str, int, dict[str, list[Example]]]:
+        """Each split from its own file (``train_path``, ``test_path``, optional ``val_path``); without
+        ``val_path`` validation is held out of the train file, stratified, by the share
+        ``split_fractions.val / (split_fractions.train + split_fractions.val)``."""
+        splits: dict[str, list[Example]] = {split: [] for split in SPLITS}
+        seen: set[str] = set()
+        row_count = 0
+        for split in self.split_paths:
+            source, rows = self._read_rows(split)
+            splits[split] = self._clean(source, rows, seen)
+            row_count += len(rows)
+        if "val" not in self.split_paths:
+            val_share = held_out_share(self.split_fractions)
+            held = stratified_split(splits["train"], {"train": 1 - val_share, "val": val_share, "test": 0.0}, self.seed)
+            splits["train"], splits["val"] = held["train"], held["val"]
+        sources = ", ".join(f"{split} {path}" for split, path in self.split_paths.items())
+        return sources, row_count, splits
 
     def _report(self, source: str, row_count: int) -> None:
         skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(self.skipped.items())) or "none"
         log.info("text data from %s: %d rows, skipped: %s; vocabulary %d tokens", source, row_count, skipped, len(self.encoder.vocabulary))
         for split, balance in self.class_balance().items():
             shares = ", ".join(f"{label} {share:.1%}" for label, share in balance.items())
-            log.info("  %s: %d texts (%s)", split, len(self.splits[split]), shares)
+            origin = f" from {self.split_paths[split]}" if split in self.split_paths else (
+                f" held out of {self.split_paths['train']}" if self.split_paths else "")
+            log.info("  %s: %d texts%s (%s)", split, len(self.splits[split]), origin, shares)
 
     def class_balance(self) -> dict[str, dict[str, float]]:
         """Share of each label in each split."""

@@ -30,9 +30,10 @@ class TextRow:
     label: str | None
 
 
-def read_text_rows(path: str | Path, text_column: str, label_column: str, format: str = "auto", encoding: str = "utf-8") -> list[TextRow]:
-    """All rows of a CSV/TSV/JSONL file (optionally .gz/.bz2 compressed), in file order."""
-    table = read_table(path, format, encoding=encoding, strict_width=False, encoding_key="data.encoding")
+def read_text_rows(path: str | Path, text_column: str, label_column: str, format: str = "auto", encoding: str = "utf-8",
+                   key: str = "data.path") -> list[TextRow]:
+    """All rows of a CSV/TSV/JSONL file (optionally .gz/.bz2 compressed), in file order; ``key`` is the setting naming it."""
+    table = read_table(path, format, encoding=encoding, strict_width=False, key=key, encoding_key="data.encoding")
     for key, column in (("data.text_column", text_column), ("data.label_column", label_column)):
         if column in table.header:
             continue

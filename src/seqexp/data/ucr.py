@@ -12,11 +12,13 @@ order of the TRAIN file's ``@classLabel``, and, when recordings differ in length
 
 from __future__ import annotations
 
+import logging
 from importlib import resources
 from pathlib import Path
 
 import lightning as L
 import torch
+from torch.utils.data import DataLoader
 
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.errors import DataError
@@ -24,19 +26,21 @@ from seqexp.data.scaling import Scaler
 from seqexp.data.spec import DataSpec, PredictionIndex
 from seqexp.data.ts_format import TsDataset, read_ts
 
+log = logging.getLogger(__name__)
+
 BUILTIN_PROBLEMS = ("BasicMotions", "GunPoint", "JapaneseVowels", "ItalyPowerDemand")
 SCALINGS = ("standard", "per_series", "none")
 
 
 def stratified_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices ``(kept, held_out)``: ``fraction`` of every class held out (at least one case of each
-    class with two or more cases), drawn with ``seed``."""
+    class with two or more cases; none when ``fraction`` is 0), drawn with ``seed``."""
     generator = torch.Generator().manual_seed(seed)
     kept, held_out = [], []
     for label in labels.unique():
         members = (labels == label).nonzero().flatten()
         members = members[torch.randperm(len(members), generator=generator)]
-        count = min(max(1, round(fraction * len(members))), len(members) - 1) if len(members) > 1 else 0
+        count = min(max(1, round(fraction * len(members))), len(members) - 1) if len(members) > 1 and fraction > 0 else 0
         held_out.append(members[:count])
         kept.append(members[count:])
     return torch.cat(kept).sort().values, torch.cat(held_out).sort().values
@@ -72,8 +76,8 @@ class UCRDataModule(TensorSplitLoaders, L.LightningDataModule):
             raise DataError("data.train_path and data.test_path: set both (your own problem) or neither (a built-in one)")
         if train_path is None and name not in BUILTIN_PROBLEMS:
             raise DataError(f"data.name={name!r}: must be one of {list(BUILTIN_PROBLEMS)} (or set data.train_path and data.test_path)")
-        if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
-            raise DataError(f"data.val_fraction={val_fraction!r}: must be a number in (0, 1)")
+        if not isinstance(val_fraction, (int, float)) or isinstance(val_fraction, bool) or not 0 <= val_fraction < 1:
+            raise DataError(f"data.val_fraction={val_fraction!r}: must be a number in [0, 1) (0: no validation split)")
         if scaling not in SCALINGS:
             raise DataError(f"data.scaling={scaling!r}: must be one of {SCALINGS}")
         self.paths = {
@@ -81,6 +85,7 @@ class UCRDataModule(TensorSplitLoaders, L.LightningDataModule):
             "test": Path(test_path) if test_path else _asset(name, "TEST"),
         }
         self.val_fraction = val_fraction
+        self.has_validation = val_fraction > 0  # read by seqexp.train.build: no val split, nothing for callbacks to monitor
         self.scaling = scaling
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -153,8 +158,16 @@ class UCRDataModule(TensorSplitLoaders, L.LightningDataModule):
             "val": ([files["train"].series[i] for i in held_out.tolist()], [files["train"].labels[i] for i in held_out.tolist()]),
             "test": (files["test"].series, files["test"].labels),
         }
+        if not self.has_validation:
+            del parts["val"]
+            log.info("data.val_fraction=0: no validation split; the last epoch's weights are tested")
         for split, (series, labels) in parts.items():
             self.datasets[split] = self._dataset(self._scaled(series, train_series), labels)
+        log.info("data: %s", ", ".join(f"{split} {len(dataset)} cases" for split, dataset in self.datasets.items()))
+
+    def val_dataloader(self) -> DataLoader | list:
+        """No loader without a validation split (``val_fraction=0``): Lightning then skips validation."""
+        return self._loader("val", False) if self.has_validation else []
 
     # --- prediction (seqexp.predict, predictions/test.csv) ---------------------------------------
     predict_labelled: bool = True  # whether the cases served for prediction carry labels

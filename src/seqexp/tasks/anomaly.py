@@ -43,13 +43,14 @@ log = logging.getLogger(__name__)
 
 
 class AnomalyTask(SequenceTask):
+    """Scores per step from ``forward``; val/test collect them per window and compute the metrics,
+    the loss included, over the whole series at the end of the epoch."""
+
+    loss_per_epoch = True
+    sync_epoch_metrics = True  # every rank computes the same values, over the gathered series
+
     def __init__(
-        self,
-        spec: dict,
-        model: dict,
-        optim: dict,
-        scheduler: dict,
-        embedding: dict | None = None,
+        self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None,
         mode: str = "forecast",
         horizon: int = 1,
         score_smoothing: int = 1,
@@ -74,8 +75,9 @@ class AnomalyTask(SequenceTask):
         if mode == "forecast":
             self.head = nn.Linear(self.encoder_output_size, horizon * features)
         else:
-            self.decoder = CELLS[model["cell"]](self.encoder_output_size, model["hidden_size"], batch_first=True)
-            self.head = nn.Linear(model["hidden_size"], features)
+            cell, hidden_size = self.encoder_settings["cell"], self.encoder_settings["hidden_size"]
+            self.decoder = CELLS[cell](self.encoder_output_size, hidden_size, batch_first=True)
+            self.head = nn.Linear(hidden_size, features)
         # Chosen on validation; a buffer so that checkpoints carry it. nan = not chosen yet.
         self.register_buffer("threshold", torch.tensor(float("nan")))
         self._windows: dict[str, list[tuple[torch.Tensor, ...]]] = {}
@@ -86,36 +88,32 @@ class AnomalyTask(SequenceTask):
     def forward(self, batch: Batch, stage: str = "predict") -> torch.Tensor:
         """Per-step scores ``(batch, time)``: squared error averaged over features; nan where a step
         is not scored (the context steps of forecast mode)."""
-        inputs = batch["inputs"]
+        inputs = batch["inputs"]  # (batch, time, features): whole windows, never padded
         window = inputs.shape[1]
         if self.mode == "forecast":
             if self.horizon >= window:
                 raise ValueError(f"task.horizon={self.horizon}: must be smaller than data.window_length={window}")
-            context = self.encode({"inputs": inputs[:, : window - self.horizon]}, stage)
+            context = self.encode(inputs[:, : window - self.horizon], None, stage)
             code = last_valid_step(context, None, self.num_directions)
             prediction = self.head(code).view(len(inputs), self.horizon, -1)
             errors = (prediction - inputs[:, window - self.horizon :]).pow(2).mean(-1)
             unscored = errors.new_full((len(inputs), window - self.horizon), float("nan"))
             return torch.cat([unscored, errors], dim=1)
-        code = last_valid_step(self.encode({"inputs": inputs}, stage), None, self.num_directions)
+        code = last_valid_step(self.encode(inputs, None, stage), None, self.num_directions)
         decoded, _ = self.decoder(code.unsqueeze(1).expand(-1, window, -1).contiguous())
         return (self.head(decoded) - inputs).pow(2).mean(-1)
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        scores = self(batch, "train")
-        loss = scores[:, -self.horizon :].mean() if self.mode == "forecast" else scores.mean()
-        self.log_train_loss(loss)
-        return loss
+    def compute_loss(self, batch: Batch, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs[:, -self.horizon :].mean() if self.mode == "forecast" else outputs.mean()
 
-    def _collect(self, batch: Batch, stage: str) -> None:
-        scores = self(batch, stage).detach().float()
+    def update_metrics(self, stage: str, batch: Batch, outputs: torch.Tensor, batch_idx: int) -> None:
+        if stage == "train":  # training is unsupervised: no metrics
+            return
+        scores = outputs.detach().float()
         self._windows.setdefault(stage, []).append((batch["starts"], scores, batch["targets"], batch["inputs"].detach()))
 
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._collect(batch, "val")
-
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self._collect(batch, "test")
+    def clear_epoch(self, stage: str) -> None:
+        self._windows.pop(stage, None)
 
     # --- per-point series at the end of an epoch ----------------------------------------------
     def _gather(self, tensor: torch.Tensor) -> torch.Tensor:
@@ -149,9 +147,10 @@ class AnomalyTask(SequenceTask):
             series["series"] = values[covered].cpu()
         return series
 
-    def _finish(self, stage: str) -> None:
+    def epoch_metrics(self, stage: str) -> dict[str, Any]:
+        """Loss (mean score of the normal points), threshold (chosen here on val) and detection metrics."""
         if not self._windows.get(stage):
-            return
+            return {}
         series = self._point_series(*(self._gather(torch.cat(parts)) for parts in zip(*self._windows.pop(stage))))
         scores, labels = series["scores"], series["labels"]
         if stage == "val":
@@ -174,6 +173,7 @@ class AnomalyTask(SequenceTask):
             "threshold": threshold,
             **anomaly_metrics(scores, labels, threshold, self.ucr_tolerance),
         }
+        self._series[stage] = {**series, "threshold": torch.tensor(threshold)}
         if not bool(labels.any()):
             self._warn_once(
                 stage, "metrics",
@@ -181,10 +181,7 @@ class AnomalyTask(SequenceTask):
                 f"{', '.join(f'{stage}/{name}' for name in NEED_AN_ANOMALY)} cannot be computed (logged as nan, "
                 f"or 0 by convention). Give the split anomalies ({self._split_keys()}).",
             )
-        # Every rank holds the same values (computed over the gathered series): averaging them is a no-op
-        # that keeps Lightning from warning about unsynced epoch-level logs under DDP.
-        self.log_dict({f"{stage}/{name}": value for name, value in metrics.items()}, sync_dist=True)
-        self._series[stage] = {**series, "threshold": torch.tensor(threshold)}
+        return {f"{stage}/{name}": value for name, value in metrics.items()}
 
     def _split_keys(self) -> str:
         """The data keys that decide which split holds anomalies, as the DataModule declares them."""
@@ -200,20 +197,6 @@ class AnomalyTask(SequenceTask):
         self._warned.add((split, cause))
         if self.global_rank == 0:
             log.warning(message)
-
-    def on_validation_epoch_start(self) -> None:
-        super().on_validation_epoch_start()
-        self._windows.pop("val", None)  # left over if the previous epoch was interrupted
-
-    def on_test_epoch_start(self) -> None:
-        super().on_test_epoch_start()
-        self._windows.pop("test", None)
-
-    def on_validation_epoch_end(self) -> None:
-        self._finish("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._finish("test")
 
     def predict_batch(self, batch: Batch) -> Batch:
         """Per-step scores of each window ``(batch, time)``, its ``starts`` and point labels."""
@@ -241,7 +224,7 @@ class AnomalyTask(SequenceTask):
         from seqexp.plotting import anomaly_figure
 
         series = self._series[stage]
-        title = f"{stage}: {self.mode} score, epoch {self.current_epoch}"
+        title = self.figure_title(stage, f"{self.mode} score")
         figure = anomaly_figure(
             series["series"].numpy(), series["scores"].numpy(), series["labels"].numpy(), float(series["threshold"]), title
         )

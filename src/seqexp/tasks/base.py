@@ -1,10 +1,12 @@
 """Shared LightningModule plumbing: input layer + encoder from the data spec and ``model``,
-optimizer/scheduler from config, hidden-state carrying for stateful data, figure hook, and the
-two halves of prediction: ``predict_step`` (a batch's predictions in the data's units, for
-``trainer.predict``) and ``prediction_table`` (those of every batch as the columns of a file)."""
+optimizer/scheduler from config, hidden-state carrying for stateful data, the train/val/test steps
+and the logging of their losses and metrics, figure hook, and the two halves of prediction:
+``predict_step`` (a batch's predictions in the data's units, for ``trainer.predict``) and
+``prediction_table`` (those of every batch as the columns of a file)."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import lightning as L
@@ -13,7 +15,7 @@ from lightning.pytorch.utilities import move_data_to_device
 from torch import nn
 
 from seqexp.data.spec import DataSpec, PredictionIndex
-from seqexp.models.encoder import State, build_encoder
+from seqexp.models.encoder import State, build_encoder, encoder_arguments, encoder_class, model_architecture
 from seqexp.tasks.optim import build_optimizer, build_scheduler
 
 
@@ -28,7 +30,26 @@ def detach_state(state: State) -> State:
 
 
 class SequenceTask(L.LightningModule):
-    """Base of every task. Subclasses add the head, the loss and the metrics."""
+    """Base of every task: owns the train/val/test steps and the logging of losses and metrics.
+
+    A task adds its head (in ``__init__``), ``forward`` (``encode``, then the head) and these hooks:
+
+    - ``compute_loss(batch, outputs)``: the loss training minimises, logged per batch as ``<stage>/loss``
+      on val and test too (unless ``loss_per_epoch``: the task's ``epoch_metrics`` hold it);
+    - ``update_metrics(stage, batch, outputs, batch_idx)``: add a batch of ``train``, ``val`` or ``test``
+      to the epoch's metrics;
+    - ``epoch_metrics(stage)``: the values of the epoch that ended, by logged name, with the task's
+      metric state reset (default: those of ``stage_metrics(stage)``);
+    - ``clear_epoch(stage)``: forget what an earlier (perhaps interrupted) epoch of ``stage`` collected.
+    """
+
+    # Names after "<stage>/" that val and test show on the progress bar.
+    progress_bar_metrics: tuple[str, ...] = ()
+    # True where <stage>/loss of val and test is computed over the whole epoch by ``epoch_metrics``.
+    loss_per_epoch = False
+    # True where ``epoch_metrics`` are plain numbers that every rank computed alike: averaging them over
+    # ranks is a no-op that keeps Lightning from warning about unsynced epoch-level logs under DDP.
+    sync_epoch_metrics = False
 
     def __init__(
         self,
@@ -45,12 +66,21 @@ class SequenceTask(L.LightningModule):
         self.input_layer = self._build_input_layer(embedding or {})
         encoder_input_size = self.input_layer.embedding_dim if self.spec.input_kind == "tokens" else self.spec.input_size
         encoder = build_encoder(encoder_input_size, model)
+        # The encoder's constructor arguments, defaults included: what `model` sets, read as the encoder reads it.
+        settings = inspect.signature(encoder_class(model_architecture(model))).bind_partial(**encoder_arguments(model))
+        settings.apply_defaults()
+        self.encoder_settings = dict(settings.arguments)
         self.encoder_output_size = encoder.output_size
         self.num_directions = encoder.num_directions
         self.encoder = torch.compile(encoder) if model.get("compile", False) else encoder
         self._carried_state: dict[str, State | None] = {}
         self._train_loss_sum: torch.Tensor | None = None  # losses since train/loss was last logged
         self._train_loss_steps = 0
+        # The task's torchmetrics, if it keeps them here: per evaluation stage (val, test), and of training
+        # ("train" cannot be a ModuleDict key: nn.Module.train is a method).
+        self.metrics = nn.ModuleDict()
+        self.train_metrics: nn.Module | None = None
+        self._checkpoint_epoch: int | None = None  # the epoch of a loaded checkpoint, for figure titles
 
     def _build_input_layer(self, embedding: dict) -> nn.Module:
         if self.spec.input_kind != "tokens":
@@ -59,11 +89,15 @@ class SequenceTask(L.LightningModule):
         layer.weight.requires_grad_(not embedding.get("freeze", False))
         return layer
 
-    def encode(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
-        """Encoder outputs ``(batch, time, encoder_output_size)``; carries state if the data is stateful."""
-        inputs = self.input_layer(batch["inputs"])
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        """What the encoder reads ``(batch, time, features)``: token embeddings, or the features as they are."""
+        return self.input_layer(inputs)
+
+    def encode(self, inputs: torch.Tensor, lengths: torch.Tensor | None, stage: str) -> torch.Tensor:
+        """Encoder outputs ``(batch, time, encoder_output_size)`` of a batch's ``inputs`` (and ``lengths``
+        when padded); carries state if the data is stateful."""
         state = self._carried_state.get(stage) if self.spec.stateful else None
-        outputs, state = self.encoder(inputs, batch.get("lengths"), state)
+        outputs, state = self.encoder(self.embed(inputs), lengths, state)
         if self.spec.stateful:
             self._carried_state[stage] = detach_state(state)
         return outputs
@@ -94,17 +128,86 @@ class SequenceTask(L.LightningModule):
             self.log("train/loss", self._train_loss_sum / self._train_loss_steps, prog_bar=True)
             self._train_loss_sum, self._train_loss_steps = None, 0
 
+    # --- the hooks a task fills in -------------------------------------------------------------
+    def compute_loss(self, batch: dict[str, torch.Tensor], outputs: torch.Tensor) -> torch.Tensor:
+        """The loss of a batch from ``forward``'s ``outputs``: what training minimises."""
+        raise NotImplementedError(f"{type(self).__name__} has no loss")
+
+    def update_metrics(self, stage: str, batch: dict[str, torch.Tensor], outputs: torch.Tensor, batch_idx: int) -> None:
+        """Add a batch of ``stage`` (train, val or test) to the epoch's metrics."""
+
+    def epoch_metrics(self, stage: str) -> dict[str, Any]:
+        """The metrics of the epoch of ``stage`` that just ended, by logged name (``<stage>/<metric>``),
+        and their state reset for the next epoch."""
+        metrics = self.stage_metrics(stage)
+        if metrics is None:
+            return {}
+        values = metrics.compute()
+        metrics.reset()
+        return values
+
+    def stage_metrics(self, stage: str) -> nn.Module | None:
+        """The task's metric collection for ``stage`` (its names prefixed ``<stage>/``), or None."""
+        if stage == "train":
+            return self.train_metrics
+        return self.metrics[stage] if stage in self.metrics else None
+
+    def clear_epoch(self, stage: str) -> None:
+        """Forget what an earlier epoch of ``stage`` collected (an interrupted one leaves some behind)."""
+
+    # --- train/val/test wiring ------------------------------------------------------------------
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        outputs = self(batch, "train")
+        loss = self.compute_loss(batch, outputs)
+        self.update_metrics("train", batch, outputs, batch_idx)
+        self.log_train_loss(loss)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, batch_idx, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, batch_idx, "test")
+
+    def _evaluate(self, batch: dict[str, torch.Tensor], batch_idx: int, stage: str) -> None:
+        outputs = self(batch, stage)
+        if not self.loss_per_epoch:  # mean over all DDP ranks
+            self.log(f"{stage}/loss", self.compute_loss(batch, outputs), batch_size=len(outputs), sync_dist=True)
+        self.update_metrics(stage, batch, outputs, batch_idx)
+
+    def _log_epoch_metrics(self, stage: str) -> None:
+        values = self.epoch_metrics(stage)
+        shown = {f"{stage}/{name}" for name in self.progress_bar_metrics} if stage != "train" else set()
+        for prog_bar in (True, False):
+            selected = {name: value for name, value in values.items() if (name in shown) == prog_bar}
+            if selected:
+                self.log_dict(selected, prog_bar=prog_bar, sync_dist=self.sync_epoch_metrics)
+
+    def _start_epoch(self, stage: str) -> None:
+        self._reset_state(stage)
+        self.clear_epoch(stage)
+
     def on_train_epoch_start(self) -> None:
-        self._reset_state("train")
+        self._start_epoch("train")
 
     def on_validation_epoch_start(self) -> None:
-        self._reset_state("val")
+        self._start_epoch("val")
 
     def on_test_epoch_start(self) -> None:
-        self._reset_state("test")
+        self._start_epoch("test")
 
     def on_predict_epoch_start(self) -> None:
         self._reset_state("predict")
+
+    def on_train_epoch_end(self) -> None:
+        # Once per epoch: self.log of a Metric object in every step costs Lightning about a millisecond each.
+        self._log_epoch_metrics("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics("test")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # A mid-epoch checkpoint resumes at the next batch (seqexp.data.resumable): keep the carried state too.
@@ -113,6 +216,11 @@ class SequenceTask(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._carried_state["train"] = checkpoint.get("carried_train_state")
+        self._checkpoint_epoch = checkpoint.get("epoch")
+
+    def on_fit_start(self) -> None:
+        # Called after a resumed fit restores its checkpoint: from here on the weights are this fit's own.
+        self._checkpoint_epoch = None
 
     def on_train_start(self) -> None:
         # Restored before the model reaches its device; an epoch start resets it anyway.
@@ -129,6 +237,12 @@ class SequenceTask(L.LightningModule):
     def figures(self, stage: str) -> dict[str, Any]:
         """Matplotlib figures for TensorBoard, by tag; ``FigureLogger`` calls this on rank 0."""
         return {}
+
+    def figure_title(self, stage: str, subject: str) -> str:
+        """``<stage>: <subject>, epoch <n>``, with n the epoch the weights are from: a loaded checkpoint's
+        own epoch (``trainer.test(ckpt_path=...)``, ``seqexp.eval``), else the trainer's current epoch."""
+        epoch = self._checkpoint_epoch if self._checkpoint_epoch is not None else self.current_epoch
+        return f"{stage}: {subject}, epoch {epoch}"
 
     # --- prediction: trainer.predict, then one row per prediction (seqexp.predictions writes them) --
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:

@@ -24,13 +24,10 @@ STAGES = ("val", "test")
 class ClassificationTask(SequenceTask):
     """Cross-entropy (optional class weights, label smoothing); accuracy, macro-F1, per-class precision/recall."""
 
+    progress_bar_metrics = ("acc",)
+
     def __init__(
-        self,
-        spec: dict,
-        model: dict,
-        optim: dict,
-        scheduler: dict,
-        embedding: dict | None = None,
+        self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None,
         pooling: str | list[str] = "max",
         dropout: float = 0.0,
         class_weights: list[float] | None = None,
@@ -50,7 +47,9 @@ class ClassificationTask(SequenceTask):
         self.loss = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
         self.class_names = list(self.spec.class_names) or [str(index) for index in range(classes)]
         self.metrics = nn.ModuleDict({stage: self._metric_collection(stage, classes) for stage in STAGES})
-        self.train_accuracy = torchmetrics.Accuracy(task="multiclass", num_classes=classes)
+        self.train_metrics = torchmetrics.MetricCollection(
+            {"acc": torchmetrics.Accuracy(task="multiclass", num_classes=classes)}, prefix="train/"
+        )
         self.confusion = nn.ModuleDict(
             {stage: torchmetrics.ConfusionMatrix(task="multiclass", num_classes=classes) for stage in STAGES}
         )
@@ -83,59 +82,41 @@ class ClassificationTask(SequenceTask):
             prefix=f"{stage}/",
         )
 
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        embedded = self.embedding_dropout(super().embed(inputs))
+        if self.training and self.word_dropout > 0:  # whole tokens dropped: their vectors become zeros, like <pad>'s
+            embedded = embedded * (torch.rand(embedded.shape[:2], device=embedded.device) >= self.word_dropout).unsqueeze(-1)
+        return embedded
+
     def forward(self, batch: dict[str, torch.Tensor], stage: str = "predict") -> torch.Tensor:
         """Class logits ``(batch, classes)``."""
-        inputs = self.embedding_dropout(self.input_layer(batch["inputs"]))
-        if self.training and self.word_dropout > 0:  # whole tokens dropped: their vectors become zeros, like <pad>'s
-            inputs = inputs * (torch.rand(inputs.shape[:2], device=inputs.device) >= self.word_dropout).unsqueeze(-1)
         lengths = batch.get("lengths")
-        outputs, _ = self.encoder(inputs, lengths)  # (batch, time, encoder_output_size)
+        outputs = self.encode(batch["inputs"], lengths, stage)  # (batch, time, encoder_output_size)
         pooled = [pool_sequence(outputs, lengths, method, self.num_directions, self.attention) for method in self.poolings]
         return self.head(pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=1))
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        logits = self(batch, "train")
-        loss = self.loss(logits, batch["targets"])
-        self.train_accuracy.update(logits, batch["targets"])
-        self.log_train_loss(loss)
-        return loss
+    def compute_loss(self, batch: dict[str, torch.Tensor], outputs: torch.Tensor) -> torch.Tensor:
+        return self.loss(outputs, batch["targets"])
 
-    def on_train_epoch_end(self) -> None:
-        # Once per epoch: self.log of a Metric object in every step costs Lightning about a millisecond each.
-        self.log("train/acc", self.train_accuracy.compute())
-        self.train_accuracy.reset()
+    def update_metrics(self, stage: str, batch: dict[str, torch.Tensor], outputs: torch.Tensor, batch_idx: int) -> None:
+        self.stage_metrics(stage).update(outputs, batch["targets"])
+        if stage in self.confusion:
+            self.confusion[stage].update(outputs, batch["targets"])
 
-    def _evaluate(self, batch: dict[str, torch.Tensor], stage: str) -> None:
-        logits = self(batch, stage)
-        self.log(f"{stage}/loss", self.loss(logits, batch["targets"]), batch_size=len(logits), sync_dist=True)
-        self.metrics[stage].update(logits, batch["targets"])
-        self.confusion[stage].update(logits, batch["targets"])
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, "val")
-
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, "test")
-
-    def _log_epoch_metrics(self, stage: str) -> None:
+    def epoch_metrics(self, stage: str) -> dict[str, Any]:
         """Scalars for accuracy and macro-F1; per-class precision/recall as ``<stage>/precision/<class>``."""
-        values = self.metrics[stage].compute()
         scalars = {}
-        for name, value in values.items():
+        for name, value in super().epoch_metrics(stage).items():
             if value.ndim == 0:
                 scalars[name] = value
             else:
                 scalars.update({f"{name}/{label}": value[index] for index, label in enumerate(self.class_names)})
-        self.log(f"{stage}/acc", scalars.pop(f"{stage}/acc"), prog_bar=True)
-        self.log_dict(scalars)
-        self.metrics[stage].reset()
-        self.confusion[stage].reset()
+        return scalars
 
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch_metrics("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch_metrics("test")
+    def clear_epoch(self, stage: str) -> None:
+        # At the start, not the end, of an epoch: FigureLogger draws the matrix after the epoch-end hooks.
+        if stage in self.confusion:
+            self.confusion[stage].reset()
 
     def predict_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The predicted class (the largest logit, as the accuracy metric takes it), class probabilities
@@ -159,11 +140,11 @@ class ClassificationTask(SequenceTask):
         return columns
 
     def figures(self, stage: str) -> dict[str, Any]:
-        """Confusion matrix of the epoch that just ended (callbacks run before this task's epoch-end reset)."""
+        """Confusion matrix of the epoch that just ended (reset when the next one starts)."""
         if stage not in self.confusion or not self.confusion[stage].update_called:
             return {}
         from seqexp.plotting import confusion_matrix_figure
 
         matrix = self.confusion[stage].compute().cpu().numpy()
-        title = f"{stage}: confusion matrix, epoch {self.current_epoch}"
+        title = self.figure_title(stage, "confusion matrix")
         return {f"{stage}/confusion_matrix": confusion_matrix_figure(matrix, self.class_names, title)}

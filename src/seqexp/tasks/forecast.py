@@ -25,6 +25,8 @@ INSTANCE_NORM_EPS = 1e-5  # added to each window's variance: a flat window is le
 class ForecastTask(RegressionTask):
     """Horizon regression with forecast metrics in original units and a forecast-vs-truth figure."""
 
+    progress_bar_metrics = tuple(forecast_metrics().keys())
+
     def __init__(
         self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None, instance_norm: bool = False
     ) -> None:
@@ -61,20 +63,17 @@ class ForecastTask(RegressionTask):
         scale, offset = batch["target_scale"], batch["target_offset"]
         return prediction.float() * scale + offset, batch["targets"] * scale + offset
 
-    def _evaluate(self, batch: dict[str, torch.Tensor], batch_idx: int, stage: str) -> None:
-        prediction = self(batch, stage)  # (batch, horizon, targets), scaled
-        forecast, truth = self._original_units(batch, prediction)
-        self.log(f"{stage}/loss", nn.functional.mse_loss(prediction, batch["targets"]), batch_size=len(prediction), sync_dist=True)
+    def update_metrics(self, stage: str, batch: dict[str, torch.Tensor], outputs: torch.Tensor, batch_idx: int) -> None:
+        """``outputs``: the forecast ``(batch, horizon, targets)`` in scaled values; the loss (MSE) is on
+        those, the metrics in the series' units."""
+        if stage == "train":  # metrics on validation/test only
+            return
+        forecast, truth = self._original_units(batch, outputs)
         self.metrics[stage].update(forecast, truth, scale=batch["mase_scale"])
         self._forecasts.setdefault(stage, []).append((batch["origin"].cpu(), forecast.detach().cpu(), truth.cpu()))
 
-    def on_validation_epoch_start(self) -> None:
-        super().on_validation_epoch_start()
-        self._forecasts["val"] = []
-
-    def on_test_epoch_start(self) -> None:
-        super().on_test_epoch_start()
-        self._forecasts["test"] = []
+    def clear_epoch(self, stage: str) -> None:
+        self._forecasts[stage] = []
 
     def predict_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Forecast and truth in the series' units (truth nan past the end of new input) and each
@@ -98,5 +97,5 @@ class ForecastTask(RegressionTask):
         from seqexp.plotting import forecast_figure
 
         origins, forecasts, truths = (torch.cat(parts) for parts in zip(*self._forecasts[stage]))
-        title = f"{stage}: forecasts of {self.spec.horizon} steps, one every {self.spec.horizon} steps, epoch {self.current_epoch}"
+        title = self.figure_title(stage, f"forecasts of {self.spec.horizon} steps, one every {self.spec.horizon} steps")
         return {f"{stage}/forecast_vs_truth": forecast_figure(origins.numpy(), forecasts.numpy(), truths.numpy(), title)}

@@ -16,6 +16,8 @@ from seqexp.tasks.base import Columns, SequenceTask
 class RegressionTask(SequenceTask):
     """MSE loss; MSE and MAE through torchmetrics, computed on validation/test only."""
 
+    progress_bar_metrics = ("mse", "mae")
+
     def __init__(self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None) -> None:
         super().__init__(spec, model, optim, scheduler, embedding)
         if self.spec.target_kind not in ("per_step", "horizon"):
@@ -35,7 +37,7 @@ class RegressionTask(SequenceTask):
 
     def forward(self, batch: dict[str, torch.Tensor], stage: str = "predict") -> torch.Tensor:
         """Predictions shaped like ``batch['targets']``."""
-        outputs = self.encode(batch, stage)
+        outputs = self.encode(batch["inputs"], batch.get("lengths"), stage)
         if self.spec.target_kind == "per_step":
             return self.head(outputs)
         last = last_valid_step(outputs, batch.get("lengths"), self.num_directions)
@@ -45,34 +47,15 @@ class RegressionTask(SequenceTask):
         """Leave out the burn-in steps, where the target cannot be inferred from the window yet."""
         return values[:, self.spec.burn_in_steps :] if self.spec.target_kind == "per_step" else values
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        prediction = self(batch, "train")
-        loss = nn.functional.mse_loss(self._scored(prediction), self._scored(batch["targets"]))
-        self.log_train_loss(loss)
-        return loss
+    def compute_loss(self, batch: dict[str, torch.Tensor], outputs: torch.Tensor) -> torch.Tensor:
+        return nn.functional.mse_loss(self._scored(outputs), self._scored(batch["targets"]))
 
-    def _evaluate(self, batch: dict[str, torch.Tensor], batch_idx: int, stage: str) -> None:
-        prediction = self(batch, stage)
-        scored_prediction, scored_target = self._scored(prediction), self._scored(batch["targets"])
-        loss = nn.functional.mse_loss(scored_prediction, scored_target)
-        self.log(f"{stage}/loss", loss, batch_size=len(prediction), sync_dist=True)  # mean over all DDP ranks
-        self.metrics[stage].update(scored_prediction.flatten(), scored_target.flatten())
+    def update_metrics(self, stage: str, batch: dict[str, torch.Tensor], outputs: torch.Tensor, batch_idx: int) -> None:
+        if stage == "train":  # metrics on validation/test only
+            return
+        self.metrics[stage].update(self._scored(outputs).flatten(), self._scored(batch["targets"]).flatten())
         if batch_idx == 0:
-            self._example[stage] = (batch["targets"][0].detach().cpu(), prediction[0].detach().float().cpu())
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, batch_idx, "val")
-
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, batch_idx, "test")
-
-    def on_validation_epoch_end(self) -> None:
-        self.log_dict(self.metrics["val"].compute(), prog_bar=True)
-        self.metrics["val"].reset()
-
-    def on_test_epoch_end(self) -> None:
-        self.log_dict(self.metrics["test"].compute())
-        self.metrics["test"].reset()
+            self._example[stage] = (batch["targets"][0].detach().cpu(), outputs[0].detach().float().cpu())
 
     def predict_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Predictions and targets ``(batch, steps, outputs)``."""
@@ -96,5 +79,5 @@ class RegressionTask(SequenceTask):
 
         target, prediction = self._example[stage]
         burn_in = self.spec.burn_in_steps if self.spec.target_kind == "per_step" else 0
-        title = f"{stage}: first window, epoch {self.current_epoch}"
+        title = self.figure_title(stage, "first window")
         return {f"{stage}/prediction_vs_target": prediction_figure(target.numpy(), prediction.numpy(), title, burn_in)}
