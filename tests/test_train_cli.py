@@ -84,6 +84,7 @@ def test_tensorboard_holds_scalars_hparams_and_figures(default_run: Path) -> Non
     hparams = events.PluginTagToContent("hparams")
     assert "_hparams_/session_start_info" in hparams and "_hparams_/experiment" in hparams
     assert not [tag for tag in tags["scalars"] if tag.startswith("hp")]  # no hp/* copies, no hp_metric
+    assert "epoch" not in tags["scalars"]  # the SCALARS page opens on the learning curves
     experiment = HParamsPluginData.FromString(hparams["_hparams_/experiment"]).experiment
     assert {info.name.tag for info in experiment.metric_infos} >= {"val/mse", "test/mse"}  # read off the real scalars
     columns = [info.name for info in experiment.hparam_infos]
