@@ -164,9 +164,11 @@ def _timestamp_span(
 
 
 def contiguous_bounds(length: int, fractions: dict[str, float], train_length: int | None) -> dict[str, tuple[int, int]]:
-    """Train, val, test as consecutive ranges of ``length`` points."""
-    if any(fractions.get(split, 0) <= 0 for split in SPLITS):
-        raise DataError(f"data.split_fractions={fractions}: train, val and test must each be > 0")
+    """Train, val, test as consecutive ranges of ``length`` points; a given ``train_length`` fixes the
+    train range, and the fractions then only share the rest between val and test."""
+    needed = SPLITS if train_length is None else ("val", "test")
+    if any(fractions.get(split, 0) <= 0 for split in needed):
+        raise DataError(f"data.split_fractions={fractions}: {', '.join(needed)} must each be > 0")
     if train_length is None:
         train_length = int(length * fractions["train"] / sum(fractions[split] for split in SPLITS))
     if not 0 < train_length < length:

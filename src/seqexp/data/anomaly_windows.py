@@ -25,11 +25,10 @@ import torch
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.errors import DataError
 from seqexp.data.scaling import Scaler
-from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
 from seqexp.data.table import apply_missing, numeric_columns, read_table
 from seqexp.metrics.anomaly import runs
 
-SPLITS = ("train", "val", "test")
 log = logging.getLogger(__name__)
 
 

@@ -48,11 +48,10 @@ from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.errors import DataError
 from seqexp.data.scaling import METHODS as SCALINGS
 from seqexp.data.scaling import Scaler
-from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
 from seqexp.data.split_files import check_split_files, held_out_share, split_paths
 from seqexp.data.table import Table, apply_missing, check_missing_policy, is_missing, numeric_columns, read_table
 
-SPLITS = ("train", "val", "test")
 CENTERS = ("train", "last")
 MIN_TIME_AXIS_ROWS = 3  # fewer rows are too few to call a column a time axis
 # A date or date-time cell: 2024-01, 2024/01/31, 31.01.2024, 2024-01-31T12:00:00Z, ... (never a number:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+SPLITS = ("train", "val", "test")  # the splits every DataModule serves, in this order
 InputKind = Literal["features", "tokens"]
 TargetKind = Literal["per_step", "horizon", "class", "anomaly"]
 
@@ -31,6 +32,7 @@ class DataSpec:
     stateful: bool = False  # consecutive batches continue the same streams (carry hidden state)
     class_names: tuple[str, ...] = field(default_factory=tuple)
     target_features: tuple[int, ...] = ()  # horizon targets: which input features they are (empty: not inputs)
+    chunks_per_batch: int = 1  # >1: each training batch holds this many consecutive stateful batches, (chunk, batch, ...)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for ``save_hyperparameters`` (checkpoints stay weights-only loadable)."""

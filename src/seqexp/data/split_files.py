@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from seqexp.data.errors import DataError
+from seqexp.data.spec import SPLITS
 
-SPLITS = ("train", "val", "test")
 
 
 def split_paths(train_path: str | None, val_path: str | None, test_path: str | None) -> dict[str, str]:

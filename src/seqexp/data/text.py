@@ -28,7 +28,7 @@ from seqexp.data.buckets import BucketBatchSampler
 from seqexp.data.errors import DataError
 from seqexp.data.padded import PaddedSequenceDataset
 from seqexp.data.resumable import EpochShuffleSampler, ResumableDataLoader
-from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
 from seqexp.data.split_files import check_split_files, held_out_share, split_paths
 from seqexp.data.table import location
 from seqexp.data.text_sources import TextDataError, TextRow, read_text_rows, rotten_tomatoes_path
@@ -36,7 +36,6 @@ from seqexp.data.tokenize import Tokenizer, Vocabulary
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
 BAD_ROW_POLICIES = ("error", "skip")
 Example = tuple[str, str]  # (text, label)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader
 
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
@@ -48,11 +49,7 @@ def stratified_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[
 
 def pad_cases(series: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """``(cases, max_time, channels)`` zero-padded after each end, and ``(cases,)`` lengths."""
-    lengths = torch.tensor([len(case) for case in series])
-    padded = torch.zeros(len(series), int(lengths.max()), series[0].shape[1])
-    for index, case in enumerate(series):
-        padded[index, : len(case)] = case
-    return padded, lengths
+    return pad_sequence(series, batch_first=True), torch.tensor([len(case) for case in series])
 
 
 def _asset(name: str, split: str) -> Path:
