@@ -156,7 +156,7 @@ class FullyConvolutionalBranch(nn.Module):
             return outputs.mean(2)
         valid = valid_steps(lengths, outputs.shape[2], outputs).unsqueeze(1)  # (batch, 1, time)
         for conv, norm in zip(self.convs, self.norms):
-            # Padding zeroed before every conv, as a sequence alone is zero-padded by padding="same".
+            # Padding zeroed before every conv, as a sequence alone sees the zeros of the conv's own padding.
             outputs = torch.relu(norm(conv(outputs * valid), valid))
         return (outputs * valid).sum(2) / valid.sum(2).clamp(min=1)
 
