@@ -4,7 +4,7 @@
     python scripts/benchmark.py --cases seed --repeats 9 --threads 1
     python scripts/benchmark.py --device cuda --precision bf16-mixed --out gpu_bf16.json
 
-Cases: seed (the seeds' LSTM 1->32, window 20, batch 64), realistic (2-layer LSTM 128, window
+Cases: seed (the seeds' LSTM 1->32, window 20, batch 64, 8 chunks per step), realistic (2-layer LSTM 128, window
 100, batch 128), text and text_unbucketed (data=text with and without length bucketing; they also
 report the padding share and tokens/s), anomaly (data=anomaly, forecast mode).
 
@@ -73,7 +73,8 @@ class Case:
 CASES: dict[str, Case] = {
     "seed": Case(
         "seed",
-        "the seeds' model: LSTM 1->32 + Linear, window 20, batch 64, stateful (experiment=seed_lstm_sin2cos data.batch_size=64)",
+        "the seeds' model: LSTM 1->32 + Linear, window 20, batch 64, stateful, 8 batches per Lightning step "
+        "(experiment=seed_lstm_sin2cos data.batch_size=64; the preset's data.chunks_per_batch=8)",
         ("experiment=seed_lstm_sin2cos", "data.batch_size=64"),  # the issue's batch; the preset now uses 8 streams
         steps=150,
     ),
@@ -118,7 +119,7 @@ CPU_CASES = [name for name in CASES if name != "large"]  # the default --cases
 
 def compose_case(case: Case, args: argparse.Namespace, output_dir: Path, compile_encoder: bool = False) -> DictConfig:
     """The train config for ``case``, trimmed to one epoch just long enough for the timed steps."""
-    batches_needed = case.warmup + args_steps(case, args) + 1
+    batches_needed = case.warmup + args_steps(case, args) + 1  # of one optimizer step each; see timed_batches for chunks
     overrides = [
         *case.overrides,
         f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}",
@@ -130,13 +131,25 @@ def compose_case(case: Case, args: argparse.Namespace, output_dir: Path, compile
     if compile_encoder:
         overrides.append("model.compile=true")
     cfg = compose_train(overrides)
-    if "num_windows" in cfg.data:  # enough windows for one epoch of the timed steps
-        cfg.data.num_windows.train = max(cfg.data.num_windows.train, batches_needed * cfg.data.batch_size)
+    chunks = cfg.data.get("chunks_per_batch", 1)
+    if chunks > 1:  # data.chunks_per_batch: each loader batch takes `chunks` optimizer steps
+        _, last, _ = timed_batches(case, args, chunks)
+        cfg.trainer.limit_train_batches = batches_needed = last + 1
+    if "num_windows" in cfg.data:  # enough windows for one epoch of the timed steps (whole chunked batches)
+        cfg.data.num_windows.train = max(cfg.data.num_windows.train, batches_needed * chunks * cfg.data.batch_size)
     return cfg
 
 
 def args_steps(case: Case, args: argparse.Namespace) -> int:
     return args.steps if args.steps else case.steps
+
+
+def timed_batches(case: Case, args: argparse.Namespace, chunks: int) -> tuple[int, int, int]:
+    """The loader batches whose starts bound the timed window, and the optimizer steps between them: with
+    ``data.chunks_per_batch`` > 1 each batch takes ``chunks`` steps, so the window covers about as many steps."""
+    first = -(-case.warmup // chunks)
+    timed = max(round(args_steps(case, args) / chunks), 1)
+    return first, first + timed, timed * chunks
 
 
 def clock() -> tuple[float, float]:
@@ -247,17 +260,17 @@ class StepTimer(L.Callback):
 
 
 def seqexp_steps_per_s(cfg: DictConfig, case: Case, args: argparse.Namespace) -> tuple[float, float, float]:
-    """Steady-state steps per wall and CPU second of ``trainer.fit``, and the wall time of the whole (one-epoch) fit."""
-    steps = args_steps(case, args)
+    """Steady-state (optimizer) steps per wall and CPU second of ``trainer.fit``, and the wall time of the whole (one-epoch) fit."""
+    first, last, steps = timed_batches(case, args, cfg.data.get("chunks_per_batch", 1))
     datamodule, task, trainer = build(cfg)
-    timer = StepTimer(case.warmup, case.warmup + steps, torch.device(args.device))
+    timer = StepTimer(first, last, torch.device(args.device))
     trainer.callbacks.append(timer)
     started = time.perf_counter()
     trainer.fit(task, datamodule=datamodule)
     fit_s = time.perf_counter() - started
     if len(timer.marks) < 2:
-        raise RuntimeError(f"case {case.name!r}: one epoch holds fewer than {case.warmup + steps + 1} batches; pass fewer --steps")
-    return (*rates(steps, timer.marks[case.warmup], timer.marks[case.warmup + steps]), fit_s)
+        raise RuntimeError(f"case {case.name!r}: one epoch holds fewer than {last + 1} batches; pass fewer --steps")
+    return (*rates(steps, timer.marks[first], timer.marks[last]), fit_s)
 
 
 # ---------------------------------------------------------------- C: the same task in a bare Trainer
@@ -265,29 +278,32 @@ def seqexp_steps_per_s(cfg: DictConfig, case: Case, args: argparse.Namespace) ->
 
 def bare_lightning_steps_per_s(cfg: DictConfig, case: Case, args: argparse.Namespace) -> tuple[float, float]:
     """Steady-state steps/s of the same task and data in a Trainer with every extra off: Lightning's own floor."""
-    steps = args_steps(case, args)
+    first, last, steps = timed_batches(case, args, cfg.data.get("chunks_per_batch", 1))
     datamodule, task, _ = build(cfg)
-    timer = StepTimer(case.warmup, case.warmup + steps, torch.device(args.device))
+    timer = StepTimer(first, last, torch.device(args.device))
     trainer = L.Trainer(
         accelerator=cfg.trainer.accelerator, devices=1, precision=cfg.trainer.precision, max_epochs=1,
         limit_train_batches=cfg.trainer.limit_train_batches, limit_val_batches=0, num_sanity_val_steps=0,
         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
     )
     trainer.fit(task, datamodule=datamodule)
-    return rates(steps, timer.marks[case.warmup], timer.marks[case.warmup + steps])
+    return rates(steps, timer.marks[first], timer.marks[last])
 
 
 def prebuilt_batches(cfg: DictConfig, count: int) -> tuple[Any, list[Batch]]:
-    """The data spec and ``count`` training batches of the case's DataModule, built once."""
+    """The data spec and ``count`` training batches of the case's DataModule, built once (chunked
+    batches, ``data.chunks_per_batch`` > 1, split into their chunks: the hand loop steps once per chunk)."""
     L.seed_everything(cfg.seed, verbose=False)
     datamodule: L.LightningDataModule = instantiate(cfg.data)  # as seqexp.train.build does
     datamodule.setup("fit")
     batches: list[Batch] = []
-    for batch in datamodule.train_dataloader():
-        batches.append(batch)
-        if len(batches) == count:
+    chunked = datamodule.spec.chunks_per_batch > 1  # items (chunk, batch, ...)
+    for item in datamodule.train_dataloader():
+        batches.extend([{name: value[index] for name, value in item.items()} for index in range(len(item["inputs"]))]
+                       if chunked else [item])
+        if len(batches) >= count:
             break
-    return datamodule.spec, batches
+    return datamodule.spec, batches[:count]
 
 
 # ---------------------------------------------------------------- running and reporting
@@ -348,7 +364,8 @@ def run_case(case: Case, args: argparse.Namespace, workdir: Path, compile_encode
         "overrides": list(case.overrides) + (["model.compile=true"] if compile_encoder else []),
         "batch_size": batch_size,
         "warmup_steps": case.warmup,
-        "timed_steps": steps,
+        "timed_steps": timed_batches(case, args, cfg.data.get("chunks_per_batch", 1))[2],
+        "chunks_per_batch": cfg.data.get("chunks_per_batch", 1),
         "hand_written": summary(hand, hand_cpu, batch_size),
         "seqexp": {**summary(framework, framework_cpu, batch_size), "fit_s": round(statistics.median(fit_seconds), 3)},
         "bare_lightning": summary(bare, bare_cpu, batch_size),

@@ -23,7 +23,8 @@ def test_benchmark_writes_every_figure(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     assert {"torch", "lightning", "device", "precision", "torch_threads", "load_average_at_start"} <= report["meta"].keys()
     seed = report["cases"]["seed"]
-    assert seed["batch_size"] == 64 and seed["timed_steps"] == 5
+    assert seed["batch_size"] == 64 and seed["chunks_per_batch"] == 8
+    assert seed["timed_steps"] == 8  # whole batches of the preset's 8 chunks (optimizer steps), at least --steps
     for side in ("hand_written", "seqexp", "bare_lightning"):
         assert seed[side]["steps_per_s"] > 0
         assert seed[side]["samples_per_s"] == pytest.approx(seed[side]["steps_per_s"] * 64, rel=0.01)

@@ -42,18 +42,31 @@ def keep_batch(batch: Batch) -> Batch:
     return batch
 
 
+class ChunkedBatches:
+    """Collate function: ``chunks`` consecutive batches fetched as one, each tensor reshaped to
+    ``(chunk, batch_size, ...)`` (truncated BPTT over consecutive stateful batches in one step)."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+
+    def __call__(self, batch: Batch) -> Batch:
+        return {name: t.view(-1, self.batch_size, *t.shape[1:]) for name, t in batch.items()}
+
+
 def tensor_loader(
-    dataset: BatchedTensorDataset, batch_size: int, shuffle: bool, num_workers: int = 0, seed: int | None = None
+    dataset: BatchedTensorDataset, batch_size: int, shuffle: bool, num_workers: int = 0, seed: int | None = None,
+    chunks: int = 1,
 ) -> DataLoader:
     """Resumable mid-epoch (see ``resumable.py``); the shuffle order follows ``seed`` and the epoch
-    (``seed=None``: the seed ``seed_everything`` gave torch, read without drawing from the RNG)."""
+    (``seed=None``: the seed ``seed_everything`` gave torch, read without drawing from the RNG).
+    ``chunks > 1``: each item is that many consecutive batches, ``(chunk, batch, ...)`` (see ``ChunkedBatches``)."""
     seed = torch.initial_seed() if seed is None else seed
     return ResumableDataLoader(
         dataset,
-        batch_size=batch_size,
+        batch_size=batch_size * chunks,
         sampler=EpochShuffleSampler(len(dataset), shuffle, seed),
         generator=torch.Generator().manual_seed(seed),  # worker seeds from here: iterators leave the global RNG alone
-        collate_fn=keep_batch,
+        collate_fn=keep_batch if chunks == 1 else ChunkedBatches(batch_size),
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
     )
@@ -72,12 +85,13 @@ class TensorSplitLoaders:
     num_workers: int
     seed: int
     shuffle: bool = True
+    chunks_per_batch: int = 1  # training items of this many consecutive batches (stateful truncated BPTT)
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return tensor_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers, seed=self.seed)
+    def _loader(self, split: str, shuffle: bool, chunks: int = 1) -> DataLoader:
+        return tensor_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers, seed=self.seed, chunks=chunks)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.shuffle)
+        return self._loader("train", self.shuffle, self.chunks_per_batch)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", False)

@@ -10,6 +10,8 @@ Targets:
 
 Stateful mode serves consecutive windows in order: row ``i`` of batch ``k + 1`` continues row ``i``
 of batch ``k``, so the task can carry the hidden state across batches (truncated BPTT).
+With ``chunks_per_batch=K`` the train loader serves K consecutive batches as one item,
+``(chunk, batch, time, feature)``, and the task takes one optimizer step per chunk.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ import torch
 
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.errors import DataError
-from seqexp.data.spec import DataSpec
+from seqexp.data.spec import SPLITS, DataSpec
 
 TARGETS = ("sin2cos", "lag", "forecast")
-SPLITS = ("train", "val", "test")
 
 
 class SineDataModule(TensorSplitLoaders, L.LightningDataModule):
@@ -41,6 +42,7 @@ class SineDataModule(TensorSplitLoaders, L.LightningDataModule):
         burn_in_steps: int = 0,
         stateful: bool = False,
         shuffle: bool = True,
+        chunks_per_batch: int = 1,
         batch_size: int = 64,
         num_workers: int = 0,
         seed: int = 0,
@@ -50,6 +52,11 @@ class SineDataModule(TensorSplitLoaders, L.LightningDataModule):
             raise DataError(f"data.target must be one of {TARGETS}, got {target!r}")
         if stateful and shuffle:
             raise DataError("data.stateful=true serves windows in order: set data.shuffle=false")
+        if not isinstance(chunks_per_batch, int) or chunks_per_batch < 1:
+            raise DataError(f"data.chunks_per_batch must be an integer >= 1, got {chunks_per_batch!r}")
+        if chunks_per_batch > 1 and not stateful:
+            raise DataError(f"data.chunks_per_batch={chunks_per_batch} serves consecutive batches of the same streams: "
+                            "it needs data.stateful=true (and data.shuffle=false)")
         self.target = target
         self.window_length = window_length
         self.lag_steps = lag_steps
@@ -63,10 +70,16 @@ class SineDataModule(TensorSplitLoaders, L.LightningDataModule):
         self.burn_in_steps = burn_in_steps
         self.stateful = stateful
         self.shuffle = shuffle
+        self.chunks_per_batch = chunks_per_batch
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
         self.datasets: dict[str, BatchedTensorDataset] = {}
+        train_batches = self.num_windows["train"] // batch_size  # stateful: windows per stream
+        if chunks_per_batch > 1 and train_batches % chunks_per_batch:
+            # Every item then holds K chunks, so global_step stays a multiple of K at every batch end.
+            raise DataError(f"data.chunks_per_batch={chunks_per_batch} must divide the {train_batches} training batches "
+                            "per epoch (data.num_windows.train // data.batch_size)")
 
     @property
     def spec(self) -> DataSpec:
@@ -79,6 +92,7 @@ class SineDataModule(TensorSplitLoaders, L.LightningDataModule):
             horizon=self.horizon if forecast else 0,
             burn_in_steps=0 if forecast else self.burn_in_steps,
             stateful=self.stateful,
+            chunks_per_batch=self.chunks_per_batch,
         )
 
     def _time_ranges(self) -> dict[str, tuple[float, float]]:

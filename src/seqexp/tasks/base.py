@@ -81,6 +81,12 @@ class SequenceTask(L.LightningModule):
         self.metrics = nn.ModuleDict()
         self.train_metrics: nn.Module | None = None
         self._checkpoint_epoch: int | None = None  # the epoch of a loaded checkpoint, for figure titles
+        # Chunked batches (data.chunks_per_batch > 1): truncated BPTT with one optimizer step per chunk,
+        # which Lightning supports as manual optimization (see ``_train_chunks``).
+        self.automatic_optimization = self.spec.chunks_per_batch == 1
+        # (gradient_clip_val, gradient_clip_algorithm) for manual optimization: Lightning refuses the
+        # Trainer's own under it, so seqexp.train.build hands them here and clears them on the Trainer.
+        self.gradient_clipping: tuple[float | None, str] = (None, "norm")
 
     def _build_input_layer(self, embedding: dict) -> nn.Module:
         if self.spec.input_kind != "tokens":
@@ -113,16 +119,28 @@ class SequenceTask(L.LightningModule):
         steps where Lightning writes to the loggers (every ``trainer.log_every_n_steps``), at the
         last batch of an epoch and at the last step: loggers see the same points as with a
         per-step ``self.log``, each the mean of the steps in between rather than one noisy step.
+
+        Chunked batches pass the ``(chunks,)`` losses of their steps at once; Lightning then writes to
+        the loggers every ``log_every_n_steps`` batches (its logging step counts batches, not chunks).
         """
         detached = loss.detach()
-        self._train_loss_sum = detached if self._train_loss_sum is None else self._train_loss_sum + detached
-        self._train_loss_steps += 1
+        if self.automatic_optimization:
+            self._train_loss_sum = detached if self._train_loss_sum is None else self._train_loss_sum + detached
+            self._train_loss_steps += 1
+        else:
+            total = detached.sum()
+            self._train_loss_sum = total if self._train_loss_sum is None else self._train_loss_sum + total
+            self._train_loss_steps += detached.numel()
         trainer = self.trainer
-        next_step = trainer.global_step + 1  # optimizer steps once this batch is done
+        if self.automatic_optimization:
+            steps_done = batches_done = trainer.global_step + 1  # optimizer steps once this batch is done
+        else:  # the chunks' optimizer steps are taken already; every batch holds chunks_per_batch of them
+            steps_done = trainer.global_step
+            batches_done = steps_done // self.spec.chunks_per_batch
         if (
-            next_step % max(trainer.log_every_n_steps, 1) == 0
+            batches_done % max(trainer.log_every_n_steps, 1) == 0
             or trainer.is_last_batch
-            or next_step == trainer.max_steps
+            or 0 < trainer.max_steps <= steps_done
             or trainer.fast_dev_run
         ):
             self.log("train/loss", self._train_loss_sum / self._train_loss_steps, prog_bar=True)
@@ -157,11 +175,54 @@ class SequenceTask(L.LightningModule):
 
     # --- train/val/test wiring ------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        if not self.automatic_optimization:
+            return self._train_chunks(batch, batch_idx)
         outputs = self(batch, "train")
         loss = self.compute_loss(batch, outputs)
         self.update_metrics("train", batch, outputs, batch_idx)
         self.log_train_loss(loss)
         return loss
+
+    def _train_chunks(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        """Truncated BPTT over consecutive batches, each tensor ``(chunk, batch, ...)``: per chunk a forward
+        pass from the carried state (``encode`` detaches it between chunks), backward and one optimizer
+        step, as Lightning's manual optimization does it (``manual_backward`` handles mixed precision).
+        The same math as one chunk per batch, with Lightning's per-batch work paid once per batch.
+        Returns the chunks' losses ``(chunks,)``, detached (what callbacks such as NanGuard read)."""
+        optimizer = self.optimizers()
+        losses = []
+        for index in range(len(batch["inputs"])):
+            chunk = {name: values[index] for name, values in batch.items()}
+            outputs = self(chunk, "train")
+            loss = self.compute_loss(chunk, outputs)
+            self.update_metrics("train", chunk, outputs, batch_idx)
+            self.manual_backward(loss)
+            optimizer.step()  # clips first: on_before_optimizer_step, after mixed precision unscales
+            optimizer.zero_grad()
+            losses.append(loss.detach())
+        chunk_losses = torch.stack(losses)
+        self.log_train_loss(chunk_losses)
+        return chunk_losses
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        clip_value, algorithm = self.gradient_clipping
+        if not self.automatic_optimization and clip_value:  # automatic optimization: the Trainer clips
+            self.clip_gradients(optimizer, gradient_clip_val=clip_value, gradient_clip_algorithm=algorithm)
+
+    def _step_epoch_schedulers(self) -> None:
+        """Manual optimization: step the epoch-interval schedulers as Lightning does under automatic
+        optimization (a plateau scheduler with its monitored metric)."""
+        for config in self.trainer.lr_scheduler_configs:
+            if config.interval != "epoch" or (self.current_epoch + 1) % config.frequency:
+                continue
+            if isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                value = self.trainer.callback_metrics.get(self._scheduler_monitor)
+                if value is None:
+                    raise ValueError(f"scheduler.monitor={self._scheduler_monitor!r} was not logged this epoch; "
+                                     f"logged: {sorted(self.trainer.callback_metrics)}")
+                config.scheduler.step(value)
+            else:
+                config.scheduler.step()
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._evaluate(batch, batch_idx, "val")
@@ -202,6 +263,8 @@ class SequenceTask(L.LightningModule):
     def on_train_epoch_end(self) -> None:
         # Once per epoch: self.log of a Metric object in every step costs Lightning about a millisecond each.
         self._log_epoch_metrics("train")
+        if not self.automatic_optimization:
+            self._step_epoch_schedulers()
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_metrics("val")
@@ -232,6 +295,8 @@ class SequenceTask(L.LightningModule):
         schedule = build_scheduler(optimizer, self.hparams.scheduler, max_epochs)
         if schedule is None:
             return optimizer
+        if not self.automatic_optimization:  # Lightning ignores (and warns about) a monitor here: _step_epoch_schedulers uses it
+            self._scheduler_monitor = schedule.pop("monitor")
         return {"optimizer": optimizer, "lr_scheduler": schedule}
 
     def figures(self, stage: str) -> dict[str, Any]:
