@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
@@ -35,3 +36,18 @@ def compose_train(*overrides: str) -> DictConfig:
     """The train config composed from the package's own conf/, with Hydra's runtime filled in."""
     with initialize_config_module(config_module="seqexp.conf", version_base="1.3"):
         return compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
+
+
+class Interrupted(Exception):
+    """Raised by ``InterruptAt``."""
+
+
+class InterruptAt(L.Callback):
+    """Stops a run in-process once global step ``step`` is reached (after its checkpoint): a cheap stand-in for a kill."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: object, batch_idx: int) -> None:
+        if trainer.global_step == self.step:
+            raise Interrupted(f"interrupted before step {self.step + 1}")

@@ -14,11 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-import lightning as L
 import pytest
 import torch
 
-from helpers import compose_train, read_metrics
+from helpers import Interrupted, compose_train, read_metrics
 from seqexp.train import train
 
 EVERY_N_STEPS = 3
@@ -93,19 +92,6 @@ def test_sigterm_saves_last_ckpt_and_exits_cleanly(uninterrupted: dict, tmp_path
     assert resumed["metrics"]["test/mse"] == uninterrupted["metrics"]["test/mse"]
 
 
-class Interrupted(Exception):
-    pass
-
-
-class InterruptAt(L.Callback):
-    """Stops a run in-process right after the checkpoint of global step ``step``: a cheap stand-in for a kill."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: object, batch_idx: int) -> None:
-        if trainer.global_step == self.step:
-            raise Interrupted(f"interrupted before step {self.step + 1}")
 
 
 @pytest.mark.slow
@@ -113,7 +99,7 @@ def test_stateful_run_resumed_mid_epoch_carries_the_hidden_state(tmp_path: Path)
     stateful = ["data.stateful=true", "data.shuffle=false", "data.batch_size=32", "model=lstm"]  # 16 steps per epoch
     uninterrupted = run_in_process(tmp_path / "uninterrupted", *stateful)
     with pytest.raises(Interrupted):
-        run_in_process(tmp_path / "run", *stateful, "+callbacks.interrupt._target_=test_resume.InterruptAt",
+        run_in_process(tmp_path / "run", *stateful, "+callbacks.interrupt._target_=helpers.InterruptAt",
                        f"+callbacks.interrupt.step={4 * EVERY_N_STEPS}")
     checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert checkpoint["global_step"] == 4 * EVERY_N_STEPS and checkpoint["carried_train_state"] is not None

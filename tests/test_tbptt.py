@@ -9,11 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-import lightning as L
 import pytest
 import torch
 
-from helpers import compose_train, read_metrics, run_cli
+from helpers import Interrupted, compose_train, read_metrics, run_cli
 from seqexp.config import ConfigError
 from seqexp.data.errors import DataError
 from seqexp.data.sine import SineDataModule
@@ -90,19 +89,6 @@ def test_chunked_clipping_moves_from_the_trainer_to_the_task(tmp_path: Path) -> 
     assert not task.automatic_optimization
 
 
-class InterruptAt(L.Callback):
-    """Stops a run in-process once global step ``step`` is reached (after its checkpoint): a cheap stand-in for a kill."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: object, batch_idx: int) -> None:
-        if trainer.global_step == self.step:
-            raise Interrupted(f"interrupted before step {self.step + 1}")
-
-
-class Interrupted(Exception):
-    pass
 
 
 def test_chunked_run_resumed_mid_epoch_gives_identical_metrics(tmp_path: Path) -> None:
@@ -112,7 +98,7 @@ def test_chunked_run_resumed_mid_epoch_gives_identical_metrics(tmp_path: Path) -
     uninterrupted = read_metrics(tmp_path / "uninterrupted")
     assert uninterrupted["global_step"] == 128  # 2 epochs of 64 batches, 16 items of 4 chunks each
     with pytest.raises(Interrupted):  # mid-epoch 2
-        train(compose_train(*run, f"paths.output_dir={tmp_path / 'run'}", "+callbacks.interrupt._target_=test_tbptt.InterruptAt",
+        train(compose_train(*run, f"paths.output_dir={tmp_path / 'run'}", "+callbacks.interrupt._target_=helpers.InterruptAt",
                             "+callbacks.interrupt.step=80"))
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
     checkpoint = torch.load(last, map_location="cpu", weights_only=True)

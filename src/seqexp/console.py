@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import sys
 import warnings
 from typing import Any, Callable, TypeVar
 
