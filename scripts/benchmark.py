@@ -53,7 +53,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 import seqexp
-from seqexp.train import build
+from seqexp.builder import build
 
 Batch = dict[str, torch.Tensor]
 REPO = Path(__file__).resolve().parents[1]

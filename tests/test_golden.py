@@ -37,7 +37,8 @@ import torch
 
 import seqexp.conf
 from helpers import compose_train, read_metrics
-from seqexp.train import build, train
+from seqexp.builder import build
+from seqexp.train import train
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 FIXTURES = Path(__file__).parent / "fixtures"

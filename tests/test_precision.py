@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from helpers import compose_train
-from seqexp.train import build
+from seqexp.builder import build
 
 PRESETS = ["rnn", "lstm", "gru", "stacked", "bidirectional", "cnn_rnn"]
 TINY_SINE = ["data.num_windows.train=128", "data.num_windows.val=64", "data.num_windows.test=64"]

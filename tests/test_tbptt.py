@@ -16,7 +16,8 @@ from helpers import Interrupted, compose_train, read_metrics, run_cli
 from seqexp.config import ConfigError
 from seqexp.data.errors import DataError
 from seqexp.data.sine import SineDataModule
-from seqexp.train import build, train
+from seqexp.builder import build
+from seqexp.train import train
 
 # 512 windows of 8 streams: 64 batches per epoch.
 SMALL = ["experiment=seed_lstm_sin2cos", "data.num_windows.train=512", "data.num_windows.val=64", "data.num_windows.test=64",

@@ -7,19 +7,14 @@
 from __future__ import annotations
 
 import time
-import warnings
-from pathlib import Path
 
 import hydra
-import lightning as L
-from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig
 
-from seqexp.config import ConfigError, callbacks_without_validation, hydra_runtime, instantiate_group, overridden_keys, plain, validate_config
+from seqexp.builder import build
+from seqexp.config import hydra_runtime, overridden_keys, plain
 from seqexp.console import announce, quiet_library_noise, user_errors_are_short
 from seqexp.distributed import prepare_ranks
-from seqexp.predictions import PredictionFileWriter
 from seqexp.reporting import (
     best_checkpoint_summary,
     flat_hparams,
@@ -28,53 +23,7 @@ from seqexp.reporting import (
     scalar_metrics,
     write_metrics_file,
 )
-from seqexp.safety import preflight
 from seqexp.sweep import run_job
-
-
-def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
-    """Validate, seed and instantiate a run's parts (scripts/benchmark.py times runs built here)."""
-    validate_config(cfg)
-    preflight(cfg)  # ckpt_path and output folders, before anything is built
-    L.seed_everything(cfg.seed, workers=True)
-    datamodule: L.LightningDataModule = instantiate(cfg.data)
-    task: L.LightningModule = instantiate(
-        cfg.task, spec=datamodule.spec.to_dict(), model=cfg.model, optim=cfg.optim, scheduler=cfg.scheduler, _convert_="all"
-    )
-    has_validation = getattr(datamodule, "has_validation", True)  # False: nothing for checkpoint/early stopping to monitor
-    callbacks = instantiate_group(cfg.get("callbacks") if has_validation else callbacks_without_validation(cfg.get("callbacks")))
-    if not cfg.trainer.get("enable_progress_bar", True):  # one switch for the bar: no need to also null the callback
-        callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
-    if cfg.test and cfg.predictions.write_test:  # writes when train() calls trainer.predict, after test
-        callbacks.append(PredictionFileWriter(Path(cfg.paths.output_dir, "predictions", "test.csv"), cfg.predictions.max_rows,
-                                              keys=("paths.output_dir", "predictions.max_rows")))
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate_group(cfg.get("logger")) or False,
-                                     **({} if has_validation else {"limit_val_batches": 0}), **chunked_training(cfg, task))
-    return datamodule, task, trainer
-
-
-def chunked_training(cfg: DictConfig, task: L.LightningModule) -> dict:
-    """Trainer settings to replace when the data serves chunked batches (``data.chunks_per_batch`` > 1): the
-    task then optimizes manually, one step per chunk, and Lightning refuses the Trainer's gradient clipping
-    under manual optimization, so the task gets the clip settings (it clips each chunk the same way) and the
-    Trainer's are cleared. Refuses what cannot work in chunks, naming the keys."""
-    chunks = task.spec.chunks_per_batch
-    if chunks == 1:
-        return {}
-    if cfg.trainer.get("accumulate_grad_batches", 1) != 1:
-        raise ConfigError(f"data.chunks_per_batch={chunks} takes one optimizer step per chunk: it cannot be combined "
-                          f"with trainer.accumulate_grad_batches={cfg.trainer.accumulate_grad_batches} (set it to 1)")
-    if cfg.trainer.get("max_steps", -1) > 0 and cfg.trainer.max_steps % chunks:  # Lightning stops only at a batch end
-        raise ConfigError(f"data.chunks_per_batch={chunks} must divide trainer.max_steps={cfg.trainer.max_steps}")
-    for name, callback in (cfg.get("callbacks") or {}).items():
-        every = (callback or {}).get("every_n_train_steps") or 0
-        if every % chunks:  # a checkpoint fires at a batch end where global_step % N == 0: steps advance by K per batch
-            raise ConfigError(f"data.chunks_per_batch={chunks} must divide callbacks.{name}.every_n_train_steps={every}")
-    task.gradient_clipping = (cfg.trainer.get("gradient_clip_val"), cfg.trainer.get("gradient_clip_algorithm", "norm"))
-    # ModelCheckpoint(every_n_train_steps) warns under manual optimization that it saves the weights after the
-    # step: as it does under automatic optimization, and what last.ckpt should hold.
-    warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
-    return {"gradient_clip_val": None}
 
 
 def train(cfg: DictConfig) -> float | None:
