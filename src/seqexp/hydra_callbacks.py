@@ -38,7 +38,8 @@ class CheckRunFolder(Callback):
 def failed_jobs(sweep_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
     """Job folders of a sweep whose ``metrics.json`` says ``status: failed``, in job order."""
     failed = []
-    for metrics_file in sorted(sweep_dir.rglob("metrics.json"), key=lambda p: [int(s) if s.isdigit() else s for s in p.parts]):
+    job_order = lambda path: [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in path.parts]  # noqa: E731
+    for metrics_file in sorted(sweep_dir.rglob("metrics.json"), key=job_order):  # 2 before 10
         try:
             record = json.loads(metrics_file.read_text())
         except (OSError, json.JSONDecodeError):

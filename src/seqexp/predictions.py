@@ -51,7 +51,7 @@ def check_output_file(path: str | Path, key: str) -> None:
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            raise ConfigError(f"{key}={path}: writing Parquet needs pyarrow (pip install pyarrow); or write a .csv file") from None
+            raise ConfigError(f"{key}={path}: writing Parquet needs pyarrow (the parquet extra: pip install -e '.[parquet]'); or write a .csv file") from None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:

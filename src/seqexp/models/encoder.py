@@ -31,6 +31,34 @@ WRAPPER_KEYS = ("compile",)
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
+def recurrent_layer(
+    cell: str, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool, dropout: float
+) -> nn.RNNBase:
+    """The cuDNN-backed RNN/LSTM/GRU of every encoder, batch-first (dropout only between stacked layers)."""
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+    return CELLS[cell](
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        batch_first=True,
+        bidirectional=bidirectional,
+        dropout=dropout if num_layers > 1 else 0.0,
+    )
+
+
+def run_recurrent(
+    rnn: nn.RNNBase, inputs: torch.Tensor, lengths: torch.Tensor | None, state: State | None
+) -> tuple[torch.Tensor, State]:
+    """``rnn`` over ``(batch, time, features)``; padded batches are packed, so padding never reaches the state."""
+    if lengths is None:
+        return rnn(inputs, state)
+    packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    packed_outputs, state = rnn(packed, state)
+    outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=inputs.shape[1])
+    return outputs, state
+
+
 class ConvFront(nn.Sequential):
     """Conv1d feature extractor over time; 'same' padding keeps one output per input step."""
 
@@ -71,22 +99,13 @@ class RecurrentEncoder(nn.Module):
         conv_layers: int = 0,
     ) -> None:
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
         self.conv = (
             ConvFront(input_size, conv_channels, conv_kernel_size, conv_layers)
             if conv_layers > 0
             else None
         )
         rnn_input_size = conv_channels if self.conv is not None else input_size
-        self.rnn = CELLS[cell](
-            rnn_input_size,
-            hidden_size,
-            num_layers=num_layers,
-            batch_first=True,
-            bidirectional=bidirectional,
-            dropout=dropout if num_layers > 1 else 0.0,
-        )
+        self.rnn = recurrent_layer(cell, rnn_input_size, hidden_size, num_layers, bidirectional, dropout)
         self.num_directions = 2 if bidirectional else 1
         self.output_size = hidden_size * self.num_directions
 
@@ -98,13 +117,7 @@ class RecurrentEncoder(nn.Module):
     ) -> tuple[torch.Tensor, State]:
         if self.conv is not None:
             inputs = self.conv(inputs, lengths)
-        if lengths is None:
-            return self.rnn(inputs, state)
-        total_length = inputs.shape[1]
-        packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        packed_outputs, state = self.rnn(packed, state)
-        outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=total_length)
-        return outputs, state
+        return run_recurrent(self.rnn, inputs, lengths, state)
 
 
 class MaskedBatchNorm1d(nn.BatchNorm1d):
@@ -217,21 +230,14 @@ class LSTMFCNEncoder(nn.Module):
         branch_dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
         problems = lstm_fcn_problems(bidirectional, list(fcn_filters), list(fcn_kernel_sizes), dimension_shuffle)
         if problems:
             raise ValueError("; ".join(problems))
         self.fcn = FullyConvolutionalBranch(input_size, list(fcn_filters), list(fcn_kernel_sizes))
         self.dimension_shuffle = dimension_shuffle
         self.shuffle_length = shuffle_length
-        self.rnn = CELLS[cell](
-            shuffle_length if dimension_shuffle else input_size,
-            hidden_size,
-            num_layers=num_layers,
-            batch_first=True,
-            bidirectional=bidirectional,
-            dropout=dropout if num_layers > 1 else 0.0,
+        self.rnn = recurrent_layer(
+            cell, shuffle_length if dimension_shuffle else input_size, hidden_size, num_layers, bidirectional, dropout
         )
         self.branch_dropout = nn.Dropout(branch_dropout)
         self.num_directions = 2 if bidirectional else 1
@@ -249,12 +255,7 @@ class LSTMFCNEncoder(nn.Module):
             hidden = self.recurrent_size // self.num_directions
             summary = torch.cat([outputs[:, -1, :hidden], outputs[:, 0, hidden:]], dim=1)  # backward: its last read
             return summary.unsqueeze(1).expand(-1, time, -1), state
-        if lengths is None:
-            return self.rnn(inputs, state)
-        packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        packed_outputs, state = self.rnn(packed, state)
-        outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=time)
-        return outputs, state
+        return run_recurrent(self.rnn, inputs, lengths, state)
 
     def forward(
         self,
