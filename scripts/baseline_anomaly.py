@@ -47,10 +47,10 @@ def split_scores(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     datamodule.prepare_series()
     start, end = datamodule.bounds[split]
-    values = datamodule.values
+    values = datamodule.scaled_values()
     if differences:
         values = torch.cat([torch.zeros_like(values[:1]), torch.diff(values, dim=0)])
-    return rolling_zscore(values, start, end, window), datamodule.labels[start:end]
+    return rolling_zscore(values, start, end, window), datamodule.labels[start:end].long()
 
 
 def baseline(

@@ -51,3 +51,8 @@ class InterruptAt(L.Callback):
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: object, batch_idx: int) -> None:
         if trainer.global_step == self.step:
             raise Interrupted(f"interrupted before step {self.step + 1}")
+
+
+def whole(dataset: Any) -> dict[str, Any]:
+    """Every item of a batch-serving dataset (``BatchedTensorDataset``, ``WindowDataset``) as one batch."""
+    return dataset.__getitems__(list(range(len(dataset))))

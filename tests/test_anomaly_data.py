@@ -64,10 +64,10 @@ def test_eval_windows_cover_every_split_point_in_order() -> None:
 
 
 def test_same_seed_same_series_other_seed_other_series() -> None:
-    a, b = synthetic().values, synthetic().values
+    a, b = synthetic().scaled_values(), synthetic().scaled_values()
     other = SyntheticAnomalyDataModule(lengths=SMALL, window_length=16, seed=6)
     other.setup()
-    assert torch.equal(a, b) and not torch.equal(a, other.values)
+    assert torch.equal(a, b) and not torch.equal(a, other.scaled_values())
 
 
 @pytest.mark.parametrize(

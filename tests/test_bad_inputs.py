@@ -298,7 +298,7 @@ def test_bad_data_file_on_resume_leaves_the_run_untouched(untouched: Path, tmp_p
 def test_nan_loss_found_by_the_deferred_check_names_the_first_bad_step(tmp_path: Path) -> None:
     """With the NaN record read every 50 steps, the run stops at the epoch end, naming the first bad step."""
     with pytest.raises(NonFiniteLossError) as error:
-        train_into(tmp_path, "optim=sgd", "optim.lr=1e5", "data.num_windows.train=512", "callbacks.nan_guard.check_every_n_steps=50")
+        train_into(tmp_path, "optim=sgd", "optim.lr=1e5", "data.num_windows.train=512", "callbacks.guards.check_every_n_steps=50")
     found = re.match(r"training loss became \S+ at global step (\d+); stopped at global step (\d+) \(epoch 0\)\. "
                      r"No checkpoint had been saved yet\.", str(error.value))
     assert found, str(error.value)

@@ -13,7 +13,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from helpers import compose_train, read_metrics
+from helpers import compose_train, read_metrics, whole
 from seqexp.data.series import BUILTIN_SERIES, SeriesDataModule, handle_missing, read_series_csv, time_axis_reason
 from seqexp.metrics.forecast import forecast_metrics, naive_forecast
 from seqexp.train import train
@@ -144,7 +144,7 @@ def test_chronological_split_does_not_leak(tmp_path: Path, center: str) -> None:
     bounds = datamodule.bounds
     assert bounds == {"train": (0, 210), "val": (210, 255), "test": (255, 300)}
     for split, (start, end) in bounds.items():
-        origins = datamodule.datasets[split].tensors["origin"]
+        origins = whole(datamodule.datasets[split])["origin"]
         assert origins.min() >= (start + 24 if split == "train" else start) and origins.max() + 6 <= end
     # Change every value after the train range: train windows, scaling and MASE scale stay identical,
     # and val windows change only where the changed future is their own target range.
@@ -152,12 +152,12 @@ def test_chronological_split_does_not_leak(tmp_path: Path, center: str) -> None:
     future[210:] *= 100
     changed = SeriesDataModule(path=str(write_series(tmp_path / "f.csv", future)), **settings)
     changed.setup()
-    for key, tensor in datamodule.datasets["train"].tensors.items():
-        assert torch.equal(tensor, changed.datasets["train"].tensors[key]), key
+    for key, tensor in whole(datamodule.datasets["train"]).items():
+        assert torch.equal(tensor, whole(changed.datasets["train"])[key]), key
     assert all(torch.equal(a, b) for a, b in zip(datamodule.scaling_parameters(), changed.scaling_parameters()))
     assert torch.equal(datamodule.mase_scale(), changed.mase_scale())
     # Original units come back exactly: targets * scale + offset are the file's values.
-    test = datamodule.datasets["test"].tensors
+    test = whole(datamodule.datasets["test"])
     original = test["targets"] * test["target_scale"] + test["target_offset"]
     expected = values[test["origin"].unsqueeze(1) + torch.arange(6)].float()
     torch.testing.assert_close(original, expected, atol=1e-4, rtol=0)

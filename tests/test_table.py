@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from helpers import compose_train
 from seqexp.data.errors import DataError
 from seqexp.data.table import (
-    MISSING_CELLS, TableError, apply_missing, is_missing, location, numeric_columns, read_table, resolve_format,
+    MISSING_CELLS, TableError, apply_missing, is_missing, location, read_columns, read_table, resolve_format,
 )
 
 CSV = "time,value,label\n1,1.0,0\n2,2.0,1\n3,4.0,0\n"
@@ -84,8 +84,8 @@ def test_values_are_not_missing(cell: str) -> None:
 
 def test_missing_tokens_become_nan_and_each_policy_handles_them(tmp_path: Path) -> None:
     path = write(tmp_path / "gaps.csv", "a,b\n?,10\n2,N/A\nNA,\n4,40\nnan,null\n")
-    table = read_table(path)
-    values = numeric_columns(table, ["a", "b"])
+    table = read_columns(path, ["a", "b"])
+    values = table.matrix(["a", "b"])
     assert np.isnan(values).tolist() == [[True, False], [False, True], [True, True], [False, False], [True, True]]
 
     filled, kept = apply_missing(values, "interpolate", table.source, table.lines, ["a", "b"])
@@ -118,9 +118,8 @@ def test_a_column_or_rows_without_any_value_are_refused() -> None:
     ("a,b\n1,2\n\n-inf,3\n", r"bad\.csv, line 4, column 'a': '-inf' is not a finite number"),
 ])
 def test_bad_numbers_name_file_line_and_column(content: str, message: str, tmp_path: Path) -> None:
-    table = read_table(write(tmp_path / "bad.csv", content))
     with pytest.raises(TableError, match=message):
-        numeric_columns(table, ["a", "b"])
+        read_columns(write(tmp_path / "bad.csv", content), ["a", "b"])
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [

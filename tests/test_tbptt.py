@@ -141,7 +141,7 @@ def test_chunks_must_divide_max_steps(tmp_path: Path) -> None:
 def test_nan_guard_stops_a_chunked_run(tmp_path: Path) -> None:
     from seqexp.callbacks.nan_guard import NonFiniteLossError
 
-    cfg = compose_train(*SMALL, "data.chunks_per_batch=4", "trainer.max_epochs=1", "callbacks.nan_guard.check_every_n_steps=2",
+    cfg = compose_train(*SMALL, "data.chunks_per_batch=4", "trainer.max_epochs=1", "callbacks.guards.check_every_n_steps=2",
                         "callbacks.last_every_n_steps.every_n_train_steps=8", f"paths.output_dir={tmp_path}")
     datamodule, task, trainer = build(cfg)
     loss_of = task.compute_loss

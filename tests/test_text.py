@@ -13,7 +13,7 @@ from torch.utils.data import DistributedSampler
 from seqexp.data.buckets import BucketBatchSampler
 from seqexp.data.padded import PaddedSequenceDataset
 from seqexp.data.table import TableError
-from seqexp.data.text import TextDataModule, stratified_split
+from seqexp.data.text import TextDataModule
 from seqexp.data.text_sources import TextDataError, read_text_rows
 from seqexp.data.tokenize import PAD, UNK, Tokenizer, Vocabulary
 from seqexp.models.pooling import POOLINGS
@@ -51,19 +51,6 @@ def test_vocabulary_min_freq_max_size_and_special_tokens() -> None:
     assert Vocabulary.from_state_dict(vocabulary.state_dict()).tokens == vocabulary.tokens
     with pytest.raises(ValueError, match="data.vocab.min_freq"):
         Vocabulary.build(texts, min_freq=0)
-
-
-def test_stratified_split_is_seeded_and_keeps_class_balance() -> None:
-    examples = [(f"text {i}", "a" if i % 4 else "b") for i in range(400)]  # 75% a
-    fractions = {"train": 0.8, "val": 0.1, "test": 0.1}
-    splits = stratified_split(examples, fractions, seed=3)
-    assert splits == stratified_split(examples, fractions, seed=3)
-    assert splits != stratified_split(examples, fractions, seed=4)
-    assert [len(splits[s]) for s in ("train", "val", "test")] == [320, 40, 40]
-    for examples_of_split in splits.values():
-        assert sum(label == "a" for _, label in examples_of_split) / len(examples_of_split) == 0.75
-    seen = [text for examples_of_split in splits.values() for text, _ in examples_of_split]
-    assert len(seen) == len(set(seen)) == 400
 
 
 @pytest.mark.parametrize("kind", ["csv", "tsv", "jsonl"])

@@ -11,7 +11,7 @@ import torch
 
 from helpers import compose_train, read_metrics
 from seqexp.data.ts_format import TsFormatError, read_ts
-from seqexp.data.ucr import UCRDataModule, stratified_split
+from seqexp.data.ucr import UCRDataModule
 from seqexp.train import train
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ucr"
@@ -91,8 +91,6 @@ def test_validation_is_a_stratified_share_of_the_train_file() -> None:
     train_targets = datamodule.datasets["train"].tensors["targets"]
     val_targets = datamodule.datasets["val"].tensors["targets"]
     assert sorted(val_targets.tolist()) == [0, 1, 2] and len(train_targets) == 6
-    kept, held = stratified_split(torch.tensor([0] * 10 + [1] * 5), 0.2, seed=0)
-    assert len(held) == 3 and set(kept.tolist()).isdisjoint(held.tolist())
 
 
 def test_scaling_is_fitted_on_training_cases_only(tmp_path: Path) -> None:

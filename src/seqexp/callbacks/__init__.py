@@ -1,8 +1,9 @@
 """Callbacks that seqexp adds to Lightning's own."""
 
 from seqexp.callbacks.figures import FigureLogger
+from seqexp.callbacks.guards import RunGuards
 from seqexp.callbacks.nan_guard import NanGuard, NonFiniteLossError
 from seqexp.callbacks.preemption import SaveOnSigterm
 from seqexp.callbacks.rng_state import RngState
 
-__all__ = ["FigureLogger", "NanGuard", "NonFiniteLossError", "RngState", "SaveOnSigterm"]
+__all__ = ["FigureLogger", "NanGuard", "NonFiniteLossError", "RngState", "RunGuards", "SaveOnSigterm"]

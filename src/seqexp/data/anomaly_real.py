@@ -23,17 +23,18 @@ them), then val, then test in the ratio of their fractions.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from seqexp.data.anomaly_windows import SPLITS, AnomalyWindowsDataModule
 from seqexp.data.errors import DataError
+from seqexp.data.splits import time_split
 from seqexp.data.split_files import check_split_files, held_out_share, split_paths
-from seqexp.data.table import Table, TableError, apply_missing, check_missing_policy, location, numeric_columns, read_table
+from seqexp.data.table import Columns, TableError, apply_missing, check_missing_policy, location, read_columns, read_header, read_table
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,9 @@ SOURCES = {
 }
 
 
-def _check_column(table: Table, name: str, key: str) -> None:
-    if name not in table.header:
-        raise TableError(f"{table.source}: column {name!r} ({key}) is not in the header {list(table.header)}")
+def _check_column(source: str | Path, header: tuple[str, ...], name: str, key: str) -> None:
+    if name not in header:
+        raise TableError(f"{source}: column {name!r} ({key}) is not in the header {list(header)}")
 
 
 def read_labelled_csv(
@@ -73,47 +74,49 @@ def read_labelled_csv(
     windows_path: str | Path | None = None,
     missing: str = "interpolate",
     key: str = "data.path",
-) -> tuple[torch.Tensor, torch.Tensor, list[str] | None]:
-    """``values`` (time, feature) float64, ``labels`` (time,) long and the timestamps (or None); ``key`` is the
-    setting that names the file, for the messages."""
+) -> tuple[np.ndarray | torch.Tensor, torch.Tensor, list[str] | None]:
+    """``values`` (time, feature) (float64, or a ``.npy`` file's memory map in its own dtype), ``labels`` (time,)
+    uint8 and the timestamps (or None); ``key`` is the setting that names the file, for the messages."""
     check_missing_policy(missing)
     if label_column and windows_path:
         raise DataError("data.label_column and data.windows_path: set one of them, not both")
-    table = read_table(path, default_format="csv", key=key)
+    header = read_header(path, key=key)
     reserved = {name for name in (timestamp_column, label_column) if name}
     for name, key in ((timestamp_column, "data.timestamp_column"), (label_column, "data.label_column")):
         if name:
-            _check_column(table, name, key)
-    names = list(value_columns) if value_columns else [name for name in table.header if name not in reserved]
+            _check_column(path, header, name, key)
+    names = list(value_columns) if value_columns else [name for name in header if name not in reserved]
     if not names:
-        raise TableError(f"{table.source}: no value columns (header {list(table.header)}, timestamp/label columns {sorted(reserved)})")
+        raise TableError(f"{path}: no value columns (header {list(header)}, timestamp/label columns {sorted(reserved)})")
     for name in names:
-        _check_column(table, name, "data.value_columns")
-    values, kept = apply_missing(numeric_columns(table, names), missing, table.source, table.lines, names)
+        _check_column(path, header, name, "data.value_columns")
+    columns = read_columns(path, names + ([label_column] if label_column else []),
+                           [timestamp_column] if timestamp_column else [], key=key)
+    values, kept = apply_missing(columns.matrix(names), missing, columns.source, columns.lines, names)
 
     # Labels and timestamps of every row (a windows file counts rows before any is dropped), then of the kept rows.
-    timestamps = [cell or "" for cell in table.column(timestamp_column)] if timestamp_column else None
+    timestamps = columns.text[timestamp_column] if timestamp_column else None
     if label_column:
-        labels = _read_labels(table, label_column)
+        labels = _labels(columns, label_column)
     elif windows_path:
-        labels = _windows_to_labels(Path(windows_path), len(table.rows), timestamps)
+        labels = _windows_to_labels(Path(windows_path), len(columns.lines), timestamps)
     else:
-        labels = torch.zeros(len(table.rows), dtype=torch.long)
+        labels = torch.zeros(len(columns.lines), dtype=torch.uint8)
+    if len(kept) == len(columns.lines):  # nothing dropped: no copies (a memory-mapped .npy stays on disk)
+        return values if isinstance(values, np.memmap) else torch.from_numpy(values), labels, timestamps
     kept_timestamps = [timestamps[row] for row in kept.tolist()] if timestamps is not None else None
-    return torch.from_numpy(values), labels[torch.from_numpy(kept)], kept_timestamps
+    return torch.from_numpy(np.asarray(values)), labels[torch.from_numpy(kept)], kept_timestamps
 
 
-def _read_labels(table: Table, name: str) -> torch.Tensor:
-    labels = []
-    for line, cell in zip(table.lines, table.column(name)):
-        try:
-            label = float(cell or "")
-        except ValueError:
-            label = math.nan
-        if label not in (0.0, 1.0):
-            raise TableError(f"{location(table.source, line, name)}: label must be 0 or 1, got {cell!r}")
-        labels.append(int(label))
-    return torch.tensor(labels, dtype=torch.long)
+def _labels(columns: Columns, name: str) -> torch.Tensor:
+    """A 0/1 label column as ``(rows,)`` uint8 (a byte a point: long recordings stay small)."""
+    labels = columns.numbers[name]
+    bad = np.flatnonzero((labels != 0) & (labels != 1))  # NaN (missing) is neither
+    if len(bad):
+        row = bad[0]
+        cell = "" if np.isnan(labels[row]) else f"{labels[row]:g}"
+        raise TableError(f"{location(columns.source, int(columns.lines[row]), name)}: label must be 0 or 1, got {cell!r}")
+    return torch.from_numpy(labels.astype(np.uint8))
 
 
 def _as_number(text: str) -> float | None:
@@ -127,7 +130,7 @@ def _windows_to_labels(path: Path, length: int, timestamps: list[str] | None) ->
     """Point labels from a ``start,end`` windows file (inclusive ends)."""
     table = read_table(path, default_format="csv", key="data.windows_path")
     for name in ("start", "end"):
-        _check_column(table, name, "windows file")
+        _check_column(path, table.header, name, "windows file")
     numeric_times = [_as_number(stamp) for stamp in timestamps] if timestamps is not None else None
     labels = torch.zeros(length, dtype=torch.long)
     for line, start, end in zip(table.lines, table.column("start"), table.column("end")):
@@ -161,20 +164,6 @@ def _timestamp_span(
     if not inside:
         raise TableError(f"{location(path, line)}: no timestamp of the series lies in [{start}, {end}]")
     return inside[0], inside[-1]
-
-
-def contiguous_bounds(length: int, fractions: dict[str, float], train_length: int | None) -> dict[str, tuple[int, int]]:
-    """Train, val, test as consecutive ranges of ``length`` points; a given ``train_length`` fixes the
-    train range, and the fractions then only share the rest between val and test."""
-    needed = SPLITS if train_length is None else ("val", "test")
-    if any(fractions.get(split, 0) <= 0 for split in needed):
-        raise DataError(f"data.split_fractions={fractions}: {', '.join(needed)} must each be > 0")
-    if train_length is None:
-        train_length = int(length * fractions["train"] / sum(fractions[split] for split in SPLITS))
-    if not 0 < train_length < length:
-        raise DataError(f"data.train_length={train_length}: must be between 1 and the series length {length}")
-    val_length = int((length - train_length) * fractions["val"] / (fractions["val"] + fractions["test"]))
-    return {"train": (0, train_length), "val": (train_length, train_length + val_length), "test": (train_length + val_length, length)}
 
 
 class CSVAnomalyDataModule(AnomalyWindowsDataModule):
@@ -228,7 +217,7 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
         values, labels, _ = read_labelled_csv(
             self.path, self.timestamp_column, self.value_columns, self.label_column, self.windows_path, self.missing
         )
-        return values, labels, contiguous_bounds(len(values), self.split_fractions, self.train_length)
+        return values, labels, time_split(len(values), self.split_fractions, self.train_length)
 
     def _load_split_files(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[int, int]]]:
         """The split files one after the other (val and test read with the train file's value columns); each
@@ -252,13 +241,13 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
             self.context_starts["val"] = first
         self.times = [time for part in parts for time in part[2]] if self.timestamp_column else None
         log.info("data: split files %s", ", ".join(f"{split} {path}" for split, path in self.split_paths.items()))
-        return (torch.cat([part[0] for part in parts]), torch.cat([part[1] for part in parts]),
+        return (torch.cat([torch.as_tensor(np.asarray(part[0], dtype=np.float64)) for part in parts]), torch.cat([part[1] for part in parts]),
                 {split: bounds[split] for split in SPLITS})
 
     # --- prediction: the file's own names for points and features (see AnomalyWindowsDataModule) --
     def value_names(self) -> tuple[str, ...]:
         reserved = {self.timestamp_column, self.label_column}
-        return tuple(self.value_columns or [name for name in read_table(self.path, default_format="csv").header if name not in reserved])
+        return tuple(self.value_columns or [name for name in read_header(self.path) if name not in reserved])
 
     def point_times(self) -> list[str] | None:
         if not self.timestamp_column:
@@ -274,7 +263,7 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
 
     def read_new_series(self, path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None]:
         """New input with the training's value and timestamp columns; its labels are read when it has the label column."""
-        label_column = self.label_column if self.label_column in read_table(path, default_format="csv").header else None
+        label_column = self.label_column if self.label_column in read_header(path) else None
         values, labels, times = read_labelled_csv(path, self.timestamp_column, list(self.value_names()), label_column,
                                                   None, self.missing)
         return values, labels if label_column else None, times

@@ -2,7 +2,9 @@
 
 A subclass supplies the whole series once: ``values`` ``(time, feature)``, point ``labels``
 ``(time,)`` (1 = anomalous) and the split boundaries (train, then val, then test: contiguous and
-disjoint). This base normalises each feature with the mean/std of the train part only and serves:
+disjoint). This base normalises each feature with the mean/std of the train part only and serves
+windows as index arithmetic over the series (``seqexp.data.windows``: memory O(points); the series
+may be a memory-mapped ``.npy``), scaled as each batch is gathered:
 
     train     windows of ``window_length`` steps every ``train_stride`` steps inside train, shuffled
     val/test  windows every ``eval_stride`` steps, in order, that together cover every point of the
@@ -17,16 +19,19 @@ so a task can put overlapping windows back on the split's time axis.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 
-from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
+from seqexp.data.batching import TensorSplitLoaders
 from seqexp.data.errors import DataError
 from seqexp.data.scaling import Scaler
 from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
-from seqexp.data.table import apply_missing, numeric_columns, read_table
+from seqexp.data.table import apply_missing, read_columns, read_header
+from seqexp.data.windows import Batch, WindowDataset, WindowStarts, gather_rows
 from seqexp.metrics.anomaly import runs
 
 log = logging.getLogger(__name__)
@@ -47,6 +52,32 @@ def log_split_anomalies(labels: torch.Tensor, bounds: dict[str, tuple[int, int]]
         points, windows = int(split_labels.sum()), len(runs(split_labels))
         log.info("data: %s split has %d points, %d anomalous (%.2f%%) in %d windows",
                  split, end - start, points, 100.0 * points / max(end - start, 1), windows)
+
+
+@dataclass(frozen=True)
+class LabelledWindows:
+    """Gathers a batch of windows of ``length`` steps: inputs scaled by the train split's ``scaler``, point
+    labels, and each window's start relative to ``origin`` (the split's first point)."""
+
+    values: np.ndarray | torch.Tensor  # (time, feature), the series in its own units
+    labels: torch.Tensor  # (time,) 0/1
+    scaler: Scaler
+    length: int
+    origin: int
+
+    def __call__(self, starts: torch.Tensor) -> Batch:
+        index = starts.view(-1, 1) + torch.arange(self.length).view(1, -1)  # (windows, time)
+        return {
+            "inputs": self.scaler.transform(gather_rows(self.values, index).double()).float(),  # (windows, time, feature)
+            "targets": self.labels[index].long(),  # (windows, time)
+            "starts": starts - self.origin,
+        }
+
+
+def float64_rows(values: np.ndarray | torch.Tensor, start: int, end: int) -> torch.Tensor:
+    """Rows ``[start, end)`` of a series as a float64 tensor (a memory-mapped array is read here)."""
+    rows = values[start:end]
+    return rows.double() if isinstance(rows, torch.Tensor) else torch.from_numpy(np.array(rows, dtype=np.float64))
 
 
 class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
@@ -71,28 +102,29 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
         self.batch_size = check_int("data.batch_size", batch_size, 1)
         self.num_workers = check_int("data.num_workers", num_workers, 0)
         self.seed = seed
-        self.values: torch.Tensor | None = None  # (time, feature), normalised
+        self.raw_values: np.ndarray | torch.Tensor | None = None  # (time, feature) in the data's own units
         self.scaler: Scaler | None = None  # mean/std (population) of the train split
-        self.labels: torch.Tensor | None = None  # (time,)
+        self.labels: torch.Tensor | None = None  # (time,) 0/1
         self.bounds: dict[str, tuple[int, int]] = {}
         self.context_starts: dict[str, int] = {}  # per split, the first point its windows may read (split files: the file's first)
-        self.datasets: dict[str, BatchedTensorDataset] = {}
+        self.datasets: dict[str, WindowDataset] = {}
 
     # --- what a subclass provides -------------------------------------------------------------
-    def load_series(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[int, int]]]:
-        """Raw ``values`` (time, feature), ``labels`` (time,) and ``{split: (start, end)}``."""
+    def load_series(self) -> tuple[np.ndarray | torch.Tensor, torch.Tensor, dict[str, tuple[int, int]]]:
+        """Raw ``values`` (time, feature) (a tensor, or an array that may be memory-mapped), ``labels``
+        (time,) and ``{split: (start, end)}``."""
         raise NotImplementedError
 
     # --- shared -------------------------------------------------------------------------------
     @property
     def spec(self) -> DataSpec:
         self.prepare_series()  # the number of features may only be known from the file
-        features = self.values.shape[1]
+        features = self.raw_values.shape[1]
         return DataSpec(input_kind="features", input_size=features, target_kind="anomaly", output_size=features)
 
     def prepare_series(self) -> None:
-        """Load and normalise the series once (also used by baselines, without windows)."""
-        if self.values is not None:
+        """Load the series and fit the scaler on its train split, once (also used by baselines, without windows)."""
+        if self.raw_values is not None:
             return
         values, labels, bounds = self.load_series()
         for split in SPLITS:
@@ -101,37 +133,33 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
                 raise DataError(
                     f"data: the {split} split has {end - start} points, fewer than data.window_length={self.window_length}"
                 )
-        self.scaler = Scaler("standard", correction=0).fit(values[slice(*bounds["train"])])
-        self.values = self.scaler.transform(values.double()).float()
-        self.raw_values = values  # in its own units, for prediction files
-        self.labels, self.bounds = labels.long(), bounds
-        log_split_anomalies(self.labels, bounds)
+        self.scaler = Scaler("standard", correction=0).fit(float64_rows(values, *bounds["train"]))
+        self.raw_values, self.labels, self.bounds = values, labels, bounds
+        log_split_anomalies(labels, bounds)
+
+    def scaled_values(self, start: int = 0, end: int | None = None) -> torch.Tensor:
+        """Points ``[start, end)`` of the series, normalised as the model sees them, ``(time, feature)`` float32."""
+        self.prepare_series()
+        return self.scaler.transform(float64_rows(self.raw_values, start, len(self.labels) if end is None else end)).float()
 
     def split_series(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised values and labels of one split, ``(time, feature)`` and ``(time,)``."""
         self.prepare_series()
         start, end = self.bounds[split]
-        return self.values[start:end], self.labels[start:end]
+        return self.scaled_values(start, end), self.labels[start:end].long()
 
-    def _window_starts(self, split: str) -> torch.Tensor:
-        """Absolute start indices of the split's windows."""
+    def _window_starts(self, split: str) -> WindowStarts:
+        """Train: windows every ``train_stride`` inside the split; val/test: every ``eval_stride`` from up to
+        ``window_length - 1`` points before the split, the last one ending on its last point."""
         start, end = self.bounds[split]
         if split == "train":
-            return torch.arange(start, end - self.window_length + 1, self.train_stride)
+            return WindowStarts(start, end - self.window_length, self.train_stride)
         first = max(self.context_starts.get(split, 0), start - self.window_length + 1)
-        starts = torch.arange(first, end - self.window_length + 1, self.eval_stride)
-        if starts[-1] != end - self.window_length:  # cover the split's last point
-            starts = torch.cat([starts, torch.tensor([end - self.window_length])])
-        return starts
+        return WindowStarts(first, end - self.window_length, self.eval_stride, cover_last=True)
 
-    def _windows(self, split: str) -> BatchedTensorDataset:
-        starts = self._window_starts(split)
-        index = starts.view(-1, 1) + torch.arange(self.window_length).view(1, -1)  # (windows, time)
-        return BatchedTensorDataset(
-            inputs=self.values[index],  # (windows, time, feature)
-            targets=self.labels[index],  # (windows, time)
-            starts=starts - self.bounds[split][0],
-        )
+    def _windows(self, split: str) -> WindowDataset:
+        return WindowDataset(self._window_starts(split),
+                             LabelledWindows(self.raw_values, self.labels, self.scaler, self.window_length, self.bounds[split][0]))
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
@@ -140,7 +168,6 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
         self.datasets = {split: self._windows(split) for split in SPLITS}
 
     # --- prediction (seqexp.predict, predictions/test.csv) ---------------------------------------
-    raw_values: torch.Tensor | None = None  # (time, feature), the series in its own units
     predict_index: PredictionIndex | None = None  # of the new input set by set_predict_input
 
     def value_names(self) -> tuple[str, ...]:
@@ -159,8 +186,9 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
     def read_new_series(self, path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None]:
         """Values ``(time, feature)``, labels (None when the file has none) and time stamps of new input.
         Without column settings of its own (synthetic data), every column of the file is a feature."""
-        table = read_table(path, default_format="csv")
-        values, _ = apply_missing(numeric_columns(table, table.header), "interpolate", table.source, table.lines, table.header)
+        header = read_header(path, key=None)
+        columns = read_columns(path, header, key=None)
+        values, _ = apply_missing(columns.matrix(header), "interpolate", columns.source, columns.lines, header)
         return torch.from_numpy(values), None, None
 
     def set_predict_input(self, path: str | Path) -> None:
@@ -173,12 +201,9 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
                             f"({', '.join(self.value_names())})")
         if len(values) < self.window_length:
             raise DataError(f"{path}: {len(values)} points, fewer than the model's data.window_length={self.window_length}")
-        last = len(values) - self.window_length
-        starts = torch.cat([torch.arange(0, last + 1, self.eval_stride), torch.tensor([last])]).unique()
-        index = starts.view(-1, 1) + torch.arange(self.window_length).view(1, -1)  # (windows, time)
-        known = labels if labels is not None else torch.zeros(len(values), dtype=torch.long)
-        self.datasets["predict"] = BatchedTensorDataset(
-            inputs=self.scaler.transform(values.double()).float()[index], targets=known[index], starts=starts)
+        known = labels if labels is not None else torch.zeros(len(values), dtype=torch.uint8)
+        self.datasets["predict"] = WindowDataset(WindowStarts(0, len(values) - self.window_length, self.eval_stride, cover_last=True),
+                                                 LabelledWindows(values, known, self.scaler, self.window_length, 0))
         self.predict_index = PredictionIndex(truth=labels is not None, times=None if times is None else tuple(times),
                                              names=self.value_names(), values=values)
 
@@ -190,4 +215,4 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
         start, end = self.bounds["test"]
         times = self.point_times()
         return PredictionIndex(truth=self.has_labels(), first_step=start, times=None if times is None else tuple(times[start:end]),
-                               names=self.value_names(), values=self.raw_values[start:end])
+                               names=self.value_names(), values=float64_rows(self.raw_values, start, end))

@@ -39,18 +39,21 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Collection
+from typing import Collection, Sequence
 
 import lightning as L
+import numpy as np
 import torch
 
-from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
+from seqexp.data.batching import TensorSplitLoaders
 from seqexp.data.errors import DataError
 from seqexp.data.scaling import METHODS as SCALINGS
 from seqexp.data.scaling import Scaler
 from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
+from seqexp.data.splits import time_split
 from seqexp.data.split_files import check_split_files, held_out_share, split_paths
-from seqexp.data.table import Table, apply_missing, check_missing_policy, is_missing, numeric_columns, read_table
+from seqexp.data.table import Columns, apply_missing, check_missing_policy, first_rows, is_array_file, is_missing, parse_number, read_columns, read_header
+from seqexp.data.windows import Batch, WindowDataset, WindowStarts, gather_rows
 
 CENTERS = ("train", "last")
 MIN_TIME_AXIS_ROWS = 3  # fewer rows are too few to call a column a time axis
@@ -94,10 +97,10 @@ class SeriesTable:
     """One series read from a CSV: ``values`` is ``(time, columns)`` in original units."""
 
     source: str
-    times: list[str]
+    times: list[str] | None  # the time column's cells; None without one (steps are then named by their row)
     columns: tuple[str, ...]
     values: torch.Tensor  # (time, columns) float64
-    lines: list[int]  # the file line of each time step, for error messages
+    lines: Sequence[int]  # the file line of each time step, for error messages
 
 
 def time_axis_reason(cells: list[str]) -> str | None:
@@ -120,26 +123,40 @@ def time_axis_reason(cells: list[str]) -> str | None:
     return f"evenly spaced integers {numbers[0]}, {numbers[1]}, {numbers[2]}, ..."
 
 
-def _drop_time_axes(table: Table, wanted: list[str], targets: Collection[str]) -> list[str]:
-    """``wanted`` without the columns that look like a time axis, each dropped with a warning.
+def _time_axis_candidates(path: Path, wanted: list[str], targets: Collection[str]) -> list[str]:
+    """The ``wanted`` columns whose first cells are integers or dates: read as text, so that
+    ``time_axis_reason`` can judge every cell (a listed target is the user's choice and is never one)."""
+    header, first = first_rows(path, MIN_TIME_AXIS_ROWS)
+    looks_like_axis = re.compile(rf"-?\d+|{DATE_CELL.pattern}")
+    return [name for name in wanted if name not in targets and first
+            and all(looks_like_axis.fullmatch(cells[header.index(name)] or "") for cells in first)]
+
+
+def _drop_time_axes(source: Path, wanted: list[str], columns: Columns) -> list[str]:
+    """``wanted`` without the columns (read as text in ``columns``) that look like a time axis, each dropped
+    with a warning; the other text columns are parsed as numbers into ``columns.numbers``.
 
     A user CSV's row counter or year would otherwise be forecast beside the values and mix its
-    units into the averaged metrics; a column listed in ``targets`` is the user's choice and stays.
+    units into the averaged metrics.
     """
     kept = []
     for name in wanted:
-        reason = None if name in targets else time_axis_reason([cell or "" for cell in table.column(name)])
+        cells = columns.text.get(name)
+        reason = None if cells is None else time_axis_reason(cells)
         if reason is None:
+            if cells is not None:
+                columns.numbers[name] = np.array([parse_number(cell, source, line, name)
+                                                  for cell, line in zip(cells, columns.lines.tolist())], dtype=np.float64)
             kept.append(name)
             continue
         log.warning(
             "%s: column %r looks like a time axis (%s), not a value to forecast; it is left out. "
             "Set data.time_column=%s to use it as the time axis, or data.targets=[...] to choose "
-            "the columns to forecast (a listed column is kept).", table.source, name, reason, name or "''",
+            "the columns to forecast (a listed column is kept).", source, name, reason, name or "''",
         )
     if not kept:
         raise DataError(
-            f"{table.source}: no value columns: {wanted} look like a time axis (see the warning above); "
+            f"{source}: no value columns: {wanted} look like a time axis (see the warning above); "
             "set data.targets=[...] to forecast them anyway"
         )
     return kept
@@ -153,8 +170,7 @@ def read_series_csv(path: str | Path, columns: list[str] | None = None, time_col
     (``time_axis_reason``) is left out with a warning unless ``targets`` lists it.
     Errors name the file, the line and the column, so a bad cell is found without a debugger.
     """
-    table = read_table(path, default_format="csv", key=key)  # key: the setting that names the file
-    path, header = table.source, list(table.header)
+    path, header = Path(path), list(read_header(path, key=key))  # key: the setting that names the file
     if time_column is not None and time_column not in header:
         raise DataError(f"{path}: data.time_column={time_column!r} is not a column; columns are {header}")
     wanted = list(columns) if columns else [name for name in header if name != time_column]
@@ -163,44 +179,67 @@ def read_series_csv(path: str | Path, columns: list[str] | None = None, time_col
         raise DataError(f"{path}: data.columns has {unknown}, not in the header {header}")
     if not wanted:
         raise DataError(f"{path}: no value columns besides the time column {time_column!r}")
-    if not columns and time_column is None:
-        wanted = _drop_time_axes(table, wanted, targets)
-    if time_column is not None:
-        times = [cell or "" for cell in table.column(time_column)]
-    else:
-        times = [str(step) for step in range(len(table.rows))]
-    values = torch.from_numpy(numeric_columns(table, wanted))
-    return SeriesTable(str(path), times, tuple(wanted), values, table.lines)
+    judge_axes = not columns and time_column is None and not is_array_file(path)
+    candidates = _time_axis_candidates(path, wanted, targets) if judge_axes else []
+    text = candidates + ([time_column] if time_column is not None else [])
+    read = read_columns(path, [name for name in wanted if name not in candidates], text, key=key)
+    if candidates:
+        wanted = _drop_time_axes(path, wanted, read)
+    times = read.text[time_column] if time_column is not None else None
+    matrix = read.matrix(wanted)  # a .npy's memory map is read into memory here: forecasting windows read every row
+    values = torch.from_numpy(np.array(matrix, dtype=np.float64) if isinstance(matrix, np.memmap) else matrix)
+    return SeriesTable(str(path), times, tuple(wanted), values, read.lines)
 
 
 def handle_missing(table: SeriesTable, policy: str) -> SeriesTable:
     """Apply the missing-value policy (see the module docstring); the result has no NaN."""
     values, kept = apply_missing(table.values.numpy(), policy, table.source, table.lines, table.columns)
-    rows = kept.tolist()
-    return SeriesTable(table.source, [table.times[row] for row in rows], table.columns, torch.from_numpy(values),
-                       [table.lines[row] for row in rows])
-
-
-def split_bounds(length: int, fractions: dict[str, float]) -> dict[str, tuple[int, int]]:
-    """Consecutive ``[start, end)`` row ranges, train then val then test."""
-    bounds, start = {}, 0
-    for split in SPLITS:
-        end = length if split == "test" else start + int(round(length * fractions[split]))
-        bounds[split] = (start, end)
-        start = end
-    return bounds
+    if len(kept) == len(table.lines):  # nothing dropped: no copies
+        return SeriesTable(table.source, table.times, table.columns, torch.from_numpy(values), table.lines)
+    times = None if table.times is None else [table.times[row] for row in kept.tolist()]
+    return SeriesTable(table.source, times, table.columns, torch.from_numpy(values), np.asarray(table.lines)[kept])
 
 
 def window_origins(split: str, bounds: dict[str, tuple[int, int]], input_length: int, horizon: int,
-                   stride: int = 1, context_start: int = 0) -> torch.Tensor:
+                   stride: int = 1, context_start: int = 0) -> WindowStarts:
     """Row index of the first target step of every window of ``split`` (see the module docstring); inputs
     never reach before row ``context_start`` (the first row of the split's own file, with split files)."""
     start, end = bounds[split]
     first = start + input_length if split == "train" else max(start, context_start + input_length)
     last = end - horizon  # inclusive: targets [origin, origin + horizon) stay inside the range
-    if last < first:
-        return torch.empty(0, dtype=torch.long)
-    return torch.arange(first, last + 1, stride if split == "train" else 1, dtype=torch.long)
+    return WindowStarts(first, last, stride if split == "train" else 1)
+
+
+@dataclass(frozen=True)
+class ForecastWindows:
+    """Gathers a batch of forecasting windows from their ``origins`` (first target rows) over ``values``
+    ``(time, columns)`` in original units; targets past the end of ``values`` are nan (not known yet: only new
+    input for prediction has them). See the module docstring for the batch's keys."""
+
+    values: torch.Tensor
+    input_length: int
+    horizon: int
+    targets: list[int]
+    center_last: bool
+    offset: torch.Tensor  # (columns,) the train fit's; with center_last each window's last input replaces it
+    scale: torch.Tensor  # (columns,)
+    mase_scale: torch.Tensor  # (targets,)
+
+    def __call__(self, origins: torch.Tensor) -> Batch:
+        count, steps = len(origins), origins.view(-1, 1) + torch.arange(-self.input_length, self.horizon)
+        rows = gather_rows(self.values, steps.clamp(max=len(self.values) - 1))  # (windows, input + horizon, columns)
+        rows[steps >= len(self.values)] = float("nan")
+        # (windows, 1, columns): the value subtracted from each window, original units.
+        offsets = rows[:, self.input_length - 1 : self.input_length] if self.center_last else self.offset.expand(count, 1, -1)
+        scaled = (rows - offsets) / self.scale
+        return {
+            "inputs": scaled[:, : self.input_length].float(),  # (windows, input_length, columns)
+            "targets": scaled[:, self.input_length :, self.targets].float(),  # (windows, horizon, targets)
+            "target_offset": offsets[..., self.targets].float(),
+            "target_scale": self.scale[self.targets].float().expand(count, 1, -1).contiguous(),
+            "mase_scale": self.mase_scale.float().expand(count, 1, -1).contiguous(),
+            "origin": origins,
+        }
 
 
 def seasonal_naive_mae(values: torch.Tensor, season_length: int) -> torch.Tensor:
@@ -277,7 +316,7 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         self.seed = seed
         self.table: SeriesTable | None = None
         self.file_bounds: dict[str, tuple[int, int]] = {}  # with split files: each file's rows in ``table``
-        self.datasets: dict[str, BatchedTensorDataset] = {}
+        self.datasets: dict[str, WindowDataset] = {}
 
     def load(self) -> SeriesTable:
         """Read the file (or the split files, one after the other) once and apply the missing-value policy."""
@@ -306,9 +345,9 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
             self.file_bounds[split] = (start, start + len(table.values))
             tables.append(table)
             start += len(table.values)
-        return SeriesTable(", ".join(table.source for table in tables), [time for table in tables for time in table.times],
-                           train.columns, torch.cat([table.values for table in tables]),
-                           [line for table in tables for line in table.lines])
+        times = None if train.times is None else [time for table in tables for time in table.times]
+        return SeriesTable(", ".join(table.source for table in tables), times, train.columns,
+                           torch.cat([table.values for table in tables]), np.concatenate([table.lines for table in tables]))
 
     @property
     def target_indices(self) -> list[int]:
@@ -333,7 +372,7 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         ``held_out_share`` of the train file when there is no val file)."""
         length = len(self.load().values)
         if not self.split_paths:
-            return split_bounds(length, self.split_fractions)
+            return time_split(length, self.split_fractions)
         bounds = dict(self.file_bounds)
         if "val" not in bounds:
             start, end = bounds["train"]
@@ -345,8 +384,12 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         """The first row a window of ``split`` may read: its file's first row (0 for one series)."""
         return self.file_bounds.get(split, self.file_bounds.get("train", (0, 0)))[0]
 
-    def origins(self, split: str) -> torch.Tensor:
+    def window_starts(self, split: str) -> WindowStarts:
         return window_origins(split, self.bounds, self.input_length, self.horizon, self.stride, self.context_start(split))
+
+    def origins(self, split: str) -> torch.Tensor:
+        """Every window's first target row, ``(windows,)`` (for baselines; the datasets compute them per batch)."""
+        return self.window_starts(split).all()
 
     def scaling_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per column ``(offset, scale)`` of a ``Scaler`` fitted on the train range only: scaled = (value - offset) / scale."""
@@ -365,7 +408,7 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
     def _check_sizes(self) -> None:
         length = len(self.load().values)
         for split in SPLITS:
-            if len(self.origins(split)) == 0:
+            if len(self.window_starts(split)) == 0:
                 start, end = self.bounds[split]
                 if split in self.split_paths:
                     raise DataError(
@@ -378,27 +421,10 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
                     f"(data.split_fractions.{split}={self.split_fractions[split]}); shorten the windows"
                 )
 
-    def _windows(self, split: str, offset: torch.Tensor, scale: torch.Tensor, mase_scale: torch.Tensor) -> BatchedTensorDataset:
-        return self._windows_at(self.load().values, self.origins(split), offset, scale, mase_scale)
-
-    def _windows_at(self, values: torch.Tensor, origins: torch.Tensor, offset: torch.Tensor, scale: torch.Tensor,
-                    mase_scale: torch.Tensor) -> BatchedTensorDataset:
-        """The windows whose first target is row ``origins`` of ``values`` ``(time, columns)``, original units;
-        targets past the end of ``values`` are nan (not known yet: only new input for prediction has them)."""
-        values = torch.cat([values, values.new_full((self.horizon, values.shape[1]), float("nan"))])
-        count, targets = len(origins), self.target_indices
-        # (windows, 1, columns): the value subtracted from each window, original units.
-        offsets = values[origins - 1].unsqueeze(1) if self.center == "last" else offset.expand(count, 1, -1)
-        inputs = (values[origins.unsqueeze(1) + torch.arange(-self.input_length, 0)] - offsets) / scale
-        future = (values[origins.unsqueeze(1) + torch.arange(self.horizon)] - offsets) / scale
-        return BatchedTensorDataset(
-            inputs=inputs.float(),  # (windows, input_length, columns)
-            targets=future[..., targets].float(),  # (windows, horizon, targets)
-            target_offset=offsets[..., targets].float(),
-            target_scale=scale[targets].float().expand(count, 1, -1),
-            mase_scale=mase_scale.float().expand(count, 1, -1),
-            origin=origins,
-        )
+    def _windows(self, values: torch.Tensor, starts: WindowStarts) -> WindowDataset:
+        offset, scale = self.scaling_parameters()
+        return WindowDataset(starts, ForecastWindows(values, self.input_length, self.horizon, self.target_indices,
+                                                     self.center == "last", offset, scale, self.mase_scale()))
 
     # --- prediction (seqexp.predict, predictions/test.csv) ---------------------------------------
     predict_table: SeriesTable | None = None  # new input set by set_predict_input
@@ -411,25 +437,21 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
                                  time_column=self.time_column, missing=self.missing).load()
         if len(table.values) < self.input_length:
             raise DataError(f"{path}: {len(table.values)} rows, fewer than the model's data.input_length={self.input_length}")
-        offset, scale = self.scaling_parameters()
-        origins = torch.arange(self.input_length, len(table.values) + 1)
-        self.datasets["predict"] = self._windows_at(table.values, origins, offset, scale, self.mase_scale())
+        self.datasets["predict"] = self._windows(table.values, WindowStarts(self.input_length, len(table.values)))
         self.predict_table = table
 
     def prediction_index(self) -> PredictionIndex:
         """Steps are rows of the series (of the new input, once set), named by the time column if there is one."""
         table = self.predict_table or self.load()
-        times = tuple(table.times) if self.time_column is not None else None
+        times = tuple(table.times) if table.times is not None else None
         return PredictionIndex(times=times, names=tuple(self.targets))
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
         self._check_sizes()
-        offset, scale = self.scaling_parameters()
-        mase_scale = self.mase_scale()
         for split in SPLITS:
-            self.datasets[split] = self._windows(split, offset, scale, mase_scale)
+            self.datasets[split] = self._windows(self.load().values, self.window_starts(split))
             start, end = self.bounds[split]
             origin = self.split_paths.get(split) or (f"held out of {self.split_paths['train']}" if self.split_paths else self.source.name)
             log.info("data: %s split has %d steps (rows %d-%d, %s), %d windows",

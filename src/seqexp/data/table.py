@@ -24,9 +24,11 @@ import gzip
 import io
 import json
 import math
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -104,7 +106,115 @@ def read_table(path: str | Path, format: str = "auto", *, default_format: str | 
 
     ``key`` is the setting that names the file and ``encoding_key`` the one that sets ``encoding``,
     for the messages; ``default_format`` is the format of a file whose suffix names none.
+    Every cell is kept as text: for long numeric series, ``read_columns`` keeps only the numbers.
     """
+    path, kind, header, rows = _open_rows(path, format, default_format, encoding, strict_width, key, encoding_key)
+    table = Table(path, kind, header, [Row(line, cells) for line, cells in rows])
+    if not table.rows:
+        raise TableError(f"{path}: no data rows after the header")
+    return table
+
+
+def read_header(path: str | Path, *, default_format: str | None = "csv", key: str | None = "data.path") -> tuple[str, ...]:
+    """The column names, reading no further than the header (JSONL: every record's fields)."""
+    if is_array_file(path):
+        return tuple(_array_columns(path, key))
+    _, _, header, rows = _open_rows(path, "auto", default_format, "utf-8", True, key, None)
+    rows.close()
+    return header
+
+
+def first_rows(path: str | Path, count: int, *, key: str | None = "data.path") -> tuple[tuple[str, ...], list[tuple[str | None, ...]]]:
+    """The header and up to ``count`` first data rows, to judge the columns before reading the whole file."""
+    _, _, header, rows = _open_rows(path, "auto", "csv", "utf-8", True, key, None)
+    first = [cells for _, (_, cells) in zip(range(count), rows)]
+    rows.close()
+    return header, first
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Chosen columns of a table, read row by row without keeping the rows: memory holds the numbers
+    (8 bytes a cell) and the text columns asked for, not every cell as a Python string."""
+
+    source: Path
+    header: tuple[str, ...]
+    numbers: dict[str, np.ndarray]  # each numeric column asked for: (rows,) float64, NaN where a cell is missing
+    lines: np.ndarray  # (rows,) int32: the file line of each row, for messages
+    text: dict[str, list[str]]  # each text column asked for: its stripped cells ("" when missing)
+
+    def matrix(self, names: Sequence[str]) -> np.ndarray:
+        """The named numeric columns as ``(rows, len(names))`` (one column: a view, no copy)."""
+        if len(names) == 1:
+            return self.numbers[names[0]].reshape(-1, 1)
+        return np.stack([self.numbers[name] for name in names], axis=1)
+
+
+def read_columns(path: str | Path, numeric: Sequence[str], text: Sequence[str] = (), *, default_format: str | None = "csv",
+                 key: str | None = "data.path") -> Columns:
+    """The ``numeric`` columns as numbers (see ``parse_number``) and the ``text`` columns as text; the caller
+    has checked the names against ``read_header``. Errors as ``read_table``'s. A ``.npy`` file is
+    memory-mapped instead of read (see ``_array_columns``)."""
+    if is_array_file(path):
+        arrays = _array_columns(path, key)
+        length = len(next(iter(arrays.values())))
+        return Columns(Path(path), tuple(arrays), {name: arrays[name] for name in numeric}, range(1, length + 1),  # type: ignore[arg-type]
+                       {name: [str(value) for value in arrays[name].tolist()] for name in text})
+    path, _, header, rows = _open_rows(path, "auto", default_format, "utf-8", True, key, None)
+    lines = array("i")
+    numbers = [(header.index(name), array("d")) for name in numeric]
+    texts: dict[str, list[str]] = {name: [] for name in text}
+    text_positions = [(header.index(name), cells) for name, cells in texts.items()]
+    for line, cells in rows:
+        for position, column in numbers:
+            cell = cells[position]
+            try:
+                column.append(float(cell))  # type: ignore[arg-type]
+            except (TypeError, ValueError):  # None (an absent JSONL field), a missing token or a bad cell
+                column.append(parse_number(cell, path, line, header[position]))
+        for position, column in text_positions:
+            column.append(cells[position] or "")
+        lines.append(line)
+    if not lines:
+        raise TableError(f"{path}: no data rows after the header")
+    line_numbers = np.frombuffer(lines, dtype=np.int32)
+    columns = {name: np.frombuffer(column, dtype=np.float64) for name, (_, column) in zip(numeric, numbers)}
+    for name, column in columns.items():
+        infinite = np.flatnonzero(np.isinf(column))
+        if len(infinite):  # float() takes "inf": checked once per column, not per cell
+            raise TableError(f"{location(path, int(line_numbers[infinite[0]]), name)}: "
+                             f"{str(float(column[infinite[0]]))!r} is not a finite number")
+    return Columns(path, header, columns, line_numbers, texts)
+
+
+def is_array_file(path: str | Path) -> bool:
+    return Path(path).suffix.lower() == ".npy"
+
+
+def _array_columns(path: str | Path, key: str | None) -> dict[str, np.ndarray]:
+    """The columns of a ``.npy`` file, memory-mapped (read from disk where they are indexed, so a series
+    larger than memory works): a structured array's fields by name (``np.save`` of a record array, e.g.
+    fields ``value`` and ``label``), a 2-D array's columns as ``"0"``, ``"1"``, ..., a 1-D array as ``"0"``.
+    Its "lines" in messages are row numbers counted from 1."""
+    path = Path(path)
+    if not path.is_file():
+        raise TableError(f"{key}={path}: no such file" if key else f"{path}: no such file")
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as error:
+        raise TableError(f"{path}: not a .npy array ({error})") from None
+    if array.dtype.names:
+        return {name: array[name] for name in array.dtype.names}
+    if array.ndim not in (1, 2) or len(array) == 0 or not np.issubdtype(array.dtype, np.number):
+        raise TableError(f"{path}: expected a non-empty 1-D or 2-D numeric array (or a structured array), got "
+                         f"shape {array.shape} of {array.dtype}")
+    return {"0": array} if array.ndim == 1 else {str(column): array[:, column] for column in range(array.shape[1])}
+
+
+def _open_rows(path: str | Path, format: str, default_format: str | None, encoding: str, strict_width: bool,
+               key: str | None, encoding_key: str | None) -> tuple[Path, str, tuple[str, ...], Iterator[tuple[int, tuple[str | None, ...]]]]:
+    """The file's path, format, header and an iterator over its data rows ``(line, cells)``; refuses a
+    missing or empty file."""
     path = Path(path)
     if not path.is_file():
         raise TableError(f"{key}={path}: no such file" if key else f"{path}: no such file")
@@ -114,9 +224,7 @@ def read_table(path: str | Path, format: str = "auto", *, default_format: str | 
     if header is None:
         expected = "one JSON object per line" if kind == "jsonl" else "a header line with column names"
         raise TableError(f"{path}: empty file, expected {expected}")
-    if not rows:
-        raise TableError(f"{path}: no data rows after the header")
-    return Table(path, kind, header, rows)
+    return path, kind, header, rows
 
 
 def _text_lines(path: Path, encoding: str, encoding_key: str | None) -> Iterator[str]:
@@ -147,29 +255,38 @@ def _decode_error(path: Path, opener, encoding: str, encoding_key: str | None) -
 
 
 def _delimited_rows(path: Path, lines: Iterator[str], delimiter: str,
-                    strict_width: bool) -> tuple[tuple[str, ...] | None, list[Row]]:
+                    strict_width: bool) -> tuple[tuple[str, ...] | None, Iterator[tuple[int, tuple[str | None, ...]]]]:
+    """The header and a generator of the data rows after it (read as they are asked for)."""
     reader = csv.reader(lines, delimiter=delimiter)
-    header: tuple[str, ...] | None = None
-    rows = []
+    rows = _stripped_rows(path, reader)
+    header = next(rows, None)
+    return (None, iter(())) if header is None else (header[1], _fitted_rows(path, rows, len(header[1]), strict_width))
+
+
+def _stripped_rows(path: Path, reader: Any) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """Non-blank rows as ``(line, stripped cells)``; a quoting error names its line."""
     try:
         for cells in reader:
-            if not any(cell.strip() for cell in cells):
+            if not cells or (not cells[0].strip() and not any(cell.strip() for cell in cells)):
                 continue
-            stripped: list[str | None] = [cell.strip() for cell in cells]
-            if header is None:
-                header = tuple(stripped)  # type: ignore[arg-type]
-                continue
-            if len(stripped) != len(header):
-                if strict_width:
-                    raise TableError(f"{location(path, reader.line_num)}: {len(stripped)} fields, the header has {len(header)}")
-                stripped = (stripped + [None] * len(header))[: len(header)]
-            rows.append(Row(reader.line_num, tuple(stripped)))
+            yield reader.line_num, tuple(cell.strip() for cell in cells)
     except csv.Error as error:
         raise TableError(f"{location(path, reader.line_num)}: {error}") from None
-    return header, rows
 
 
-def _json_rows(path: Path, lines: Iterator[str]) -> tuple[tuple[str, ...] | None, list[Row]]:
+def _fitted_rows(path: Path, rows: Iterator[tuple[int, tuple[str, ...]]], width: int,
+                 strict_width: bool) -> Iterator[tuple[int, tuple[str | None, ...]]]:
+    """Rows as wide as the header: a longer or shorter one is refused, or (``strict_width=False``) cut or padded with None."""
+    for line, cells in rows:
+        if len(cells) != width:
+            if strict_width:
+                raise TableError(f"{location(path, line)}: {len(cells)} fields, the header has {width}")
+            cells = (cells + (None,) * width)[:width]  # type: ignore[assignment]
+        yield line, cells
+
+
+def _json_rows(path: Path, lines: Iterator[str]) -> tuple[tuple[str, ...] | None, Iterator[tuple[int, tuple[str | None, ...]]]]:
+    """The header (every record's fields, in order of first appearance, so the whole file is read first) and the rows."""
     records = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -182,9 +299,9 @@ def _json_rows(path: Path, lines: Iterator[str]) -> tuple[tuple[str, ...] | None
             raise TableError(f"{location(path, number)}: not a JSON object")
         records.append((number, record))
     if not records:
-        return None, []
+        return None, iter(())
     header = tuple(dict.fromkeys(field for _, record in records for field in record))
-    return header, [Row(number, tuple(_json_cell(record.get(field)) for field in header)) for number, record in records]
+    return header, ((number, tuple(_json_cell(record.get(field)) for field in header)) for number, record in records)
 
 
 def _json_cell(value: object) -> str | None:
@@ -204,16 +321,6 @@ def parse_number(cell: str | None, source: str | Path, line: int, column: str) -
     if math.isinf(number):
         raise TableError(f"{location(source, line, column)}: {cell!r} is not a finite number")
     return number
-
-
-def numeric_columns(table: Table, names: Sequence[str]) -> np.ndarray:
-    """The named columns as float64 ``(rows, len(names))``, NaN where a cell is missing."""
-    positions = [table.header.index(name) for name in names]
-    return np.array(
-        [[parse_number(row.cells[position], table.source, row.line, name) for name, position in zip(names, positions)]
-         for row in table.rows],
-        dtype=np.float64,
-    ).reshape(len(table.rows), len(names))
 
 
 def apply_missing(values: np.ndarray, missing: str, source: str | Path, lines: Sequence[int],

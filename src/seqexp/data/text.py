@@ -28,6 +28,7 @@ from seqexp.data.buckets import BucketBatchSampler
 from seqexp.data.errors import DataError
 from seqexp.data.padded import PaddedSequenceDataset
 from seqexp.data.resumable import EpochShuffleSampler, ResumableDataLoader
+from seqexp.data.splits import stratified_split
 from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
 from seqexp.data.split_files import check_split_files, held_out_share, split_paths
 from seqexp.data.table import location
@@ -60,23 +61,10 @@ class TextEncoder:
         return cls(Tokenizer(**state["tokenizer"]), Vocabulary.from_state_dict(state["vocabulary"]), state["max_length"])
 
 
-def stratified_split(examples: list[Example], fractions: dict[str, float], seed: int) -> dict[str, list[Example]]:
-    """Per label, a seeded permutation cut by ``fractions`` (train, val, test): class balance kept in every split."""
-    by_label: dict[str, list[Example]] = {}
-    for example in examples:
-        by_label.setdefault(example[1], []).append(example)
-    generator = torch.Generator().manual_seed(seed)
-    splits: dict[str, list[Example]] = {split: [] for split in SPLITS}
-    for label in sorted(by_label):
-        group = by_label[label]
-        order = torch.randperm(len(group), generator=generator).tolist()
-        val_count = round(len(group) * fractions["val"])
-        test_count = round(len(group) * fractions["test"])
-        train_count = len(group) - val_count - test_count
-        bounds = {"train": (0, train_count), "val": (train_count, train_count + val_count), "test": (train_count + val_count, len(group))}
-        for split, (start, end) in bounds.items():
-            splits[split] += [group[i] for i in order[start:end]]
-    return splits
+def split_examples(examples: list[Example], fractions: dict[str, float], seed: int) -> dict[str, list[Example]]:
+    """``examples`` per split, stratified by label (``seqexp.data.splits.stratified_split``)."""
+    indices = stratified_split([label for _, label in examples], fractions, seed)
+    return {split: [examples[i] for i in chosen] for split, chosen in indices.items()}
 
 
 class TextDataModule(L.LightningDataModule):
@@ -206,7 +194,7 @@ class TextDataModule(L.LightningDataModule):
         if len(found) < 2:
             raise TextDataError(f"{source}: a classifier needs at least two labels, found {found} in {len(examples)} usable rows")
         if not self.split_paths:
-            self.splits = stratified_split(examples, self.split_fractions, self.seed)
+            self.splits = split_examples(examples, self.split_fractions, self.seed)
         if self.class_names is None:
             self.class_names = self.labels if self.labels is not None else found
         if self.encoder is None:
@@ -228,7 +216,7 @@ class TextDataModule(L.LightningDataModule):
             row_count += len(rows)
         if "val" not in self.split_paths:
             val_share = held_out_share(self.split_fractions)
-            held = stratified_split(splits["train"], {"train": 1 - val_share, "val": val_share, "test": 0.0}, self.seed)
+            held = split_examples(splits["train"], {"val": val_share}, self.seed)
             splits["train"], splits["val"] = held["train"], held["val"]
         sources = ", ".join(f"{split} {path}" for split, path in self.split_paths.items())
         return sources, row_count, splits

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.errors import DataError
 from seqexp.data.scaling import Scaler
+from seqexp.data.splits import stratified_split
 from seqexp.data.spec import DataSpec, PredictionIndex
 from seqexp.data.ts_format import TsDataset, read_ts
 
@@ -31,20 +32,6 @@ log = logging.getLogger(__name__)
 
 BUILTIN_PROBLEMS = ("BasicMotions", "GunPoint", "JapaneseVowels", "ItalyPowerDemand")
 SCALINGS = ("standard", "per_series", "none")
-
-
-def stratified_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices ``(kept, held_out)``: ``fraction`` of every class held out (at least one case of each
-    class with two or more cases; none when ``fraction`` is 0), drawn with ``seed``."""
-    generator = torch.Generator().manual_seed(seed)
-    kept, held_out = [], []
-    for label in labels.unique():
-        members = (labels == label).nonzero().flatten()
-        members = members[torch.randperm(len(members), generator=generator)]
-        count = min(max(1, round(fraction * len(members))), len(members) - 1) if len(members) > 1 and fraction > 0 else 0
-        held_out.append(members[:count])
-        kept.append(members[count:])
-    return torch.cat(kept).sort().values, torch.cat(held_out).sort().values
 
 
 def pad_cases(series: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,17 +129,21 @@ class UCRDataModule(TensorSplitLoaders, L.LightningDataModule):
             return BatchedTensorDataset(inputs=inputs, targets=targets)
         return BatchedTensorDataset(inputs=inputs, targets=targets, lengths=lengths)
 
+    def _train_val_cases(self, labels: list[str]) -> tuple[list[int], list[int]]:
+        """The TRAIN file's cases kept for training and held out for validation (``val_fraction`` of each class)."""
+        index = {label: position for position, label in enumerate(self.class_names)}
+        split = stratified_split([index[label] for label in labels], {"val": self.val_fraction}, self.seed)
+        return split["train"], split["val"]
+
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
         files = self.load()
-        index = {label: position for position, label in enumerate(self.class_names)}
-        train_labels = torch.tensor([index[label] for label in files["train"].labels])
-        kept, held_out = stratified_split(train_labels, self.val_fraction, self.seed)
-        train_series = [files["train"].series[i] for i in kept.tolist()]
+        kept, held_out = self._train_val_cases(files["train"].labels)
+        train_series = [files["train"].series[i] for i in kept]
         parts = {
-            "train": (train_series, [files["train"].labels[i] for i in kept.tolist()]),
-            "val": ([files["train"].series[i] for i in held_out.tolist()], [files["train"].labels[i] for i in held_out.tolist()]),
+            "train": (train_series, [files["train"].labels[i] for i in kept]),
+            "val": ([files["train"].series[i] for i in held_out], [files["train"].labels[i] for i in held_out]),
             "test": (files["test"].series, files["test"].labels),
         }
         if not self.has_validation:
@@ -182,9 +173,8 @@ class UCRDataModule(TensorSplitLoaders, L.LightningDataModule):
         if unknown:
             raise DataError(f"{new.source}: labels {unknown} are not classes of the model {list(self.class_names)}")
         self.predict_labelled = all(new.labels)
-        index = {label: position for position, label in enumerate(self.class_names)}
-        kept, _ = stratified_split(torch.tensor([index[label] for label in files["train"].labels]), self.val_fraction, self.seed)
-        scaled = self._scaled(new.series, [files["train"].series[i] for i in kept.tolist()])
+        kept, _ = self._train_val_cases(files["train"].labels)
+        scaled = self._scaled(new.series, [files["train"].series[i] for i in kept])
         placeholders = [self.class_names[0]] * len(scaled)  # unlabelled cases: targets that no prediction file shows
         self.datasets["predict"] = self._dataset(scaled, new.labels if self.predict_labelled else placeholders)
 
