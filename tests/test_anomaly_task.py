@@ -109,3 +109,25 @@ def test_tensorboard_gets_the_anomaly_figure(short_run: Path) -> None:
     events.Reload()
     assert {"val/anomaly_scores", "test/anomaly_scores"} <= set(events.Tags()["images"])
     assert "test/auprc" in events.Tags()["scalars"]
+
+
+@pytest.mark.parametrize("mode", ["forecast", "reconstruction"])
+def test_instance_norm_scores_a_window_the_same_at_any_level_and_scale(mode: str) -> None:
+    """What task.instance_norm is for: a drifted window (shifted and stretched) scores as the original
+    one would, so a threshold chosen before the drift still fits; without it the scores move."""
+    spec = {"input_kind": "features", "input_size": 2, "target_kind": "anomaly", "output_size": 2}
+    model = {"cell": "lstm", "hidden_size": 8}
+    optim = {"_target_": "torch.optim.Adam", "lr": 0.001}
+    windows = torch.randn(3, 16, 2, generator=torch.Generator().manual_seed(0))
+    drifted = {"inputs": windows * 4.0 + torch.tensor([50.0, -20.0])}
+    for instance_norm in (True, False):
+        torch.manual_seed(0)
+        task = AnomalyTask(spec, model, optim, {}, mode=mode, horizon=4, instance_norm=instance_norm).eval()
+        with torch.no_grad():
+            original, moved = task({"inputs": windows}), task(drifted)
+        assert torch.isnan(original).equal(torch.isnan(moved))
+        scored = ~torch.isnan(original)
+        if instance_norm:
+            torch.testing.assert_close(moved[scored], original[scored], rtol=1e-4, atol=1e-4)
+        else:
+            assert (moved[scored] - original[scored]).abs().max() > 1.0

@@ -36,6 +36,7 @@ from seqexp.metrics.anomaly import NEED_AN_ANOMALY, THRESHOLD_RULES, anomaly_met
 from seqexp.models.encoder import CELLS
 from seqexp.models.pooling import last_valid_step
 from seqexp.tasks.base import Columns, SequenceTask
+from seqexp.tasks.instance_norm import window_statistics
 
 MODES = ("forecast", "reconstruction")
 Batch = dict[str, torch.Tensor]
@@ -56,6 +57,7 @@ class AnomalyTask(SequenceTask):
         score_smoothing: int = 1,
         threshold: dict | None = None,
         ucr_tolerance: int = 100,
+        instance_norm: bool = False,
     ) -> None:
         super().__init__(spec, model, optim, scheduler, embedding)
         if self.spec.target_kind != "anomaly" or self.spec.input_kind != "features":
@@ -71,6 +73,7 @@ class AnomalyTask(SequenceTask):
         if not 0 < self.threshold_settings["quantile"] < 1:
             raise ValueError(f"task.threshold.quantile={self.threshold_settings['quantile']!r}: must be in (0, 1)")
         self.mode, self.horizon, self.score_smoothing, self.ucr_tolerance = mode, horizon, score_smoothing, ucr_tolerance
+        self.instance_norm = instance_norm
         features = self.spec.output_size
         if mode == "forecast":
             self.head = nn.Linear(self.encoder_output_size, horizon * features)
@@ -87,12 +90,17 @@ class AnomalyTask(SequenceTask):
     # --- scoring ------------------------------------------------------------------------------
     def forward(self, batch: Batch, stage: str = "predict") -> torch.Tensor:
         """Per-step scores ``(batch, time)``: squared error averaged over features; nan where a step
-        is not scored (the context steps of forecast mode)."""
+        is not scored (the context steps of forecast mode). With ``instance_norm`` each window is first
+        standardised by the mean and spread of what the model sees (forecast mode: the context), so on
+        a drifting series errors are measured against the window's own level and scale, as on train."""
         inputs = batch["inputs"]  # (batch, time, features): whole windows, never padded
         window = inputs.shape[1]
+        if self.mode == "forecast" and self.horizon >= window:
+            raise ValueError(f"task.horizon={self.horizon}: must be smaller than data.window_length={window}")
+        if self.instance_norm:
+            mean, std = window_statistics(inputs[:, : window - self.horizon] if self.mode == "forecast" else inputs)
+            inputs = (inputs - mean) / std
         if self.mode == "forecast":
-            if self.horizon >= window:
-                raise ValueError(f"task.horizon={self.horizon}: must be smaller than data.window_length={window}")
             context = self.encode(inputs[:, : window - self.horizon], None, stage)
             code = last_valid_step(context, None, self.num_directions)
             prediction = self.head(code).view(len(inputs), self.horizon, -1)

@@ -16,10 +16,10 @@ from torch import nn
 from seqexp.data.spec import PredictionIndex
 from seqexp.metrics.forecast import forecast_metrics
 from seqexp.tasks.base import Columns
+from seqexp.tasks.instance_norm import window_statistics
 from seqexp.tasks.regression import RegressionTask
 
 SCALING_KEYS = ("target_offset", "target_scale", "mase_scale", "origin")
-INSTANCE_NORM_EPS = 1e-5  # added to each window's variance: a flat window is left flat, not blown up
 
 
 class ForecastTask(RegressionTask):
@@ -48,8 +48,7 @@ class ForecastTask(RegressionTask):
         if not self.instance_norm:
             return super().forward(batch, stage)
         inputs = batch["inputs"]  # (batch, time, features)
-        mean = inputs.mean(dim=1, keepdim=True)
-        std = (inputs.var(dim=1, keepdim=True, unbiased=False) + INSTANCE_NORM_EPS).sqrt()
+        mean, std = window_statistics(inputs)
         prediction = super().forward({**batch, "inputs": (inputs - mean) / std}, stage)  # (batch, horizon, targets)
         targets = list(self.spec.target_features)
         return prediction * std[..., targets] + mean[..., targets]
