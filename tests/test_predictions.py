@@ -16,8 +16,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from helpers import compose_train, read_metrics, run_cli
+from helpers import compose_train, read_metrics, run_cli, whole
 from seqexp.config import ConfigError
+from seqexp.data.anomaly_real import CSVAnomalyDataModule
+from seqexp.data.series import SeriesDataModule
 from seqexp.metrics.anomaly import auroc, average_precision
 from seqexp.predict import predict
 from seqexp.predictions import records, write_table
@@ -255,3 +257,49 @@ def test_file_formats_keep_exact_numbers_and_mark_unknown_values(tmp_path: Path)
     write_table(table, tmp_path / "t.parquet")
     read = pyarrow.read_table(tmp_path / "t.parquet").to_pydict()
     assert read["text"] == ["a, b", "c"] and read["truth"] == [1 / 3, None] and read["p_pos"] == pytest.approx([0.1, 0.7])
+
+
+# --- the train split's scaling travels in the checkpoint ----------------------------------------
+
+def test_the_checkpoint_holds_the_train_scaling(series_run: Path) -> None:
+    saved = torch.load(best(series_run), weights_only=True)["SeriesDataModule"]
+    datamodule = SeriesDataModule(name="airline", input_length=24, horizon=12)
+    offset, scale = datamodule.scaling_parameters()
+    assert torch.equal(saved["scaler"]["offset"], offset) and torch.equal(saved["scaler"]["scale"], scale)
+    assert torch.equal(saved["mase_scale"], datamodule.mase_scale())
+
+
+def changed_copy(path: Path, folder: Path, column: int) -> Path:
+    """The CSV at ``path`` with column ``column`` tripled: training data that changed after a run."""
+    lines = path.read_text().splitlines()
+    rows = [line.split(",") for line in lines[1:]]
+    copy = folder / f"changed_{path.name}"
+    copy.write_text("\n".join([lines[0], *(",".join(row[:column] + [str(3 * float(row[column]))] + row[column + 1:]) for row in rows)]) + "\n")
+    return copy
+
+
+def test_new_input_is_scaled_as_the_checkpoint_was_trained_even_if_the_data_changed(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    airline = ASSETS / "series" / "Airline.csv"
+    new_input = tmp_path / "recent.csv"
+    new_input.write_text("\n".join(airline.read_text().splitlines()[:1] + airline.read_text().splitlines()[-40:]) + "\n")
+    settings = {"input_length": 24, "horizon": 12, "time_column": "Date", "columns": ["Passengers"]}
+    original = SeriesDataModule(path=str(airline), **settings)
+    rebuilt = SeriesDataModule(path=str(changed_copy(airline, tmp_path, 1)), **settings)
+    for datamodule in (original, rebuilt):
+        datamodule.set_predict_input(new_input)
+    assert not torch.equal(whole(rebuilt.datasets["predict"])["inputs"], whole(original.datasets["predict"])["inputs"])
+    with caplog.at_level(logging.WARNING, logger="seqexp.data.scaling"):
+        rebuilt.load_state_dict(original.state_dict())  # what Lightning does with the checkpoint, after setup
+    assert "Using the checkpoint's scaling" in caplog.text
+    for key, expected in whole(original.datasets["predict"]).items():  # nan: truth past the new input's end
+        torch.testing.assert_close(whole(rebuilt.datasets["predict"])[key], expected, rtol=0, atol=0, equal_nan=True, msg=key)
+
+    values = "a,b,label\n" + "".join(f"{math.sin(i / 5):.4f},{math.cos(i / 9):.4f},{int(i % 97 == 0)}\n" for i in range(400))
+    (tmp_path / "series.csv").write_text(values)
+    trained_on, changed = (CSVAnomalyDataModule(path=str(path), label_column="label", window_length=16)
+                           for path in (tmp_path / "series.csv", changed_copy(tmp_path / "series.csv", tmp_path, 0)))
+    for datamodule in (trained_on, changed):
+        datamodule.set_predict_input(tmp_path / "series.csv")
+    changed.load_state_dict(trained_on.state_dict())
+    torch.testing.assert_close(whole(changed.datasets["predict"])["inputs"], whole(trained_on.datasets["predict"])["inputs"])

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -28,7 +29,7 @@ import torch
 
 from seqexp.data.batching import TensorSplitLoaders
 from seqexp.data.errors import DataError
-from seqexp.data.scaling import Scaler
+from seqexp.data.scaling import Scaler, restore_scaling
 from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
 from seqexp.data.table import apply_missing, read_columns, read_header
 from seqexp.data.windows import Batch, WindowDataset, WindowStarts, gather_rows
@@ -136,6 +137,16 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
         self.scaler = Scaler("standard", correction=0).fit(float64_rows(values, *bounds["train"]))
         self.raw_values, self.labels, self.bounds = values, labels, bounds
         log_split_anomalies(labels, bounds)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The train split's scaler, saved in every checkpoint (see ``seqexp.data.scaling.restore_scaling``)."""
+        return {"scaler": self.scaler.state_dict()} if self.scaler is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Scale as the checkpoint's model was trained (Lightning restores this after ``setup``)."""
+        if "scaler" in state:
+            self.prepare_series()
+            restore_scaling(self.scaler, state["scaler"], "the series")
 
     def scaled_values(self, start: int = 0, end: int | None = None) -> torch.Tensor:
         """Points ``[start, end)`` of the series, normalised as the model sees them, ``(time, feature)`` float32."""

@@ -13,12 +13,14 @@ of to inf or amplified rounding noise.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
 
 from seqexp.data.errors import DataError
 
+log = logging.getLogger(__name__)
 METHODS = ("standard", "minmax", "none")
 TINY_SCALE = 10 * torch.finfo(torch.float64).eps
 
@@ -71,3 +73,14 @@ class Scaler:
         scaler = cls(state["method"], state["correction"])
         scaler.load_state_dict(state)
         return scaler
+
+
+def restore_scaling(scaler: Scaler, saved: dict[str, Any], source: str) -> None:
+    """Load a checkpoint's scaler state into ``scaler`` in place (datasets that hold it scale with it from
+    now on). A model expects the scaling it was trained with: when the data, refitted, disagrees (its files
+    changed since training), the saved state wins and a warning says so instead of scaling silently anew."""
+    if scaler.offset is not None and not (torch.allclose(scaler.offset, saved["offset"]) and torch.allclose(scaler.scale, saved["scale"])):
+        log.warning("data: %s, refitted, scales differently from the checkpoint's train split (offset %s, scale %s; "
+                    "saved %s, %s): the files changed since training? Using the checkpoint's scaling.",
+                    source, scaler.offset.tolist(), scaler.scale.tolist(), saved["offset"].tolist(), saved["scale"].tolist())
+    scaler.load_state_dict(saved)

@@ -39,7 +39,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Collection, Sequence
+from typing import Any, Collection, Sequence
 
 import lightning as L
 import numpy as np
@@ -48,7 +48,7 @@ import torch
 from seqexp.data.batching import TensorSplitLoaders
 from seqexp.data.errors import DataError
 from seqexp.data.scaling import METHODS as SCALINGS
-from seqexp.data.scaling import Scaler
+from seqexp.data.scaling import Scaler, restore_scaling
 from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
 from seqexp.data.splits import time_split
 from seqexp.data.split_files import check_split_files, held_out_share, split_paths
@@ -221,22 +221,23 @@ class ForecastWindows:
     horizon: int
     targets: list[int]
     center_last: bool
-    offset: torch.Tensor  # (columns,) the train fit's; with center_last each window's last input replaces it
-    scale: torch.Tensor  # (columns,)
+    scaler: Scaler  # the train range's, read per batch (a checkpoint's restored scaler applies at once);
+                    # with center_last each window's last input replaces its offset
     mase_scale: torch.Tensor  # (targets,)
 
     def __call__(self, origins: torch.Tensor) -> Batch:
         count, steps = len(origins), origins.view(-1, 1) + torch.arange(-self.input_length, self.horizon)
+        offset, scale = self.scaler.offset, self.scaler.scale
         rows = gather_rows(self.values, steps.clamp(max=len(self.values) - 1))  # (windows, input + horizon, columns)
         rows[steps >= len(self.values)] = float("nan")
         # (windows, 1, columns): the value subtracted from each window, original units.
-        offsets = rows[:, self.input_length - 1 : self.input_length] if self.center_last else self.offset.expand(count, 1, -1)
-        scaled = (rows - offsets) / self.scale
+        offsets = rows[:, self.input_length - 1 : self.input_length] if self.center_last else offset.expand(count, 1, -1)
+        scaled = (rows - offsets) / scale
         return {
             "inputs": scaled[:, : self.input_length].float(),  # (windows, input_length, columns)
             "targets": scaled[:, self.input_length :, self.targets].float(),  # (windows, horizon, targets)
             "target_offset": offsets[..., self.targets].float(),
-            "target_scale": self.scale[self.targets].float().expand(count, 1, -1).contiguous(),
+            "target_scale": scale[self.targets].float().expand(count, 1, -1).contiguous(),
             "mase_scale": self.mase_scale.float().expand(count, 1, -1).contiguous(),
             "origin": origins,
         }
@@ -317,6 +318,8 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         self.table: SeriesTable | None = None
         self.file_bounds: dict[str, tuple[int, int]] = {}  # with split files: each file's rows in ``table``
         self.datasets: dict[str, WindowDataset] = {}
+        self.scaler: Scaler | None = None  # fitted on the train range (or restored from a checkpoint)
+        self._mase_scale: torch.Tensor | None = None
 
     def load(self) -> SeriesTable:
         """Read the file (or the split files, one after the other) once and apply the missing-value policy."""
@@ -392,18 +395,34 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         return self.window_starts(split).all()
 
     def scaling_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per column ``(offset, scale)`` of a ``Scaler`` fitted on the train range only: scaled = (value - offset) / scale."""
-        train_start, train_end = self.bounds["train"]
-        scaler = Scaler(self.scaling).fit(self.load().values[train_start:train_end])
-        return scaler.offset, scaler.scale
+        """Per column ``(offset, scale)`` of the ``Scaler`` fitted on the train range only: scaled = (value - offset) / scale."""
+        if self.scaler is None:
+            train_start, train_end = self.bounds["train"]
+            self.scaler = Scaler(self.scaling).fit(self.load().values[train_start:train_end])
+        return self.scaler.offset, self.scaler.scale
 
     def mase_scale(self) -> torch.Tensor:
         """Per target column in-sample seasonal-naive MAE over the train range (original units)."""
-        train_start, train_end = self.bounds["train"]
-        scale = seasonal_naive_mae(self.load().values[train_start:train_end, self.target_indices], self.season_length)
-        if (scale == 0).any():
-            raise DataError(f"{self.source}: a target is constant over the train range, MASE is undefined")
-        return scale
+        if self._mase_scale is None:
+            train_start, train_end = self.bounds["train"]
+            scale = seasonal_naive_mae(self.load().values[train_start:train_end, self.target_indices], self.season_length)
+            if (scale == 0).any():
+                raise DataError(f"{self.source}: a target is constant over the train range, MASE is undefined")
+            self._mase_scale = scale
+        return self._mase_scale
+
+    def state_dict(self) -> dict[str, Any]:
+        """The train range's scaler and MASE denominator, saved in every checkpoint (see ``restore_scaling``)."""
+        if self.scaler is None:
+            return {}
+        return {"scaler": self.scaler.state_dict(), "mase_scale": self.mase_scale()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Scale as the checkpoint's model was trained (Lightning restores this after ``setup``): see ``restore_scaling``."""
+        if "scaler" in state:
+            self.scaling_parameters()
+            restore_scaling(self.scaler, state["scaler"], f"{self.source}")
+            self.mase_scale().copy_(state["mase_scale"])
 
     def _check_sizes(self) -> None:
         length = len(self.load().values)
@@ -422,9 +441,9 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
                 )
 
     def _windows(self, values: torch.Tensor, starts: WindowStarts) -> WindowDataset:
-        offset, scale = self.scaling_parameters()
+        self.scaling_parameters()
         return WindowDataset(starts, ForecastWindows(values, self.input_length, self.horizon, self.target_indices,
-                                                     self.center == "last", offset, scale, self.mase_scale()))
+                                                     self.center == "last", self.scaler, self.mase_scale()))
 
     # --- prediction (seqexp.predict, predictions/test.csv) ---------------------------------------
     predict_table: SeriesTable | None = None  # new input set by set_predict_input
