@@ -28,7 +28,7 @@ class ForecastTask(RegressionTask):
     progress_bar_metrics = tuple(forecast_metrics().keys())
 
     def __init__(
-        self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None, instance_norm: bool = False
+        self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None, instance_norm: bool = True
     ) -> None:
         super().__init__(spec, model, optim, scheduler, embedding)
         if self.spec.target_kind != "horizon":
