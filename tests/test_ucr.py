@@ -11,6 +11,7 @@ import torch
 
 from helpers import compose_train, read_metrics
 from seqexp.data.ts_format import TsFormatError, read_ts
+from seqexp.config import ConfigError
 from seqexp.data.ucr import UCRDataModule
 from seqexp.train import train
 
@@ -138,6 +139,15 @@ def test_val_fraction_zero_trains_without_validation_and_tests_the_last_epoch(
     warnings = " ".join(str(warning.message) for warning in recwarn)
     assert "val/loss" not in warnings and "Total length" not in warnings  # no misleading warnings about the monitor
     assert (tmp_path / "predictions" / "test.csv").is_file()
+
+
+def test_a_scheduler_following_validation_without_a_validation_split_is_refused_before_training(tmp_path: Path) -> None:
+    cfg = compose_train("experiment=ucr", "data.name=ItalyPowerDemand", "data.val_fraction=0", "scheduler=plateau",
+                        f"paths.output_dir={tmp_path}")
+    with pytest.raises(ConfigError, match=r"scheduler=plateau follows scheduler\.monitor=val/loss, but the data has no validation "
+                                          r"split \(data\.val_fraction=0\): set data\.val_fraction > 0, scheduler\.monitor=train/loss"):
+        train(cfg)
+    assert not list(tmp_path.rglob("*.ckpt"))  # refused before any training
 
 
 def test_val_fraction_zero_keeps_every_training_case() -> None:

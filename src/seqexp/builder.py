@@ -28,6 +28,10 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
         cfg.task, spec=datamodule.spec.to_dict(), model=cfg.model, optim=cfg.optim, scheduler=cfg.scheduler, _convert_="all"
     )
     has_validation = getattr(datamodule, "has_validation", True)  # False: nothing for checkpoint/early stopping to monitor
+    if not has_validation and str(cfg.scheduler.get("monitor") or "").startswith("val/"):
+        raise ConfigError(f"scheduler={cfg.scheduler.get('name')} follows scheduler.monitor={cfg.scheduler.monitor}, but the data has no "
+                          "validation split (data.val_fraction=0): set data.val_fraction > 0, scheduler.monitor=train/loss, "
+                          "or another scheduler")
     callbacks = instantiate_group(cfg.get("callbacks") if has_validation else callbacks_without_validation(cfg.get("callbacks")))
     if not cfg.trainer.get("enable_progress_bar", True):  # one switch for the bar: no need to also null the callback
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
