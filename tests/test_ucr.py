@@ -10,9 +10,13 @@ import pytest
 import torch
 
 from helpers import compose_train, read_metrics
-from seqexp.data.ts_format import TsFormatError, read_ts
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
+
 from seqexp.config import ConfigError
+from seqexp.data.ts_format import TsFormatError, read_ts
 from seqexp.data.ucr import UCRDataModule
+from seqexp.eval import evaluate
 from seqexp.train import train
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ucr"
@@ -148,6 +152,22 @@ def test_a_scheduler_following_validation_without_a_validation_split_is_refused_
                                           r"split \(data\.val_fraction=0\): set data\.val_fraction > 0, scheduler\.monitor=train/loss"):
         train(cfg)
     assert not list(tmp_path.rglob("*.ckpt"))  # refused before any training
+
+
+def test_eval_of_a_split_the_run_does_not_have_says_so(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    cfg = compose_train("experiment=ucr", "data.name=ItalyPowerDemand", "data.val_fraction=0", "trainer.max_epochs=1",
+                        "model.hidden_size=8", "logger=none", f"paths.output_dir={run}")
+    train(cfg)
+    (run / ".hydra").mkdir()  # where seqexp.eval finds the run's config, as Hydra leaves it
+    OmegaConf.save(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]), run / ".hydra" / "config.yaml")
+    for split, message in (("val", r"split=val: the run has no validation split \(data\.val_fraction=0\); evaluate split=test"),
+                           ("valid", r"split='valid': must be one of \('val', 'test'\)")):
+        with initialize_config_module(config_module="seqexp.conf", version_base="1.3"):
+            eval_cfg = compose(config_name="eval", overrides=[f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", f"split={split}",
+                                                              f"paths.output_dir={tmp_path / split}"])
+        with pytest.raises(ConfigError, match=message):
+            evaluate(eval_cfg)
 
 
 def test_val_fraction_zero_keeps_every_training_case() -> None:

@@ -17,6 +17,8 @@ from seqexp.console import announce, quiet_library_noise, user_errors_are_short
 from seqexp.reporting import log_final_metrics, scalar_metrics, write_metrics_file
 from seqexp.safety import check_checkpoint
 
+SPLITS = ("val", "test")  # what split= may evaluate
+
 
 def load_run_config(ckpt_path: Path) -> DictConfig:
     """The composed config saved by Hydra in the checkpoint's run folder."""
@@ -29,11 +31,15 @@ def load_run_config(ckpt_path: Path) -> DictConfig:
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     quiet_library_noise()
     announce(f"Run folder: {cfg.paths.output_dir}")
+    if cfg.split not in SPLITS:
+        raise ConfigError(f"split={cfg.split!r}: must be one of {SPLITS}")
     ckpt_path = Path(cfg.ckpt_path)
     check_checkpoint(ckpt_path, "ckpt_path", resume=False)  # exists, complete, weights-only loadable
     run_cfg = load_run_config(ckpt_path)
     L.seed_everything(run_cfg.seed, workers=True)
     datamodule: L.LightningDataModule = instantiate(run_cfg.data)
+    if cfg.split == "val" and not getattr(datamodule, "has_validation", True):
+        raise ConfigError("split=val: the run has no validation split (data.val_fraction=0); evaluate split=test")
     task = get_class(run_cfg.task._target_).load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
     trainer: L.Trainer = instantiate(cfg.trainer, logger=instantiate_group(cfg.get("logger")) or False)
     run = trainer.validate if cfg.split == "val" else trainer.test
