@@ -20,6 +20,7 @@ from helpers import compose_train, read_metrics, run_cli, whole
 from seqexp.config import ConfigError
 from seqexp.data.anomaly_real import CSVAnomalyDataModule
 from seqexp.data.series import SeriesDataModule
+from seqexp.data.ucr import UCRDataModule
 from seqexp.metrics.anomaly import auroc, average_precision
 from seqexp.predict import predict
 from seqexp.predictions import records, write_table
@@ -303,3 +304,22 @@ def test_new_input_is_scaled_as_the_checkpoint_was_trained_even_if_the_data_chan
         datamodule.set_predict_input(tmp_path / "series.csv")
     changed.load_state_dict(trained_on.state_dict())
     torch.testing.assert_close(whole(changed.datasets["predict"])["inputs"], whole(trained_on.datasets["predict"])["inputs"])
+
+
+def test_ucr_cases_are_scaled_anew_with_the_checkpoints_scaler(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fixtures = Path(__file__).parent / "fixtures" / "ucr"
+    changed = tmp_path / "Toy_TRAIN.ts"
+    lines = (fixtures / "Toy_TRAIN.ts").read_text().splitlines()
+    changed.write_text("\n".join(line if line.startswith(("@", "#")) or not line.strip() else
+                                 ":".join(",".join(str(10 * float(value)) for value in part.split(",")) for part in line.split(":")[:-1])
+                                 + ":" + line.split(":")[-1] for line in lines) + "\n")
+    settings = {"test_path": str(fixtures / "Toy_TEST.ts"), "val_fraction": 0.34, "seed": 1}
+    original, rebuilt = (UCRDataModule(train_path=str(path), **settings) for path in (fixtures / "Toy_TRAIN.ts", changed))
+    for datamodule in (original, rebuilt):
+        datamodule.set_predict_input(fixtures / "Toy_TEST.ts")
+    assert not torch.equal(whole(rebuilt.datasets["test"])["inputs"], whole(original.datasets["test"])["inputs"])
+    with caplog.at_level(logging.WARNING, logger="seqexp.data.scaling"):
+        rebuilt.load_state_dict(original.state_dict())
+    assert "Using the checkpoint's scaling" in caplog.text
+    for split in ("test", "predict"):
+        torch.testing.assert_close(whole(rebuilt.datasets[split])["inputs"], whole(original.datasets[split])["inputs"])

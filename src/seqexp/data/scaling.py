@@ -75,12 +75,15 @@ class Scaler:
         return scaler
 
 
-def restore_scaling(scaler: Scaler, saved: dict[str, Any], source: str) -> None:
+def restore_scaling(scaler: Scaler, saved: dict[str, Any], source: str) -> bool:
     """Load a checkpoint's scaler state into ``scaler`` in place (datasets that hold it scale with it from
-    now on). A model expects the scaling it was trained with: when the data, refitted, disagrees (its files
-    changed since training), the saved state wins and a warning says so instead of scaling silently anew."""
-    if scaler.offset is not None and not (torch.allclose(scaler.offset, saved["offset"]) and torch.allclose(scaler.scale, saved["scale"])):
+    now on); True when it changed ``scaler``. A model expects the scaling it was trained with: when the data,
+    refitted, disagrees (its files changed since training), the saved state wins and a warning says so
+    instead of scaling silently anew."""
+    changed = scaler.offset is not None and not (torch.allclose(scaler.offset, saved["offset"]) and torch.allclose(scaler.scale, saved["scale"]))
+    if changed:
         log.warning("data: %s, refitted, scales differently from the checkpoint's train split (offset %s, scale %s; "
                     "saved %s, %s): the files changed since training? Using the checkpoint's scaling.",
                     source, scaler.offset.tolist(), scaler.scale.tolist(), saved["offset"].tolist(), saved["scale"].tolist())
     scaler.load_state_dict(saved)
+    return changed

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -23,7 +24,7 @@ from torch.utils.data import DataLoader
 
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.errors import DataError
-from seqexp.data.scaling import Scaler
+from seqexp.data.scaling import Scaler, restore_scaling
 from seqexp.data.splits import stratified_split
 from seqexp.data.spec import DataSpec, PredictionIndex
 from seqexp.data.ts_format import TsDataset, read_ts
@@ -76,6 +77,8 @@ class UCRDataModule(TensorSplitLoaders, L.LightningDataModule):
         self.seed = seed
         self.files: dict[str, TsDataset] = {}
         self.datasets: dict[str, BatchedTensorDataset] = {}
+        self.scaler: Scaler | None = None  # scaling=standard: fitted on the training cases (or restored from a checkpoint)
+        self.predict_path: Path | None = None  # new input set by set_predict_input
 
     def load(self) -> dict[str, TsDataset]:
         """Parse both files once; they must agree on channels and classes."""
@@ -118,8 +121,25 @@ class UCRDataModule(TensorSplitLoaders, L.LightningDataModule):
             return series
         if self.scaling == "per_series":  # the archive's convention: each recording and channel to mean 0, std 1
             return [Scaler("standard", correction=0).fit(case).transform(case) for case in series]
-        scaler = Scaler("standard").fit(torch.cat(train_series))  # every time step of every training case: (steps, channels)
-        return [scaler.transform(case) for case in series]
+        if self.scaler is None:
+            self.scaler = Scaler("standard").fit(torch.cat(train_series))  # every time step of every training case: (steps, channels)
+        return [self.scaler.transform(case) for case in series]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The training cases' scaler, saved in every checkpoint (see ``seqexp.data.scaling.restore_scaling``)."""
+        return {"scaler": self.scaler.state_dict()} if self.scaler is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Scale as the checkpoint's model was trained (Lightning restores this after ``setup``); the cases,
+        scaled once when built, are scaled anew if the restored scaler differs."""
+        if "scaler" not in state:
+            return
+        self.setup()
+        if restore_scaling(self.scaler, state["scaler"], str(self.paths["train"])):
+            self.datasets = {}
+            self.setup()
+            if self.predict_path is not None:
+                self.set_predict_input(self.predict_path)
 
     def _dataset(self, series: list[torch.Tensor], labels: list[str]) -> BatchedTensorDataset:
         index = {label: position for position, label in enumerate(self.class_names)}
@@ -172,7 +192,7 @@ class UCRDataModule(TensorSplitLoaders, L.LightningDataModule):
         unknown = sorted(set(new.labels) - set(self.class_names) - {""})
         if unknown:
             raise DataError(f"{new.source}: labels {unknown} are not classes of the model {list(self.class_names)}")
-        self.predict_labelled = all(new.labels)
+        self.predict_labelled, self.predict_path = all(new.labels), Path(path)
         kept, _ = self._train_val_cases(files["train"].labels)
         scaled = self._scaled(new.series, [files["train"].series[i] for i in kept])
         placeholders = [self.class_names[0]] * len(scaled)  # unlabelled cases: targets that no prediction file shows
