@@ -35,11 +35,10 @@ the offset differs per window with ``center=last``),
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Collection, Sequence
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -52,18 +51,11 @@ from seqexp.data.scaling import Scaler, restore_scaling
 from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
 from seqexp.data.splits import time_split
 from seqexp.data.split_files import check_split_files, held_out_share, split_paths
-from seqexp.data.table import Columns, apply_missing, check_missing_policy, first_rows, is_array_file, is_missing, parse_number, read_columns, read_header
+from seqexp.data.series_files import SeriesTable, handle_missing, read_series_csv
+from seqexp.data.table import check_missing_policy
 from seqexp.data.windows import Batch, WindowDataset, WindowStarts, gather_rows
 
 CENTERS = ("train", "last")
-MIN_TIME_AXIS_ROWS = 3  # fewer rows are too few to call a column a time axis
-# A date or date-time cell: 2024-01, 2024/01/31, 31.01.2024, 2024-01-31T12:00:00Z, ... (never a number:
-# 2024.01 is a value, not January)
-DATE_CELL = re.compile(
-    r"(\d{4}[-/]\d{1,2}([-/]\d{1,2})?|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})"
-    r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?"
-)
-
 log = logging.getLogger(__name__)
 
 
@@ -90,114 +82,6 @@ BUILTIN_SERIES: dict[str, BuiltinSeries] = {
     "airline": BuiltinSeries("Airline.csv", "Date", ("Passengers",), 12, "monthly airline passengers (thousands) 1949-1960"),
     "lynx": BuiltinSeries("Lynx.csv", "", ("0",), 10, "yearly Canadian lynx trappings 1821-1934"),
 }
-
-
-@dataclass(frozen=True)
-class SeriesTable:
-    """One series read from a CSV: ``values`` is ``(time, columns)`` in original units."""
-
-    source: str
-    times: list[str] | None  # the time column's cells; None without one (steps are then named by their row)
-    columns: tuple[str, ...]
-    values: torch.Tensor  # (time, columns) float64
-    lines: Sequence[int]  # the file line of each time step, for error messages
-
-
-def time_axis_reason(cells: list[str]) -> str | None:
-    """Why one column's stripped ``cells`` look like a time axis rather than values, else None.
-
-    Only unmistakable cases count, so a measured series is not mistaken for one: evenly spaced integers
-    (a row counter, a year) and dates; at least ``MIN_TIME_AXIS_ROWS`` rows, none missing.
-    """
-    if len(cells) < MIN_TIME_AXIS_ROWS or any(is_missing(cell) for cell in cells):
-        return None
-    if all(DATE_CELL.fullmatch(cell) for cell in cells):
-        return f"dates such as {cells[0]!r}"
-    try:
-        numbers = [int(cell) for cell in cells]
-    except ValueError:
-        return None
-    step = numbers[1] - numbers[0]
-    if step == 0 or any(later - earlier != step for earlier, later in zip(numbers, numbers[1:])):
-        return None
-    return f"evenly spaced integers {numbers[0]}, {numbers[1]}, {numbers[2]}, ..."
-
-
-def _time_axis_candidates(path: Path, wanted: list[str], targets: Collection[str]) -> list[str]:
-    """The ``wanted`` columns whose first cells are integers or dates: read as text, so that
-    ``time_axis_reason`` can judge every cell (a listed target is the user's choice and is never one)."""
-    header, first = first_rows(path, MIN_TIME_AXIS_ROWS)
-    looks_like_axis = re.compile(rf"-?\d+|{DATE_CELL.pattern}")
-    return [name for name in wanted if name not in targets and first
-            and all(looks_like_axis.fullmatch(cells[header.index(name)] or "") for cells in first)]
-
-
-def _drop_time_axes(source: Path, wanted: list[str], columns: Columns) -> list[str]:
-    """``wanted`` without the columns (read as text in ``columns``) that look like a time axis, each dropped
-    with a warning; the other text columns are parsed as numbers into ``columns.numbers``.
-
-    A user CSV's row counter or year would otherwise be forecast beside the values and mix its
-    units into the averaged metrics.
-    """
-    kept = []
-    for name in wanted:
-        cells = columns.text.get(name)
-        reason = None if cells is None else time_axis_reason(cells)
-        if reason is None:
-            if cells is not None:
-                columns.numbers[name] = np.array([parse_number(cell, source, line, name)
-                                                  for cell, line in zip(cells, columns.lines.tolist())], dtype=np.float64)
-            kept.append(name)
-            continue
-        log.warning(
-            "%s: column %r looks like a time axis (%s), not a value to forecast; it is left out. "
-            "Set data.time_column=%s to use it as the time axis, or data.targets=[...] to choose "
-            "the columns to forecast (a listed column is kept).", source, name, reason, name or "''",
-        )
-    if not kept:
-        raise DataError(
-            f"{source}: no value columns: {wanted} look like a time axis (see the warning above); "
-            "set data.targets=[...] to forecast them anyway"
-        )
-    return kept
-
-
-def read_series_csv(path: str | Path, columns: list[str] | None = None, time_column: str | None = None,
-                    targets: Collection[str] = (), key: str = "data.path") -> SeriesTable:
-    """Read numeric ``columns`` (default: all but ``time_column``); missing cells become NaN.
-
-    With neither ``columns`` nor ``time_column`` set, a column that looks like a time axis
-    (``time_axis_reason``) is left out with a warning unless ``targets`` lists it.
-    Errors name the file, the line and the column, so a bad cell is found without a debugger.
-    """
-    path, header = Path(path), list(read_header(path, key=key))  # key: the setting that names the file
-    if time_column is not None and time_column not in header:
-        raise DataError(f"{path}: data.time_column={time_column!r} is not a column; columns are {header}")
-    wanted = list(columns) if columns else [name for name in header if name != time_column]
-    unknown = [name for name in wanted if name not in header]
-    if unknown:
-        raise DataError(f"{path}: data.columns has {unknown}, not in the header {header}")
-    if not wanted:
-        raise DataError(f"{path}: no value columns besides the time column {time_column!r}")
-    judge_axes = not columns and time_column is None and not is_array_file(path)
-    candidates = _time_axis_candidates(path, wanted, targets) if judge_axes else []
-    text = candidates + ([time_column] if time_column is not None else [])
-    read = read_columns(path, [name for name in wanted if name not in candidates], text, key=key)
-    if candidates:
-        wanted = _drop_time_axes(path, wanted, read)
-    times = read.text[time_column] if time_column is not None else None
-    matrix = read.matrix(wanted)  # a .npy's memory map is read into memory here: forecasting windows read every row
-    values = torch.from_numpy(np.array(matrix, dtype=np.float64) if isinstance(matrix, np.memmap) else matrix)
-    return SeriesTable(str(path), times, tuple(wanted), values, read.lines)
-
-
-def handle_missing(table: SeriesTable, policy: str) -> SeriesTable:
-    """Apply the missing-value policy (see the module docstring); the result has no NaN."""
-    values, kept = apply_missing(table.values.numpy(), policy, table.source, table.lines, table.columns)
-    if len(kept) == len(table.lines):  # nothing dropped: no copies
-        return SeriesTable(table.source, table.times, table.columns, torch.from_numpy(values), table.lines)
-    times = None if table.times is None else [table.times[row] for row in kept.tolist()]
-    return SeriesTable(table.source, times, table.columns, torch.from_numpy(values), np.asarray(table.lines)[kept])
 
 
 def window_origins(split: str, bounds: dict[str, tuple[int, int]], input_length: int, horizon: int,
