@@ -32,30 +32,23 @@ the reason in the JSON.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from _compose import compose_train
+from bench_report import meta, print_table, write_report
 from hand_loop import Batch, clock, hand_written_steps_per_s, rates, synchronize
+from startup_time import startup
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-import seqexp
 from seqexp.builder import build
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -293,60 +286,6 @@ def run_case(case: Case, args: argparse.Namespace, workdir: Path, compile_encode
     return result
 
 
-def timed_command(command: list[str]) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env={**os.environ, "HYDRA_FULL_ERROR": "1"})
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr[-4000:]}")
-    return time.perf_counter() - started
-
-
-def startup(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """Seconds to a finished fast_dev_run against seconds to import Lightning, interleaved."""
-    print("\n=== start-up: python -m seqexp.train trainer.fast_dev_run=true vs python -c 'import lightning'", flush=True)
-    bare = [sys.executable, "-c", "import lightning"]
-    accelerator = "gpu" if args.device == "cuda" else "cpu"
-    run = [sys.executable, "-m", "seqexp.train", "trainer.fast_dev_run=true", f"trainer.accelerator={accelerator}"]
-    import_s, fast_dev_run_s = [], []
-    for repeat in range(args.startup_repeats):
-        import_s.append(timed_command(bare))
-        fast_dev_run_s.append(timed_command([*run, f"hydra.run.dir={workdir / 'startup' / str(repeat)}"]))
-    result = {
-        "import_lightning_s": round(statistics.median(import_s), 3),
-        "fast_dev_run_s": round(statistics.median(fast_dev_run_s), 3),
-        "ratio": round(statistics.median(fast_dev_run_s) / statistics.median(import_s), 3),
-        "repeats_import_lightning_s": [round(value, 3) for value in import_s],
-        "repeats_fast_dev_run_s": [round(value, 3) for value in fast_dev_run_s],
-    }
-    print(f"=== start-up: import lightning {result['import_lightning_s']} s, fast_dev_run {result['fast_dev_run_s']} s, "
-          f"ratio {result['ratio']}", flush=True)
-    return result
-
-
-def git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip() or None
-    except OSError:
-        return None
-
-
-def meta(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commit": git_commit(),
-        "seqexp": str(Path(seqexp.__file__).parent),  # which checkout was measured
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "lightning": L.__version__,
-        "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
-        "precision": args.precision,
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
-        "repeats": args.repeats,
-    }
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", default=",".join(CPU_CASES), help=f"comma-separated, from {list(CASES)}")
@@ -385,30 +324,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print_table(report)
     print(f"figures written to {args.out}")
     return report
-
-
-def write_report(report: dict[str, Any], path: Path) -> None:
-    report["meta"]["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
-    path.write_text(json.dumps(report, indent=2) + "\n")
-
-
-def print_table(report: dict[str, Any]) -> None:
-    print(f"\n{'case':<20}{'hand steps/s':>14}{'seqexp steps/s':>16}{'hand samples/s':>16}{'seqexp samples/s':>18}{'ratio':>8}"
-          f"{'ratio (CPU time)':>18}{'bare Lightning ratio':>22}")
-    for name, case in report["cases"].items():
-        if "skipped" in case:
-            print(f"{name:<20}skipped: {case['skipped'].splitlines()[0]}")
-            continue
-        hand, framework = case["hand_written"], case["seqexp"]
-        print(f"{name:<20}{hand['steps_per_s']:>14}{framework['steps_per_s']:>16}{hand['samples_per_s']:>16}"
-              f"{framework['samples_per_s']:>18}{case['ratio']:>8}{case['ratio_cpu']:>18}{case['ratio_bare_lightning']:>22}")
-    for name, case in report["cases"].items():
-        if "padding_fraction" in case:
-            print(f"{name}: padding {case['padding_fraction']:.1%} of the token slots, seqexp {case['seqexp_tokens_per_s']} tokens/s")
-    if "startup" in report:
-        start = report["startup"]
-        print(f"start-up: fast_dev_run {start['fast_dev_run_s']} s / import lightning {start['import_lightning_s']} s "
-              f"= {start['ratio']}")
 
 
 if __name__ == "__main__":
