@@ -1,4 +1,7 @@
-"""One reader for the tables users give: CSV, TSV or JSONL, optionally ``.gz``/``.bz2`` compressed.
+"""One reader for the tables users give: CSV, TSV or JSONL, optionally ``.gz``/``.bz2`` compressed, and
+numeric ``.npy`` arrays (memory-mapped). ``read_table`` keeps every cell as text (texts and labels);
+``read_columns`` streams the rows and keeps only the columns asked for, numbers as arrays, so a long
+series costs its values, not a Python string per cell.
 
 Every data family reads its files here, so they agree on:
 
@@ -139,8 +142,8 @@ class Columns:
 
     source: Path
     header: tuple[str, ...]
-    numbers: dict[str, np.ndarray]  # each numeric column asked for: (rows,) float64, NaN where a cell is missing
-    lines: np.ndarray  # (rows,) int32: the file line of each row, for messages
+    numbers: dict[str, np.ndarray]  # each numeric column asked for: (rows,) float64, NaN where a cell is missing (.npy: its dtype)
+    lines: Sequence[int]  # (rows,) the file line of each row, for messages (.npy: row numbers from 1)
     text: dict[str, list[str]]  # each text column asked for: its stripped cells ("" when missing)
 
     def matrix(self, names: Sequence[str]) -> np.ndarray:
