@@ -24,6 +24,7 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     The prime multiplier keeps (seed, epoch) pairs from sharing a stream (seed 1 epoch 0 vs seed 0 epoch 1)."""
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
+
 class EpochShuffleSampler(Sampler[int]):
     """Indices in a random order drawn from ``(seed, epoch)`` alone, or in order when ``shuffle`` is false."""
 

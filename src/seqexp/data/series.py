@@ -279,11 +279,16 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         return self.window_starts(split).all()
 
     def scaling_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per column ``(offset, scale)`` of the ``Scaler`` fitted on the train range only: scaled = (value - offset) / scale."""
+        """Per column ``(offset, scale)`` of the train range's ``Scaler``: scaled = (value - offset) / scale."""
+        scaler = self.train_scaler()
+        return scaler.offset, scaler.scale
+
+    def train_scaler(self) -> Scaler:
+        """The ``Scaler`` fitted on the train range only, once (or restored from a checkpoint)."""
         if self.scaler is None:
             train_start, train_end = self.bounds["train"]
             self.scaler = Scaler(self.scaling).fit(self.load().values[train_start:train_end])
-        return self.scaler.offset, self.scaler.scale
+        return self.scaler
 
     def mase_scale(self) -> torch.Tensor:
         """Per target column in-sample seasonal-naive MAE over the train range (original units)."""
@@ -304,8 +309,7 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Scale as the checkpoint's model was trained (Lightning restores this after ``setup``): see ``restore_scaling``."""
         if "scaler" in state:
-            self.scaling_parameters()
-            restore_scaling(self.scaler, state["scaler"], f"{self.source}")
+            restore_scaling(self.train_scaler(), state["scaler"], str(self.source))
             self.mase_scale().copy_(state["mase_scale"])
 
     def _check_sizes(self) -> None:
@@ -325,9 +329,8 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
                 )
 
     def _windows(self, values: torch.Tensor, starts: WindowStarts) -> WindowDataset:
-        self.scaling_parameters()
         return WindowDataset(starts, ForecastWindows(values, self.input_length, self.horizon, self.target_indices,
-                                                     self.center == "last", self.scaler, self.mase_scale()))
+                                                     self.center == "last", self.train_scaler(), self.mase_scale()))
 
     # --- prediction (seqexp.predict, predictions/test.csv) ---------------------------------------
     predict_table: SeriesTable | None = None  # new input set by set_predict_input

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from seqexp.data.errors import DataError
-from seqexp.data.table import Columns, apply_missing, first_rows, is_array_file, is_missing, parse_number, read_columns, read_header
+from seqexp.data.table import apply_missing, first_rows, is_array_file, is_missing, parse_number, read_columns, read_header
 
 MIN_TIME_AXIS_ROWS = 3  # fewer rows are too few to call a column a time axis
 # A date or date-time cell: 2024-01, 2024/01/31, 31.01.2024, 2024-01-31T12:00:00Z, ... (never a number:
@@ -69,21 +69,17 @@ def _time_axis_candidates(path: Path, wanted: list[str], targets: Collection[str
             and all(looks_like_axis.fullmatch(cells[header.index(name)] or "") for cells in first)]
 
 
-def _drop_time_axes(source: Path, wanted: list[str], columns: Columns) -> list[str]:
-    """``wanted`` without the columns (read as text in ``columns``) that look like a time axis, each dropped
-    with a warning; the other text columns are parsed as numbers into ``columns.numbers``.
+def _drop_time_axes(source: Path, wanted: list[str], candidates: dict[str, list[str]]) -> list[str]:
+    """``wanted`` without the ``candidates`` (their cells, by name) that look like a time axis, each dropped
+    with a warning.
 
     A user CSV's row counter or year would otherwise be forecast beside the values and mix its
     units into the averaged metrics.
     """
     kept = []
     for name in wanted:
-        cells = columns.text.get(name)
-        reason = None if cells is None else time_axis_reason(cells)
+        reason = time_axis_reason(candidates[name]) if name in candidates else None
         if reason is None:
-            if cells is not None:
-                columns.numbers[name] = np.array([parse_number(cell, source, line, name)
-                                                  for cell, line in zip(cells, columns.lines.tolist())], dtype=np.float64)
             kept.append(name)
             continue
         log.warning(
@@ -121,7 +117,10 @@ def read_series_csv(path: str | Path, columns: list[str] | None = None, time_col
     text = candidates + ([time_column] if time_column is not None else [])
     read = read_columns(path, [name for name in wanted if name not in candidates], text, key=key)
     if candidates:
-        wanted = _drop_time_axes(path, wanted, read)
+        wanted = _drop_time_axes(path, wanted, {name: read.text[name] for name in candidates})
+        for name in set(candidates) & set(wanted):  # not a time axis after all: a value column, read as text
+            read.numbers[name] = np.array([parse_number(cell, path, line, name) for cell, line in zip(read.text[name], read.lines)],
+                                          dtype=np.float64)
     times = read.text[time_column] if time_column is not None else None
     matrix = read.matrix(wanted)  # a .npy's memory map is read into memory here: forecasting windows read every row
     values = torch.from_numpy(np.array(matrix, dtype=np.float64) if isinstance(matrix, np.memmap) else matrix)
