@@ -250,6 +250,7 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
             target_kind="horizon",
             output_size=len(self.target_indices),
             horizon=self.horizon,
+            input_length=self.input_length,
             target_features=tuple(self.target_indices),
         )
 

@@ -27,6 +27,7 @@ class DataSpec:
     target_kind: TargetKind
     output_size: int  # values per step to predict, or number of classes
     horizon: int = 0  # steps ahead for target_kind="horizon"
+    input_length: int = 0  # steps of every input window when all have the same length (0: lengths vary)
     padding_index: int | None = None  # token id of <pad>, for token inputs
     burn_in_steps: int = 0  # leading steps of each window left out of loss and metrics
     stateful: bool = False  # consecutive batches continue the same streams (carry hidden state)

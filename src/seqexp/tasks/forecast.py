@@ -28,14 +28,23 @@ class ForecastTask(RegressionTask):
     progress_bar_metrics = tuple(forecast_metrics().keys())
 
     def __init__(
-        self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None, instance_norm: bool = True
+        self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None,
+        instance_norm: bool = True,
+        linear_skip: bool = False,  # conf/task/forecast.yaml turns it on; False loads checkpoints saved before it existed
     ) -> None:
         super().__init__(spec, model, optim, scheduler, embedding)
         if self.spec.target_kind != "horizon":
             raise ValueError(f"ForecastTask needs horizon targets (data=series), the data declares {self.spec.target_kind!r}")
-        if instance_norm and len(self.spec.target_features) != self.spec.output_size:
-            raise ValueError("task.instance_norm=true needs targets that are input features (the data does not say which)")
+        for key, wanted in (("instance_norm", instance_norm), ("linear_skip", linear_skip)):
+            if wanted and len(self.spec.target_features) != self.spec.output_size:
+                raise ValueError(f"task.{key}=true needs targets that are input features (the data does not say which)")
+        if linear_skip and self.spec.input_length < 1:
+            raise ValueError("task.linear_skip=true needs input windows of one length (the data does not say it)")
         self.instance_norm = instance_norm
+        # LSTNet's autoregressive highway (Lai et al. 2018): one linear map from a target's input window to its
+        # forecast, shared by the targets and added to the RNN's. It can copy last season (seasonal naive) or
+        # extrapolate a line exactly, so the RNN only learns what a linear forecast misses.
+        self.linear_skip = nn.Linear(self.spec.input_length, self.spec.horizon) if linear_skip else None
         self.metrics = nn.ModuleDict({stage: forecast_metrics(prefix=f"{stage}/") for stage in ("val", "test")})
         # Per stage: (origin, forecast, truth) of every window of the epoch, in original units, on the CPU.
         self._forecasts: dict[str, list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]] = {}
@@ -46,12 +55,20 @@ class ForecastTask(RegressionTask):
         its target features' statistics, so a level or spread the train range never saw (a trend, a
         drift) reaches the model as the same shapes it learnt."""
         if not self.instance_norm:
-            return super().forward(batch, stage)
+            return self._forecast(batch, stage)
         inputs = batch["inputs"]  # (batch, time, features)
         mean, std = window_statistics(inputs)
-        prediction = super().forward({**batch, "inputs": (inputs - mean) / std}, stage)  # (batch, horizon, targets)
+        prediction = self._forecast({**batch, "inputs": (inputs - mean) / std}, stage)  # (batch, horizon, targets)
         targets = list(self.spec.target_features)
         return prediction * std[..., targets] + mean[..., targets]
+
+    def _forecast(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        """The RNN's forecast ``(batch, horizon, targets)``, plus the linear skip's when there is one."""
+        prediction = super().forward(batch, stage)
+        if self.linear_skip is None:
+            return prediction
+        history = batch["inputs"][..., list(self.spec.target_features)].transpose(1, 2)  # (batch, targets, time)
+        return prediction + self.linear_skip(history).transpose(1, 2)
 
     @staticmethod
     def _original_units(batch: dict[str, torch.Tensor], prediction: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
