@@ -20,7 +20,7 @@ from hydra.utils import instantiate
 
 from helpers import compose_train, read_metrics, run_cli
 from seqexp.callbacks import NonFiniteLossError
-from seqexp.config import ConfigError
+from seqexp.config import ConfigError, validate_config
 from seqexp.safety import CheckpointError, OutputError
 from seqexp.train import train
 
@@ -87,6 +87,12 @@ def test_bad_config_value_names_the_key_and_allowed_values(overrides: list[str],
     with pytest.raises(ConfigError) as error:
         train_into(untouched, *overrides)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("key", ["task.instance_norm", "task.linear_skip"])
+def test_a_forecast_switch_must_be_true_or_false(key: str) -> None:
+    with pytest.raises(ConfigError, match=f"{key}='yes': must be true or false"):
+        validate_config(compose_train("data=series", f"{key}=yes"))
 
 
 def test_unknown_group_option_lists_the_options() -> None:

@@ -61,6 +61,8 @@ RULES: tuple[Rule, ...] = (
     Rule("optim.weight_decay", "a number >= 0", lambda v: _is_number(v) and v >= 0),
     Rule("scheduler.name", f"one of {list(SCHEDULERS)}", lambda v: v in SCHEDULERS),
     Rule("data.batch_size", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    Rule("task.instance_norm", "true or false", lambda v: isinstance(v, bool)),
+    Rule("task.linear_skip", "true or false", lambda v: isinstance(v, bool)),
     Rule("seed", "an integer", _is_int),
 )
 
