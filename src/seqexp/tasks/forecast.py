@@ -29,7 +29,7 @@ class ForecastTask(RegressionTask):
 
     def __init__(
         self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None,
-        instance_norm: bool = True,
+        instance_norm: bool = False,
         linear_skip: bool = False,  # conf/task/forecast.yaml turns it on; False loads checkpoints saved before it existed
     ) -> None:
         super().__init__(spec, model, optim, scheduler, embedding)
