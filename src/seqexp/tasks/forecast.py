@@ -41,6 +41,7 @@ class ForecastTask(RegressionTask):
         if linear_skip and self.spec.input_length < 1:
             raise ValueError("task.linear_skip=true needs input windows of one length (the data does not say it)")
         self.instance_norm = instance_norm
+        self.target_features = list(self.spec.target_features)  # which input features the forecast targets are
         # LSTNet's autoregressive highway (Lai et al. 2018): one linear map from a target's input window to its
         # forecast, shared by the targets and added to the RNN's. It can copy last season (seasonal naive) or
         # extrapolate a line exactly, so the RNN only learns what a linear forecast misses.
@@ -59,15 +60,14 @@ class ForecastTask(RegressionTask):
         inputs = batch["inputs"]  # (batch, time, features)
         mean, std = window_statistics(inputs)
         prediction = self._forecast({**batch, "inputs": (inputs - mean) / std}, stage)  # (batch, horizon, targets)
-        targets = list(self.spec.target_features)
-        return prediction * std[..., targets] + mean[..., targets]
+        return prediction * std[..., self.target_features] + mean[..., self.target_features]
 
     def _forecast(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         """The RNN's forecast ``(batch, horizon, targets)``, plus the linear skip's when there is one."""
         prediction = super().forward(batch, stage)
         if self.linear_skip is None:
             return prediction
-        history = batch["inputs"][..., list(self.spec.target_features)].transpose(1, 2)  # (batch, targets, time)
+        history = batch["inputs"][..., self.target_features].transpose(1, 2)  # (batch, targets, time)
         return prediction + self.linear_skip(history).transpose(1, 2)
 
     @staticmethod
