@@ -76,7 +76,7 @@ def test_series_reads_split_files_without_windows_across_files(tmp_path: Path, c
     # Every window's inputs and targets lie inside its own file: the first test forecast starts input_length rows in.
     assert int(datamodule.origins("test")[0]) == 160 + 12 and int(datamodule.origins("val")[0]) == 120 + 12
     assert {split: len(dataset) for split, dataset in datamodule.datasets.items()} == {"train": 105, "val": 25, "test": 25}
-    offset, _ = datamodule.scaling_parameters()  # fitted on the train file only: the test file's +100 does not move it
+    offset = datamodule.train_scaler().offset  # fitted on the train file only: the test file's +100 does not move it
     assert abs(float(offset[0]) - 10) < 0.5
     assert "data: test split has 40 steps (rows 160-199" in caplog.text and str(paths["test"]) in caplog.text
     assert datamodule.prediction_index().times[160] == "2024-01-07 16:00"  # the test file's first time stamp

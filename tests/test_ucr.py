@@ -128,21 +128,37 @@ def test_bad_settings_name_the_key() -> None:
         UCRDataModule(val_fraction=1)
 
 
-def test_val_fraction_zero_trains_without_validation_and_tests_the_last_epoch(
+def test_experiment_ucr_trains_on_every_case_without_validation_and_tests_the_last_epoch(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
 ) -> None:
     caplog.set_level(logging.INFO, logger="seqexp.data.ucr")
-    cfg = compose_train("experiment=ucr", "data.name=ItalyPowerDemand", "data.val_fraction=0", "trainer.max_epochs=2",
-                        "model.hidden_size=8", f"paths.output_dir={tmp_path}")
+    cfg = compose_train("experiment=ucr", "data.name=ItalyPowerDemand", "trainer.max_epochs=2",
+                        "model.hidden_size=8", f"paths.output_dir={tmp_path}")  # the preset's data.val_fraction=0
     train(cfg)
     result = read_metrics(tmp_path)
     assert result["status"] == "completed" and 0 <= result["metrics"]["test/acc"] <= 1
     assert not any(name.startswith("val/") for name in result["metrics"])
     assert result["best_model_path"].endswith("epoch_001.ckpt") and result["best_score"] is None  # the last epoch's weights
     assert "data.val_fraction=0: no validation split; the last epoch's weights are tested" in caplog.text
+    assert "data: train 67 cases, test 1029 cases" in caplog.text  # every case of ItalyPowerDemand's TRAIN file
     warnings = " ".join(str(warning.message) for warning in recwarn)
     assert "val/loss" not in warnings and "Total length" not in warnings  # no misleading warnings about the monitor
     assert (tmp_path / "predictions" / "test.csv").is_file()
+
+
+def test_experiment_ucr_with_a_validation_split_tests_the_checkpoint_of_lowest_validation_loss(tmp_path: Path) -> None:
+    cfg = compose_train("experiment=ucr", "data.name=ItalyPowerDemand", "data.val_fraction=0.2", "trainer.max_epochs=4",
+                        "model.hidden_size=8", "logger=csv", f"paths.output_dir={tmp_path}")
+    train(cfg)
+    rows = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    val_losses = {int(row.split(",")[header.index("epoch")]): float(row.split(",")[header.index("val/loss")])
+                  for row in rows[1:] if row.split(",")[header.index("val/loss")]}
+    assert sorted(val_losses) == [0, 1, 2, 3]
+    best_epoch = min(val_losses, key=val_losses.get)
+    result = read_metrics(tmp_path)
+    assert result["best_model_path"].endswith(f"epoch_{best_epoch:03d}.ckpt")
+    assert result["best_score"] == pytest.approx(val_losses[best_epoch], rel=1e-5)
 
 
 def test_a_scheduler_following_validation_without_a_validation_split_is_refused_before_training(tmp_path: Path) -> None:

@@ -279,11 +279,6 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         """Every window's first target row, ``(windows,)`` (for baselines; the datasets compute them per batch)."""
         return self.window_starts(split).all()
 
-    def scaling_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per column ``(offset, scale)`` of the train range's ``Scaler``: scaled = (value - offset) / scale."""
-        scaler = self.train_scaler()
-        return scaler.offset, scaler.scale
-
     def train_scaler(self) -> Scaler:
         """The ``Scaler`` fitted on the train range only, once (or restored from a checkpoint)."""
         if self.scaler is None:
