@@ -8,7 +8,8 @@ The TRAIN file is cut into stratified folds. For each fold, the whole procedure 
 describe (its own validation split and checkpoint choice included) trains on the other folds, and the
 held-out fold is its test split. The archive's training sets are tiny (40-270 cases), so a single
 validation split of 8-54 cases cannot tell two settings apart; every TRAIN case scored once can.
-Prints held-out accuracy and loss per fold and their means; runs go to ``--out`` (one folder a fold).
+Prints held-out accuracy and loss per fold and their means; each call writes its folds and runs to a
+folder of its own, ``<--out>/<problem>/<date>/<time>/fold_<k>/``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import statistics
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import torch
@@ -95,7 +97,8 @@ def main() -> None:
     if (args.problem is None) == (args.train is None):
         parser.error("give a built-in problem or --train, not both")
     train_file = args.train if args.train is not None else _asset(args.problem, "TRAIN")
-    out = args.out / (args.problem or train_file.name.split("_TRAIN")[0])
+    out = args.out / (args.problem or train_file.name.split("_TRAIN")[0]) / datetime.now().strftime("%Y-%m-%d/%H-%M-%S-%f")
+    print(f"Folds and runs: {out}", flush=True)
     scores = []
     for k, (fit, held_out) in enumerate(write_folds(train_file, args.folds, args.seed, out)):
         scores.append(score_fold(overrides, fit, held_out))
