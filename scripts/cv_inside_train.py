@@ -28,6 +28,8 @@ import torch
 from seqexp.data.ts_format import read_ts
 from seqexp.data.ucr import _asset
 
+SET_PER_FOLD = ("data.train_path", "data.test_path", "hydra.run.dir")
+
 
 def case_lines(path: Path) -> tuple[list[str], list[str]]:
     """The header lines (through ``@data``) and one line per case of a ``.ts`` file."""
@@ -74,8 +76,8 @@ def write_folds(train_file: Path, folds: int, seed: int, out: Path) -> list[tupl
 def score_fold(overrides: list[str], fit: Path, held_out: Path) -> dict[str, float]:
     """Run ``seqexp.train`` as a user would, on one fold; its test metrics are the held-out fold's."""
     run_dir = fit.parent / "run"
-    command = [sys.executable, "-m", "seqexp.train", *overrides, f"data.train_path={fit}", f"data.test_path={held_out}",
-               f"hydra.run.dir={run_dir}", "callbacks.progress_bar=null"]
+    command = [sys.executable, "-m", "seqexp.train", "callbacks.progress_bar=null", *overrides,  # a user's bar setting wins
+               f"data.train_path={fit}", f"data.test_path={held_out}", f"hydra.run.dir={run_dir}"]
     with open(fit.parent / "train.out", "w", encoding="utf-8") as log:
         if subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode:
             raise SystemExit(f"fold {fit.parent.name} failed: see {fit.parent / 'train.out'}")
@@ -96,6 +98,10 @@ def main() -> None:
     args, overrides = parser.parse_args(argv[:cut]), argv[cut + 1 :]
     if (args.problem is None) == (args.train is None):
         parser.error("give a built-in problem or --train, not both")
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key in SET_PER_FOLD:
+            parser.error(f"{key} is set per fold by this script; leave it out of the overrides")
     train_file = args.train if args.train is not None else _asset(args.problem, "TRAIN")
     out = args.out / (args.problem or train_file.name.split("_TRAIN")[0]) / datetime.now().strftime("%Y-%m-%d/%H-%M-%S-%f")
     print(f"Folds and runs: {out}", flush=True)
