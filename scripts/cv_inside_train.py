@@ -15,7 +15,6 @@ folder of its own, ``<--out>/<problem>/<date>/<time>/fold_<k>/``.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import statistics
 import subprocess
@@ -25,19 +24,17 @@ from pathlib import Path
 
 import torch
 
-from seqexp.data.ts_format import read_ts
+from seqexp.data.ts_format import _lines, read_ts
 from seqexp.data.ucr import _asset
 
 SET_PER_FOLD = ("data.train_path", "data.test_path", "hydra.run.dir")
 
 
 def case_lines(path: Path) -> tuple[list[str], list[str]]:
-    """The header lines (through ``@data``) and one line per case of a ``.ts`` file."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
-        lines = handle.read().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip().lower() == "@data") + 1
-    return lines[:start], [line for line in lines[start:] if line.strip() and not line.startswith("#")]
+    """The header lines (through ``@data``) and one line per case of a ``.ts`` file, read as ``read_ts`` reads them."""
+    lines = [line for _, line in _lines(path)]
+    start = next(i for i, line in enumerate(lines) if line.lower() == "@data") + 1
+    return lines[:start], [line for line in lines[start:] if line and not line.startswith("#")]
 
 
 def stratified_folds(labels: list[str], folds: int, seed: int) -> list[list[int]]:

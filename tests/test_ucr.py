@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
 from pathlib import Path
@@ -150,10 +151,8 @@ def test_experiment_ucr_with_a_validation_split_tests_the_checkpoint_of_lowest_v
     cfg = compose_train("experiment=ucr", "data.name=ItalyPowerDemand", "data.val_fraction=0.2", "trainer.max_epochs=4",
                         "model.hidden_size=8", "logger=csv", f"paths.output_dir={tmp_path}")
     train(cfg)
-    rows = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
-    header = rows[0].split(",")
-    val_losses = {int(row.split(",")[header.index("epoch")]): float(row.split(",")[header.index("val/loss")])
-                  for row in rows[1:] if row.split(",")[header.index("val/loss")]}
+    with open(tmp_path / "csv" / "metrics.csv", newline="") as handle:
+        val_losses = {int(row["epoch"]): float(row["val/loss"]) for row in csv.DictReader(handle) if row["val/loss"]}
     assert sorted(val_losses) == [0, 1, 2, 3]
     best_epoch = min(val_losses, key=val_losses.get)
     result = read_metrics(tmp_path)
