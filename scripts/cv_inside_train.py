@@ -101,9 +101,10 @@ def main() -> None:
             parser.error(f"{key} is set per fold by this script; leave it out of the overrides")
     train_file = args.train if args.train is not None else _asset(args.problem, "TRAIN")
     out = args.out / (args.problem or train_file.name.split("_TRAIN")[0]) / datetime.now().strftime("%Y-%m-%d/%H-%M-%S-%f")
+    pairs = write_folds(train_file, args.folds, args.seed, out)
     print(f"Folds and runs: {out}", flush=True)
     scores = []
-    for k, (fit, held_out) in enumerate(write_folds(train_file, args.folds, args.seed, out)):
+    for k, (fit, held_out) in enumerate(pairs):
         scores.append(score_fold(overrides, fit, held_out))
         print(f"fold {k}: held-out accuracy {scores[-1]['acc']:.4f}, loss {scores[-1]['loss']:.4f}", flush=True)
     mean = {key: statistics.mean(score[key] for score in scores) for key in ("acc", "loss")}
