@@ -2,8 +2,9 @@
 
 from seqexp.callbacks.figures import FigureLogger
 from seqexp.callbacks.guards import RunGuards
+from seqexp.callbacks.last_checkpoint import LastCheckpoint
 from seqexp.callbacks.nan_guard import NanGuard, NonFiniteLossError
 from seqexp.callbacks.preemption import SaveOnSigterm
 from seqexp.callbacks.rng_state import RngState
 
-__all__ = ["FigureLogger", "NanGuard", "NonFiniteLossError", "RngState", "RunGuards", "SaveOnSigterm"]
+__all__ = ["FigureLogger", "LastCheckpoint", "NanGuard", "NonFiniteLossError", "RngState", "RunGuards", "SaveOnSigterm"]
