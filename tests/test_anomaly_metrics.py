@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from seqexp.metrics.anomaly import (
+    NEED_A_NORMAL_POINT,
     anomaly_metrics,
     auroc,
     average_precision,
@@ -53,8 +54,37 @@ def test_point_adjusted_scores_credit_the_whole_window() -> None:
 
 def test_event_recall_and_false_alarms() -> None:
     assert event_recall(FLAGS, LABELS) == 0.5
-    assert false_alarms_per_1000(FLAGS, LABELS) == pytest.approx(100.0)  # one false run in 10 points
+    # Normal points 0, 1, 5, 6, 9; one of them (1) flagged: 1 per 5 normal points = 200 per 1,000.
+    assert false_alarms_per_1000(FLAGS, LABELS) == pytest.approx(200.0)
     assert math.isnan(event_recall(FLAGS, torch.zeros(10, dtype=torch.long)))
+
+
+def test_false_alarms_count_flagged_normal_points_per_1000_normal_points() -> None:
+    ones, zeros = torch.ones(10, dtype=torch.long), torch.zeros(10, dtype=torch.long)
+    assert false_alarms_per_1000(ones, LABELS) == 1000.0  # flags all: every normal point is a false alarm
+    assert false_alarms_per_1000(zeros, LABELS) == 0.0
+    assert false_alarms_per_1000(LABELS, LABELS) == 0.0  # flags exactly the windows
+    assert false_alarms_per_1000(ones, zeros) == 1000.0  # no anomaly at all
+    # Two normal points flagged as two separate runs and one run of two: 4 of 5 normal points.
+    assert false_alarms_per_1000(torch.tensor([1, 0, 0, 0, 0, 1, 1, 0, 0, 1]), LABELS) == pytest.approx(800.0)
+    # The user's detector: 2,580 of 2,755 test points flagged in one long run that covers both windows.
+    labels = torch.zeros(2755, dtype=torch.long)
+    labels[1000:1060] = 1
+    labels[2000:2060] = 1
+    flags = torch.ones(2755, dtype=torch.long)
+    flags[:175] = 0
+    assert int(flags.sum()) == 2580
+    # Flagged normal points: 2,580 - 120 = 2,460 of 2,755 - 120 = 2,635 normal points.
+    assert false_alarms_per_1000(flags, labels) == pytest.approx(1000 * 2460 / 2635)
+    assert anomaly_metrics(flags.double(), labels, 0.5)["false_alarms_per_1k"] == pytest.approx(1000 * 2460 / 2635)
+
+
+def test_false_alarms_and_curves_are_nan_without_a_normal_point() -> None:
+    ones = torch.ones(10, dtype=torch.long)
+    assert math.isnan(false_alarms_per_1000(ones, ones))  # nothing normal to raise a false alarm on
+    metrics = anomaly_metrics(SCORES, ones, 0.5)
+    assert all(math.isnan(metrics[name]) for name in NEED_A_NORMAL_POINT)
+    assert metrics["recall"] == pytest.approx(0.5)  # 5 of 10 scores >= 0.5: still defined
 
 
 def test_ucr_hit_uses_the_top_score_and_the_tolerance() -> None:

@@ -7,7 +7,8 @@ Point-wise precision/recall/F1 count every time point. Point-adjusted scores (Xu
 first mark a whole labelled window as detected when any one of its points is flagged: this
 rewards a single lucky alarm inside a long window and inflates the numbers, so both are reported.
 Event-level recall is the share of labelled windows with at least one flagged point; false alarms
-are runs of flagged points that touch no labelled window, per 1,000 points.
+are flagged normal points per 1,000 normal points (1,000 x the false-positive rate), so a detector
+that flags everything scores 1,000 however few runs its flags form.
 
 The threshold-free curves (precision-recall, best-F1 threshold, AUROC, AUPRC) are computed here on
 the raw score scale in float64: torchmetrics' binary curves pass scores outside [0, 1] through a
@@ -25,6 +26,8 @@ THRESHOLD_RULES = ("best_f1", "quantile", "mean_std")
 # Metrics of anomaly_metrics that mean nothing on a split without anomalous points: nan, or 0 by the
 # zero_division convention.
 NEED_AN_ANOMALY = ("auroc", "auprc", "event_recall", "ucr_hit", "recall", "f1", "pa_recall", "pa_f1")
+# Metrics of anomaly_metrics that mean nothing on a split whose points are all labelled anomalous: nan.
+NEED_A_NORMAL_POINT = ("auroc", "auprc", "false_alarms_per_1k")
 
 
 def runs(mask: torch.Tensor) -> list[tuple[int, int]]:
@@ -64,10 +67,14 @@ def event_recall(predictions: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def false_alarms_per_1000(predictions: torch.Tensor, labels: torch.Tensor) -> float:
-    """Runs of flagged points that overlap no labelled window, per 1,000 points."""
-    label_mask = labels.bool()
-    false_runs = sum(not bool(label_mask[start:end].any()) for start, end in runs(predictions.bool()))
-    return 1000.0 * false_runs / max(len(labels), 1)
+    """Flagged normal points per 1,000 normal points (points labelled 0): 0 flags nothing normal,
+    1,000 flags every normal point. nan when no point is labelled normal: there is nothing a false
+    alarm could be raised on (the task warns, naming the split)."""
+    normal = ~labels.bool()
+    normal_points = int(normal.sum())
+    if normal_points == 0:
+        return float("nan")
+    return 1000.0 * int((predictions.bool() & normal).sum()) / normal_points
 
 
 def ucr_hit(scores: torch.Tensor, labels: torch.Tensor, tolerance: int = 100) -> float:
@@ -155,8 +162,8 @@ def choose_threshold(
 
 def anomaly_metrics(scores: torch.Tensor, labels: torch.Tensor, threshold: float, ucr_tolerance: int = 100) -> dict[str, float]:
     """Every metric of one split at one threshold: AUROC/AUPRC of the raw score, point-wise and
-    point-adjusted precision/recall/F1, event recall, false alarms per 1,000 points, UCR hit.
-    Threshold-free metrics are nan when the split has no anomaly."""
+    point-adjusted precision/recall/F1, event recall, false alarms per 1,000 normal points, UCR hit.
+    Threshold-free metrics are nan when the split has no anomaly or no normal point."""
     scores, labels = scores.double().cpu(), labels.long().cpu()
     predictions = (scores >= threshold).long()
     has_both = bool(labels.any()) and not bool(labels.all())

@@ -17,9 +17,10 @@ Under DDP each rank scores its share of the windows; the epoch end gathers every
 (``all_gather``) and each rank computes the same metrics over the whole series (padding copies
 that a distributed sampler adds score identically, so averaging per point is unaffected).
 
-A split without anomalous points leaves best_f1 and the detection metrics undefined: the task says
-so once per split and run, in a warning that names the keys to change (the DataModule's
-``split_keys`` when it declares them).
+A split without anomalous points leaves best_f1 and the detection metrics undefined, and one without
+normal points leaves AUROC, AUPRC and the false-alarm rate undefined: the task says so once per
+split and run, in a warning that names the keys to change (the DataModule's ``split_keys`` when it
+declares them).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import torch
 from torch import nn
 
 from seqexp.data.spec import PredictionIndex
-from seqexp.metrics.anomaly import NEED_AN_ANOMALY, THRESHOLD_RULES, anomaly_metrics, choose_threshold, smooth
+from seqexp.metrics.anomaly import NEED_A_NORMAL_POINT, NEED_AN_ANOMALY, THRESHOLD_RULES, anomaly_metrics, choose_threshold, smooth
 from seqexp.models.encoder import CELLS
 from seqexp.models.pooling import last_valid_step
 from seqexp.tasks.base import Columns, SequenceTask
@@ -188,6 +189,13 @@ class AnomalyTask(SequenceTask):
                 f"the {stage} split has no anomalous point among its {len(labels)} scored points: "
                 f"{', '.join(f'{stage}/{name}' for name in NEED_AN_ANOMALY)} cannot be computed (logged as nan, "
                 f"or 0 by convention). Give the split anomalies ({self._split_keys()}).",
+            )
+        if bool(labels.all()):
+            self._warn_once(
+                stage, "normal",
+                f"the {stage} split has no normal point: all its {len(labels)} scored points are labelled anomalous, "
+                f"so {', '.join(f'{stage}/{name}' for name in NEED_A_NORMAL_POINT)} cannot be computed (logged as nan; "
+                f"false alarms are counted per 1,000 normal points). Give the split normal points ({self._split_keys()}).",
             )
         return {f"{stage}/{name}": value for name, value in metrics.items()}
 
