@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import Interrupted, compose_train, read_metrics
+from helpers import Interrupted, compose_train, read_metrics, run_cli
+from seqexp.config import folder_to_resume
 from seqexp.train import train
 
 EVERY_N_STEPS = 3
@@ -68,7 +69,11 @@ def test_sigkill_mid_epoch_then_resume_gives_the_identical_test_metric(uninterru
     assert not (run_dir / "metrics.json").exists()  # it really died before finishing
     assert 0 < saved_step < TOTAL_STEPS
 
-    resumed = run_in_process(run_dir, f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}")
+    # as the README says: the same overrides and ckpt_path, from the folder it was started in, no hydra.run.dir
+    result = run_cli("train", *RUN, f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", cwd=tmp_path)
+    assert "dirpath has changed" not in result.stdout + result.stderr
+    assert not (tmp_path / "outputs").exists()  # it went on in the killed run's folder, not a new one
+    resumed = read_metrics(run_dir)
     assert resumed["global_step"] == uninterrupted["global_step"] == TOTAL_STEPS
     assert resumed["metrics"]["test/mse"] == uninterrupted["metrics"]["test/mse"]  # bit-identical
     assert resumed["best_score"] == uninterrupted["best_score"]
@@ -92,6 +97,16 @@ def test_sigterm_saves_last_ckpt_and_exits_cleanly(uninterrupted: dict, tmp_path
     assert resumed["metrics"]["test/mse"] == uninterrupted["metrics"]["test/mse"]
 
 
+def test_a_resume_with_other_overrides_starts_a_fresh_folder_and_keeps_the_old_one(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "overrides.yaml").write_text("- model.hidden_size=16\n- hydra.run.dir=x\n")
+    last = str(run_dir / "checkpoints" / "last.ckpt")
+    fresh = "outputs/new"
+    assert folder_to_resume(last, True, ["model.hidden_size=16", f"ckpt_path={last}"], fresh) == str(run_dir)
+    assert folder_to_resume(last, True, ["model.hidden_size=32", f"ckpt_path={last}"], fresh) == fresh
+    assert folder_to_resume(last, False, ["model.hidden_size=16", f"ckpt_path={last}"], fresh) == fresh  # test only
+    assert folder_to_resume("elsewhere/last.ckpt", True, ["model.hidden_size=16"], fresh) == fresh
 
 
 @pytest.mark.slow

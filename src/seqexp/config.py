@@ -6,6 +6,7 @@ Only this module and the entry points know about Hydra; everything they build is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from hydra.core.hydra_config import HydraConfig
@@ -19,6 +20,27 @@ from seqexp.tasks.optim import OPTIMIZERS, SCHEDULERS
 
 class ConfigError(ValueError):
     """A config value is out of its allowed range; the message names the full key."""
+
+
+def folder_to_resume(ckpt_path: str | None, train: bool, overrides: list[str] | ListConfig, fresh_folder: str) -> str:
+    """``hydra.run.dir`` of a run: the folder of the run a fit resumes (``ckpt_path=<run>/checkpoints/*.ckpt``
+    with the run's own overrides), so its checkpoints, logs and ``metrics.json`` end where they began; else
+    ``fresh_folder``. Other overrides make another experiment: it gets a fresh folder and the old one is kept."""
+    if not train or ckpt_path in (None, "last", "hpc"):
+        return fresh_folder
+    checkpoint = Path(str(ckpt_path)).absolute()
+    run = checkpoint.parent.parent
+    saved_overrides = run / ".hydra" / "overrides.yaml"
+    if checkpoint.parent.name != "checkpoints" or not saved_overrides.is_file():
+        return fresh_folder
+
+    def experiment(items: Any) -> set[str]:  # what was asked for, less where it goes and what it resumes from
+        return {str(item) for item in items if not str(item).lstrip("+~").startswith(("hydra.", "ckpt_path="))}
+
+    return str(run) if experiment(OmegaConf.load(saved_overrides)) == experiment(overrides) else fresh_folder
+
+
+OmegaConf.register_new_resolver("seqexp.folder_to_resume", folder_to_resume, replace=True)
 
 
 def _is_int(value: Any) -> bool:

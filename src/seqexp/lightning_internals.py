@@ -20,3 +20,9 @@ PRECISIONS: list[str | int] = [value for literal in get_args(_PRECISION_INPUT) f
 def starts_rank_processes(trainer: L.Trainer) -> bool:
     """True when ``fit`` will start ranks 1..N-1 by re-running the command line (not under torchrun or SLURM)."""
     return isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher)
+
+
+def loggers_write_this_step(trainer: L.Trainer) -> bool:
+    """True when Lightning writes this training step's ``self.log`` values to the loggers (every
+    ``trainer.log_every_n_steps`` batches, counted across epochs)."""
+    return trainer._logger_connector.should_update_logs

@@ -15,6 +15,7 @@ from lightning.pytorch.utilities import move_data_to_device
 from torch import nn
 
 from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.lightning_internals import loggers_write_this_step
 from seqexp.models.encoder import State, build_encoder, encoder_arguments, encoder_class, model_architecture
 from seqexp.tasks.optim import build_optimizer, build_scheduler
 
@@ -119,6 +120,8 @@ class SequenceTask(L.LightningModule):
         steps where Lightning writes to the loggers (every ``trainer.log_every_n_steps``), at the
         last batch of an epoch and at the last step: loggers see the same points as with a
         per-step ``self.log``, each the mean of the steps in between rather than one noisy step.
+        An epoch's last batch also reaches the loggers when Lightning would not write it (epochs
+        shorter than ``log_every_n_steps``, e.g. a short series): every epoch leaves a ``train/loss``.
 
         Chunked batches pass the ``(chunks,)`` losses of their steps at once; Lightning then writes to
         the loggers every ``log_every_n_steps`` batches (its logging step counts batches, not chunks).
@@ -143,7 +146,11 @@ class SequenceTask(L.LightningModule):
             or 0 < trainer.max_steps <= steps_done
             or trainer.fast_dev_run
         ):
-            self.log("train/loss", self._train_loss_sum / self._train_loss_steps, prog_bar=True)
+            mean = self._train_loss_sum / self._train_loss_steps
+            self.log("train/loss", mean, prog_bar=True)
+            if trainer.is_last_batch and not trainer.fast_dev_run and not loggers_write_this_step(trainer):
+                for logger in self.loggers:  # at the step Lightning would have used (batches stepped)
+                    logger.log_metrics({"train/loss": float(mean)}, step=batches_done - 1)
             self._train_loss_sum, self._train_loss_steps = None, 0
 
     # --- the hooks a task fills in -------------------------------------------------------------
