@@ -3,7 +3,11 @@ package (``data=anomaly_real``).
 
 File layout (CSV, TSV or JSONL, optionally .gz/.bz2; read by ``seqexp.data.table``): a header row,
 then one row per time point in time order.
-    timestamp_column  optional; names the points (used to match a windows file)
+    timestamp_column  optional; names the points (used to match a windows file). Unset, with neither
+                      value columns nor a windows file named, a column that plainly is a time axis
+                      (dates, evenly spaced integers: ``seqexp.data.time_axis``) is taken as it, with
+                      a warning; with a windows file it is not guessed (its ``start,end`` would change
+                      meaning) and a date column is refused naming ``data.timestamp_column``
     value_columns     the features; null = every column but the timestamp and label columns
     label_column      optional 0/1 per point (1 = anomalous)
     windows_path      optional, instead of a label column: a CSV with columns ``start,end``, one
@@ -34,7 +38,8 @@ from seqexp.data.anomaly_windows import SPLITS, AnomalyWindowsDataModule
 from seqexp.data.errors import DataError
 from seqexp.data.splits import time_split
 from seqexp.data.split_files import check_split_files, held_out_share, split_paths
-from seqexp.data.table import Columns, TableError, apply_missing, check_missing_policy, location, read_columns, read_header, read_table
+from seqexp.data.table import Columns, TableError, apply_missing, check_missing_policy, location, is_array_file, read_columns, read_header, read_table
+from seqexp.data.time_axis import time_axis_candidates, time_axis_reason
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +95,7 @@ def read_labelled_csv(
         raise TableError(f"{path}: no value columns (header {list(header)}, timestamp/label columns {sorted(reserved)})")
     for name in names:
         _check_column(path, header, name, "data.value_columns")
+    _refuse_dates(path, names)
     columns = read_columns(path, names + ([label_column] if label_column else []),
                            [timestamp_column] if timestamp_column else [], key=key)
     values, kept = apply_missing(columns.matrix(names), missing, columns.source, columns.lines, names)
@@ -106,6 +112,30 @@ def read_labelled_csv(
         return values if isinstance(values, np.memmap) else torch.from_numpy(values), labels, timestamps
     kept_timestamps = [timestamps[row] for row in kept.tolist()] if timestamps is not None else None
     return torch.from_numpy(np.asarray(values)), labels[torch.from_numpy(kept)], kept_timestamps
+
+
+def _refuse_dates(path: str | Path, names: list[str]) -> None:
+    """Refuse value columns of dates before reading them: a time stamp column that was not named (or could
+    not be guessed) would otherwise fail on its first cell as "not a number", without a hint."""
+    if is_array_file(path):
+        return
+    dated = time_axis_candidates(Path(path), names, dates_only=True)
+    if dated:
+        raise TableError(f"{path}: column {dated[0]!r} holds dates, not values: name it with "
+                         f"data.timestamp_column={dated[0]} (or list the values in data.value_columns)")
+
+
+def find_time_axes(path: str | Path, names: list[str]) -> dict[str, str]:
+    """The columns among ``names`` that plainly are a time axis (``time_axis_reason``), with the reason, in
+    file order; only columns whose first cells are dates or integers are read (as text) to judge."""
+    if is_array_file(path):
+        return {}
+    candidates = time_axis_candidates(Path(path), names)
+    if not candidates:
+        return {}
+    cells = read_columns(path, [], candidates).text
+    reasons = {name: time_axis_reason(cells[name]) for name in candidates}
+    return {name: reason for name, reason in reasons.items() if reason is not None}
 
 
 def _labels(columns: Columns, name: str) -> torch.Tensor:
@@ -212,12 +242,33 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
         self.train_length = train_length
 
     def load_series(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[int, int]]]:
+        self._find_time_column()
         if self.split_paths:
             return self._load_split_files()
         values, labels, _ = read_labelled_csv(
             self.path, self.timestamp_column, self.value_columns, self.label_column, self.windows_path, self.missing
         )
         return values, labels, time_split(len(values), self.split_fractions, self.train_length)
+
+    def _find_time_column(self) -> None:
+        """With no timestamp column, value columns or windows file named: take a column that plainly is a
+        time axis as the timestamp column (the first one; any other is left out of the values), with a
+        warning that names the key. A windows file's ``start,end`` are row indices without a timestamp
+        column and timestamps with one, so with a windows file nothing is guessed."""
+        if self.timestamp_column or self.value_columns or self.windows_path:
+            return
+        names = [name for name in read_header(self.path) if name != self.label_column]
+        axes = find_time_axes(self.path, names)
+        if not axes:
+            return
+        self.timestamp_column, *others = axes
+        log.warning("%s: column %r looks like a time axis (%s): it names the points and is not a value. "
+                    "Set data.timestamp_column=%s to say so, or data.value_columns=[...] to choose the values.",
+                    self.path, self.timestamp_column, axes[self.timestamp_column], self.timestamp_column)
+        if others:
+            log.warning("%s: columns %s also look like a time axis; they are left out of the values "
+                        "(data.value_columns=[...] chooses the values).", self.path, others)
+            self.value_columns = [name for name in names if name not in axes]
 
     def _load_split_files(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[int, int]]]:
         """The split files one after the other (val and test read with the train file's value columns); each

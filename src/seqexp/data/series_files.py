@@ -7,7 +7,6 @@ with a warning rather than forecasting it beside the values.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Sequence
@@ -16,15 +15,8 @@ import numpy as np
 import torch
 
 from seqexp.data.errors import DataError
-from seqexp.data.table import apply_missing, first_rows, is_array_file, is_missing, parse_number, read_columns, read_header
-
-MIN_TIME_AXIS_ROWS = 3  # fewer rows are too few to call a column a time axis
-# A date or date-time cell: 2024-01, 2024/01/31, 31.01.2024, 2024-01-31T12:00:00Z, ... (never a number:
-# 2024.01 is a value, not January)
-DATE_CELL = re.compile(
-    r"(\d{4}[-/]\d{1,2}([-/]\d{1,2})?|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})"
-    r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?"
-)
+from seqexp.data.table import apply_missing, is_array_file, parse_number, read_columns, read_header
+from seqexp.data.time_axis import time_axis_candidates, time_axis_reason
 
 log = logging.getLogger(__name__)
 
@@ -38,35 +30,6 @@ class SeriesTable:
     columns: tuple[str, ...]
     values: torch.Tensor  # (time, columns) float64
     lines: Sequence[int]  # the file line of each time step, for error messages
-
-
-def time_axis_reason(cells: list[str]) -> str | None:
-    """Why one column's stripped ``cells`` look like a time axis rather than values, else None.
-
-    Only unmistakable cases count, so a measured series is not mistaken for one: evenly spaced integers
-    (a row counter, a year) and dates; at least ``MIN_TIME_AXIS_ROWS`` rows, none missing.
-    """
-    if len(cells) < MIN_TIME_AXIS_ROWS or any(is_missing(cell) for cell in cells):
-        return None
-    if all(DATE_CELL.fullmatch(cell) for cell in cells):
-        return f"dates such as {cells[0]!r}"
-    try:
-        numbers = [int(cell) for cell in cells]
-    except ValueError:
-        return None
-    step = numbers[1] - numbers[0]
-    if step == 0 or any(later - earlier != step for earlier, later in zip(numbers, numbers[1:])):
-        return None
-    return f"evenly spaced integers {numbers[0]}, {numbers[1]}, {numbers[2]}, ..."
-
-
-def _time_axis_candidates(path: Path, wanted: list[str], targets: Collection[str]) -> list[str]:
-    """The ``wanted`` columns whose first cells are integers or dates: read as text, so that
-    ``time_axis_reason`` can judge every cell (a listed target is the user's choice and is never one)."""
-    header, first = first_rows(path, MIN_TIME_AXIS_ROWS)
-    looks_like_axis = re.compile(rf"-?\d+|{DATE_CELL.pattern}")
-    return [name for name in wanted if name not in targets and first
-            and all(looks_like_axis.fullmatch(cells[header.index(name)] or "") for cells in first)]
 
 
 def _drop_time_axes(source: Path, wanted: list[str], candidates: dict[str, list[str]]) -> list[str]:
@@ -113,7 +76,7 @@ def read_series_csv(path: str | Path, columns: list[str] | None = None, time_col
     if not wanted:
         raise DataError(f"{path}: no value columns besides the time column {time_column!r}")
     judge_axes = not columns and time_column is None and not is_array_file(path)
-    candidates = _time_axis_candidates(path, wanted, targets) if judge_axes else []
+    candidates = time_axis_candidates(path, wanted, targets) if judge_axes else []
     text = candidates + ([time_column] if time_column is not None else [])
     read = read_columns(path, [name for name in wanted if name not in candidates], text, key=key)
     if candidates:
