@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers import read_metrics, run_cli
+from seqexp.loggers import run_name_of
 
 SHORT = ["model.hidden_size=8", "trainer.max_epochs=2", "trainer.limit_train_batches=2", "trainer.limit_val_batches=2",
          "trainer.limit_test_batches=2"]
@@ -27,11 +28,34 @@ def test_tensorboard_and_mlflow_together_each_hold_the_run(tmp_path: Path) -> No
     (run,) = client.search_runs([client.get_experiment_by_name("seqexp").experiment_id])
     assert run.info.status == "FINISHED"
     assert run.data.tags["run_folder"] == str(run_dir)
+    assert run.info.run_name == str(run_dir)  # named after its folder, which lies outside outputs/: its whole path
+    assert not list(run_dir.rglob("mlflow.db")) and not (run_dir / "mlruns").exists()  # the store stayed in outputs/
     assert run.data.params["choice/model"] == "gru" and run.data.params["model/hidden_size"] == "8"
     for name in ("test/mse", "val/mse"):
         assert math.isclose(run.data.metrics[name], logged[name], rel_tol=1e-6)
     val_curve = client.get_metric_history(run.info.run_id, "val/mse")
     assert len(val_curve) == 2  # one point per validation epoch, not only the last
+
+
+def test_mlflow_runs_are_named_after_their_folder_under_outputs(tmp_path: Path) -> None:
+    store = tmp_path / "outputs" / "mlflow.db"
+    assert run_name_of(tmp_path / "outputs" / "2024-01-31" / "12-00-00-123456", store) == "2024-01-31/12-00-00-123456"
+    assert run_name_of(tmp_path / "outputs" / "multirun" / "2024-01-31" / "12-00-00" / "3", store) == "multirun/2024-01-31/12-00-00/3"
+    assert run_name_of(tmp_path / "elsewhere" / "run", store) == str(tmp_path / "elsewhere" / "run")
+    assert run_name_of(tmp_path / "outputs" / "x", None) == str(tmp_path / "outputs" / "x")  # a tracking server
+
+
+def test_mlflow_store_in_an_unwritable_folder_is_one_error_line_before_training(tmp_path: Path) -> None:
+    """`logger=mlflow` run from a folder where outputs/ cannot be made (read-only; here a file blocks it, which
+    fails for root too), the run folder itself elsewhere: one `Error:` line naming the key, before any training."""
+    pytest.importorskip("mlflow", reason="needs the mlflow extra: pip install -e '.[mlflow]'")
+    (tmp_path / "outputs").write_text("not a folder")
+    run_dir = tmp_path / "run"
+    result = run_cli("train", "logger=mlflow", run_dir=run_dir, cwd=tmp_path, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if "Error" in line]
+    assert error.startswith("Error: logger.mlflow.tracking_uri: the MLflow store's folder") and str(tmp_path / "outputs") in error
+    assert not list(run_dir.glob("checkpoints/*.ckpt")) and not (run_dir / "metrics.json").exists()
 
 
 @pytest.mark.slow
