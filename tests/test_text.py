@@ -38,6 +38,7 @@ def test_word_and_char_tokenizers() -> None:
     assert Tokenizer("word")("Don't stop, it's GREAT!") == ["don't", "stop", ",", "it's", "great", "!"]
     assert Tokenizer("word", lowercase=False)("Big  Fish") == ["Big", "Fish"]
     assert Tokenizer("char")("Ab  c") == ["a", "b", " ", "c"]
+    assert Tokenizer("word")("Don't stop, it's GREAT!", limit=3) == ["don't", "stop", ","] and Tokenizer("char")("Ab  c", 3) == ["a", "b", " "]
     with pytest.raises(ValueError, match="data.tokenizer.level"):
         Tokenizer("bpe")
 
@@ -96,6 +97,8 @@ def test_max_length_truncates(tmp_path: Path) -> None:
         ([["fine film", ""]], "line 3: no label in 'sentiment'", "missing label"),
         ([["fine film"]], "line 3: no label in 'sentiment'", "missing label"),  # a short row: on_bad_row decides
         ([["fine film", "meh"]], "line 3: unknown label 'meh'", "unknown label"),
+        ([["fine", "film", "pos"]], r"line 3: 1 field more than the header \(a text holding the delimiter must be in double quotes\)",
+         "extra fields"),  # an unquoted comma: 'film' would have been a label of its own
     ],
 )
 def test_bad_rows_are_errors_naming_file_and_line_or_counted_skips(rows: list[list[str]], problem: str, kind: str,

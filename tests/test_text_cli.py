@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -126,3 +127,30 @@ def test_tfidf_baseline_scores_the_same_splits_as_a_run(tmp_path: Path) -> None:
     datamodule.prepare()
     assert result["train_texts"] == len(datamodule.splits["train"]) > 0
     assert 0.0 <= result["test/acc"] <= 1.0 and result["C"] > 0
+
+
+def test_a_row_with_an_unquoted_comma_is_refused_naming_file_and_line(tmp_path: Path) -> None:
+    """More fields than the header (an unquoted comma in a text) made the text's tail a label, a class of
+    its own, and the log said ``skipped: none``; the user's command now stops at that row."""
+    (tmp_path / "reviews.csv").write_text(FIXTURE.read_text(encoding="utf-8") + "Great fun, and clever too,pos\n", encoding="utf-8")
+    result = run_cli("train", "data=text_csv", "data.path=reviews.csv", "data.text_column=review", "data.label_column=sentiment",
+                     cwd=tmp_path, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert re.search(r"^Error: \S*reviews\.csv, line 50: 1 field more than the header \(a text holding the delimiter must be in "
+                     r"double quotes\); .* data\.on_bad_row=skip", result.stderr, re.MULTILINE)
+
+
+def test_texts_longer_than_the_csv_field_limit_are_read_and_truncated_to_max_length(tmp_path: Path) -> None:
+    """Three e-mails of 500,000 characters each (Python's csv stops at 131,072), with the default keys:
+    every row is read; the model and the vocabulary see each text's first data.max_length (64) tokens."""
+    words = ("dear", "team", "the", "report", "is", "attached", "and", "late", "again")
+    body = " ".join(words[i % len(words)] for i in range(100_000))[:500_000]
+    letters = [f'"Letter {number}: {body} zebra zebra",{label}\n' for number, label in enumerate(["pos", "neg", "pos"])]
+    (tmp_path / "mail.csv").write_text(FIXTURE.read_text(encoding="utf-8") + "".join(letters), encoding="utf-8")
+    result = run_cli("train", "data=text_csv", "data.path=mail.csv", "data.text_column=review", "data.label_column=sentiment",
+                     "trainer.max_epochs=1", cwd=tmp_path)
+    assert re.search(r"text data from \S*mail\.csv: 51 rows, skipped: none", result.stdout + result.stderr)
+    (run,) = (tmp_path / "outputs").glob("*/*")
+    assert read_metrics(run)["status"] == "completed"
+    tokens = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)[TextDataModule.__qualname__]["encoder"]["vocabulary"]["tokens"]
+    assert "dear" in tokens and "zebra" not in tokens  # "zebra" ends each letter, far past its first 64 tokens

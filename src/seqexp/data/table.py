@@ -11,6 +11,7 @@ Every data family reads its files here, so they agree on:
   blank lines are skipped; cells are stripped; a UTF-8 byte-order mark is dropped; each row keeps
   its 1-based file line (where it ends, should a quoted cell span lines); a row with more or fewer
   cells than the header is refused, unless the caller judges each row itself (``strict_width=False``);
+  a cell may be as long as memory allows (no 131,072-character limit, as Python's ``csv`` has);
 * missing cells: ``MISSING_CELLS`` in any case (empty, ``NA``, ``N/A``, ``NaN``, ``null``, ``None``,
   ``?``), a JSON ``null`` or an absent JSONL field;
 * the policy for missing numbers, ``data.missing``: ``interpolate`` (linear in the row index between
@@ -27,6 +28,7 @@ import gzip
 import io
 import json
 import math
+import sys
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -64,6 +66,7 @@ def is_missing(cell: str | None) -> bool:
 class Row:
     line: int  # 1-based line of the file where the row ends (the header line counts)
     cells: tuple[str | None, ...]  # stripped, one per header column; None: the row lacks that field
+    extra: tuple[str, ...] = ()  # cells beyond the header's width (strict_width=False only), for the caller to judge
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ def read_table(path: str | Path, format: str = "auto", *, default_format: str | 
     Every cell is kept as text: for long numeric series, ``read_columns`` keeps only the numbers.
     """
     path, kind, header, rows = _open_rows(path, format, default_format, encoding, strict_width, key, encoding_key)
-    table = Table(path, kind, header, [Row(line, cells) for line, cells in rows])
+    table = Table(path, kind, header, [Row(line, cells[: len(header)], cells[len(header):]) for line, cells in rows])
     if not table.rows:
         raise TableError(f"{path}: no data rows after the header")
     return table
@@ -260,10 +263,23 @@ def _decode_error(path: Path, opener, encoding: str, encoding_key: str | None) -
 def _delimited_rows(path: Path, lines: Iterator[str], delimiter: str,
                     strict_width: bool) -> tuple[tuple[str, ...] | None, Iterator[tuple[int, tuple[str | None, ...]]]]:
     """The header and a generator of the data rows after it (read as they are asked for)."""
+    lift_field_size_limit()
     reader = csv.reader(lines, delimiter=delimiter)
     rows = _stripped_rows(path, reader)
     header = next(rows, None)
     return (None, iter(())) if header is None else (header[1], _fitted_rows(path, rows, len(header[1]), strict_width))
+
+
+def lift_field_size_limit() -> None:
+    """Let ``csv`` read cells of any length: its default limit (131,072 characters) stops long texts
+    such as e-mails, which are ordinary data; the limit is process-wide, so it is only ever raised."""
+    limit = sys.maxsize
+    while limit > csv.field_size_limit():
+        try:
+            csv.field_size_limit(limit)
+            return
+        except OverflowError:  # a C long is 32 bits on some platforms (Windows)
+            limit //= 2
 
 
 def _stripped_rows(path: Path, reader: Any) -> Iterator[tuple[int, tuple[str, ...]]]:
@@ -279,12 +295,13 @@ def _stripped_rows(path: Path, reader: Any) -> Iterator[tuple[int, tuple[str, ..
 
 def _fitted_rows(path: Path, rows: Iterator[tuple[int, tuple[str, ...]]], width: int,
                  strict_width: bool) -> Iterator[tuple[int, tuple[str | None, ...]]]:
-    """Rows as wide as the header: a longer or shorter one is refused, or (``strict_width=False``) cut or padded with None."""
+    """Rows as wide as the header: a longer or shorter one is refused, or (``strict_width=False``) padded
+    with None; a longer one then keeps its extra cells after the header's width (``read_table`` parts them)."""
     for line, cells in rows:
         if len(cells) != width:
             if strict_width:
                 raise TableError(f"{location(path, line)}: {len(cells)} fields, the header has {width}")
-            cells = (cells + (None,) * width)[:width]  # type: ignore[assignment]
+            cells = cells + (None,) * (width - len(cells))  # type: ignore[assignment]
         yield line, cells
 
 

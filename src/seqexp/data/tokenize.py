@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from seqexp.data.errors import DataError
@@ -31,12 +32,13 @@ class Tokenizer:
         if self.level not in LEVELS:
             raise DataError(f"data.tokenizer.level must be one of {LEVELS}, got {self.level!r}")
 
-    def __call__(self, text: str) -> list[str]:
+    def __call__(self, text: str, limit: int | None = None) -> list[str]:
+        """The tokens of ``text``; with ``limit``, the first ``limit`` only (a long text is not tokenized to its end)."""
         if self.lowercase:
             text = text.lower()
         if self.level == "word":
-            return WORD_PATTERN.findall(text)
-        return [char for char in " ".join(text.split())]  # whitespace runs -> one space
+            return WORD_PATTERN.findall(text) if limit is None else [match.group() for match in islice(WORD_PATTERN.finditer(text), limit)]
+        return list(islice(" ".join(text.split()), limit))  # whitespace runs -> one space
 
     def state_dict(self) -> dict[str, Any]:
         return {"level": self.level, "lowercase": self.lowercase}
