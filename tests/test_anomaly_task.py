@@ -48,19 +48,6 @@ def spec(features: int = 1) -> dict:
     return {"input_kind": "features", "input_size": features, "target_kind": "anomaly", "output_size": features}
 
 
-def test_overlapping_windows_average_into_one_score_per_point() -> None:
-    model = {"cell": "gru", "hidden_size": 4, "num_layers": 1, "bidirectional": False, "dropout": 0.0}
-    task = AnomalyTask(spec(), model, {"name": "adam", "lr": 0.01}, {"name": "none"}, mode="reconstruction")
-    # Two windows of 3 steps, starting at -1 (one context step before the split) and at 1.
-    scores = torch.tensor([[9.0, 1.0, 2.0], [4.0, 6.0, 8.0]])
-    labels = torch.tensor([[1, 0, 1], [1, 0, 0]])
-    inputs = torch.arange(6.0).view(2, 3, 1)
-    series = task._point_series(torch.tensor([-1, 1]), scores, labels, inputs)
-    # point 0: 1; point 1: mean(2, 4) = 3; points 2, 3: 6, 8. The context step (score 9) is dropped.
-    torch.testing.assert_close(series["scores"], torch.tensor([1.0, 3.0, 6.0, 8.0]))
-    assert series["labels"].tolist() == [0, 1, 0, 0] and series["points"].tolist() == [0, 1, 2, 3]
-
-
 @pytest.mark.parametrize(("key", "value"), [("mode", "transformer"), ("horizon", 0), ("threshold", {"rule": "top1"})])
 def test_bad_task_settings_name_the_key(key: str, value: object) -> None:
     model = {"cell": "lstm", "hidden_size": 4, "num_layers": 1, "bidirectional": False, "dropout": 0.0}

@@ -7,15 +7,18 @@ Modes (``task.mode``), both over any ``model=`` preset as the encoder:
     reconstruction  an RNN autoencoder: encoder -> last step (the code) -> a decoder RNN fed the
                     code at every step -> linear; score = squared reconstruction error
 
-Per-point scores: val/test windows come in order with their ``starts``; at the end of the epoch
-each point's score is the mean over every window that scored it (then an optional centred moving
-average, ``score_smoothing``). Training is unsupervised: labels are used on validation only, to
-pick the threshold (``threshold.rule``) and to report metrics. The threshold is a buffer, so it is
-saved in every checkpoint and a test or ``seqexp.eval`` run uses the one chosen on validation.
+Per-point scores: each val/test batch adds its windows' scores to per-point sums and counts
+(``seqexp.metrics.point_scores``: memory grows with the points, not points x window); at the end of
+the epoch each point's score is the mean over every window that scored it (then an optional centred
+moving average, ``score_smoothing``). Prediction returns each window's scored steps only (forecast
+mode: the last ``horizon``), and the prediction file is built from them the same way. Training is
+unsupervised: labels are used on validation only, to pick the threshold (``threshold.rule``) and to
+report metrics. The threshold is a buffer, so it is saved in every checkpoint and a test or
+``seqexp.eval`` run uses the one chosen on validation.
 
-Under DDP each rank scores its share of the windows; the epoch end gathers every rank's windows
-(``all_gather``) and each rank computes the same metrics over the whole series (padding copies
-that a distributed sampler adds score identically, so averaging per point is unaffected).
+Under DDP each rank scores its share of the windows; the epoch end sums every rank's per-point sums
+and counts (an all-reduce of O(points)) and each rank computes the same metrics over the whole series
+(padding copies that a distributed sampler adds score identically, so averaging per point is unaffected).
 
 A split without anomalous points leaves best_f1 and the detection metrics undefined, and one without
 normal points leaves AUROC, AUPRC and the false-alarm rate undefined: the task says so once per
@@ -33,13 +36,15 @@ import torch
 from torch import nn
 
 from seqexp.data.spec import PredictionIndex
-from seqexp.metrics.anomaly import NEED_A_NORMAL_POINT, NEED_AN_ANOMALY, THRESHOLD_RULES, anomaly_metrics, choose_threshold, smooth
+from seqexp.metrics.anomaly import NEED_A_NORMAL_POINT, NEED_AN_ANOMALY, THRESHOLD_RULES, anomaly_metrics, choose_threshold
+from seqexp.metrics.point_scores import PointScores
 from seqexp.models.encoder import CELLS
 from seqexp.models.pooling import last_valid_step
 from seqexp.tasks.base import Columns, SequenceTask
 from seqexp.tasks.instance_norm import window_statistics
 
 MODES = ("forecast", "reconstruction")
+PREDICTION_CHUNK = 65_536  # windows folded into per-point sums at a time when building the prediction file
 Batch = dict[str, torch.Tensor]
 log = logging.getLogger(__name__)
 
@@ -84,7 +89,7 @@ class AnomalyTask(SequenceTask):
             self.head = nn.Linear(hidden_size, features)
         # Chosen on validation; a buffer so that checkpoints carry it. nan = not chosen yet.
         self.register_buffer("threshold", torch.tensor(float("nan")))
-        self._windows: dict[str, list[tuple[torch.Tensor, ...]]] = {}
+        self._points: dict[str, PointScores] = {}  # per split: per-point score sums of the epoch so far
         self._series: dict[str, dict[str, torch.Tensor]] = {}
         self._warned: set[tuple[str, str]] = set()  # (split, cause): each warning once per run
 
@@ -118,49 +123,24 @@ class AnomalyTask(SequenceTask):
     def update_metrics(self, stage: str, batch: Batch, outputs: torch.Tensor, batch_idx: int) -> None:
         if stage == "train":  # training is unsupervised: no metrics
             return
-        scores = outputs.detach().float()
-        self._windows.setdefault(stage, []).append((batch["starts"], scores, batch["targets"], batch["inputs"].detach()))
+        points = self._points.setdefault(stage, PointScores())
+        points.add(batch["starts"], outputs.detach().float(), batch["targets"], batch["inputs"].detach())
 
     def clear_epoch(self, stage: str) -> None:
-        self._windows.pop(stage, None)
+        self._points.pop(stage, None)
 
     # --- per-point series at the end of an epoch ----------------------------------------------
-    def _gather(self, tensor: torch.Tensor) -> torch.Tensor:
-        if self._trainer is not None and self.trainer.world_size > 1:
-            return self.all_gather(tensor).flatten(0, 1)
-        return tensor
-
-    def _point_series(
-        self, starts: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, inputs: torch.Tensor | None = None
-    ) -> dict[str, torch.Tensor]:
-        """Windows -> one value per split point: mean score, label and input values (if given), over the
-        ``points`` (positions in the split) that at least one window scored (all of them unless
-        evaluation was cut short)."""
-        order = torch.argsort(starts, stable=True)  # one summation order, however ranks split the windows
-        starts, scores, labels = starts[order], scores[order], labels[order]
-        positions = starts.view(-1, 1) + torch.arange(scores.shape[1], device=scores.device)  # (windows, time)
-        on_axis = positions >= 0  # steps before the split are context only
-        scored = on_axis & ~torch.isnan(scores)
-        length = int(positions[scored].max()) + 1
-        total = torch.zeros(length, device=scores.device).index_add_(0, positions[scored], scores[scored])
-        count = torch.zeros(length, device=scores.device).index_add_(0, positions[scored], torch.ones_like(scores[scored]))
-        point_labels = torch.zeros(length, dtype=torch.long, device=scores.device)
-        keep = on_axis & (positions < length)
-        point_labels[positions[keep]] = labels[keep].long()
-        covered = count > 0
-        point_scores = smooth(total[covered] / count[covered], self.score_smoothing)
-        series = {"scores": point_scores.cpu(), "labels": point_labels[covered].cpu(), "points": covered.nonzero().flatten().cpu()}
-        if inputs is not None:
-            values = torch.zeros(length, inputs.shape[-1], device=scores.device)
-            values[positions[keep]] = inputs[order][keep].float()
-            series["series"] = values[covered].cpu()
-        return series
+    def _reduce(self, tensor: torch.Tensor, op: str) -> torch.Tensor:
+        return self.trainer.strategy.reduce(tensor, reduce_op=op)
 
     def epoch_metrics(self, stage: str) -> dict[str, Any]:
         """Loss (mean score of the normal points), threshold (chosen here on val) and detection metrics."""
-        if not self._windows.get(stage):
+        points = self._points.pop(stage, None)
+        if points is None:
             return {}
-        series = self._point_series(*(self._gather(torch.cat(parts)) for parts in zip(*self._windows.pop(stage))))
+        if self._trainer is not None and self.trainer.world_size > 1:
+            points.reduce(self._reduce)
+        series = points.series(self.score_smoothing)
         scores, labels = series["scores"], series["labels"]
         if stage == "val":
             settings = self.threshold_settings
@@ -215,15 +195,24 @@ class AnomalyTask(SequenceTask):
             log.warning(message)
 
     def predict_batch(self, batch: Batch) -> Batch:
-        """Per-step scores of each window ``(batch, time)``, its ``starts`` and point labels."""
-        return {"starts": batch["starts"], "scores": self(batch, "predict").float(), "labels": batch["targets"]}
+        """Each window's scored steps ``(batch, steps)`` (forecast mode: the last ``horizon``; reconstruction:
+        all), the position of its first scored step (``starts``) and their labels (uint8): what the
+        prediction file needs, not the unscored context steps."""
+        scores = self(batch, "predict").float()
+        first = scores.shape[1] - self.horizon if self.mode == "forecast" else 0
+        # contiguous copies: a slice would keep every step of the window alive until the file is written
+        return {"starts": batch["starts"] + first, "scores": scores[:, first:].contiguous(),
+                "labels": batch["targets"][:, first:].to(torch.uint8).contiguous()}
 
     def prediction_table(self, outputs: Batch, index: PredictionIndex) -> Columns:
         """One row per scored point, as the test metrics see it: ``step`` and ``timestamp``, the values
         in the data's units, ``score`` (mean over the windows that scored the point, then smoothed),
         the ``threshold`` chosen on validation, ``flag`` (score >= threshold) and the true label
         (``truth``, when known): the file's scores and labels give the logged AUROC and AUPRC."""
-        series = self._point_series(outputs["starts"], outputs["scores"], outputs["labels"])
+        points = PointScores(keep_values=False)
+        for parts in zip(*(outputs[name].split(PREDICTION_CHUNK) for name in ("starts", "scores", "labels"))):
+            points.add(*parts)
+        series = points.series(self.score_smoothing)
         points, scores = series["points"], series["scores"]
         columns = self.time_columns(index, points)
         if index.values is not None:
@@ -234,14 +223,22 @@ class AnomalyTask(SequenceTask):
             columns["truth"] = series["labels"]
         return columns
 
-    def figures(self, stage: str) -> dict[str, Any]:
+    def figures(self, stage: str, index: PredictionIndex | None = None) -> dict[str, Any]:
+        """The split's series above its scores, on the prediction file's axis: ``index`` (the split's) gives
+        the points' steps, time stamps, column names and values as read; without it, split positions and
+        the values as the model sees them (scaled)."""
         if stage not in self._series:
             return {}
         from seqexp.plotting import anomaly_figure
 
         series = self._series[stage]
+        points = series["points"].numpy()
+        if index is not None and index.values is not None:
+            values, names = np.asarray(index.values)[points], index.names
+        else:
+            index, values = PredictionIndex(), series["series"].numpy()
+            names = tuple(f"feature {feature} (scaled)" for feature in range(values.shape[1]))
         title = self.figure_title(stage, f"{self.mode} score")
-        figure = anomaly_figure(
-            series["series"].numpy(), series["scores"].numpy(), series["labels"].numpy(), float(series["threshold"]), title
-        )
+        figure = anomaly_figure(index.first_step + points, values, names, series["scores"].numpy(), series["labels"].numpy(),
+                                float(series["threshold"]), title, index.times, index.first_step)
         return {f"{stage}/anomaly_scores": figure}
