@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import shlex
 import warnings
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig
 
-from seqexp.config import ConfigError, callbacks_without_validation, instantiate_group, validate_config
+from seqexp.callbacks import ResumeHint
+from seqexp.config import ConfigError, callbacks_without_validation, hydra_runtime, instantiate_group, validate_config
 from seqexp.predictions import PredictionFileWriter
 from seqexp.safety import preflight
 
@@ -35,12 +37,20 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     callbacks = instantiate_group(cfg.get("callbacks") if has_validation else callbacks_without_validation(cfg.get("callbacks")))
     if not cfg.trainer.get("enable_progress_bar", True):  # one switch for the bar: no need to also null the callback
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
+    if cfg.train:  # on Ctrl-C: the command that resumes from last.ckpt
+        callbacks.append(ResumeHint(resume_command(cfg), Path(cfg.paths.checkpoint_dir, "last.ckpt")))
     if cfg.test and cfg.predictions.write_test:  # writes when train() calls trainer.predict, after test
         callbacks.append(PredictionFileWriter(Path(cfg.paths.output_dir, "predictions", "test.csv"), cfg.predictions.max_rows,
                                               keys=("paths.output_dir", "predictions.max_rows")))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate_group(cfg.get("logger")) or False,
                                      **({} if has_validation else {"limit_val_batches": 0}), **chunked_training(cfg, task))
     return datamodule, task, trainer
+
+
+def resume_command(cfg: DictConfig) -> str:
+    """``python -m seqexp.train`` with the overrides this run was started with, less any ``ckpt_path``."""
+    overrides = [item for item in hydra_runtime(cfg)[0] if item.split("=", 1)[0].lstrip("+~") != "ckpt_path"]
+    return shlex.join(["python", "-m", "seqexp.train", *overrides])
 
 
 def chunked_training(cfg: DictConfig, task: L.LightningModule) -> dict:

@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import warnings
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from lightning.pytorch.utilities import rank_zero_only
@@ -41,6 +42,12 @@ class HideTips(logging.Filter):
 def announce(message: str) -> None:
     """A line for the user, once per run (not once per DDP rank)."""
     log.info("%s", message)
+
+
+def folder_listing(folder: str | Path) -> str:
+    """What ``folder`` holds, for the user: ``checkpoints/, metrics.json, tensorboard/, train.log`` (hidden entries left out)."""
+    entries = sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []
+    return ", ".join(entry.name + ("/" if entry.is_dir() else "") for entry in entries if not entry.name.startswith("."))
 
 
 def quiet_library_noise() -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +46,21 @@ def file_format(path: str | Path) -> str:
 
 
 def check_output_file(path: str | Path, key: str) -> None:
-    """Fail before predicting when the file cannot be written: a missing folder is made, Parquet needs pyarrow."""
+    """Fail before predicting when the file cannot be written: Parquet needs pyarrow, a missing folder must
+    be one that can be made. Nothing is created here (a run stopped before predicting leaves no empty folder):
+    ``write_table`` makes the folder."""
     path = Path(path)
     if file_format(path) == "parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             raise ConfigError(f"{key}={path}: writing Parquet needs pyarrow (the parquet extra: pip install -e '.[parquet]'); or write a .csv file") from None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(f"{key}={path}: cannot make its folder ({error.strerror or error})") from None
     if path.is_dir():
         raise ConfigError(f"{key}={path}: is a folder; give a file name (.csv, .parquet or .jsonl)")
+    existing = next(folder for folder in path.absolute().parents if folder.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        reason = "not writable" if existing.is_dir() else "a file, not a folder"
+        raise ConfigError(f"{key}={path}: cannot make its folder ({existing} is {reason})")
 
 
 class PredictionFileWriter(BasePredictionWriter):
@@ -183,6 +186,6 @@ def write_table(table: Columns, path: str | Path) -> None:
              for name, array in arrays.items()}), path)
         return
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, lineterminator="\n")  # csv's default ends lines with \r\n
         writer.writerow(arrays)
         writer.writerows(zip(*(_cells(array) for array in arrays.values())))

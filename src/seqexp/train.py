@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from seqexp.builder import build
 from seqexp.config import hydra_runtime, overridden_keys, plain
-from seqexp.console import announce, quiet_library_noise, user_errors_are_short
+from seqexp.console import announce, folder_listing, quiet_library_noise, user_errors_are_short
 from seqexp.distributed import prepare_ranks
 from seqexp.reporting import (
     best_checkpoint_summary,
@@ -63,7 +63,7 @@ def train(cfg: DictConfig) -> float | None:
     hparams = flat_hparams({"choice": hydra_runtime(cfg)[1], **sections, "seed": cfg.seed}, first=overridden_keys(cfg))
     log_hparams_with_metrics(trainer, hparams, [name for name in metrics if name.startswith(("val/", "test/"))])
     log_final_metrics(metrics)
-    announce(f"Run folder: {cfg.paths.output_dir} (metrics.json, checkpoints/, tensorboard/, train.log, predictions/)")
+    announce(f"Run folder: {cfg.paths.output_dir} ({folder_listing(cfg.paths.output_dir)})")
     return objective
 
 

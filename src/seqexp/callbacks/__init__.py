@@ -2,9 +2,10 @@
 
 from seqexp.callbacks.figures import FigureLogger
 from seqexp.callbacks.guards import RunGuards
+from seqexp.callbacks.interrupt import ResumeHint
 from seqexp.callbacks.last_checkpoint import LastCheckpoint
 from seqexp.callbacks.nan_guard import NanGuard, NonFiniteLossError
 from seqexp.callbacks.preemption import SaveOnSigterm
 from seqexp.callbacks.rng_state import RngState
 
-__all__ = ["FigureLogger", "LastCheckpoint", "NanGuard", "NonFiniteLossError", "RngState", "RunGuards", "SaveOnSigterm"]
+__all__ = ["FigureLogger", "LastCheckpoint", "NanGuard", "NonFiniteLossError", "ResumeHint", "RngState", "RunGuards", "SaveOnSigterm"]

@@ -343,10 +343,11 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         self.predict_table = table
 
     def prediction_index(self) -> PredictionIndex:
-        """Steps are rows of the series (of the new input, once set), named by the time column if there is one."""
+        """Steps are rows of the series (of the new input, once set), named by the time column if there is one;
+        the targets' values as read are the truth a prediction file shows."""
         table = self.predict_table or self.load()
         times = tuple(table.times) if table.times is not None else None
-        return PredictionIndex(times=times, names=tuple(self.targets))
+        return PredictionIndex(times=times, names=tuple(self.targets), values=table.values[:, self.target_indices].numpy())
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:

@@ -62,5 +62,5 @@ class PredictionIndex:
     first_step: int = 0  # number of the first step served in the whole series (anomaly: the split's first point)
     times: tuple[str, ...] | None = None  # each step's time stamp; None when the data has no time column
     names: tuple[str, ...] = ()  # series: the target columns; anomaly: the value columns
-    values: Any = None  # anomaly: the points served in the data's own units, (points, features)
+    values: Any = None  # the steps or points served, as read (data's units, float64), one column per name: (steps, names)
     texts: tuple[str, ...] = ()  # text classification: the texts served

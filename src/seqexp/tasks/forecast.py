@@ -101,11 +101,16 @@ class ForecastTask(RegressionTask):
         """One row per window and horizon step: the target's ``step`` and ``timestamp``, ``horizon``
         (1, 2, ...), then prediction and truth per target column. The mean over rows of
         ``|prediction - truth| / seasonal-naive MAE of the train range`` is the logged MASE."""
-        prediction, truth = outputs["prediction"], outputs["truth"]
+        prediction, truth = outputs["prediction"], outputs["truth"].flatten(0, 1)
         windows, horizon = prediction.shape[:2]
         steps = (outputs["origin"].view(-1, 1) + torch.arange(horizon)).flatten()
+        if index.values is not None:  # the series as read (123.98), not float32 brought back from the model's scale (123.979996)
+            values = torch.as_tensor(index.values)
+            truth = torch.full((len(steps), values.shape[1]), float("nan"), dtype=values.dtype)
+            known = steps < len(values)  # past the end of new input: not known yet
+            truth[known] = values[steps[known]]
         columns = {**self.time_columns(index, steps), "horizon": (torch.arange(horizon) + 1).repeat(windows)}
-        return {**columns, **self.target_columns(index.names, prediction.flatten(0, 1), truth.flatten(0, 1) if index.truth else None)}
+        return {**columns, **self.target_columns(index.names, prediction.flatten(0, 1), truth if index.truth else None)}
 
     def figures(self, stage: str) -> dict[str, Any]:
         if not self._forecasts.get(stage):
