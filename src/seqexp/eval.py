@@ -1,6 +1,9 @@
 """Eval recipe: rebuild data and task from a checkpoint's run folder, then test.
 
     python -m seqexp.eval ckpt_path=outputs/<date>/<time>/checkpoints/last.ckpt
+    python -m seqexp.eval ckpt_path=... +data.path=other.csv     # the run's data keys, but this file
+
+``data.*`` overrides replace the run's data keys; model and task keys are refused (the weights fix them).
 """
 
 from __future__ import annotations
@@ -10,22 +13,15 @@ from pathlib import Path
 import hydra
 import lightning as L
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from seqexp.config import ConfigError, instantiate_group
 from seqexp.console import announce, quiet_library_noise, user_errors_are_short
 from seqexp.reporting import log_final_metrics, scalar_metrics, write_metrics_file
+from seqexp.run_config import data_overrides, run_config
 from seqexp.safety import check_checkpoint
 
 SPLITS = ("val", "test")  # what split= may evaluate
-
-
-def load_run_config(ckpt_path: Path) -> DictConfig:
-    """The composed config saved by Hydra in the checkpoint's run folder."""
-    config_file = ckpt_path.resolve().parent.parent / ".hydra" / "config.yaml"
-    if not config_file.is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path}: no run config at {config_file} (is this a seqexp run folder?)")
-    return OmegaConf.load(config_file)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -33,9 +29,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     announce(f"Run folder: {cfg.paths.output_dir}")
     if cfg.split not in SPLITS:
         raise ConfigError(f"split={cfg.split!r}: must be one of {SPLITS}")
+    overrides = data_overrides(cfg, "eval")  # model.*/task.*: refused before anything is loaded
     ckpt_path = Path(cfg.ckpt_path)
     check_checkpoint(ckpt_path, "ckpt_path", resume=False)  # exists, complete, weights-only loadable
-    run_cfg = load_run_config(ckpt_path)
+    run_cfg = run_config(ckpt_path, overrides)
     L.seed_everything(run_cfg.seed, workers=True)
     datamodule: L.LightningDataModule = instantiate(run_cfg.data)
     if cfg.split == "val" and not getattr(datamodule, "has_validation", True):

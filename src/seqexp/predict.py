@@ -25,12 +25,13 @@ from omegaconf import DictConfig, OmegaConf
 from seqexp.config import ConfigError
 from seqexp.console import quiet_library_noise, user_errors_are_short
 from seqexp.data.text import TextDataModule
-from seqexp.eval import load_run_config
 from seqexp.predictions import PredictionFileWriter, records
+from seqexp.run_config import data_overrides, run_config
 from seqexp.safety import check_checkpoint
 from seqexp.tasks.classification import ClassificationTask
 
 NEW_INPUT_KEYS = ("file", "data.path", "data.test_path")
+NEW_DATA_KEYS = tuple(key.split(".", 1)[1] for key in NEW_INPUT_KEYS if key.startswith("data."))  # not the run's data keys
 
 
 def with_defaults(cfg: DictConfig) -> DictConfig:
@@ -65,16 +66,20 @@ def new_input(cfg: DictConfig) -> tuple[str, str] | None:
     return given[0] if given else None
 
 
-def build(cfg: DictConfig, ckpt_path: Path, text_model: bool) -> tuple[type[L.LightningModule], L.LightningDataModule]:
-    """The task class and the DataModule that serves what to predict."""
+def build(cfg: DictConfig, ckpt_path: Path, text_model: bool,
+          overrides: dict[str, Any]) -> tuple[type[L.LightningModule], L.LightningDataModule]:
+    """The task class and the DataModule that serves what to predict (``overrides``: the run's data keys to replace)."""
     if cfg.text is not None or (text_model and cfg.file is not None):
         if not text_model:
             raise ConfigError(f"text=: {ckpt_path} is not a text model (data=text or data=text_csv); give it "
                               f"{' or '.join(f'{key}=' for key in NEW_INPUT_KEYS)}, or no input for its test split")
+        if overrides:
+            raise ConfigError(f"{', '.join(overrides)}: texts given as text=/file= are read with the checkpoint's own vocabulary "
+                              "and labels; data keys apply to its test split only")
         datamodule = TextDataModule(batch_size=cfg.batch_size)  # vocabulary and labels: restored from the checkpoint
         datamodule.set_predict_input(read_texts(cfg))
         return ClassificationTask, datamodule
-    run_cfg = load_run_config(ckpt_path)
+    run_cfg = run_config(ckpt_path, overrides, own_data_keys=NEW_DATA_KEYS)
     L.seed_everything(run_cfg.seed, workers=True)  # data generated from the seed comes out as in training
     datamodule = instantiate(run_cfg.data)
     source = new_input(cfg)
@@ -92,6 +97,7 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     Labelled texts are also printed, one per line: label, class probabilities, text."""
     cfg = with_defaults(cfg)
     quiet_library_noise()
+    overrides = data_overrides(cfg, "predict", own_data_keys=NEW_DATA_KEYS)  # model.*/task.*: refused here
     ckpt_path = Path(cfg.ckpt_path)
     checkpoint = check_checkpoint(ckpt_path, "ckpt_path", resume=False)  # exists, complete, weights-only loadable
     text_model = TextDataModule.__qualname__ in checkpoint
@@ -99,7 +105,7 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
         texts_hint = 'give text="..." or file=<one text per line>, or ' if text_model else "give "
         raise ConfigError(f"nothing to predict: {texts_hint}output_file=<file> (.csv, .parquet or .jsonl) to write predictions to")
     writer = PredictionFileWriter(cfg.output_file, cfg.max_rows)  # a file that cannot be written fails here
-    task_class, datamodule = build(cfg, ckpt_path, text_model)
+    task_class, datamodule = build(cfg, ckpt_path, text_model, overrides)
     texts = getattr(datamodule, "predict_texts", None) is not None
     task = task_class.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=[writer])

@@ -8,7 +8,7 @@ and writes the file. ``seqexp.predict`` writes where the user says; ``seqexp.tra
 ``<run>/predictions/test.csv`` after testing.
 
 A task may group columns (a dict of columns: the class probabilities). Formats, by the file's
-suffix: ``.parquet`` (needs pyarrow) and anything else CSV, one column per member of a group
+suffix (others are refused before predicting): ``.parquet`` (needs pyarrow); ``.csv``, one column per member of a group
 (``p_<class>``); ``.jsonl``, one object per row, a group as one object (``probabilities``, as
 ``seqexp.predict`` has always written labelled texts). Numbers are written as the shortest decimal
 that reads back to the same float32/float64 value, so a metric recomputed from the file is the
@@ -38,11 +38,12 @@ from seqexp.tasks.base import Columns
 log = logging.getLogger(__name__)
 
 GROUP_PREFIXES = {"probabilities": "p"}  # flat names of grouped columns: p_<class>
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}  # what a prediction file's suffix may be
 
 
 def file_format(path: str | Path) -> str:
-    suffix = Path(path).suffix.lower()
-    return {".parquet": "parquet", ".jsonl": "jsonl"}.get(suffix, "csv")
+    """The format a suffix names (``check_output_file`` refuses the others before anything is predicted)."""
+    return FORMATS.get(Path(path).suffix.lower(), "csv")
 
 
 def check_output_file(path: str | Path, key: str) -> None:
@@ -57,6 +58,8 @@ def check_output_file(path: str | Path, key: str) -> None:
             raise ConfigError(f"{key}={path}: writing Parquet needs pyarrow (the parquet extra: pip install -e '.[parquet]'); or write a .csv file") from None
     if path.is_dir():
         raise ConfigError(f"{key}={path}: is a folder; give a file name (.csv, .parquet or .jsonl)")
+    if path.suffix.lower() not in FORMATS:
+        raise ConfigError(f"{key}={path}: must end in {', '.join(list(FORMATS)[:-1])} or {list(FORMATS)[-1]} (the suffix picks the format)")
     existing = next(folder for folder in path.absolute().parents if folder.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         reason = "not writable" if existing.is_dir() else "a file, not a folder"

@@ -23,6 +23,7 @@ from seqexp.reporting import (
     scalar_metrics,
     write_metrics_file,
 )
+from seqexp.run_config import keep_data_paths_absolute
 from seqexp.sweep import run_job
 
 
@@ -30,6 +31,7 @@ def train(cfg: DictConfig) -> float | None:
     """Run one experiment; return the value of ``monitor.metric`` for sweepers to optimise."""
     quiet_library_noise()
     announce(f"Run folder: {cfg.paths.output_dir}")
+    keep_data_paths_absolute(cfg)  # here and in <run>/.hydra/config.yaml: eval and predict work from any folder
     datamodule, task, trainer = build(cfg)
     prepare_ranks(trainer, datamodule.spec)  # DDP: refuse stateful data; ranks of a sweep job run that job
 
