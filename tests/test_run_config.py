@@ -10,11 +10,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 from helpers import compose_train, read_metrics, run_cli
 from seqexp.config import ConfigError
-from seqexp.run_config import keep_data_paths_absolute, run_config
+from seqexp.run_config import data_overrides, keep_data_paths_absolute, run_config
 
 UCR = Path(__file__).parent / "fixtures" / "ucr"
 
@@ -121,3 +122,13 @@ def test_every_data_path_key_becomes_absolute(tmp_path: Path, monkeypatch: pytes
     keep_data_paths_absolute(cfg)
     assert (cfg.data.path, cfg.data.windows_path, cfg.data.test_path) == (str(tmp_path / "plant.csv"), str(tmp_path / "windows.csv"),
                                                                           "missing.csv")
+
+
+def test_keys_typed_for_the_run_other_than_data_are_refused_by_name() -> None:
+    """What the user typed decides (the entry's own groups add keys of their own, e.g. callbacks.lr_monitor)."""
+    with initialize_config_module(config_module="seqexp.conf", version_base="1.3"):
+        cfg = compose(config_name="eval", overrides=["ckpt_path=x.ckpt", "+seed=3", "+data.batch_size=8"], return_hydra_config=True)
+        with pytest.raises(ConfigError, match=r"^seed=3: seqexp\.eval applies only data\.\* keys to the run's config$"):
+            data_overrides(cfg, "eval")
+        cfg = compose(config_name="eval", overrides=["ckpt_path=x.ckpt", "+data.batch_size=8"], return_hydra_config=True)
+        assert data_overrides(cfg, "eval") == {"data.batch_size": 8}
