@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers import read_metrics, run_cli
-from seqexp.summarize import load_jobs, sort_jobs, summarize, varied_keys
+from seqexp.summarize import load_jobs, sort_jobs, summarize, sweep_figure, varied_keys
 
 TINY = ["data.num_windows.train=128", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=8",
         "trainer.max_epochs=1", "logger=none"]
@@ -91,3 +91,32 @@ def test_metrics_json_is_strict_json_with_null_for_what_could_not_be_computed(tm
     assert "NaN" not in text and "Infinity" not in text
     record = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-JSON constant {name}"))
     assert record == {"metrics": {"test/auroc": None, "test/f1": 0.5}, "curve": [1.0, None], "objective": None}
+
+
+def test_summary_png_of_an_optuna_search_titles_stars_the_best_and_keeps_the_search_scales(tmp_path: Path) -> None:
+    """An Optuna search as `hparams_search=sine_optuna` leaves it: lr sampled with tag(log, ...) (the values drawn
+    span less than 100x), hidden sizes from a geometric choice, layers from range(1, 3); one trial failed."""
+    (tmp_path / "multirun.yaml").write_text(
+        "hydra:\n  sweeper:\n    params:\n      model.hidden_size: choice(16, 32, 64)\n"
+        "      model.num_layers: range(1, 3)\n      optim.lr: tag(log, interval(0.0003, 0.03))\n")
+    trials = [("0.0012", "16", "1", 0.30), ("0.0041", "64", "2", 0.12), ("0.0093", "32", "1", 0.05),
+              ("0.0150", "16", "2", 0.21), ("0.0021", "32", "2", None)]
+    for job, (lr, hidden, layers, mse) in enumerate(trials):
+        record = ({"status": "completed", "monitor": "val/mse", "objective": mse, "metrics": {"val/mse": mse}} if mse is not None
+                  else {"status": "failed", "error": "ValueError: boom", "objective": None})
+        _job(tmp_path, str(job), [f"optim.lr={lr}", f"model.hidden_size={hidden}", f"model.num_layers={layers}"], record)
+
+    figure = sweep_figure(load_jobs(tmp_path), "val/mse", "min", tmp_path)
+    figure.canvas.draw()
+    panels = {axis.get_xlabel(): axis for axis in figure.axes}
+    assert list(panels) == ["optim.lr", "model.hidden_size", "model.num_layers"]
+    assert figure._suptitle is not None and "best val/mse (min) of 4 jobs; best job 2 (val/mse = 0.05)" in figure._suptitle.get_text()
+    assert panels["optim.lr"].get_xscale() == "log"  # searched on a log scale, though 0.0012-0.015 spans only 12x
+    assert panels["model.hidden_size"].get_xscale() == "log"  # a geometric choice
+    assert panels["model.num_layers"].get_xscale() == "linear"
+    assert {"0.001", "0.003", "0.01"} <= {t.get_text() for t in panels["optim.lr"].get_xticklabels()}
+    assert [t.get_text() for t in panels["model.hidden_size"].get_xticklabels()] == ["16", "32", "64"]
+    assert [t.get_text() for t in panels["model.num_layers"].get_xticklabels()] == ["1", "2"]  # no 1.2, 1.4, ...
+    best_marks = [collection for collection in panels["optim.lr"].collections if collection.get_label() == "best: job 2"]
+    assert len(best_marks) == 1 and best_marks[0].get_offsets().tolist() == [[0.0093, 0.05]]
+    assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["job", "best: job 2"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -54,11 +54,34 @@ def confusion_matrix_figure(matrix: np.ndarray, class_names: list[str], title: s
     return figure
 
 
-def forecast_figure(origins: np.ndarray, forecasts: np.ndarray, truths: np.ndarray, title: str) -> Any:
+def time_axis(axis: Any, times: Sequence[str] | None, first_step: int = 0) -> None:
+    """An x axis of steps numbered as prediction files number them (their ``step`` column); with the
+    data's time stamps (``times[i]`` is step ``first_step + i``) the ticks read as those, as the file's
+    ``timestamp`` column does."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    axis.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    if times is None:
+        axis.set_xlabel("step")
+        return
+
+    def stamp(step: float, _: Any) -> str:
+        position = int(round(step)) - first_step
+        return times[position] if 0 <= position < len(times) else ""
+
+    axis.xaxis.set_major_formatter(FuncFormatter(stamp))
+    axis.tick_params(axis="x", labelrotation=20, labelsize="small")
+    axis.set_xlabel("timestamp")
+
+
+def forecast_figure(origins: np.ndarray, forecasts: np.ndarray, truths: np.ndarray, title: str,
+                    names: Sequence[str] = (), times: Sequence[str] | None = None) -> Any:
     """Truth over the scored range and the forecasts of the windows starting every ``horizon`` rows.
 
-    ``origins`` ``(windows,)`` is each window's first target row; ``forecasts``/``truths`` are
-    ``(windows, horizon, targets)`` in original units. Tiling shows every step forecast exactly once.
+    ``origins`` ``(windows,)`` is each window's first target row of the series (the prediction file's
+    ``step``); ``forecasts``/``truths`` are ``(windows, horizon, targets)`` in original units, one target
+    per name of ``names`` (the data's columns); ``times`` the series' time stamps, when it has them.
+    Tiling shows every step forecast exactly once.
     """
     plt = _pyplot()
     _, horizon, targets = truths.shape
@@ -73,36 +96,48 @@ def forecast_figure(origins: np.ndarray, forecasts: np.ndarray, truths: np.ndarr
         for count, index in enumerate(tiled):
             steps = origins[index] + np.arange(horizon)
             axis.plot(steps, forecasts[index, :, column], color="tab:orange", linewidth=1, label=None if count else "forecast")
-        if targets > 1:
-            axis.set_ylabel(f"target {column}")
+        axis.set_ylabel(names[column] if column < len(names) else f"target {column}")
         axis.legend(loc="upper right", fontsize="small")
     axes[0, 0].set_title(title)
-    axes[-1, 0].set_xlabel("row of the series")
+    time_axis(axes[-1, 0], times)
     figure.tight_layout()
     return figure
 
 
-def anomaly_figure(series: np.ndarray, scores: np.ndarray, labels: np.ndarray, threshold: float, title: str) -> Any:
-    """Series ``(time, feature)`` above its anomaly score: threshold line, labelled windows shaded,
-    points flagged (score >= threshold) marked on both panels."""
+SERIES_PANELS = 4  # up to this many value columns get a panel (and a y scale) each; more share one panel
+
+
+def anomaly_figure(steps: np.ndarray, series: np.ndarray, names: Sequence[str], scores: np.ndarray, labels: np.ndarray,
+                   threshold: float, title: str, times: Sequence[str] | None = None, first_step: int = 0) -> Any:
+    """Series ``(points, feature)`` in the data's units, one line per name of ``names`` (its columns; a
+    panel each, so columns of other units keep their scale), above the points' anomaly ``scores``:
+    threshold line, labelled windows shaded, points flagged (score >= threshold) marked. ``steps``
+    numbers the points as the prediction file does; ``times`` (the time stamps from step ``first_step``
+    on) labels them when the data has them."""
     plt = _pyplot()
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5), sharex=True)
-    steps = np.arange(len(scores))
-    for feature in range(series.shape[1]):
-        top.plot(steps, series[:, feature], linewidth=0.8, label=f"feature {feature}")
-    bottom.plot(steps, scores, color="black", linewidth=0.8, label="score")
-    bottom.axhline(threshold, color="red", linestyle="--", linewidth=1, label="threshold")
-    edges = np.diff(np.concatenate([[0], labels.astype(int), [0]]))
-    for start, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
-        for axis in (top, bottom):
-            axis.axvspan(start - 0.5, end - 0.5, color="orange", alpha=0.3, label="labelled anomaly" if start == np.flatnonzero(edges == 1)[0] else None)
+    features = series.shape[1]
+    groups = [[feature] for feature in range(features)] if features <= SERIES_PANELS else [list(range(features))]
+    figure, axes = plt.subplots(len(groups) + 1, 1, figsize=(10, 2.2 + 1.6 * len(groups)), sharex=True)
+    tops, bottom = axes[:-1], axes[-1]
     flagged = scores >= threshold
-    top.plot(steps[flagged], series[flagged, 0], "rx", markersize=4, label="detected")
+    for axis, group in zip(tops, groups):
+        for feature in group:
+            axis.plot(steps, series[:, feature], linewidth=0.8, label=names[feature])
+        axis.plot(steps[flagged], series[flagged, group[0]], "rx", markersize=4, label="detected")
+        if len(group) == 1:
+            axis.set_ylabel(names[group[0]])
+    bottom.plot(steps, scores, color="black", linewidth=0.8, label="score")
     bottom.plot(steps[flagged], scores[flagged], "rx", markersize=4, label="detected")
+    bottom.axhline(threshold, color="red", linestyle="--", linewidth=1, label="threshold")
+    bottom.set_ylabel("score")
+    edges = np.diff(np.concatenate([[0], labels.astype(int), [0]]))
+    for count, (start, end) in enumerate(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))):
+        for axis in axes:
+            axis.axvspan(steps[start] - 0.5, steps[end - 1] + 0.5, color="orange", alpha=0.3, label=None if count else "labelled anomaly")
     bottom.set_yscale("log" if np.all(scores > 0) else "linear")
-    bottom.set_xlabel("step")
-    top.set_title(title)
-    for axis in (top, bottom):
+    time_axis(bottom, times, first_step)
+    tops[0].set_title(title)
+    for axis in axes:
         axis.legend(loc="upper right", fontsize="small")
     figure.tight_layout()
     return figure

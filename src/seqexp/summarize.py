@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import OverrideParseException
 from omegaconf import OmegaConf
 
 MISSING = "missing"  # a job folder without metrics.json: killed, crashed hard, or still running
@@ -114,10 +116,44 @@ def to_markdown(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_sweep(jobs: Sequence[Job], monitor: str, path: Path) -> Path | None:
-    """One panel per swept key: each job's best ``monitor`` against that key's value (jobs without an
-    objective are left out). Numbers on a numeric axis (log-scaled when they span 100x), other values
-    as categories. None when nothing varied or no job has an objective."""
+def _number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def log_scaled_keys(sweep_dir: Path, jobs: Sequence[Job]) -> set[str]:
+    """Swept keys to draw on a log axis: those the search sampled on a log scale (Optuna's ``tag(log, ...)``
+    in ``hydra.sweeper.params`` of the sweep's ``multirun.yaml``, read with Hydra's own override parser),
+    and numeric keys whose values form a geometric grid (0.001, 0.01, 0.1) or span 100x and more."""
+    config_file = sweep_dir / "multirun.yaml"
+    params = OmegaConf.select(OmegaConf.load(config_file), "hydra.sweeper.params") if config_file.is_file() else None
+    parser = OverridesParser.create()
+    keys = set()
+    for key, spec in (OmegaConf.to_container(params) if params else {}).items():
+        try:
+            sweep = parser.parse_override(f"{key}={spec}").value()
+        except OverrideParseException:
+            continue
+        if "log" in getattr(sweep, "tags", ()):
+            keys.add(key)
+    for key in varied_keys(jobs):
+        numbers = sorted({number for job in jobs if (number := _number(job.overrides.get(key, ""))) is not None})
+        if len(numbers) < 2 or numbers[0] <= 0:
+            continue
+        ratios = [high / low for low, high in zip(numbers, numbers[1:])]
+        geometric = len(numbers) >= 3 and min(ratios) >= 1.5 and max(ratios) <= min(ratios) * 1.01
+        if geometric or numbers[-1] / numbers[0] >= 100:
+            keys.add(key)
+    return keys
+
+
+def sweep_figure(jobs: Sequence[Job], monitor: str, mode: str, sweep_dir: Path) -> Any:
+    """The figure of ``summary.png``: one panel per swept key, each job's best ``monitor`` against that key's value (jobs
+    without an objective are left out), the best job starred. Numbers on a numeric axis (log-scaled as
+    ``log_scaled_keys`` says; integers ticked at the values tried), other values as categories. None
+    when nothing varied or no job has an objective."""
     scored = [job for job in jobs if job.objective is not None]
     keys = varied_keys(jobs)
     if not scored or not keys:
@@ -126,33 +162,58 @@ def plot_sweep(jobs: Sequence[Job], monitor: str, path: Path) -> Path | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: PLC0415
 
-    figure, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.0), squeeze=False, sharey=True)
+    best = sort_jobs(scored, mode)[0]
+    log_keys = log_scaled_keys(sweep_dir, jobs)
+    figure, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys) + 0.6, 3.4), squeeze=False, sharey=True)
     for axis, key in zip(axes[0], keys):
         values = [job.overrides.get(key, "") for job in scored]
         numbers = [_number(value) for value in values]
         if all(number is not None for number in numbers):
-            axis.scatter(numbers, [job.objective for job in scored])
-            if min(numbers) > 0 and max(numbers) / min(numbers) >= 100:
+            positions = numbers
+            if key in log_keys:  # ticks at 1 and 3 of each decade, as plain numbers (0.001, 0.003, 0.01)
                 axis.set_xscale("log")
+                axis.xaxis.set_major_locator(LogLocator(subs=(1.0, 3.0)))
+                axis.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+                axis.xaxis.set_minor_formatter(NullFormatter())
+            if all(number.is_integer() and "." not in value for number, value in zip(numbers, values)):  # type: ignore[union-attr]
+                tried = sorted(set(numbers))  # type: ignore[type-var]
+                if len(tried) <= 12:
+                    axis.set_xticks(tried, [str(int(number)) for number in tried])
+                    axis.xaxis.set_minor_formatter(NullFormatter())
+                else:
+                    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         else:
             categories = list(dict.fromkeys(values))
-            axis.scatter([categories.index(value) for value in values], [job.objective for job in scored])
+            positions = [categories.index(value) for value in values]
             axis.set_xticks(range(len(categories)), categories, rotation=30)
+        axis.scatter(positions, [job.objective for job in scored], color="tab:blue", label="job")
+        at = scored.index(best)
+        axis.scatter([positions[at]], [best.objective], marker="*", s=220, color="tab:red", zorder=3,
+                     label=f"best: job {best.name}")
+        axis.margins(x=0.12)
         axis.set_xlabel(key)
         axis.grid(alpha=0.3)
     axes[0][0].set_ylabel(f"best {monitor}")
+    axes[0][0].legend(loc="best", fontsize="small")
+    figure.suptitle(f"{'/'.join(sweep_dir.parts[-2:])}: best {monitor} ({mode}) of {len(scored)} jobs; best job {best.name} "
+                    f"({monitor} = {best.objective:.4g})", fontsize="medium")
     figure.tight_layout()
+    return figure
+
+
+def plot_sweep(jobs: Sequence[Job], monitor: str, mode: str, sweep_dir: Path) -> Path | None:
+    """Write ``sweep_figure`` to ``<sweep_dir>/summary.png``; None when there is nothing to draw."""
+    figure = sweep_figure(jobs, monitor, mode, sweep_dir)
+    if figure is None:
+        return None
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    path = sweep_dir / "summary.png"
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
-
-
-def _number(value: str) -> float | None:
-    try:
-        return float(value)
-    except ValueError:
-        return None
 
 
 def summarize(sweep_dir: str | Path) -> str:
@@ -169,7 +230,7 @@ def summarize(sweep_dir: str | Path) -> str:
              f"sorted by best {monitor} ({mode})\n\n")
     markdown = title + to_markdown(header, rows)
     (sweep_dir / "summary.md").write_text(markdown)
-    plot_sweep(jobs, monitor, sweep_dir / "summary.png")
+    plot_sweep(jobs, monitor, mode, sweep_dir)
     with open(sweep_dir / "summary.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)

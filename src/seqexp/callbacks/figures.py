@@ -7,7 +7,9 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 
 class FigureLogger(L.Callback):
-    """Logs ``task.figures(stage)`` every ``every_n_epochs`` validation epochs and after testing."""
+    """Logs ``task.figures(stage, index)`` every ``every_n_epochs`` validation epochs and after testing; ``index``
+    (the DataModule's ``split_index``) gives the steps, time stamps, column names and values in the data's units
+    that a prediction file of the split shows, so the figure's axes read as the file does."""
 
     def __init__(self, every_n_epochs: int = 5) -> None:
         self.every_n_epochs = every_n_epochs
@@ -16,7 +18,9 @@ class FigureLogger(L.Callback):
         writers = [logger.experiment for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
         if not writers or not trainer.is_global_zero:
             return
-        for tag, figure in task.figures(stage).items():
+        datamodule = trainer.datamodule
+        index = datamodule.split_index(stage) if hasattr(datamodule, "split_index") else None  # steps as prediction files name them
+        for tag, figure in task.figures(stage, index).items():
             for writer in writers:
                 writer.add_figure(tag, figure, global_step=trainer.global_step, close=False)
             import matplotlib.pyplot as plt

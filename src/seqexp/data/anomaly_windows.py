@@ -220,10 +220,12 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
 
     def prediction_index(self) -> PredictionIndex:
         """Points of the test split (or of the new input, once set), with their values in the data's own units."""
-        if self.predict_index is not None:
-            return self.predict_index
+        return self.predict_index if self.predict_index is not None else self.split_index("test")
+
+    def split_index(self, split: str) -> PredictionIndex:
+        """Points of ``split``, numbered in the whole series, with their time stamps and values in the data's own units."""
         self.prepare_series()
-        start, end = self.bounds["test"]
+        start, end = self.bounds[split]
         times = self.point_times()
         return PredictionIndex(truth=self.has_labels(), first_step=start, times=None if times is None else tuple(times[start:end]),
                                names=self.value_names(), values=float64_rows(self.raw_values, start, end))

@@ -106,3 +106,9 @@ class TensorSplitLoaders:
     def prediction_index(self) -> PredictionIndex:
         """How to name the rows of what ``predict_dataloader`` serves (modules with time stamps or names override it)."""
         return PredictionIndex()
+
+    def split_index(self, split: str) -> PredictionIndex:
+        """How figures of ``split`` name its steps: as prediction files do. Here the prediction index, right
+        for modules whose steps are rows of one series whatever the split; modules that number a split's points
+        from its own start (anomaly) override it."""
+        return self.prediction_index()

@@ -232,13 +232,13 @@ class AnomalyTask(SequenceTask):
         from seqexp.plotting import anomaly_figure
 
         series = self._series[stage]
-        points = series["points"].numpy()
+        points = series["points"]
         if index is not None and index.values is not None:
-            values, names = np.asarray(index.values)[points], index.names
+            values, names = torch.as_tensor(index.values)[points].numpy(), index.names
         else:
             index, values = PredictionIndex(), series["series"].numpy()
             names = tuple(f"feature {feature} (scaled)" for feature in range(values.shape[1]))
         title = self.figure_title(stage, f"{self.mode} score")
-        figure = anomaly_figure(index.first_step + points, values, names, series["scores"].numpy(), series["labels"].numpy(),
+        figure = anomaly_figure(index.first_step + points.numpy(), values, names, series["scores"].numpy(), series["labels"].numpy(),
                                 float(series["threshold"]), title, index.times, index.first_step)
         return {f"{stage}/anomaly_scores": figure}

@@ -306,8 +306,9 @@ class SequenceTask(L.LightningModule):
             self._scheduler_monitor = schedule.pop("monitor")
         return {"optimizer": optimizer, "lr_scheduler": schedule}
 
-    def figures(self, stage: str) -> dict[str, Any]:
-        """Matplotlib figures for TensorBoard, by tag; ``FigureLogger`` calls this on rank 0."""
+    def figures(self, stage: str, index: PredictionIndex | None = None) -> dict[str, Any]:
+        """Matplotlib figures for TensorBoard, by tag; ``FigureLogger`` calls this on rank 0 with the split's
+        ``index`` (steps, time stamps, names and values as the split's prediction file shows them)."""
         return {}
 
     def figure_title(self, stage: str, subject: str) -> str:

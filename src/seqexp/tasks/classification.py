@@ -139,7 +139,7 @@ class ClassificationTask(SequenceTask):
             columns["truth"] = [self.class_names[k] for k in outputs["truth"].tolist()]
         return columns
 
-    def figures(self, stage: str) -> dict[str, Any]:
+    def figures(self, stage: str, index: PredictionIndex | None = None) -> dict[str, Any]:
         """Confusion matrix of the epoch that just ended (reset when the next one starts)."""
         if stage not in self.confusion or not self.confusion[stage].update_called:
             return {}

@@ -112,11 +112,13 @@ class ForecastTask(RegressionTask):
         columns = {**self.time_columns(index, steps), "horizon": (torch.arange(horizon) + 1).repeat(windows)}
         return {**columns, **self.target_columns(index.names, prediction.flatten(0, 1), truth if index.truth else None)}
 
-    def figures(self, stage: str) -> dict[str, Any]:
+    def figures(self, stage: str, index: PredictionIndex | None = None) -> dict[str, Any]:
         if not self._forecasts.get(stage):
             return {}
         from seqexp.plotting import forecast_figure
 
+        index = index or PredictionIndex()
         origins, forecasts, truths = (torch.cat(parts) for parts in zip(*self._forecasts[stage]))
         title = self.figure_title(stage, f"forecasts of {self.spec.horizon} steps, one every {self.spec.horizon} steps")
-        return {f"{stage}/forecast_vs_truth": forecast_figure(origins.numpy(), forecasts.numpy(), truths.numpy(), title)}
+        figure = forecast_figure(origins.numpy(), forecasts.numpy(), truths.numpy(), title, index.names, index.times)
+        return {f"{stage}/forecast_vs_truth": figure}

@@ -72,7 +72,7 @@ class RegressionTask(SequenceTask):
                    "step" if per_step else "horizon": (torch.arange(steps) + first).repeat(windows)}
         return {**columns, **self.target_columns(index.names, prediction.flatten(0, 1), truth.flatten(0, 1) if index.truth else None)}
 
-    def figures(self, stage: str) -> dict[str, Any]:
+    def figures(self, stage: str, index: PredictionIndex | None = None) -> dict[str, Any]:
         if stage not in self._example:
             return {}
         from seqexp.plotting import prediction_figure
