@@ -42,6 +42,17 @@ def folder_to_resume(ckpt_path: str | None, train: bool, overrides: list[str] | 
 
 OmegaConf.register_new_resolver("seqexp.folder_to_resume", folder_to_resume, replace=True)
 
+# monitor.mode -> the Optuna sweeper's direction: the search ranks trials as checkpoints and early stopping do.
+OPTUNA_DIRECTIONS = {"min": "minimize", "max": "maximize"}
+
+
+def optuna_direction(mode: str) -> str:
+    """``hydra.sweeper.direction`` for ``monitor.mode`` (another mode passes through; the sweep start refuses it)."""
+    return OPTUNA_DIRECTIONS.get(mode, mode)
+
+
+OmegaConf.register_new_resolver("seqexp.optuna_direction", optuna_direction, replace=True)
+
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -192,14 +203,6 @@ def hydra_runtime(cfg: DictConfig) -> tuple[list[str], dict[str, str]]:
             return [], {}
     choices = {group: choice for group, choice in hydra_cfg.runtime.choices.items() if choice and group in EXPERIMENT_GROUPS}
     return list(hydra_cfg.overrides.task), choices
-
-
-def overridden_keys(cfg: DictConfig) -> list[str]:
-    """The keys set on the command line, named as ``flat_hparams`` names them: ``model/hidden_size`` for a
-    value, ``choice/model`` for a group option (``model=gru``)."""
-    overrides, choices = hydra_runtime(cfg)
-    keys = [item.split("=", 1)[0].lstrip("+~") for item in overrides if "=" in item]
-    return [f"choice/{key}" if key in choices else key.replace(".", "/") for key in keys if not key.startswith("hydra")]
 
 
 def plain(section: DictConfig) -> dict:

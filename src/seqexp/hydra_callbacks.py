@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from seqexp.config import OPTUNA_DIRECTIONS
 
 log = logging.getLogger(__name__)
+
+# Made (O_EXCL) in a sweep folder by the sweep that owns it: of two sweeps started at once, one gets the folder.
+SWEEP_OWNER_FILE = ".sweep_owner"
 
 
 def _make_folder(key: str, folder: str) -> None:
@@ -25,14 +34,55 @@ def _make_folder(key: str, folder: str) -> None:
         raise SystemExit(f"Error: {key}={folder}: cannot create it ({error.strerror or error}); choose another {key}") from None
 
 
+def _claim_sweep_folder(folder: str) -> None:
+    """Make ``folder`` this sweep's own before Hydra writes into it: the owner file is created atomically, so of
+    two sweeps given one folder only one gets it, and a folder that already holds anything (another sweep, a run)
+    is refused. Its jobs' folders then hold no other run's files."""
+    owner = Path(folder) / SWEEP_OWNER_FILE
+    try:
+        with open(owner, "x") as handle:
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()} at {time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(sys.argv)}\n")
+    except FileExistsError:
+        raise SystemExit(f"Error: hydra.sweep.dir={folder}: belongs to another sweep ({owner}); choose another hydra.sweep.dir") from None
+    others = sorted(entry.name for entry in Path(folder).iterdir() if entry.name != SWEEP_OWNER_FILE)
+    if others:
+        owner.unlink()
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        raise SystemExit(f"Error: hydra.sweep.dir={folder}: already holds {shown} from another run, which this sweep's "
+                         "jobs would mix with or overwrite; choose another hydra.sweep.dir")
+
+
 class CheckRunFolder(Callback):
-    """Makes the run (or sweep) folder before Hydra does, with a message that names the key."""
+    """Makes the run (or sweep) folder before Hydra does, with a message that names the key; a sweep folder must
+    be new or empty, and is claimed for this sweep alone."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         _make_folder("hydra.run.dir", config.hydra.run.dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         _make_folder("hydra.sweep.dir", config.hydra.sweep.dir)
+        _claim_sweep_folder(config.hydra.sweep.dir)
+
+
+class CheckSweepDirection(Callback):
+    """A sweeper that optimises (Optuna) must go the way ``monitor.mode`` ranks the monitored metric; a
+    ``hydra.sweeper.direction`` that disagrees is refused before the first trial, naming both keys."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        direction = OmegaConf.select(config, "hydra.sweeper.direction", default=None)
+        if direction is None:  # Hydra's basic sweeper runs every job; it optimises nothing
+            return
+        mode, metric = OmegaConf.select(config, "monitor.mode", default=None), OmegaConf.select(config, "monitor.metric", default=None)
+        if mode not in OPTUNA_DIRECTIONS:
+            raise SystemExit(f"Error: monitor.mode={mode}: must be one of {sorted(OPTUNA_DIRECTIONS)} (how monitor.metric={metric} ranks)")
+        directions = [getattr(item, "name", item) for item in (direction if isinstance(direction, (list, ListConfig)) else [direction])]
+        if directions != [OPTUNA_DIRECTIONS[mode]]:
+            shown = directions[0] if len(directions) == 1 else f"[{','.join(map(str, directions))}]"
+            raise SystemExit(
+                f"Error: hydra.sweeper.direction={shown} disagrees with monitor.mode={mode} (monitor.metric={metric}): the search "
+                f"would report the worst trial as best; set hydra.sweeper.direction={OPTUNA_DIRECTIONS[mode]}, or leave it out "
+                "to follow monitor.mode"
+            )
 
 
 def failed_jobs(sweep_dir: Path) -> list[tuple[Path, dict[str, Any]]]:

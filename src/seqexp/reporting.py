@@ -6,7 +6,7 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import lightning as L
 import torch
@@ -61,12 +61,8 @@ def log_final_metrics(metrics: dict[str, float]) -> None:
     log.info("Final metrics: %s", "  ".join(f"{name}={value:.6g}" for name, value in sorted(metrics.items())))
 
 
-def flat_hparams(sections: dict[str, Any], first: Sequence[str] = ()) -> dict[str, Any]:
-    """Config sections as ``{"model/hidden_size": 64, ...}``, the keys in ``first`` leading.
-
-    TensorBoard's HPARAMS table shows its first few columns: what the user set on the command line
-    (what a sweep varies) goes there, not the keys that are equal in every run.
-    """
+def flat_hparams(sections: dict[str, Any]) -> dict[str, Any]:
+    """Config sections as ``{"model/hidden_size": 64, ...}``: one HPARAMS column per key."""
     flat: dict[str, Any] = {}
 
     def add(prefix: str, value: Any) -> None:
@@ -78,21 +74,28 @@ def flat_hparams(sections: dict[str, Any], first: Sequence[str] = ()) -> dict[st
 
     for name, section in sections.items():
         add(name, section)
-    leading = [key for key in first if key in flat]
-    return {**{key: flat[key] for key in leading}, **{key: value for key, value in flat.items() if key not in leading}}
+    return flat
 
 
 @rank_zero_only
-def log_hparams_with_metrics(trainer: L.Trainer, hparams: dict[str, Any], metric_tags: Sequence[str]) -> None:
-    """The run's parameters to every logger. TensorBoard: one HPARAMS entry whose metric columns read the
-    run's own ``val/*`` and ``test/*`` scalars (each tag's last value): no ``hp/*`` copies crowding the
-    SCALARS page, no ``hp_metric``."""
+def log_hparams(trainer: L.Trainer, hparams: dict[str, Any]) -> None:
+    """The run's parameters to every logger.
+
+    TensorBoard: the run's hparams (a session start and end), and no table layout of its own (no
+    ``_hparams_/experiment`` tag). TensorBoard then builds the HPARAMS table from every run it shows:
+    a column per key, marked ``differs`` where the runs disagree, and the HPARAMS tab shows the differing
+    columns first (its first five are ticked): what a sweep varied, never keys that are equal in every run.
+    A run's own layout would be taken as the whole table's, from one run chosen arbitrarily, with no key
+    marked as differing. The metric columns are the last values of the runs' own scalars (``val/*``,
+    ``test/*``, ...): no ``hp/*`` copies on the SCALARS page, no ``hp_metric``.
+    """
     for logger in trainer.loggers:
         if not isinstance(logger, TensorBoardLogger):  # MLflow, CSV: their own parameter records
             logger.log_hyperparams(hparams)
             logger.save()
         else:
+            _layout, session_start, session_end = tensorboard_summary.hparams(hparams, {})
             writer = FileWriter(logger.log_dir)  # an event file beside the scalars': the same TensorBoard run
-            for proto in tensorboard_summary.hparams(hparams, dict.fromkeys(metric_tags, 0.0)):
+            for proto in (session_start, session_end):
                 writer.add_summary(proto)
             writer.close()

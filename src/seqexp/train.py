@@ -12,14 +12,14 @@ import hydra
 from omegaconf import DictConfig
 
 from seqexp.builder import build
-from seqexp.config import hydra_runtime, overridden_keys, plain
+from seqexp.config import hydra_runtime, plain
 from seqexp.console import announce, folder_listing, quiet_library_noise, user_errors_are_short
 from seqexp.distributed import prepare_ranks
 from seqexp.reporting import (
     best_checkpoint_summary,
     flat_hparams,
     log_final_metrics,
-    log_hparams_with_metrics,
+    log_hparams,
     scalar_metrics,
     write_metrics_file,
 )
@@ -62,8 +62,7 @@ def train(cfg: DictConfig) -> float | None:
         },
     )
     sections = {name: plain(cfg[name]) for name in ("data", "model", "optim", "scheduler", "task")}
-    hparams = flat_hparams({"choice": hydra_runtime(cfg)[1], **sections, "seed": cfg.seed}, first=overridden_keys(cfg))
-    log_hparams_with_metrics(trainer, hparams, [name for name in metrics if name.startswith(("val/", "test/"))])
+    log_hparams(trainer, flat_hparams({"choice": hydra_runtime(cfg)[1], **sections, "seed": cfg.seed}))
     log_final_metrics(metrics)
     announce(f"Run folder: {cfg.paths.output_dir} ({folder_listing(cfg.paths.output_dir)})")
     return objective
