@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig
 
-from seqexp.callbacks import ResumeHint
+from seqexp.callbacks import ResumeHint, ValidationHistory
 from seqexp.config import ConfigError, callbacks_without_validation, hydra_runtime, instantiate_group, validate_config
 from seqexp.predictions import PredictionFileWriter
 from seqexp.safety import preflight
@@ -39,6 +39,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
     if cfg.train:  # on Ctrl-C: the command that resumes from last.ckpt
         callbacks.append(ResumeHint(resume_command(cfg), Path(cfg.paths.checkpoint_dir, "last.ckpt")))
+    callbacks.append(ValidationHistory())  # metrics.json reports the val/* figures of the tested weights
     if cfg.test and cfg.predictions.write_test:  # writes when train() calls trainer.predict, after test
         callbacks.append(PredictionFileWriter(Path(cfg.paths.output_dir, "predictions", "test.csv"), cfg.predictions.max_rows,
                                               keys=("paths.output_dir", "predictions.max_rows")))

@@ -15,6 +15,8 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.tensorboard import summary as tensorboard_summary
 from torch.utils.tensorboard.writer import FileWriter
 
+from seqexp.callbacks import ValidationHistory
+
 log = logging.getLogger(__name__)
 
 
@@ -23,17 +25,31 @@ def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def best_checkpoint_summary(trainer: L.Trainer) -> dict[str, Any]:
-    """Path, score and epoch of the best checkpoint, when one was kept."""
+    """Path, score, epoch and global step of the best checkpoint, when one was kept."""
     callback = trainer.checkpoint_callback
     if callback is None or not getattr(callback, "best_model_path", ""):
-        return {"best_model_path": None, "best_score": None, "best_epoch": None}
+        return {"best_model_path": None, "best_score": None, "best_epoch": None, "best_step": None}
     checkpoint = torch.load(callback.best_model_path, map_location="cpu", weights_only=True, mmap=True)
     score = callback.best_model_score
     return {
         "best_model_path": callback.best_model_path,
         "best_score": None if score is None else float(score),
         "best_epoch": checkpoint.get("epoch"),
+        "best_step": checkpoint.get("global_step"),
     }
+
+
+def tested_weights_validation(trainer: L.Trainer, best: dict[str, Any]) -> tuple[dict[str, float], str | None]:
+    """The ``val/*`` figures of the weights that are tested (the best checkpoint's, else the final ones) and
+    which validation they come from; ``({}, None)`` when no validation ran."""
+    history = next((callback for callback in trainer.callbacks if isinstance(callback, ValidationHistory)), None)
+    record = history.at_step(best["best_step"]) if history is not None else None
+    if record is None:
+        return {}, None
+    step, figures = record
+    weights = "the best checkpoint" if best["best_step"] is not None else "the final weights"
+    stale = "" if best["best_step"] is not None or step == trainer.global_step else f"; fit ended at step {trainer.global_step}"
+    return figures, f"validation at global step {step}, of {weights}{stale}"
 
 
 def strict_json(value: Any) -> Any:
@@ -56,9 +72,11 @@ def write_metrics_file(path: str | Path, payload: dict[str, Any]) -> None:
 
 
 @rank_zero_only
-def log_final_metrics(metrics: dict[str, float]) -> None:
+def log_final_metrics(metrics: dict[str, float], validation_source: str | None = None) -> None:
     """The final metrics as one log line, so the run's log file holds what the console's tables showed."""
     log.info("Final metrics: %s", "  ".join(f"{name}={value:.6g}" for name, value in sorted(metrics.items())))
+    if validation_source:
+        log.info("val/* above: the %s", validation_source)
 
 
 def flat_hparams(sections: dict[str, Any]) -> dict[str, Any]:

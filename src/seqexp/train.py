@@ -21,6 +21,7 @@ from seqexp.reporting import (
     log_final_metrics,
     log_hparams,
     scalar_metrics,
+    tested_weights_validation,
     write_metrics_file,
 )
 from seqexp.run_config import keep_data_paths_absolute
@@ -42,7 +43,9 @@ def train(cfg: DictConfig) -> float | None:
     best = best_checkpoint_summary(trainer)
     if cfg.test:
         trainer.test(task, datamodule=datamodule, ckpt_path=best["best_model_path"], verbose=True)
-    metrics = {**fit_metrics, **scalar_metrics(trainer.callback_metrics)}
+    validation, validation_source = tested_weights_validation(trainer, best)  # not the last epoch's, when it was not tested
+    metrics = {**{name: value for name, value in fit_metrics.items() if not name.startswith("val/")}, **validation,
+               **scalar_metrics(trainer.callback_metrics)}
     if cfg.test and cfg.predictions.write_test:  # the test split again, through predict_step: <run>/predictions/test.csv
         trainer.predict(task, datamodule=datamodule, ckpt_path=best["best_model_path"], weights_only=True, return_predictions=False)
     objective = best["best_score"] if best["best_score"] is not None else metrics.get(cfg.monitor.metric)
@@ -54,6 +57,7 @@ def train(cfg: DictConfig) -> float | None:
             "metrics": metrics,
             "monitor": cfg.monitor.metric,
             "objective": objective,
+            "val_metrics_from": validation_source,
             **best,
             "epochs": trainer.current_epoch,
             "global_step": trainer.global_step,
@@ -63,7 +67,7 @@ def train(cfg: DictConfig) -> float | None:
     )
     sections = {name: plain(cfg[name]) for name in ("data", "model", "optim", "scheduler", "task")}
     log_hparams(trainer, flat_hparams({"choice": hydra_runtime(cfg)[1], **sections, "seed": cfg.seed}))
-    log_final_metrics(metrics)
+    log_final_metrics(metrics, validation_source)
     announce(f"Run folder: {cfg.paths.output_dir} ({folder_listing(cfg.paths.output_dir)})")
     return objective
 

@@ -7,5 +7,6 @@ from seqexp.callbacks.last_checkpoint import LastCheckpoint
 from seqexp.callbacks.nan_guard import NanGuard, NonFiniteLossError
 from seqexp.callbacks.preemption import SaveOnSigterm
 from seqexp.callbacks.rng_state import RngState
+from seqexp.callbacks.validation_history import ValidationHistory
 
-__all__ = ["FigureLogger", "LastCheckpoint", "NanGuard", "NonFiniteLossError", "ResumeHint", "RngState", "RunGuards", "SaveOnSigterm"]
+__all__ = ["FigureLogger", "LastCheckpoint", "NanGuard", "NonFiniteLossError", "ResumeHint", "RngState", "RunGuards", "SaveOnSigterm", "ValidationHistory"]
