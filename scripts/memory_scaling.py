@@ -1,19 +1,22 @@
 """Peak memory and start-up time of a training run as the series grows: memory should follow the points,
 not points x window (windows are index arithmetic, ``seqexp.data.windows``).
 
-    python scripts/memory_scaling.py                          # 10k, 1M and 5M-point CSVs, a 50M-point .npy
-    python scripts/memory_scaling.py --csv-points 10000 100000 --npy-points 0
+    python scripts/memory_scaling.py                          # 10k, 2M and 5M-point CSVs
+    python scripts/memory_scaling.py --csv-points 10000 100000 --npy-points 50000000
 
 Each case writes a labelled series (a noisy sine, ``value`` and ``label`` columns; the ``.npy`` is a
 structured array with the same fields, memory-mapped) and runs, in a fresh process, exactly what a user
 types:
 
-    python -m seqexp.train data=anomaly_csv data.path=<file> data.label_column=label trainer.max_steps=1 ...
+    python -m seqexp.train data=anomaly_csv data.path=<file> data.label_column=label trainer.max_epochs=1 trainer.limit_train_batches=1
 
-with one validation and one test batch (``limit_*_batches=1``) and no prediction file, so that the run
-measures reading the file, splitting, scaling and the first step, not a full epoch. It prints one JSON
-line per case: peak resident memory of that process (``ru_maxrss`` from ``os.wait4``) and the run's wall
-time (an upper bound on the time to the first training step), then the growth over the smallest case.
+with every default but the training length (one epoch of one batch, then a full validation run): full
+validation and test, the figures and ``predictions/test.csv``. So the run measures reading the file, splitting,
+scaling, scoring every val and test point twice over (test, then the prediction file) and writing the
+file, not training. It prints one JSON line per case: peak resident memory of that process
+(``ru_maxrss`` from ``os.wait4``) and the run's wall time, then the growth over the smallest case.
+``--npy-points N`` adds a memory-mapped ``.npy`` case (off by default: full evaluation of 50M points
+takes hours on 2 cores).
 """
 
 from __future__ import annotations
@@ -61,8 +64,7 @@ def write_npy(path: Path, points: int) -> None:
 def measure(data_file: Path, run_dir: Path, threads: int) -> dict[str, float]:
     command = [
         sys.executable, "-m", "seqexp.train", "data=anomaly_csv", f"data.path={data_file}", "data.label_column=label",
-        "trainer.max_steps=1", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
-        "predictions.write_test=false", f"hydra.run.dir={run_dir}",
+        "trainer.max_epochs=1", "trainer.limit_train_batches=1", f"hydra.run.dir={run_dir}",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     started = time.perf_counter()
@@ -76,8 +78,8 @@ def measure(data_file: Path, run_dir: Path, threads: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--csv-points", type=int, nargs="+", default=[10_000, 1_000_000, 5_000_000])
-    parser.add_argument("--npy-points", type=int, default=50_000_000, help="0: no .npy case")
+    parser.add_argument("--csv-points", type=int, nargs="+", default=[10_000, 2_000_000, 5_000_000])
+    parser.add_argument("--npy-points", type=int, default=0, help="points of a .npy case; 0: none")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     cases = [("csv", points) for points in args.csv_points] + ([("npy", args.npy_points)] if args.npy_points else [])
