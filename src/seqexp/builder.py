@@ -14,10 +14,10 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig
 
-from seqexp.callbacks import ResumeHint, ValidationHistory
+from seqexp.callbacks import MonitoredMetricCheck, ResumeHint, ValidationHistory
 from seqexp.config import ConfigError, callbacks_without_validation, hydra_runtime, instantiate_group, validate_config
 from seqexp.predictions import PredictionFileWriter
-from seqexp.safety import preflight
+from seqexp.safety import check_checkpoint_fits, preflight
 
 
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
@@ -29,6 +29,8 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     task: L.LightningModule = instantiate(
         cfg.task, spec=datamodule.spec.to_dict(), model=cfg.model, optim=cfg.optim, scheduler=cfg.scheduler, _convert_="all"
     )
+    if cfg.train and cfg.ckpt_path is not None and Path(cfg.ckpt_path).is_file():  # resume or fine-tune
+        check_checkpoint_fits(task, cfg.ckpt_path)
     has_validation = getattr(datamodule, "has_validation", True)  # False: nothing for checkpoint/early stopping to monitor
     if not has_validation and str(cfg.scheduler.get("monitor") or "").startswith("val/"):
         raise ConfigError(f"scheduler={cfg.scheduler.get('name')} follows scheduler.monitor={cfg.scheduler.monitor}, but the data has no "
@@ -40,6 +42,8 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     if cfg.train:  # on Ctrl-C: the command that resumes from last.ckpt
         callbacks.append(ResumeHint(resume_command(cfg), Path(cfg.paths.checkpoint_dir, "last.ckpt")))
     callbacks.append(ValidationHistory())  # metrics.json reports the val/* figures of the tested weights
+    if has_validation and cfg.train:  # an unknown monitor.metric fails after the sanity check, not after an epoch
+        callbacks.append(MonitoredMetricCheck(cfg.monitor.metric))
     if cfg.test and cfg.predictions.write_test:  # writes when train() calls trainer.predict, after test
         callbacks.append(PredictionFileWriter(Path(cfg.paths.output_dir, "predictions", "test.csv"), cfg.predictions.max_rows,
                                               keys=("paths.output_dir", "predictions.max_rows")))

@@ -16,6 +16,7 @@ from typing import Any, Callable, TypeVar
 
 from lightning.pytorch.utilities import rank_zero_only
 
+from seqexp.callbacks.nan_guard import NonFiniteLossError
 from seqexp.config import ConfigError
 from seqexp.data.errors import DataError
 
@@ -80,7 +81,7 @@ def users_mistake(error: BaseException) -> BaseException | None:
     """The user-facing error in ``error``'s cause chain (Hydra's ``instantiate`` wraps what a constructor raised)."""
     seen: BaseException | None = error
     while seen is not None:
-        if isinstance(seen, (ConfigError, DataError)):
+        if isinstance(seen, (ConfigError, DataError, NonFiniteLossError)):  # the last: its message says what to try
             return seen
         seen = seen.__cause__
     return None

@@ -60,6 +60,34 @@ def check_checkpoint(path: str | Path, key: str = "ckpt_path", resume: bool = Tr
     return checkpoint
 
 
+def _flat(section: Any, prefix: str) -> dict[str, Any]:
+    if isinstance(section, dict):
+        return {key: value for name, item in section.items() for key, value in _flat(item, f"{prefix}.{name}").items()}
+    return {prefix: section}
+
+
+def check_checkpoint_fits(task: torch.nn.Module, path: str | Path, key: str = "ckpt_path") -> None:
+    """Refuse, before training, a checkpoint whose weights do not fit the model built from this config
+    (another ``model.*`` size, or data with another vocabulary or number of features or classes), naming
+    the parameters and the settings that differ, instead of Lightning's ``size mismatch`` traceback."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    saved = {name: tuple(value.shape) for name, value in checkpoint["state_dict"].items()}
+    built = {name: tuple(value.shape) for name, value in task.state_dict().items()}
+    differ = [f"{name}: {list(saved.get(name, ()))} there, {list(built.get(name, ()))} here"
+              for name in sorted(set(saved) | set(built)) if saved.get(name) != built.get(name)]
+    if not differ:
+        return
+    settings = checkpoint.get("hyper_parameters", {})
+    was = {**_flat(settings.get("model", {}), "model"), **_flat(settings.get("spec", {}), "spec")}
+    now = {**_flat(getattr(task, "hparams", {}).get("model", {}), "model"), **_flat(getattr(task, "hparams", {}).get("spec", {}), "spec")}
+    changed = [f"{name}={was.get(name)} there, {now.get(name)} here" for name in sorted(set(was) | set(now)) if was.get(name) != now.get(name)]
+    raise CheckpointError(
+        f"{key}={path}: its weights do not fit the model this config builds ({'; '.join(differ[:3])}"
+        f"{'; ...' if len(differ) > 3 else ''}){': ' + '; '.join(changed) if changed else ''}. "
+        "To resume, give the run's own overrides and data"
+    )
+
+
 def _check_writable(key: str, folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
