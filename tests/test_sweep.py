@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from helpers import compose_train, read_metrics, run_cli
-from seqexp.hydra_callbacks import CheckSweepDirection
+from seqexp.hydra_callbacks import CheckRunFolder, CheckSweepDirection
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHORT = ["trainer.max_epochs=1", "data.num_windows.train=64", "data.num_windows.val=32", "data.num_windows.test=32"]
@@ -155,6 +156,20 @@ def test_a_sweep_never_writes_into_a_folder_holding_another_sweep(two_sweeps: tu
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"Error: hydra.sweep.dir={taken}: belongs to another sweep")
     assert {path: path.stat().st_mtime_ns for path in taken.rglob("*")} == before  # not a byte written there
+
+
+def test_a_sweep_folder_is_claimed_once_and_a_folder_holding_a_run_is_refused(tmp_path: Path) -> None:
+    """The check Hydra calls before it writes anything into a sweep folder: the first sweep gets a new folder, a
+    second one given it (at once or later) is refused, and so is a folder of files from before (an older sweep, a run)."""
+    sweep = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path / "new")}}})
+    CheckRunFolder().on_multirun_start(sweep)
+    with pytest.raises(SystemExit, match=f"^Error: hydra.sweep.dir={tmp_path / 'new'}: belongs to another sweep"):
+        CheckRunFolder().on_multirun_start(sweep)
+    (tmp_path / "old" / "0").mkdir(parents=True)
+    (tmp_path / "old" / "multirun.yaml").write_text("hydra: {}\n")
+    with pytest.raises(SystemExit, match=f"^Error: hydra.sweep.dir={tmp_path / 'old'}: already holds 0, multirun.yaml from another run"):
+        CheckRunFolder().on_multirun_start(OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path / "old")}}}))
+    assert sorted(path.name for path in (tmp_path / "old").iterdir()) == ["0", "multirun.yaml"]  # left as it was
 
 
 def _free_port() -> int:

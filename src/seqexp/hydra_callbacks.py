@@ -80,8 +80,8 @@ class CheckSweepDirection(Callback):
             shown = directions[0] if len(directions) == 1 else f"[{','.join(map(str, directions))}]"
             raise SystemExit(
                 f"Error: hydra.sweeper.direction={shown} disagrees with monitor.mode={mode} (monitor.metric={metric}): the search "
-                f"would report the worst trial as best; set hydra.sweeper.direction={OPTUNA_DIRECTIONS[mode]}, or leave it out "
-                "to follow monitor.mode"
+                f"would report the worst trial as best; set hydra.sweeper.direction={OPTUNA_DIRECTIONS[mode]} "
+                "(hparams_search=sine_optuna follows monitor.mode by itself)"
             )
 
 
