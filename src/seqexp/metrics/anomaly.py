@@ -15,6 +15,9 @@ the raw score scale in float64: torchmetrics' binary curves pass scores outside 
 sigmoid, which saturates in float32 past ~17 (distinct scores tie) and returns thresholds on the
 sigmoid scale rather than the score's. AUROC and AUPRC follow scikit-learn's ``roc_auc_score`` and
 ``average_precision_score`` (ties at one score form one step of the curve).
+
+The range-aware metrics (VUS-ROC, VUS-PR, range-based precision/recall) live in
+``seqexp.metrics.range_aware``; :func:`anomaly_metrics` reports them with the rest.
 """
 
 from __future__ import annotations
@@ -22,12 +25,17 @@ from __future__ import annotations
 import torch
 from torchmetrics.functional.classification import binary_f1_score, binary_precision, binary_recall
 
+from seqexp.metrics.range_aware import VUS_THRESHOLDS, VUS_WINDOW, range_precision_recall_f1, volume_under_surface
+
 THRESHOLD_RULES = ("best_f1", "quantile", "mean_std")
 # Metrics of anomaly_metrics that mean nothing on a split without anomalous points: nan, or 0 by the
 # zero_division convention.
-NEED_AN_ANOMALY = ("auroc", "auprc", "event_recall", "ucr_hit", "recall", "f1", "pa_recall", "pa_f1")
+NEED_AN_ANOMALY = ("auroc", "auprc", "vus_roc", "vus_pr", "event_recall", "ucr_hit", "recall", "f1", "pa_recall", "pa_f1",
+                   "range_recall", "range_f1")
 # Metrics of anomaly_metrics that mean nothing on a split whose points are all labelled anomalous: nan.
-NEED_A_NORMAL_POINT = ("auroc", "auprc", "false_alarms_per_1k")
+NEED_A_NORMAL_POINT = ("auroc", "auprc", "vus_roc", "vus_pr", "false_alarms_per_1k")
+# Metrics of anomaly_metrics that are nan when a point's score is nan.
+NEED_SCORES = ("vus_roc", "vus_pr")
 
 
 def runs(mask: torch.Tensor) -> list[tuple[int, int]]:
@@ -160,18 +168,26 @@ def choose_threshold(
     return float(torch.quantile(normal, quantile)), "quantile"
 
 
-def anomaly_metrics(scores: torch.Tensor, labels: torch.Tensor, threshold: float, ucr_tolerance: int = 100) -> dict[str, float]:
-    """Every metric of one split at one threshold: AUROC/AUPRC of the raw score, point-wise and
-    point-adjusted precision/recall/F1, event recall, false alarms per 1,000 normal points, UCR hit.
-    Threshold-free metrics are nan when the split has no anomaly or no normal point."""
+def anomaly_metrics(
+    scores: torch.Tensor, labels: torch.Tensor, threshold: float, ucr_tolerance: int = 100,
+    vus_window: int = VUS_WINDOW, vus_thresholds: int = VUS_THRESHOLDS,
+) -> dict[str, float]:
+    """Every metric of one split at one threshold: AUROC/AUPRC and VUS-ROC/VUS-PR of the raw score,
+    point-wise, point-adjusted and range-based precision/recall/F1, event recall, false alarms per
+    1,000 normal points, UCR hit. Threshold-free metrics are nan when the split has no anomaly or no
+    normal point (VUS also with a nan score)."""
     scores, labels = scores.double().cpu(), labels.long().cpu()
     predictions = (scores >= threshold).long()
     has_both = bool(labels.any()) and not bool(labels.all())
+    vus_roc, vus_pr = volume_under_surface(scores, labels, vus_window, vus_thresholds)
     metrics = {
         "auroc": auroc(scores, labels) if has_both else float("nan"),
         "auprc": average_precision(scores, labels) if has_both else float("nan"),
+        "vus_roc": vus_roc,
+        "vus_pr": vus_pr,
         **precision_recall_f1(predictions, labels),
         **{f"pa_{name}": value for name, value in precision_recall_f1(point_adjust(predictions, labels), labels).items()},
+        **range_precision_recall_f1(predictions, labels),
         "event_recall": event_recall(predictions, labels),
         "false_alarms_per_1k": false_alarms_per_1000(predictions, labels),
         "ucr_hit": ucr_hit(scores, labels, ucr_tolerance),

@@ -21,9 +21,10 @@ and counts (an all-reduce of O(points)) and each rank computes the same metrics 
 (padding copies that a distributed sampler adds score identically, so averaging per point is unaffected).
 
 A split without anomalous points leaves best_f1 and the detection metrics undefined, and one without
-normal points leaves AUROC, AUPRC and the false-alarm rate undefined: the task says so once per
+normal points leaves AUROC, AUPRC, VUS and the false-alarm rate undefined: the task says so once per
 split and run, in a warning that names the keys to change (the DataModule's ``split_keys`` when it
-declares them).
+declares them). VUS-ROC/VUS-PR (``seqexp.metrics.range_aware``, buffer windows up to ``vus_window``)
+are also undefined, and said to be, when a point's score is nan.
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ import torch
 from torch import nn
 
 from seqexp.data.spec import PredictionIndex
-from seqexp.metrics.anomaly import NEED_A_NORMAL_POINT, NEED_AN_ANOMALY, THRESHOLD_RULES, anomaly_metrics, choose_threshold
+from seqexp.metrics.anomaly import (
+    NEED_A_NORMAL_POINT,
+    NEED_AN_ANOMALY,
+    NEED_SCORES,
+    THRESHOLD_RULES,
+    anomaly_metrics,
+    choose_threshold,
+)
 from seqexp.metrics.point_scores import PointScores
 from seqexp.models.encoder import CELLS
 from seqexp.models.pooling import last_valid_step
@@ -64,15 +72,18 @@ class AnomalyTask(SequenceTask):
         threshold: dict | None = None,
         ucr_tolerance: int = 100,
         instance_norm: bool = False,
+        vus_window: int = 100,
+        vus_thresholds: int = 250,
     ) -> None:
         super().__init__(spec, model, optim, scheduler, embedding)
         if self.spec.target_kind != "anomaly" or self.spec.input_kind != "features":
             raise ValueError(f"AnomalyTask needs feature inputs and anomaly labels, the data declares {self.spec}")
         if mode not in MODES:
             raise ValueError(f"task.mode={mode!r}: must be one of {list(MODES)}")
-        for key, value in (("task.horizon", horizon), ("task.score_smoothing", score_smoothing)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{key}={value!r}: must be an integer >= 1")
+        for key, value, least in (("task.horizon", horizon, 1), ("task.score_smoothing", score_smoothing, 1),
+                                  ("task.vus_window", vus_window, 0), ("task.vus_thresholds", vus_thresholds, 1)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ValueError(f"{key}={value!r}: must be an integer >= {least}")
         self.threshold_settings = {"rule": "best_f1", "quantile": 0.99, "k": 3.0, **(threshold or {})}
         if self.threshold_settings["rule"] not in THRESHOLD_RULES:
             raise ValueError(f"task.threshold.rule={self.threshold_settings['rule']!r}: must be one of {list(THRESHOLD_RULES)}")
@@ -80,6 +91,7 @@ class AnomalyTask(SequenceTask):
             raise ValueError(f"task.threshold.quantile={self.threshold_settings['quantile']!r}: must be in (0, 1)")
         self.mode, self.horizon, self.score_smoothing, self.ucr_tolerance = mode, horizon, score_smoothing, ucr_tolerance
         self.instance_norm = instance_norm
+        self.vus_window, self.vus_thresholds = vus_window, vus_thresholds
         features = self.spec.output_size
         if mode == "forecast":
             self.head = nn.Linear(self.encoder_output_size, horizon * features)
@@ -160,7 +172,7 @@ class AnomalyTask(SequenceTask):
         metrics = {
             "loss": float(normal.mean()) if normal.numel() else float(scores.mean()),
             "threshold": threshold,
-            **anomaly_metrics(scores, labels, threshold, self.ucr_tolerance),
+            **anomaly_metrics(scores, labels, threshold, self.ucr_tolerance, self.vus_window, self.vus_thresholds),
         }
         self._series[stage] = {**series, "threshold": torch.tensor(threshold)}
         if not bool(labels.any()):
@@ -176,6 +188,13 @@ class AnomalyTask(SequenceTask):
                 f"the {stage} split has no normal point: all its {len(labels)} scored points are labelled anomalous, "
                 f"so {', '.join(f'{stage}/{name}' for name in NEED_A_NORMAL_POINT)} cannot be computed (logged as nan; "
                 f"false alarms are counted per 1,000 normal points). Give the split normal points ({self._split_keys()}).",
+            )
+        unscored = int(torch.isnan(scores).sum())
+        if unscored:
+            self._warn_once(
+                stage, "nan scores",
+                f"{unscored} of the {len(scores)} scored points of the {stage} split have a nan score: "
+                f"{', '.join(f'{stage}/{name}' for name in NEED_SCORES)} cannot be computed (logged as nan).",
             )
         return {f"{stage}/{name}": value for name, value in metrics.items()}
 
