@@ -18,6 +18,7 @@ from seqexp.callbacks import MonitoredMetricCheck, ResumeHint, ValidationHistory
 from seqexp.config import ConfigError, callbacks_without_validation, hydra_runtime, instantiate_group, validate_config
 from seqexp.predictions import PredictionFileWriter
 from seqexp.safety import check_checkpoint_fits, preflight
+from seqexp.sweep import search_callbacks
 
 
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
@@ -44,6 +45,8 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     callbacks.append(ValidationHistory())  # metrics.json reports the val/* figures of the tested weights
     if has_validation and cfg.train:  # an unknown monitor.metric fails after the sanity check, not after an epoch
         callbacks.append(MonitoredMetricCheck(cfg.monitor.metric))
+    if has_validation and cfg.train:  # a job of an Optuna search: each validation reported to its trial, which may be pruned
+        callbacks += search_callbacks(cfg)
     if cfg.test and cfg.predictions.write_test:  # writes when train() calls trainer.predict, after test
         callbacks.append(PredictionFileWriter(Path(cfg.paths.output_dir, "predictions", "test.csv"), cfg.predictions.max_rows,
                                               keys=("paths.output_dir", "predictions.max_rows")))

@@ -6,6 +6,8 @@ Reads every job folder of a Hydra multirun: ``.hydra/overrides.yaml`` (what the 
 ``.hydra/config.yaml`` (the monitored metric's direction) and ``metrics.json`` (written by train,
 ``status: failed`` for a job that raised). Prints the table as Markdown and writes it next to the
 sweep as ``summary.md`` and ``summary.csv``, and ``summary.png``: the sweep's metric against each swept key.
+An Optuna search that kept its study in a storage (``hydra.sweeper.storage``) adds the study's own table: every
+trial of it (this sweep's, those of earlier commands it continued and of other processes that shared it), with its state.
 
 Jobs whose overrides differ only in ``REPLICATE_KEYS`` (seed, backtest fold) are replicates of one setting. When a
 setting has more than one completed job, ``summary.md`` also gets a table of settings (n, failed, and per final
@@ -426,6 +428,36 @@ def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
         writer.writerows([["" if value is None else value for value in row] for row in rows])
 
 
+STUDY_STATE_ORDER = {"complete": 0, "pruned": 1, "running": 2, "waiting": 2, "fail": 3}
+
+
+def study_table(sweep_dir: Path) -> str:
+    """The trials of the sweep's Optuna study, read from its storage (the sweep's ``optimization_results.yaml``
+    names it): number, state, value (a pruned trial's: at its last validation), validations reported, parameters;
+    completed trials best first. Empty when the study was kept in memory."""
+    results_file = sweep_dir / "optimization_results.yaml"
+    results = OmegaConf.load(results_file) if results_file.is_file() else {}
+    url, name = results.get("storage"), results.get("study_name")
+    if not url or not name:
+        return ""
+    try:
+        from seqexp.search import study_trials  # noqa: PLC0415  (Optuna: the sweep extra)
+
+        direction, trials = study_trials(url, name)
+    except Exception as error:  # noqa: BLE001  (the table of jobs stands without it)
+        return f"\nOptuna study {name} in {url}: not read ({type(error).__name__}: {error})\n"
+    keys = list(dict.fromkeys(key for trial in trials for key in trial.params))
+    sign = -1.0 if direction == "maximize" else 1.0
+    state = lambda trial: trial.state.name.lower()  # noqa: E731
+    ranked = sorted(trials, key=lambda trial: (STUDY_STATE_ORDER.get(state(trial), 2), trial.number if state(trial) != "complete"
+                                               or trial.value is None else sign * trial.value))
+    rows = [[trial.number, state(trial), trial.value, len(trial.intermediate_values), *(trial.params.get(key) for key in keys)]
+            for trial in ranked]
+    counts = {label: sum(state(trial) == label for trial in trials) for label in dict.fromkeys(state(trial) for trial in ranked)}
+    return (f"\nOptuna study {name} in {url}: {len(trials)} trials ({', '.join(f'{n} {s}' for s, n in counts.items())}), "
+            f"{direction}; completed trials best first\n\n" + to_markdown(["trial", "state", "value", "validations", *keys], rows))
+
+
 def summarize(sweep_dir: str | Path) -> str:
     """Write summary.md and summary.csv into ``sweep_dir``; return the Markdown table with a title line."""
     sweep_dir = Path(sweep_dir)
@@ -446,6 +478,7 @@ def summarize(sweep_dir: str | Path) -> str:
         summaries = summarize_groups(groups, monitor, mode)
         markdown += "\n" + groups_markdown(summaries, jobs, monitor, mode)
         _write_csv(groups_csv, *groups_table(summaries, monitor))
+    markdown += study_table(sweep_dir)  # a search with a storage: every trial of its study
     (sweep_dir / "summary.md").write_text(markdown)
     plot_sweep(jobs, monitor, mode, sweep_dir)
     return markdown

@@ -7,7 +7,8 @@ from seqexp.callbacks.last_checkpoint import LastCheckpoint
 from seqexp.callbacks.monitor_check import MonitoredMetricCheck
 from seqexp.callbacks.nan_guard import NanGuard, NonFiniteLossError
 from seqexp.callbacks.preemption import SaveOnSigterm
+from seqexp.callbacks.pruning import OptunaPruning
 from seqexp.callbacks.rng_state import RngState
 from seqexp.callbacks.validation_history import ValidationHistory
 
-__all__ = ["FigureLogger", "LastCheckpoint", "MonitoredMetricCheck", "NanGuard", "NonFiniteLossError", "ResumeHint", "RngState", "RunGuards", "SaveOnSigterm", "ValidationHistory"]
+__all__ = ["FigureLogger", "LastCheckpoint", "MonitoredMetricCheck", "NanGuard", "NonFiniteLossError", "OptunaPruning", "ResumeHint", "RngState", "RunGuards", "SaveOnSigterm", "ValidationHistory"]

@@ -1,0 +1,85 @@
+"""The Optuna search on Optuna >= 4 (hydra_plugins.seqexp_optuna_sweeper), through the real CLI: a study kept in a
+storage is shared by two processes started together and continued by a later command, whose trials the median
+pruner stops (recorded as pruned, through the joblib launcher's worker processes), and summarize lists them all."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import read_metrics, run_cli
+from seqexp.summarize import summarize
+
+optuna = pytest.importorskip("optuna", reason="needs the sweep extra: pip install -e '.[sweep]'")
+
+# One setting for every trial (a search space of single choices): trials of a command are alike, so what separates
+# the commands is the learning rate each fixes. Two epochs: two validations reported per trial.
+TINY = ["hparams_search=sine_optuna", "model.cell=choice(gru)", "model.hidden_size=choice(16)", "model.num_layers=choice(1)",
+        "trainer.max_epochs=2", "data.num_windows.train=128", "data.num_windows.val=32", "data.num_windows.test=32",
+        "logger=none", "test=false", "callbacks.figures=null", "hydra.sweeper.study_name=shared", "hydra.sweeper.n_trials=4"]
+
+
+def _trial_numbers(sweep_dir: Path) -> list[int]:
+    """``hydra.sweeper.trial`` of each job: the trial the sweeper gave it."""
+    return [yaml.safe_load((job / ".hydra" / "hydra.yaml").read_text())["hydra"]["sweeper"]["trial"]
+            for job in sorted(p for p in sweep_dir.iterdir() if p.is_dir())]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Two sweeps of 4 good trials started at once on ``sqlite:///study.db`` (relative to their folder; pruner off),
+    then a third command on the same file (absolute URL) with 4 trials of a learning rate too small to learn: its
+    jobs run in joblib's worker processes and report to their trials through the file."""
+    cwd = tmp_path_factory.mktemp("search")
+    together = [subprocess.Popen([sys.executable, "-m", "seqexp.train", *TINY, "hydra.sweeper.storage=sqlite:///study.db",
+                                  "hydra.sweeper.pruner=null", "optim.lr=0.01", f"hydra.sweep.dir={cwd / name}"],
+                                 cwd=cwd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for name in ("a", "b")]
+    outputs = [process.communicate(timeout=600) for process in together]
+    for process, (_, stderr) in zip(together, outputs):
+        assert process.returncode == 0, stderr[-4000:]
+    later = run_cli("train", *TINY, f"hydra.sweeper.storage=sqlite:///{cwd / 'study.db'}", "optim.lr=0.000001",
+                    "hydra.sweeper.pruner.n_startup_trials=1", "hydra.sweeper.pruner.n_warmup_steps=0",
+                    "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2", f"hydra.sweep.dir={cwd / 'c'}", cwd=cwd)
+    stored = optuna.load_study(study_name="shared", storage=f"sqlite:///{cwd / 'study.db'}")
+    return {"cwd": cwd, "later": later, "trials": stored.get_trials()}
+
+
+def test_two_processes_with_one_storage_and_study_name_share_the_study(study: dict) -> None:
+    a, b = (_trial_numbers(study["cwd"] / name) for name in ("a", "b"))
+    assert len(a) == len(b) == 4
+    assert sorted(a + b) == list(range(8))  # one numbering: each process asked the shared study for its trials
+
+
+def test_a_later_command_continues_the_study(study: dict) -> None:
+    log = study["later"].stdout + study["later"].stderr
+    assert f"study shared in sqlite:///{study['cwd'] / 'study.db'}, to minimize (8 trials before this sweep)" in log
+    assert len(study["trials"]) == 12  # 4 + 4 from the first two commands, 4 from this one
+    assert sorted(_trial_numbers(study["cwd"] / "c")) == [8, 9, 10, 11]
+
+
+def test_every_validation_is_reported_and_worse_trials_are_pruned_not_failed(study: dict) -> None:
+    trials = study["trials"]
+    states = [trial.state for trial in trials]
+    assert states == [optuna.trial.TrialState.COMPLETE] * 8 + [optuna.trial.TrialState.PRUNED] * 4
+    assert all(sorted(trial.intermediate_values) == [0, 1] for trial in trials[:8])  # both epochs' validations
+    assert all(trial.value == trial.intermediate_values[1] for trial in trials[:8])  # val/mse fell: the best is the last
+    best_at_first = max(trial.intermediate_values[0] for trial in trials[:8])
+    for trial in trials[8:]:  # stopped at the first validation, worse than every trial of lr=0.01 was by then
+        assert list(trial.intermediate_values) == [0] and trial.value > best_at_first
+    for job in sorted(p for p in (study["cwd"] / "c").iterdir() if p.is_dir()):
+        record = read_metrics(job)
+        assert record["status"] == "pruned" and record["reason"].startswith("pruned at validation 0")
+    assert "failed" not in (study["later"].stdout + study["later"].stderr).lower()  # exit 0 (run_cli checked): a pruned job is no failure
+
+
+def test_summarize_lists_every_trial_of_the_stored_study(study: dict) -> None:
+    table = summarize(study["cwd"] / "c")
+    assert "4 jobs (4 pruned)" in table
+    assert f"Optuna study shared in sqlite:///{study['cwd'] / 'study.db'}: 12 trials (8 complete, 4 pruned), minimize" in table
+    study_rows = [line for line in table.split("Optuna study")[1].splitlines() if line.startswith("| ")][1:]  # less the header
+    assert [row.split("|")[2].strip() for row in study_rows] == ["complete"] * 8 + ["pruned"] * 4
+    assert all(row.split("|")[5].strip() == "gru" for row in study_rows)  # the params columns: model.cell first
