@@ -7,8 +7,11 @@ else imports a private Lightning name.
 from __future__ import annotations
 
 import lightning as L
+import torch
+from lightning.pytorch.callbacks import BasePredictionWriter
+from torch.utils.data import DataLoader
 
-from seqexp.lightning_internals import PRECISIONS, starts_rank_processes
+from seqexp.lightning_internals import PRECISIONS, forget_predicted_batch_indices, starts_rank_processes
 
 
 def test_precision_values_are_lightnings_accepted_strings() -> None:
@@ -23,3 +26,33 @@ def test_the_subprocess_launcher_is_what_ddp_on_cpu_uses_and_one_device_is_not()
     ddp = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False, enable_checkpointing=False)
     single = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False)
     assert starts_rank_processes(ddp) and not starts_rank_processes(single)
+
+
+class Doubler(L.LightningModule):
+    def predict_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        return batch * 2
+
+
+class ForgettingWriter(BasePredictionWriter):
+    """Takes each batch's sample indices, then has Lightning forget them; records what Lightning still holds."""
+
+    def __init__(self) -> None:
+        super().__init__(write_interval="batch")
+        self.seen: list[list[int]] = []
+        self.held: list = []
+
+    def write_on_batch_end(self, trainer, module, prediction, batch_indices, batch, batch_idx, dataloader_idx) -> None:
+        self.seen.append(list(batch_indices))
+        forget_predicted_batch_indices(trainer, dataloader_idx, batch_idx)
+
+    def on_predict_epoch_end(self, trainer, module) -> None:
+        self.held = list(trainer.predict_dataloaders.batch_sampler.seen_batch_indices)
+
+
+def test_lightning_keeps_predicted_batch_indices_where_seqexp_forgets_them() -> None:
+    writer = ForgettingWriter()
+    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        callbacks=[writer])
+    trainer.predict(Doubler(), DataLoader(torch.arange(10.0), batch_size=4), return_predictions=False)
+    assert writer.seen == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]  # every batch's indices reached the writer
+    assert writer.held == [None, None, None]  # and Lightning's list no longer holds them

@@ -105,6 +105,39 @@ def forecast_figure(origins: np.ndarray, forecasts: np.ndarray, truths: np.ndarr
 
 
 SERIES_PANELS = 4  # up to this many value columns get a panel (and a y scale) each; more share one panel
+PLOT_COLUMNS = 2_000  # columns across the x axis a long series is drawn with (more than the figure has pixels)
+
+
+def column_extremes(x: np.ndarray, y: np.ndarray, span: tuple[float, float], columns: int = PLOT_COLUMNS) -> np.ndarray:
+    """Which points of a line over sorted ``x`` to draw (their indices, in order): with more than
+    ``2 * columns`` points, the first, the last and the lowest and highest of each of ``columns`` equal
+    columns across ``span`` (x's first to last step), which draw the same picture at that resolution (a
+    spike stays, however narrow); else every point. Memory and time to draw stay bounded on any length."""
+    if len(x) <= 2 * columns:
+        return np.arange(len(x))
+    column = np.minimum(((x - span[0]) * (columns / max(span[1] - span[0], 1))).astype(np.int64), columns - 1)
+    firsts = np.flatnonzero(np.diff(column, prepend=-1))  # where each column's points start (x is sorted)
+    order = np.lexsort((y, column))  # by column, then by value: a column's lowest comes first, its highest last
+    lasts = np.append(firsts[1:], len(x)) - 1
+    return np.unique(np.concatenate([order[firsts], order[lasts], [0, len(x) - 1]]))
+
+
+def labelled_spans(steps: np.ndarray, labels: np.ndarray, width: float) -> list[tuple[float, float]]:
+    """The x extent of each run of labelled points (from half a step before its first to half a step after its
+    last); with ``width`` > 0 (a drawing column's), runs closer than that are one span and a narrower span is
+    widened to it around its centre, so every labelled run stays visible and they number at most the columns."""
+    edges = np.diff(np.concatenate([[0], labels.astype(np.int8), [0]]))
+    spans: list[list[float]] = []
+    for start, end in zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()):
+        left, right = float(steps[start]) - 0.5, float(steps[end - 1]) + 0.5
+        if right - left < width:
+            centre = (left + right) / 2
+            left, right = centre - width / 2, centre + width / 2
+        if spans and left - spans[-1][1] < width:
+            spans[-1][1] = max(spans[-1][1], right)
+        else:
+            spans.append([left, right])
+    return [(left, right) for left, right in spans]
 
 
 def anomaly_figure(steps: np.ndarray, series: np.ndarray, names: Sequence[str], scores: np.ndarray, labels: np.ndarray,
@@ -113,27 +146,41 @@ def anomaly_figure(steps: np.ndarray, series: np.ndarray, names: Sequence[str], 
     panel each, so columns of other units keep their scale), above the points' anomaly ``scores``:
     threshold line, labelled windows shaded, points flagged (score >= threshold) marked. ``steps``
     numbers the points as the prediction file does; ``times`` (the time stamps from step ``first_step``
-    on) labels them when the data has them."""
+    on) labels them when the data has them.
+
+    A long series is drawn with the lowest and highest point of each of ``PLOT_COLUMNS`` columns per line
+    (and of the flagged points), and each labelled run at least a column wide: the same picture, at a
+    bounded cost whatever the length."""
     plt = _pyplot()
     features = series.shape[1]
     groups = [[feature] for feature in range(features)] if features <= SERIES_PANELS else [list(range(features))]
     figure, axes = plt.subplots(len(groups) + 1, 1, figsize=(10, 2.2 + 1.6 * len(groups)), sharex=True)
     tops, bottom = axes[:-1], axes[-1]
-    flagged = scores >= threshold
+    span = (float(steps[0]), float(steps[-1])) if len(steps) else (0.0, 1.0)
+    flagged = np.flatnonzero(scores >= threshold)
+
+    def line(axis: Any, y: np.ndarray, *args: Any, **kwargs: Any) -> None:
+        drawn = column_extremes(steps, y, span)
+        axis.plot(steps[drawn], y[drawn], *args, **kwargs)
+
+    def marks(axis: Any, y: np.ndarray) -> None:
+        drawn = flagged[column_extremes(steps[flagged], y[flagged], span)]
+        axis.plot(steps[drawn], y[drawn], "rx", markersize=4, label="detected")
+
     for axis, group in zip(tops, groups):
         for feature in group:
-            axis.plot(steps, series[:, feature], linewidth=0.8, label=names[feature])
-        axis.plot(steps[flagged], series[flagged, group[0]], "rx", markersize=4, label="detected")
+            line(axis, series[:, feature], linewidth=0.8, label=names[feature])
+        marks(axis, series[:, group[0]])
         if len(group) == 1:
             axis.set_ylabel(names[group[0]])
-    bottom.plot(steps, scores, color="black", linewidth=0.8, label="score")
-    bottom.plot(steps[flagged], scores[flagged], "rx", markersize=4, label="detected")
+    line(bottom, scores, color="black", linewidth=0.8, label="score")
+    marks(bottom, scores)
     bottom.axhline(threshold, color="red", linestyle="--", linewidth=1, label="threshold")
     bottom.set_ylabel("score")
-    edges = np.diff(np.concatenate([[0], labels.astype(int), [0]]))
-    for count, (start, end) in enumerate(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))):
+    width = (span[1] - span[0]) / PLOT_COLUMNS if len(steps) > 2 * PLOT_COLUMNS else 0.0
+    for count, (left, right) in enumerate(labelled_spans(steps, labels, width)):
         for axis in axes:
-            axis.axvspan(steps[start] - 0.5, steps[end - 1] + 0.5, color="orange", alpha=0.3, label=None if count else "labelled anomaly")
+            axis.axvspan(left, right, color="orange", alpha=0.3, label=None if count else "labelled anomaly")
     bottom.set_yscale("log" if np.all(scores > 0) else "linear")
     time_axis(bottom, times, first_step)
     tops[0].set_title(title)

@@ -1,10 +1,12 @@
 """Prediction files: one row per prediction, in the data's own units and time axis.
 
 ``PredictionFileWriter`` is a Lightning ``BasePredictionWriter`` that writes once, when
-``trainer.predict`` ends: it collects every batch's ``predict_step`` outputs in the data's order
-(every rank's, under DDP), lets the task lay them out as columns (``task.prediction_table``, the rows
-named by the DataModule's ``prediction_index()``), keeps at most ``max_rows`` rows (the first ones)
-and writes the file. ``seqexp.predict`` writes where the user says; ``seqexp.train`` writes
+``trainer.predict`` ends: it hands each batch's ``predict_step`` outputs, as the batch ends, to what the
+task collects them with (``task.prediction_outputs()``: every batch's by default, in the data's order and
+every rank's under DDP; per-point sums for anomaly scores), so Lightning's predict loop keeps none. Then
+it lets the task lay them out as columns (``task.prediction_table``, the rows named by the DataModule's
+``prediction_index()``), keeps at most ``max_rows`` rows (the first ones) and writes the file, a
+``WRITE_CHUNK`` of rows at a time (the text of the whole file is never held). ``seqexp.predict`` writes where the user says; ``seqexp.train`` writes
 ``<run>/predictions/test.csv`` after testing.
 
 A task may group columns (a dict of columns: the class probabilities). Formats, by the file's
@@ -33,12 +35,14 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from seqexp.config import ConfigError
 from seqexp.data.errors import DataError
 from seqexp.data.spec import PredictionIndex
-from seqexp.tasks.base import Columns
+from seqexp.lightning_internals import forget_predicted_batch_indices
+from seqexp.tasks.base import Columns, PredictionOutputs
 
 log = logging.getLogger(__name__)
 
 GROUP_PREFIXES = {"probabilities": "p"}  # flat names of grouped columns: p_<class>
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}  # what a prediction file's suffix may be
+WRITE_CHUNK = 16_384  # rows turned into text (or JSON objects) at a time
 
 
 def file_format(path: str | Path) -> str:
@@ -70,7 +74,7 @@ class PredictionFileWriter(BasePredictionWriter):
     """Writes what ``trainer.predict`` predicted to ``path`` (None: keep the table in ``self.table`` only)."""
 
     def __init__(self, path: str | Path | None, max_rows: int | None = None, keys: tuple[str, str] = ("output_file", "max_rows")) -> None:
-        super().__init__(write_interval="epoch")
+        super().__init__(write_interval="batch")  # each batch's outputs go to the task's collector as it ends
         path_key, rows_key = keys
         if max_rows is not None and (not isinstance(max_rows, int) or isinstance(max_rows, bool) or max_rows < 1):
             raise ConfigError(f"{rows_key}={max_rows!r}: must be null (every row) or an integer >= 1")
@@ -78,15 +82,29 @@ class PredictionFileWriter(BasePredictionWriter):
             check_output_file(path, path_key)
         self.path = None if path is None else Path(path)
         self.max_rows, self.rows_key = max_rows, rows_key
+        self.outputs: PredictionOutputs | None = None  # this predict run's, batch by batch
+        self.batches = 0
         self.table: Columns | None = None  # the columns written, once predicted
 
-    def write_on_epoch_end(self, trainer: L.Trainer, task: L.LightningModule, predictions: Any, batch_indices: Any) -> None:
-        outputs = gather_outputs(trainer, predictions, batch_indices)
+    def on_predict_epoch_start(self, trainer: L.Trainer, task: L.LightningModule) -> None:
+        self.outputs, self.batches, self.table = task.prediction_outputs(), 0, None
+
+    def write_on_batch_end(self, trainer: L.Trainer, task: L.LightningModule, prediction: Any, batch_indices: Any,
+                           batch: Any, batch_idx: int, dataloader_idx: int) -> None:
+        self.outputs.add(prediction, batch_indices, trainer)
+        self.batches += 1
+        forget_predicted_batch_indices(trainer, dataloader_idx, batch_idx)  # Lightning would keep them to the end
+
+    def on_predict_epoch_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
+        if not self.batches:
+            raise DataError("nothing to predict: the data served no batch")
+        outputs, self.outputs = self.outputs.result(trainer), None  # every rank: under DDP this gathers or reduces
         if not trainer.is_global_zero:
             return
         datamodule = trainer.datamodule
         index = datamodule.prediction_index() if hasattr(datamodule, "prediction_index") else PredictionIndex()
         table = task.prediction_table(outputs, index)
+        del outputs
         rows = row_count(table)
         if self.max_rows is not None and rows > self.max_rows:
             log.warning("Predictions: kept the first %d of %d rows (%s=%d); a metric recomputed from the file "
@@ -99,22 +117,6 @@ class PredictionFileWriter(BasePredictionWriter):
     def on_predict_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
         if self.path is not None and self.table is not None:  # after the progress bar has closed its line
             log.info("Wrote %d predictions to %s", row_count(self.table), self.path.resolve())
-
-
-def gather_outputs(trainer: L.Trainer, predictions: list[dict[str, torch.Tensor]], batch_indices: Any) -> dict[str, torch.Tensor]:
-    """Every batch's outputs concatenated along dim 0, in the order of the data: under DDP each rank
-    predicts a share of it, so the shares are gathered and put back in order by their sample indices."""
-    order = None
-    if trainer.world_size > 1:
-        indices = [index for batch in (batch_indices[0] if batch_indices else []) for index in batch]
-        shares: list[Any] = [None] * trainer.world_size
-        torch.distributed.all_gather_object(shares, (predictions, indices))
-        predictions = [batch for share, _ in shares for batch in share]
-        order = torch.argsort(torch.tensor([index for _, share in shares for index in share]))
-    if not predictions:
-        raise DataError("nothing to predict: the data served no batch")
-    outputs = {name: torch.cat([batch[name] for batch in predictions]) for name in predictions[0]}
-    return outputs if order is None else {name: value[order] for name, value in outputs.items()}
 
 
 def flat_columns(table: Columns) -> dict[str, Any]:
@@ -134,7 +136,12 @@ def row_count(table: Columns) -> int:
 
 
 def first_rows(table: Columns, count: int) -> Columns:
-    return {name: first_rows(column, count) if isinstance(column, dict) else column[:count] for name, column in table.items()}
+    return row_slice(table, 0, count)
+
+
+def row_slice(table: Columns, start: int, stop: int) -> Columns:
+    """Rows ``start`` to ``stop - 1`` of every column (views of tensors, not copies)."""
+    return {name: row_slice(column, start, stop) if isinstance(column, dict) else column[start:stop] for name, column in table.items()}
 
 
 def _array(column: Any) -> np.ndarray:
@@ -172,12 +179,16 @@ def records(table: Columns) -> list[dict[str, Any]]:
 
 
 def write_table(table: Columns, path: str | Path) -> None:
-    """CSV, Parquet or JSON lines by the suffix of ``path`` (see the module docstring)."""
+    """CSV, Parquet or JSON lines by the suffix of ``path`` (see the module docstring); text is made
+    ``WRITE_CHUNK`` rows at a time."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     kind = file_format(path)
+    rows = row_count(table)
     if kind == "jsonl":
-        path.write_text("".join(json.dumps(row, allow_nan=False) + "\n" for row in records(table)), encoding="utf-8")
+        with path.open("w", encoding="utf-8") as handle:
+            for start in range(0, rows, WRITE_CHUNK):
+                handle.write("".join(json.dumps(row, allow_nan=False) + "\n" for row in records(row_slice(table, start, start + WRITE_CHUNK))))
         return
     arrays = {name: _array(column) for name, column in flat_columns(table).items()}
     if kind == "parquet":
@@ -191,4 +202,5 @@ def write_table(table: Columns, path: str | Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")  # csv's default ends lines with \r\n
         writer.writerow(arrays)
-        writer.writerows(zip(*(_cells(array) for array in arrays.values())))
+        for start in range(0, rows, WRITE_CHUNK):
+            writer.writerows(zip(*(_cells(array[start : start + WRITE_CHUNK]) for array in arrays.values())))

@@ -39,7 +39,7 @@ class PointScores:
         if self.values is None and self.keep_values and features:
             self.values = torch.zeros(len(self.total), features, device=self.total.device)
         if device is not None and self.total.device != device:
-            self._to(device)
+            self.to(device)
         if length <= len(self.total):
             return
         size = length if exact else max(length, 2 * len(self.total))
@@ -51,7 +51,8 @@ class PointScores:
         if self.values is not None:
             self.values = torch.cat([self.values, self.values.new_zeros(extra, self.values.shape[1])])
 
-    def _to(self, device: torch.device) -> None:
+    def to(self, device: torch.device) -> None:
+        """Move the sums (and what is kept with them) to ``device``."""
         self.total, self.count = self.total.to(device), self.count.to(device)
         self.labels, self.written = self.labels.to(device), self.written.to(device)
         if self.values is not None:

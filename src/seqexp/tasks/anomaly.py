@@ -11,7 +11,8 @@ Per-point scores: each val/test batch adds its windows' scores to per-point sums
 (``seqexp.metrics.point_scores``: memory grows with the points, not points x window); at the end of
 the epoch each point's score is the mean over every window that scored it (then an optional centred
 moving average, ``score_smoothing``). Prediction returns each window's scored steps only (forecast
-mode: the last ``horizon``), and the prediction file is built from them the same way. Training is
+mode: the last ``horizon``), folded into per-point sums the same way as each batch ends
+(``ScoredPoints``), and the prediction file is built from them. Training is
 unsupervised: labels are used on validation only, to pick the threshold (``threshold.rule``) and to
 report metrics. The threshold is a buffer, so it is saved in every checkpoint and a test or
 ``seqexp.eval`` run uses the one chosen on validation.
@@ -48,11 +49,10 @@ from seqexp.metrics.anomaly import (
 from seqexp.metrics.point_scores import PointScores
 from seqexp.models.encoder import CELLS
 from seqexp.models.pooling import last_valid_step
-from seqexp.tasks.base import Columns, SequenceTask
+from seqexp.tasks.base import Columns, PredictionOutputs, SequenceTask
 from seqexp.tasks.instance_norm import window_statistics
 
 MODES = ("forecast", "reconstruction")
-PREDICTION_CHUNK = 65_536  # windows folded into per-point sums at a time when building the prediction file
 Batch = dict[str, torch.Tensor]
 log = logging.getLogger(__name__)
 
@@ -223,15 +223,15 @@ class AnomalyTask(SequenceTask):
         return {"starts": batch["starts"] + first, "scores": scores[:, first:].contiguous(),
                 "labels": batch["targets"][:, first:].to(torch.uint8).contiguous()}
 
-    def prediction_table(self, outputs: Batch, index: PredictionIndex) -> Columns:
+    def prediction_outputs(self) -> PredictionOutputs:
+        return ScoredPoints()
+
+    def prediction_table(self, outputs: PointScores, index: PredictionIndex) -> Columns:
         """One row per scored point, as the test metrics see it: ``step`` and ``timestamp``, the values
         in the data's units, ``score`` (mean over the windows that scored the point, then smoothed),
         the ``threshold`` chosen on validation, ``flag`` (score >= threshold) and the true label
         (``truth``, when known): the file's scores and labels give the logged AUROC and AUPRC."""
-        points = PointScores(keep_values=False)
-        for parts in zip(*(outputs[name].split(PREDICTION_CHUNK) for name in ("starts", "scores", "labels"))):
-            points.add(*parts)
-        series = points.series(self.score_smoothing)
+        series = outputs.series(self.score_smoothing)
         points, scores = series["points"], series["scores"]
         columns = self.time_columns(index, points)
         if index.values is not None:
@@ -261,3 +261,22 @@ class AnomalyTask(SequenceTask):
         figure = anomaly_figure(index.first_step + points.numpy(), values, names, series["scores"].numpy(), series["labels"].numpy(),
                                 float(series["threshold"]), title, index.times, index.first_step)
         return {f"{stage}/anomaly_scores": figure}
+
+
+class ScoredPoints(PredictionOutputs):
+    """Prediction outputs folded into per-point score sums and counts as each batch ends (O(points), where
+    keeping every window's scores until the end is O(windows x steps)), in the order the windows come, as
+    the test metrics sum them; under DDP every rank's sums are added up (all-reduce), as for the metrics."""
+
+    def __init__(self) -> None:
+        self.points = PointScores(keep_values=False)
+
+    def add(self, outputs: Batch, indices: Any, trainer: Any) -> None:
+        self.points.add(outputs["starts"], outputs["scores"], outputs["labels"])
+
+    def result(self, trainer: Any) -> PointScores:
+        points, self.points = self.points, PointScores(keep_values=False)
+        if trainer.world_size > 1:
+            points.to(trainer.strategy.root_device)  # the collective runs where the strategy's backend does
+            points.reduce(lambda tensor, op: trainer.strategy.reduce(tensor, reduce_op=op))
+        return points

@@ -23,6 +23,36 @@ from seqexp.tasks.optim import build_optimizer, build_scheduler
 Columns = dict[str, Any]  # name -> one value per row (a 1-D tensor or a list of strings), or a group of such columns
 
 
+class PredictionOutputs:
+    """Collects ``predict_step``'s outputs as ``trainer.predict`` serves the batches (the prediction writer
+    adds each batch's, so Lightning keeps none) and hands ``prediction_table`` every batch's, concatenated
+    along dim 0 in the data's order: under DDP each rank predicted a share, so the shares are gathered and
+    put back in order by their sample indices. A task whose file needs less than every output keeps less
+    (``AnomalyTask`` folds its windows into per-point sums as they come)."""
+
+    def __init__(self) -> None:
+        self.batches: list[dict[str, torch.Tensor]] = []
+        self.indices: list[torch.Tensor] = []  # (batch,) each batch's sample indices, under DDP only
+
+    def add(self, outputs: dict[str, torch.Tensor], indices: Any, trainer: L.Trainer) -> None:
+        """One batch's outputs; ``indices`` its samples' positions in the data (Lightning's batch indices)."""
+        self.batches.append(outputs)
+        if trainer.world_size > 1:
+            self.indices.append(torch.as_tensor(indices, dtype=torch.long))
+
+    def result(self, trainer: L.Trainer) -> dict[str, torch.Tensor]:
+        """Every batch's outputs in the data's order (every rank calls this: under DDP it gathers)."""
+        batches, order = self.batches, None
+        if trainer.world_size > 1:
+            shares: list[Any] = [None] * trainer.world_size
+            torch.distributed.all_gather_object(shares, (self.batches, self.indices))
+            batches = [batch for share, _ in shares for batch in share]
+            order = torch.argsort(torch.cat([index for _, share in shares for index in share]))
+        self.batches, self.indices = [], []
+        outputs = {name: torch.cat([batch[name] for batch in batches]) for name in batches[0]}
+        return outputs if order is None else {name: value[order] for name, value in outputs.items()}
+
+
 def detach_state(state: State) -> State:
     """Cut the graph at a batch boundary: truncated backpropagation through time."""
     if isinstance(state, tuple):
@@ -320,16 +350,21 @@ class SequenceTask(L.LightningModule):
     # --- prediction: trainer.predict, then one row per prediction (seqexp.predictions writes them) --
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
         """One batch's predictions in the data's units, dim 0 over its windows or cases, on the CPU
-        (``trainer.predict`` holds every batch's until the epoch ends)."""
+        (the prediction writer hands each batch's to ``prediction_outputs`` as it comes)."""
         return {name: value.detach().cpu() for name, value in self.predict_batch(batch).items()}
+
+    def prediction_outputs(self) -> PredictionOutputs:
+        """What collects ``predict_step``'s outputs batch by batch for ``prediction_table`` (default: all of them)."""
+        return PredictionOutputs()
 
     def predict_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """What ``predict_step`` returns, before it goes to the CPU (each task says what it predicts)."""
         raise NotImplementedError(f"{type(self).__name__} does not predict")
 
-    def prediction_table(self, outputs: dict[str, torch.Tensor], index: PredictionIndex) -> Columns:
-        """The columns of a prediction file from ``predict_step``'s outputs of every batch, concatenated
-        in the data's order; ``index`` (from the DataModule) names the rows."""
+    def prediction_table(self, outputs: Any, index: PredictionIndex) -> Columns:
+        """The columns of a prediction file from what ``prediction_outputs`` collected (by default
+        ``predict_step``'s outputs of every batch, concatenated in the data's order); ``index`` (from the
+        DataModule) names the rows."""
         raise NotImplementedError(f"{type(self).__name__} does not predict")
 
     @staticmethod

@@ -1,0 +1,149 @@
+"""Memory on the default path of `data=anomaly_csv` (issue 23 item 8), at a small scale: what the figure draws,
+what the predict loop keeps per window and what writing the prediction file holds do not grow with the series.
+
+A 2M-point run with the default keys (figures, full test, `predictions/test.csv`) peaked 1.3 GB over a
+10k-point one: the figure drew every point, Lightning's predict loop kept every batch's outputs and sample
+indices until predict ended, and the file's text was built whole. `scripts/memory_scaling.py` measures it.
+"""
+
+from __future__ import annotations
+
+import math
+import tracemalloc
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from helpers import compose_train
+from seqexp import plotting
+from seqexp.plotting import PLOT_COLUMNS, anomaly_figure
+from seqexp.predictions import write_table
+from seqexp.tasks.anomaly import AnomalyTask
+from seqexp.train import train
+
+
+def labelled_csv(path: Path, points: int) -> Path:
+    """A noisy sine, 5-point anomalies (+3) every 500 points: `value` and `label` columns."""
+    rng = np.random.default_rng(0)
+    steps = np.arange(points)
+    labels = (steps % 500 >= 495).astype(int)
+    values = np.sin(steps * 2 * np.pi / 50) + 0.1 * rng.standard_normal(points) + 3.0 * labels
+    path.write_text("value,label\n" + "".join(f"{value:.5f},{label}\n" for value, label in zip(values.tolist(), labels.tolist())))
+    return path
+
+
+def covered(steps: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray:
+    """Which ``steps`` lie inside one of the x ``spans``."""
+    inside = np.zeros(len(steps), dtype=bool)
+    for left, right in spans:
+        inside |= (steps >= left) & (steps <= right)
+    return inside
+
+
+def shaded(axis) -> list[tuple[float, float]]:
+    """The x extents of the axis' shaded spans (axvspan rectangles)."""
+    return [(patch.get_x(), patch.get_x() + patch.get_width()) for patch in axis.patches]
+
+
+def test_a_long_series_is_drawn_with_a_bounded_number_of_points_and_every_anomaly_stays_visible() -> None:
+    points = 300_000
+    steps = np.arange(points) + 1_000_000  # the prediction file's steps
+    rng = np.random.default_rng(1)
+    series = np.stack([np.sin(steps / 40), 100 + rng.standard_normal(points)], axis=1)
+    scores = rng.random(points)
+    labels = np.zeros(points, dtype=int)
+    for start in range(1_000, points, 7_919):  # 3-point runs: far narrower than a pixel column
+        labels[start : start + 3] = 1
+    labels[50_000:50_040:4] = 1  # 10 runs a few steps apart: one shaded span at this scale
+    spikes = [17, 123_457, 299_990]  # single points: a flagged spike must stay on the line and be marked
+    scores[spikes] = 50.0
+    figure = anomaly_figure(steps, series, ("value", "load"), scores, labels, 10.0, "test")
+    value, load, score = figure.axes
+    for axis in figure.axes:
+        for line in axis.get_lines():
+            assert len(line.get_xdata()) <= 2 * PLOT_COLUMNS + 2, (axis.get_ylabel(), line.get_label())
+    score_line = next(line for line in score.get_lines() if line.get_label() == "score")
+    _, drawn_scores = score_line.get_data()
+    assert drawn_scores.max() == scores.max() and drawn_scores.min() == scores.min()  # spikes and troughs stay
+    marked = next(line for line in score.get_lines() if line.get_label() == "detected")
+    assert sorted(marked.get_xdata().tolist()) == steps[spikes].tolist()
+    labelled = steps[labels == 1]
+    for axis in (value, load, score):  # every labelled point shaded, at least a pixel column wide
+        spans = shaded(axis)
+        assert covered(labelled, spans).all()
+        assert min(right - left for left, right in spans) >= (steps[-1] - steps[0]) / PLOT_COLUMNS - 1e-6
+        assert len(spans) <= PLOT_COLUMNS
+    plt.close(figure)
+
+
+def test_a_short_series_is_drawn_point_for_point() -> None:
+    steps = np.arange(500)
+    scores = np.linspace(0, 1, 500)
+    labels = (steps % 100 == 7).astype(int)
+    figure = anomaly_figure(steps, scores[:, None], ("value",), scores, labels, 0.9, "val")
+    value, score = figure.axes
+    assert value.get_lines()[0].get_xdata().tolist() == steps.tolist()
+    assert shaded(score) == [(step - 0.5, step + 0.5) for step in steps[labels == 1].tolist()]
+    plt.close(figure)
+
+
+def test_writing_a_prediction_file_holds_a_bounded_share_of_its_text(tmp_path: Path) -> None:
+    rows = 50_000
+    table = {"step": torch.arange(rows), "value": torch.rand(rows, dtype=torch.float64), "score": torch.rand(rows),
+             "threshold": torch.tensor(0.5).expand(rows), "flag": torch.zeros(rows, dtype=torch.long)}
+    path = tmp_path / "test.csv"
+    tracemalloc.start()
+    try:
+        write_table(table, path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 12 * 2**20  # the whole file's cells at once held about 20 MB here
+    lines = path.read_text().splitlines()
+    assert len(lines) == rows + 1 and lines[0] == "step,value,score,threshold,flag" and lines[-1].startswith(f"{rows - 1},")
+    assert np.float32(lines[12_345 + 1].split(",")[2]) == table["score"][12_345].item()
+
+
+def test_the_default_run_keeps_nothing_per_window_while_predicting_and_draws_a_bounded_figure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m seqexp.train data=anomaly_csv data.path=<file> data.label_column=label` with every default but
+    the training length, on 40k points: between the start of `trainer.predict` and the prediction table, Python
+    holds at most a few bytes per predicted window (the predict loop kept each batch's outputs and each window's
+    sample index, about 50 bytes a window), and the test figure's lines have at most a few thousand points."""
+    data = labelled_csv(tmp_path / "series.csv", 40_000)
+    held: dict[str, int] = {}
+
+    def on_predict_start(task: AnomalyTask) -> None:
+        tracemalloc.start()
+        held["start"] = tracemalloc.get_traced_memory()[0]
+
+    prediction_table = AnomalyTask.prediction_table
+
+    def measured_prediction_table(task: AnomalyTask, outputs, index):
+        held["end"] = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        return prediction_table(task, outputs, index)
+
+    monkeypatch.setattr(AnomalyTask, "on_predict_start", on_predict_start, raising=False)
+    monkeypatch.setattr(AnomalyTask, "prediction_table", measured_prediction_table)
+    figures: list = []
+    draw = plotting.anomaly_figure
+    monkeypatch.setattr(plotting, "anomaly_figure", lambda *args, **kwargs: figures.append(draw(*args, **kwargs)) or figures[-1])
+    run_dir = tmp_path / "run"
+    try:
+        train(compose_train("data=anomaly_csv", f"data.path={data}", "data.label_column=label", "trainer.max_epochs=1",
+                            "trainer.limit_train_batches=1", f"paths.output_dir={run_dir}"))
+    finally:
+        if tracemalloc.is_tracing():
+            tracemalloc.stop()
+    windows = 12_000  # the test split's points, one scored window each
+    assert held["end"] - held["start"] < 10 * windows, f"{(held['end'] - held['start']) / windows:.1f} bytes a window"
+    with open(run_dir / "predictions" / "test.csv", newline="") as handle:
+        assert sum(1 for _ in handle) == windows + 1
+    test_figure = figures[-1]
+    assert all(len(line.get_xdata()) <= 2 * PLOT_COLUMNS + 2 for axis in test_figure.axes for line in axis.get_lines())
+    assert len(shaded(test_figure.axes[0])) == math.ceil(windows / 500)  # every labelled run of the test split
+    plt.close("all")
