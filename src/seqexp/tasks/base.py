@@ -107,6 +107,7 @@ class SequenceTask(L.LightningModule):
         self._carried_state: dict[str, State | None] = {}
         self._train_loss_sum: torch.Tensor | None = None  # losses since train/loss was last logged
         self._train_loss_steps = 0
+        self._train_loss_written_in_epoch: int | None = None  # the last epoch whose train/loss reached the loggers
         # The task's torchmetrics, if it keeps them here: per evaluation stage (val, test), and of training
         # ("train" cannot be a ModuleDict key: nn.Module.train is a method).
         self.metrics = nn.ModuleDict()
@@ -150,8 +151,8 @@ class SequenceTask(L.LightningModule):
         steps where Lightning writes to the loggers (every ``trainer.log_every_n_steps``), at the
         last batch of an epoch and at the last step: loggers see the same points as with a
         per-step ``self.log``, each the mean of the steps in between rather than one noisy step.
-        An epoch's last batch also reaches the loggers when Lightning would not write it (epochs
-        shorter than ``log_every_n_steps``, e.g. a short series): every epoch leaves a ``train/loss``.
+        An epoch's last batch also reaches the loggers when none of its steps did (epochs shorter than
+        ``log_every_n_steps``, e.g. a short series): every epoch leaves a ``train/loss``.
 
         Chunked batches pass the ``(chunks,)`` losses of their steps at once; Lightning then writes to
         the loggers every ``log_every_n_steps`` batches (its logging step counts batches, not chunks).
@@ -178,7 +179,9 @@ class SequenceTask(L.LightningModule):
         ):
             mean = self._train_loss_sum / self._train_loss_steps
             self.log("train/loss", mean, prog_bar=True)
-            if trainer.is_last_batch and not trainer.fast_dev_run and not loggers_write_this_step(trainer):
+            if loggers_write_this_step(trainer):
+                self._train_loss_written_in_epoch = trainer.current_epoch
+            elif trainer.is_last_batch and not trainer.fast_dev_run and self._train_loss_written_in_epoch != trainer.current_epoch:
                 for logger in self.loggers:  # at the step Lightning would have used (batches stepped)
                     logger.log_metrics({"train/loss": float(mean)}, step=batches_done - 1)
             self._train_loss_sum, self._train_loss_steps = None, 0
