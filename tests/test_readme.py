@@ -156,7 +156,9 @@ def readme_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
                 result.argv = [item for item in result.argv if item != "trainer.max_epochs=1"] + ["trainer.max_epochs=2"]
             else:
                 prepare(result, known)
-        list(pool.map(lambda r: run(r, cwd), then))
+        exports = [r for r in then if "seqexp.export" in r.command]  # the model files that later commands serve
+        list(pool.map(lambda r: run(r, cwd), exports))
+        list(pool.map(lambda r: run(r, cwd), [r for r in then if r not in exports]))
     return results
 
 
@@ -198,7 +200,10 @@ def test_readme_command_runs_as_written(command: str, readme_runs: dict[str, Res
         assert jobs and all(json.loads(job.read_text())["status"] == "completed" for job in jobs)
     if "seqexp.summarize" in command:
         assert "Wrote" in result.output and "summary.md" in result.output
-    if "output_file=" in command:
+    if "output_file=" in command and "seqexp.export" in command:
+        output = next(item.split("=", 1)[1] for item in result.argv if item.startswith("output_file="))
+        assert f"Wrote {result.folder.parent / output} (ONNX)" in result.output and (result.folder.parent / output).is_file()
+    elif "output_file=" in command:
         output = next(item.split("=", 1)[1] for item in result.argv if item.startswith("output_file="))
         count = "2" if "file=texts.txt" in command else r"\d+"  # texts.txt holds two texts
         assert re.search(rf"Wrote {count} predictions to {re.escape(str(result.folder.parent / output))}\n", result.output)

@@ -5,10 +5,13 @@
     python -m seqexp.predict ckpt_path=... data.test_path=new.ts output_file=new.csv        # UCR
     python -m seqexp.predict ckpt_path=... 'text="a gripping, funny film"'                  # texts: printed
     python -m seqexp.predict ckpt_path=... file=reviews.txt output_file=labels.jsonl
+    python -m seqexp.predict ckpt_path=model.onnx output_file=test.csv                       # a seqexp.export file
 
 Data and model are rebuilt from the run's saved config, as ``seqexp.eval`` does; texts need the
 checkpoint alone (it holds the vocabulary and the label names). Lightning predicts
-(``trainer.predict`` over the task's ``predict_step``); ``seqexp.predictions`` writes the rows.
+(``trainer.predict`` over the task's ``predict_step``); ``seqexp.predictions`` writes the rows. A model file
+written by ``seqexp.export`` (.onnx, .pt) carries the run's config and the data's saved state itself; its
+forward pass takes the place of the task's (``seqexp.exported``), the rest is the same code.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqexp.config import ConfigError
 from seqexp.console import quiet_library_noise, user_errors_are_short
 from seqexp.data.text import TextDataModule
+from seqexp.exported import ExportedModel, is_exported
 from seqexp.predictions import PredictionFileWriter, records
 from seqexp.run_config import data_overrides, run_config
 from seqexp.safety import check_checkpoint
@@ -66,9 +70,10 @@ def new_input(cfg: DictConfig) -> tuple[str, str] | None:
     return given[0] if given else None
 
 
-def build(cfg: DictConfig, ckpt_path: Path, text_model: bool,
-          overrides: dict[str, Any]) -> tuple[type[L.LightningModule], L.LightningDataModule]:
-    """The task class and the DataModule that serves what to predict (``overrides``: the run's data keys to replace)."""
+def build(cfg: DictConfig, ckpt_path: Path, text_model: bool, overrides: dict[str, Any],
+          exported: ExportedModel | None = None) -> tuple[type[L.LightningModule], L.LightningDataModule]:
+    """The task class and the DataModule that serves what to predict (``overrides``: the run's data keys to replace;
+    ``exported``: the model file ``ckpt_path`` names, which carries the run's config)."""
     if cfg.text is not None or (text_model and cfg.file is not None):
         if not text_model:
             raise ConfigError(f"text=: {ckpt_path} is not a text model (data=text or data=text_csv); give it "
@@ -79,7 +84,8 @@ def build(cfg: DictConfig, ckpt_path: Path, text_model: bool,
         datamodule = TextDataModule(batch_size=cfg.batch_size)  # vocabulary and labels: restored from the checkpoint
         datamodule.set_predict_input(read_texts(cfg))
         return ClassificationTask, datamodule
-    run_cfg = run_config(ckpt_path, overrides, own_data_keys=NEW_DATA_KEYS)
+    saved = OmegaConf.create(exported.run) if exported is not None else None
+    run_cfg = run_config(ckpt_path, overrides, own_data_keys=NEW_DATA_KEYS, saved=saved)
     L.seed_everything(run_cfg.seed, workers=True)  # data generated from the seed comes out as in training
     datamodule = instantiate(run_cfg.data)
     source = new_input(cfg)
@@ -99,17 +105,25 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     quiet_library_noise()
     overrides = data_overrides(cfg, "predict", own_data_keys=NEW_DATA_KEYS)  # model.*/task.*: refused here
     ckpt_path = Path(cfg.ckpt_path)
-    checkpoint = check_checkpoint(ckpt_path, "ckpt_path", resume=False)  # exists, complete, weights-only loadable
-    text_model = TextDataModule.__qualname__ in checkpoint
+    exported = ExportedModel.read(ckpt_path) if is_exported(ckpt_path) else None  # a seqexp.export file (.onnx, .pt)
+    if exported is None:
+        checkpoint = check_checkpoint(ckpt_path, "ckpt_path", resume=False)  # exists, complete, weights-only loadable
+        text_model = TextDataModule.__qualname__ in checkpoint
+    else:
+        text_model = issubclass(get_class(exported.run["data"]["_target_"]), TextDataModule)
     if cfg.output_file is None and cfg.text is None and not (text_model and cfg.file is not None):  # nothing to print
         texts_hint = 'give text="..." or file=<one text per line>, or ' if text_model else "give "
         raise ConfigError(f"nothing to predict: {texts_hint}output_file=<file> (.csv, .parquet or .jsonl) to write predictions to")
     writer = PredictionFileWriter(cfg.output_file, cfg.max_rows)  # a file that cannot be written fails here
-    task_class, datamodule = build(cfg, ckpt_path, text_model, overrides)
+    task_class, datamodule = build(cfg, ckpt_path, text_model, overrides, exported)
     texts = getattr(datamodule, "predict_texts", None) is not None
-    task = task_class.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=[writer])
-    trainer.predict(task, datamodule=datamodule, ckpt_path=str(ckpt_path), weights_only=True, return_predictions=False)
+    if exported is None:
+        task = task_class.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
+        trainer.predict(task, datamodule=datamodule, ckpt_path=str(ckpt_path), weights_only=True, return_predictions=False)
+    else:
+        datamodule.load_state_dict(exported.data_state)  # what Lightning restores from a checkpoint's copy
+        trainer.predict(exported.task(), datamodule=datamodule, return_predictions=False)
     rows = records(writer.table)
     if texts:  # stdout: the labels only
         for row in rows:

@@ -93,15 +93,25 @@ def data_overrides(cfg: DictConfig, entry: str, own_data_keys: tuple[str, ...] =
             if key.split(".", 1)[-1] not in own_data_keys and key != "data"}
 
 
-def run_config(ckpt_path: Path, overrides: dict[str, Any] | None = None, own_data_keys: tuple[str, ...] = ()) -> DictConfig:
-    """The config ``ckpt_path`` was trained with, the user's ``data.*`` ``overrides`` in place of the run's
-    values, and every data file found, its path made absolute (``own_data_keys``: the entry's own data keys,
-    which cannot be given as ``+data.<key>``)."""
-    run_dir = ckpt_path.resolve().parent.parent
-    config_file = run_dir / ".hydra" / "config.yaml"
+def saved_config(ckpt_path: Path) -> tuple[DictConfig, Path]:
+    """The config the run of ``ckpt_path`` saved (``<run>/.hydra/config.yaml``), as saved, and that file."""
+    config_file = ckpt_path.resolve().parent.parent / ".hydra" / "config.yaml"
     if not config_file.is_file():
         raise ConfigError(f"ckpt_path={ckpt_path}: no run config at {config_file} (is this a seqexp run folder?)")
-    run_cfg = OmegaConf.load(config_file)
+    return OmegaConf.load(config_file), config_file
+
+
+def run_config(ckpt_path: Path, overrides: dict[str, Any] | None = None, own_data_keys: tuple[str, ...] = (),
+               saved: DictConfig | None = None) -> DictConfig:
+    """The config ``ckpt_path`` was trained with, the user's ``data.*`` ``overrides`` in place of the run's
+    values, and every data file found, its path made absolute (``own_data_keys``: the entry's own data keys,
+    which cannot be given as ``+data.<key>``). ``saved``: the run's config as a model file written by
+    ``seqexp.export`` carries it, in place of the run folder's."""
+    if saved is None:
+        run_cfg, config_file = saved_config(ckpt_path)
+        run_dir = config_file.parent.parent
+    else:
+        run_cfg, config_file, run_dir = saved.copy(), ckpt_path, None
     overrides = overrides or {}
     for key, value in overrides.items():
         if OmegaConf.select(run_cfg, key, default=_ABSENT) is _ABSENT:
@@ -109,17 +119,19 @@ def run_config(ckpt_path: Path, overrides: dict[str, Any] | None = None, own_dat
             raise ConfigError(f"{key}={value}: not a key of the run's data ({run_cfg.data.get('_target_')}); its keys are {keys}")
         log.info("Data: %s=%s (the run had %s)", key, value, OmegaConf.select(run_cfg, key))
         OmegaConf.update(run_cfg, key, value, merge=False)
-    hydra_file = run_dir / ".hydra" / "hydra.yaml"  # older runs' paths are relative to where they were launched
-    launched = OmegaConf.select(OmegaConf.load(hydra_file), "hydra.runtime.cwd") if hydra_file.is_file() else None
+    hydra_file = run_dir / ".hydra" / "hydra.yaml" if run_dir else None  # older runs' paths are relative to where they were launched
+    launched = OmegaConf.select(OmegaConf.load(hydra_file), "hydra.runtime.cwd") if hydra_file and hydra_file.is_file() else None
     for key in data_path_keys(run_cfg.data):
         typed = run_cfg.data[key]
         if f"data.{key}" in overrides:  # typed here, relative to this folder
             run_cfg.data[key] = str(_find(typed, [Path.cwd()], f"data.{key}={typed}: no such file"))
             continue
-        fix = f"set data.{key} in {config_file}" if key in own_data_keys else f"give its place with +data.{key}=<path>"
+        fix = f"give its place with +data.{key}=<path>" if key not in own_data_keys else (
+            f"set data.{key} in {config_file}" if saved is None else "give new input instead")
         where = f", relative to {launched} (where the run was launched) or this folder" if launched and not Path(typed).is_absolute() else ""
+        named = "the run's config names it" if saved is None else f"the run's config in {config_file} names it"
         run_cfg.data[key] = str(_find(typed, [Path(folder) for folder in (launched, Path.cwd()) if folder],
-                                      f"data.{key}={typed}: no such file{where}; the run's config names it: put the file back, or {fix}"))
+                                      f"data.{key}={typed}: no such file{where}; {named}: put the file back, or {fix}"))
     return run_cfg
 
 

@@ -121,9 +121,9 @@ class AnomalyTask(SequenceTask):
         if self.mode == "forecast":
             context = self.encode(inputs[:, : window - self.horizon], None, stage)
             code = last_valid_step(context, None, self.num_directions)
-            prediction = self.head(code).view(len(inputs), self.horizon, -1)
+            prediction = self.head(code).view(inputs.shape[0], self.horizon, -1)
             errors = (prediction - inputs[:, window - self.horizon :]).pow(2).mean(-1)
-            unscored = errors.new_full((len(inputs), window - self.horizon), float("nan"))
+            unscored = errors.new_full((inputs.shape[0], window - self.horizon), float("nan"))
             return torch.cat([unscored, errors], dim=1)
         code = last_valid_step(self.encode(inputs, None, stage), None, self.num_directions)
         decoded, _ = self.decoder(code.unsqueeze(1).expand(-1, window, -1).contiguous())
