@@ -18,9 +18,8 @@ from omegaconf import OmegaConf
 from helpers import compose_train, read_metrics
 from seqexp.config import ConfigError
 from seqexp.export import export
-from seqexp.exported import ExportedModel, metadata_for
+from seqexp.exported import ExportedModel
 from seqexp.predict import predict
-from seqexp.tasks.regression import RegressionTask
 from seqexp.train import train
 
 ASSETS = Path(__file__).parents[1] / "src" / "seqexp" / "data" / "assets"
@@ -42,6 +41,8 @@ def overrides(option: str, folder: Path) -> list[str]:
     """A short run of ``data=<option>`` (text: a packed bidirectional LSTM, two layers on the user's CSV)."""
     return {
         "sine": ["data=sine", "data.num_windows.train=64", "data.num_windows.val=16", "data.num_windows.test=16"],
+        "sine_stateful": ["data=sine", "data.stateful=true", "data.shuffle=false", "data.batch_size=8", "data.num_windows.train=64",
+                          "data.num_windows.val=16", "data.num_windows.test=16"],  # the hidden state carried from batch to batch
         "series": ["data=series", "data.name=airline", "data.input_length=24", "data.horizon=12"],
         "text": ["data=text", "model=bidirectional", "trainer.limit_train_batches=2", *SPLITS],
         "text_csv": ["data=text_csv", f"data.path={REVIEWS}", "data.text_column=review", "data.label_column=sentiment",
@@ -55,7 +56,7 @@ def overrides(option: str, folder: Path) -> list[str]:
 
 def new_input(option: str, folder: Path) -> dict:
     """Input the run never saw, as ``seqexp.predict`` takes it."""
-    if option == "sine":
+    if option.startswith("sine"):
         return {"data": {"frequency_range": [1.5, 2.5]}}  # other data for the same model: +data.<key>=...
     if option == "series":
         lines = (ASSETS / "series" / "Airline.csv").read_text().splitlines()
@@ -103,7 +104,7 @@ def predicted(ckpt: Path, output_file: Path, **settings: object) -> list[dict]:
     return predict(OmegaConf.create({"ckpt_path": str(ckpt), "output_file": str(output_file), **settings}))
 
 
-OPTIONS = ["sine", "series", "text", "text_csv", "anomaly", "anomaly_csv", "ucr"]
+OPTIONS = ["sine", "sine_stateful", "series", "text", "text_csv", "anomaly", "anomaly_csv", "ucr"]
 
 
 @pytest.fixture(scope="module")
@@ -173,13 +174,12 @@ def test_a_torchscript_file_serves_the_same(exported: Exported, option: str, tmp
     assert_same_file(tmp_path / "test.csv", run / "predictions" / "test.csv")
 
 
-def test_what_cannot_be_exported_is_refused_naming_the_key(tmp_path: Path) -> None:
+def test_what_cannot_be_exported_is_refused_naming_the_key(exported: Exported, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"output_file=model\.bin: must end in \.onnx \(ONNX\) or \.pt \(TorchScript\)"):
         export(OmegaConf.create({"ckpt_path": str(tmp_path / "last.ckpt"), "output_file": "model.bin"}))
-    spec = {"input_kind": "features", "input_size": 1, "target_kind": "per_step", "output_size": 1, "stateful": True}
-    task = RegressionTask(spec, {"cell": "gru", "hidden_size": 4}, {"name": "adam", "lr": 0.01}, {"name": "none"})
-    with pytest.raises(ConfigError, match=r"data\.stateful=true: .* export a model trained with data\.stateful=false"):
-        metadata_for(task, {"seed": 0, "data": {"window_length": 20}, "task": {}}, {})
+    run, _ = exported("sine_stateful")
+    with pytest.raises(ConfigError, match=r"data\.stateful=true: a TorchScript file .* does not take the hidden state .*; export to \.onnx"):
+        export(OmegaConf.create({"ckpt_path": str(checkpoint_tested(run)), "output_file": str(tmp_path / "model.pt")}))
     (tmp_path / "other.onnx").write_bytes(b"not a model")
     with pytest.raises(ConfigError, match=r"ckpt_path=.*other\.onnx: not a readable ONNX model"):
         predicted(tmp_path / "other.onnx", tmp_path / "x.csv")

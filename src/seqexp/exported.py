@@ -2,7 +2,8 @@
 metadata what is needed to use it, and the runtimes that serve such a file to ``seqexp.predict``.
 
 What a file holds is the task's ``forward``, the part with weights: ``inputs`` (and ``lengths`` for
-classification, whose cases may differ in length) -> ``outputs`` (see ``tensor_specs``). Everything around it
+classification, whose cases may differ in length) -> ``outputs``; for stateful data the recurrent state carried
+from batch to batch goes in and comes out too (see ``tensor_specs``). Everything around it
 stays seqexp's own code: predicting from a file builds the task from its hyperparameters, puts the file's
 graph in place of its ``forward`` (``ExportedModel.task``), restores the DataModule's state from the metadata
 and runs the same ``trainer.predict`` and prediction-file writer as a checkpoint, so the files match.
@@ -47,6 +48,7 @@ from hydra.utils import get_class
 from torch import nn
 
 from seqexp.config import ConfigError
+from seqexp.models.encoder import State
 from seqexp.tasks.base import SequenceTask
 
 FORMATS = {".onnx": "ONNX", ".pt": "TorchScript"}
@@ -110,6 +112,20 @@ def takes_lengths(task: SequenceTask) -> bool:
     return task.spec.target_kind == "class"
 
 
+def state_names(task: SequenceTask) -> list[str]:
+    """Stateful data (``data.stateful=true``): the recurrent state carried from one batch of the streams to the
+    next goes in and comes out of the file, ``h`` (and ``c`` for an LSTM); else nothing."""
+    if not task.spec.stateful:
+        return []
+    return ["state_h", "state_c"] if task.encoder_settings["cell"] == "lstm" else ["state_h"]
+
+
+def state_shape(task: SequenceTask, batch: int | str) -> list[int | str]:
+    """``(layers * directions, batch, hidden)``, as ``nn.RNN``/``nn.LSTM``/``nn.GRU`` keep it."""
+    settings = task.encoder_settings
+    return [settings["num_layers"] * (2 if settings["bidirectional"] else 1), batch, settings["hidden_size"]]
+
+
 def has_time_axis(task: SequenceTask) -> bool:
     """Whether the outputs have one row per input step (per-step regression, anomaly scores)."""
     return task.spec.target_kind in ("per_step", "anomaly")
@@ -129,41 +145,63 @@ def tensor_specs(task: SequenceTask, window_length: int | None) -> dict[str, lis
         inputs.append({"name": "lengths", "dtype": "int64", "shape": ["batch"],
                        "meaning": "valid steps of each sequence (the rest is padding); all the time axis when none is padded"})
     meanings = {
-        "class": ("logits", ["batch", spec.output_size], "class logits, in the order of labels: softmax gives the probabilities"),
-        "per_step": ("outputs", ["batch", time, spec.output_size], "predictions per step, in the targets' units"),
-        "horizon": ("outputs", ["batch", spec.horizon, spec.output_size],
+        "class": (["batch", spec.output_size], "class logits, in the order of labels: softmax gives the probabilities"),
+        "per_step": (["batch", time, spec.output_size], "predictions per step, in the targets' units"),
+        "horizon": (["batch", spec.horizon, spec.output_size],
                     "forecast, scaled: value = output * scale + offset (data.scaler of the target columns; with "
                     "data.center=last each window's last input value, unscaled, is the offset)"),
-        "anomaly": ("scores", ["batch", time],
+        "anomaly": (["batch", time],
                     "per-step anomaly score (squared error, mean over features); NaN where a step is not scored "
                     "(the context of forecast mode); a point's score is the mean over the windows that score it, "
                     "flagged when >= task.threshold"),
     }
-    _, shape, meaning = meanings[spec.target_kind]
-    return {"inputs": inputs, "outputs": [{"name": "outputs", "dtype": "float32", "shape": shape, "meaning": meaning}]}
+    shape, meaning = meanings[spec.target_kind]
+    outputs = [{"name": "outputs", "dtype": "float32", "shape": shape, "meaning": meaning}]
+    for name in state_names(task):
+        inputs.append({"name": name, "dtype": "float32", "shape": state_shape(task, "batch"),
+                       "meaning": f"the recurrent state ({name[-1]}) after the streams' previous batch; zeros for the first"})
+        outputs.append({"name": f"next_{name}", "dtype": "float32", "shape": state_shape(task, "batch"),
+                        "meaning": f"the recurrent state ({name[-1]}) after this batch: {name} of the next"})
+    return {"inputs": inputs, "outputs": outputs}
 
 
 class TaskForward(nn.Module):
-    """The task's ``forward`` over plain tensors, ``(inputs[, lengths]) -> outputs``: what a model file holds."""
+    """The task's ``forward`` over plain tensors, ``(inputs[, lengths][, state]) -> outputs[, next state]``: what a
+    model file holds. The state is what the task carries between batches of stateful data (``encode``)."""
 
     def __init__(self, task: SequenceTask) -> None:
         super().__init__()
         self.task = task
+        self.takes_lengths = takes_lengths(task)
 
-    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        batch = {"inputs": inputs} if lengths is None else {"inputs": inputs, "lengths": lengths}
-        return self.task(batch, "predict")
+    def forward(self, inputs: torch.Tensor, *more: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        batch = {"inputs": inputs, "lengths": more[0]} if self.takes_lengths else {"inputs": inputs}
+        state = more[1:] if self.takes_lengths else more
+        if not state:
+            return self.task(batch, "predict")
+        self.task._carried_state["predict"] = state[0] if len(state) == 1 else tuple(state)
+        outputs = self.task(batch, "predict")
+        return outputs, *as_tuple(self.task._carried_state["predict"])
 
 
-def model_arguments(task: SequenceTask, batch: Batch) -> tuple[torch.Tensor, ...]:
-    """The file's inputs for ``batch``: ``inputs``, and ``lengths`` when the file takes them (all steps valid when
-    the batch is not padded)."""
-    if not takes_lengths(task):
-        return (batch["inputs"],)
-    lengths = batch.get("lengths")
-    if lengths is None:
-        lengths = torch.full((batch["inputs"].shape[0],), batch["inputs"].shape[1], dtype=torch.long)
-    return batch["inputs"], lengths.cpu()
+def as_tuple(state: State) -> tuple[torch.Tensor, ...]:
+    return state if isinstance(state, tuple) else (state,)
+
+
+def model_arguments(task: SequenceTask, batch: Batch, state: State | None = None) -> tuple[torch.Tensor, ...]:
+    """The file's inputs for ``batch``: ``inputs``, ``lengths`` when the file takes them (all steps valid when the
+    batch is not padded), and the carried ``state`` when the data is stateful (zeros at first, as PyTorch starts)."""
+    arguments = [batch["inputs"]]
+    if takes_lengths(task):
+        lengths = batch.get("lengths")
+        if lengths is None:
+            lengths = torch.full((batch["inputs"].shape[0],), batch["inputs"].shape[1], dtype=torch.long)
+        arguments.append(lengths.cpu().long())
+    names = state_names(task)
+    if names:
+        zeros = torch.zeros(state_shape(task, batch["inputs"].shape[0]), device=batch["inputs"].device)
+        arguments += list(as_tuple(state)) if state is not None else [zeros] * len(names)
+    return tuple(arguments)
 
 
 def example_batches(task: SequenceTask, window_length: int | None) -> list[Batch]:
@@ -203,6 +241,9 @@ def write_model_file(task: SequenceTask, metadata: dict[str, Any], path: Path, o
     batches = example_batches(task, window_length)
     example = model_arguments(task, batches[0])
     names = [spec["name"] for spec in metadata["inputs"]]
+    if path.suffix.lower() == ".pt" and state_names(task):
+        raise ConfigError(f"data.stateful=true: a TorchScript file ({path}) does not take the hidden state carried from "
+                          "one batch to the next; export to .onnx")
     path.parent.mkdir(parents=True, exist_ok=True)
     texts = {key: json.dumps(to_json(value), allow_nan=False) for key, value in metadata.items()}
     with torch.no_grad(), warnings.catch_warnings():
@@ -211,37 +252,40 @@ def write_model_file(task: SequenceTask, metadata: dict[str, Any], path: Path, o
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*batch_size other than 1.*")  # the file is checked on other sizes below
         if path.suffix.lower() == ".onnx":
-            _write_onnx(forward, example, names, has_time_axis(task), path, opset, texts)
+            _write_onnx(forward, example, names, [spec["name"] for spec in metadata["outputs"]], has_time_axis(task), path, opset, texts)
         else:  # Lightning's own tracing: the module takes the batch as a dict of the same tensors
             traced = task.to_torchscript(method="trace", example_inputs=(dict(zip(names, example)),))
             torch.jit.save(traced, str(path), _extra_files={TORCHSCRIPT_METADATA: json.dumps(texts)})
         served = ExportedModel.read(path, "output_file")
         difference = 0.0
         for batch in batches:
-            expected, got = forward(*model_arguments(task, batch)), served.forward(batch)
-            if got.shape != expected.shape:
-                raise ConfigError(f"output_file={path}: the written model gives outputs of shape {list(got.shape)} "
-                                  f"where PyTorch gives {list(expected.shape)}")
-            gap = (got - expected).abs().nan_to_num(0.0)
-            if not torch.equal(got.isnan(), expected.isnan()):
-                gap = torch.tensor(float("inf"))
-            difference = max(difference, float(gap.max()) if gap.numel() else 0.0)
+            expected = forward(*model_arguments(task, batch))
+            got = served.run(model_arguments(task, batch))
+            for wanted, given in zip(as_tuple(expected), got):
+                if given.shape != wanted.shape:
+                    raise ConfigError(f"output_file={path}: the written model gives outputs of shape {list(given.shape)} "
+                                      f"where PyTorch gives {list(wanted.shape)}")
+                gap = (given - wanted).abs().nan_to_num(0.0)
+                if not torch.equal(given.isnan(), wanted.isnan()):
+                    gap = torch.tensor(float("inf"))
+                difference = max(difference, float(gap.max()) if gap.numel() else 0.0)
     if not difference <= tolerance:
         raise ConfigError(f"output_file={path}: the written model's outputs differ from PyTorch's by {difference:.3g} "
                           f"(tolerance={tolerance}); the file is left for inspection")
     return difference
 
 
-def _write_onnx(forward: TaskForward, example: tuple[torch.Tensor, ...], names: list[str], time_axis: bool,
-                path: Path, opset: int, texts: dict[str, str]) -> None:
+def _write_onnx(forward: TaskForward, example: tuple[torch.Tensor, ...], names: list[str], output_names: list[str],
+                time_axis: bool, path: Path, opset: int, texts: dict[str, str]) -> None:
     try:
         import onnx
     except ImportError:
         raise ConfigError(f"output_file={path}: writing ONNX needs the onnx package ({ONNX_EXTRA}); or write a .pt file") from None
     axes = {"inputs": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "outputs": {0: "batch", **({1: "time"} if time_axis else {})}}
+    axes.update({name: {1: "batch"} for name in [*names, *output_names] if "state" in name})
     with native_notices_dropped(PACKING_NOTICE):
         torch.onnx.export(forward, example, str(path), dynamo=False, opset_version=opset, input_names=names,
-                          output_names=["outputs"], dynamic_axes={name: axes[name] for name in [*names, "outputs"]})
+                          output_names=output_names, dynamic_axes={name: axes[name] for name in [*names, *output_names]})
     model = onnx.load(str(path))
     onnx.helper.set_model_props(model, texts)
     onnx.save(model, str(path))
@@ -275,9 +319,6 @@ def native_notices_dropped(notice: re.Pattern[str]) -> Iterator[None]:
 def metadata_for(task: SequenceTask, run: dict[str, Any], data_state: dict[str, Any]) -> dict[str, Any]:
     """What a model file carries besides its graph (see the module docstring): ``run`` is the run's
     ``{seed, data, task}`` config, ``data_state`` what its DataModule saved in the checkpoint."""
-    if task.spec.stateful:
-        raise ConfigError("data.stateful=true: the model carries its hidden state from one batch to the next, which a "
-                          "model file's single forward pass does not; export a model trained with data.stateful=false")
     data = run["data"]
     window_length = task.spec.input_length or data.get("window_length") or data.get("input_length") or None
     metadata: dict[str, Any] = {**tensor_specs(task, window_length), "window_length": window_length}
@@ -295,17 +336,17 @@ class ExportedModel:
     """A model file written by ``seqexp.export``: its metadata, and its forward pass run by onnxruntime
     (.onnx) or TorchScript (.pt) on the CPU."""
 
-    def __init__(self, path: Path, metadata: dict[str, Any], run_forward: Callable[[tuple[torch.Tensor, ...]], torch.Tensor]) -> None:
-        self.path, self.metadata, self._run_forward = path, metadata, run_forward
-        self.input_names = [spec["name"] for spec in metadata["inputs"]]
+    def __init__(self, path: Path, metadata: dict[str, Any],
+                 run: Callable[[tuple[torch.Tensor, ...]], tuple[torch.Tensor, ...]]) -> None:
+        self.path, self.metadata = path, metadata
+        self.run = run  # the file's inputs, in order, on the CPU -> its outputs, in order
 
     @classmethod
     def read(cls, path: str | Path, key: str = "ckpt_path") -> "ExportedModel":
         path = check_model_file(path, key)
         if not path.is_file():
             raise ConfigError(f"{key}={path}: no such file (a model file written by seqexp.export)")
-        texts = _read_onnx(path, key) if path.suffix.lower() == ".onnx" else _read_torchscript(path, key)
-        session_or_module, texts = texts
+        session_or_module, texts = (_read_onnx if path.suffix.lower() == ".onnx" else _read_torchscript)(path, key)
         if "seqexp" not in texts:
             raise ConfigError(f"{key}={path}: not written by seqexp.export (its metadata has no seqexp entry)")
         metadata = {name: from_json(json.loads(text)) for name, text in texts.items()}
@@ -313,36 +354,22 @@ class ExportedModel:
             raise ConfigError(f"{key}={path}: written by seqexp {metadata['seqexp']['version']} in a newer format; upgrade seqexp")
         names = [spec["name"] for spec in metadata["inputs"]]
         if isinstance(session_or_module, torch.jit.ScriptModule):
-            def run_torchscript(arguments: tuple[torch.Tensor, ...]) -> torch.Tensor:
+            def run_torchscript(arguments: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
                 # The profiling executor re-optimizes the graph for every new batch shape (texts: every length),
-                # which costs more than it saves on these small recurrent graphs: about 7x on variable-length text.
-                with torch.jit.optimized_execution(False):
-                    return session_or_module(dict(zip(names, arguments)))
+                # which costs more than it saves on these small recurrent graphs (several times on variable-length text).
+                with torch.no_grad(), torch.jit.optimized_execution(False):
+                    return (session_or_module(dict(zip(names, arguments))),)
 
             return cls(path, metadata, run_torchscript)
 
-        def run_onnx(arguments: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        def run_onnx(arguments: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
             feeds = {name: argument.detach().cpu().numpy() for name, argument in zip(names, arguments)}
-            return torch.from_numpy(session_or_module.run(None, feeds)[0])
+            return tuple(torch.from_numpy(output) for output in session_or_module.run(None, feeds))
 
         return cls(path, metadata, run_onnx)
 
-    def forward(self, batch: Batch, stage: str = "predict") -> torch.Tensor:
-        """The file's outputs for ``batch`` (a task's ``forward``, on the batch's device)."""
-        inputs = batch["inputs"]
-        arguments = (inputs, self._lengths(batch)) if "lengths" in self.input_names else (inputs,)
-        with torch.no_grad():
-            return self._run_forward(tuple(argument.cpu() for argument in arguments)).to(inputs.device)
-
-    @staticmethod
-    def _lengths(batch: Batch) -> torch.Tensor:
-        lengths = batch.get("lengths")
-        if lengths is None:
-            return torch.full((batch["inputs"].shape[0],), batch["inputs"].shape[1], dtype=torch.long)
-        return lengths.long()
-
     @property
-    def run(self) -> dict[str, Any]:
+    def run_config(self) -> dict[str, Any]:
         """The run's ``{seed, data, task}`` config."""
         return self.metadata["run"]
 
@@ -354,11 +381,24 @@ class ExportedModel:
     def task(self) -> SequenceTask:
         """The run's task, built from its hyperparameters, with its saved values and the file's forward pass in
         place of its own (its weights are never used): ``predict_step`` and ``prediction_table`` are the task's."""
-        task = get_class(self.run["task"]["_target_"])(**self.metadata["hyper_parameters"])
+        task = get_class(self.run_config["task"]["_target_"])(**self.metadata["hyper_parameters"])
         for name, value in self.metadata.items():
             if name.startswith("task."):
                 getattr(task, name.split(".", 1)[1]).copy_(value)
-        task.forward = self.forward  # an instance attribute: nn.Module.__call__ runs it
+        carries_state = bool(state_names(task))
+
+        def forward(batch: Batch, stage: str = "predict") -> torch.Tensor:
+            """The file's outputs for ``batch``, on its device; the state of stateful data is carried as ``encode``
+            carries it (and reset where the task resets it, when an epoch starts)."""
+            device = batch["inputs"].device
+            state = task._carried_state.get(stage) if carries_state else None
+            arguments = model_arguments(task, batch, state)
+            outputs, *next_state = self.run(tuple(argument.cpu() for argument in arguments))
+            if carries_state:
+                task._carried_state[stage] = next_state[0] if len(next_state) == 1 else tuple(next_state)
+            return outputs.to(device)
+
+        task.forward = forward  # an instance attribute: nn.Module.__call__ runs it
         return task
 
 

@@ -84,7 +84,7 @@ def build(cfg: DictConfig, ckpt_path: Path, text_model: bool, overrides: dict[st
         datamodule = TextDataModule(batch_size=cfg.batch_size)  # vocabulary and labels: restored from the checkpoint
         datamodule.set_predict_input(read_texts(cfg))
         return ClassificationTask, datamodule
-    saved = OmegaConf.create(exported.run) if exported is not None else None
+    saved = OmegaConf.create(exported.run_config) if exported is not None else None
     run_cfg = run_config(ckpt_path, overrides, own_data_keys=NEW_DATA_KEYS, saved=saved)
     L.seed_everything(run_cfg.seed, workers=True)  # data generated from the seed comes out as in training
     datamodule = instantiate(run_cfg.data)
@@ -110,7 +110,7 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
         checkpoint = check_checkpoint(ckpt_path, "ckpt_path", resume=False)  # exists, complete, weights-only loadable
         text_model = TextDataModule.__qualname__ in checkpoint
     else:
-        text_model = issubclass(get_class(exported.run["data"]["_target_"]), TextDataModule)
+        text_model = issubclass(get_class(exported.run_config["data"]["_target_"]), TextDataModule)
     if cfg.output_file is None and cfg.text is None and not (text_model and cfg.file is not None):  # nothing to print
         texts_hint = 'give text="..." or file=<one text per line>, or ' if text_model else "give "
         raise ConfigError(f"nothing to predict: {texts_hint}output_file=<file> (.csv, .parquet or .jsonl) to write predictions to")
