@@ -5,20 +5,25 @@
 
 from __future__ import annotations
 
+import logging
 import shlex
 import warnings
 from pathlib import Path
 
 import lightning as L
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.callbacks import EarlyStopping, ProgressBar
 from omegaconf import DictConfig
 
-from seqexp.callbacks import MonitoredMetricCheck, ResumeHint, ValidationHistory
+from seqexp.callbacks import FigureLogger, MonitoredMetricCheck, ResumeHint, ValidationHistory
 from seqexp.config import ConfigError, callbacks_without_validation, hydra_runtime, instantiate_group, validate_config
+from seqexp.data.budget import TRAINER_KEYS as BUDGET_KEYS
+from seqexp.data.budget import SizesItsBudget
 from seqexp.predictions import PredictionFileWriter
 from seqexp.safety import check_checkpoint_fits, preflight
 from seqexp.sweep import search_callbacks
+
+log = logging.getLogger(__name__)
 
 
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
@@ -51,8 +56,35 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
         callbacks.append(PredictionFileWriter(Path(cfg.paths.output_dir, "predictions", "test.csv"), cfg.predictions.max_rows,
                                               keys=("paths.output_dir", "predictions.max_rows")))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate_group(cfg.get("logger")) or False,
-                                     **({} if has_validation else {"limit_val_batches": 0}), **chunked_training(cfg, task))
+                                     **({} if has_validation else {"limit_val_batches": 0}), **chunked_training(cfg, task),
+                                     **data_budget(cfg, datamodule, callbacks))
     return datamodule, task, trainer
+
+
+def data_budget(cfg: DictConfig, datamodule: L.LightningDataModule, callbacks: list) -> dict:
+    """Trainer length sized by the data (``data.budget``, see ``seqexp.data.budget``), and the ``callbacks`` that count
+    epochs (early stopping's patience, the figures' spacing) to match. A Trainer key of the budget typed
+    (``trainer.max_epochs=50``) or a ``debug=`` option wins over the whole budget; a typed callback key over its own."""
+    budget = datamodule.training_budget(cfg.trainer.get("accumulate_grad_batches", 1)) if isinstance(datamodule, SizesItsBudget) else None
+    if budget is None:
+        return {}
+    overrides, choices = hydra_runtime(cfg)
+    typed = {item.lstrip("+~").split("=", 1)[0] for item in overrides}
+    trainer_keys = [f"trainer.{name}" for name in BUDGET_KEYS if f"trainer.{name}" in typed]
+    if trainer_keys or choices.get("debug"):
+        log.info("training budget: data.budget gives way to %s", ", ".join(trainer_keys) or f"debug={choices['debug']}")
+        return {}
+    settings, callback_settings = budget
+    applied = [f"trainer.{key}={value}" for key, value in settings.items()]
+    for key, value in callback_settings.items():  # "early_stopping.patience": the callback's name in callbacks, its attribute
+        name, attribute = key.split(".")
+        kind = {"early_stopping": EarlyStopping, "figures": FigureLogger}[name]
+        for callback in [callback for callback in callbacks if isinstance(callback, kind)][:1]:
+            if f"callbacks.{key}" not in typed:
+                setattr(callback, attribute, value)
+            applied.append(f"callbacks.{key}={getattr(callback, attribute)}")
+    log.info("training budget (data.budget): %s", ", ".join(applied))
+    return settings
 
 
 def resume_command(cfg: DictConfig) -> str:

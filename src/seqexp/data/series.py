@@ -35,6 +35,7 @@ the offset differs per window with ``center=last``),
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -45,6 +46,7 @@ import numpy as np
 import torch
 
 from seqexp.data.batching import TensorSplitLoaders
+from seqexp.data.budget import StepBudget
 from seqexp.data.errors import DataError
 from seqexp.data.scaling import METHODS as SCALINGS
 from seqexp.data.scaling import Scaler, restore_scaling
@@ -161,6 +163,7 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         train_path: str | None = None,
         val_path: str | None = None,
         test_path: str | None = None,
+        budget: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.split_paths = split_paths(train_path, val_path, test_path)
@@ -199,6 +202,7 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
+        self.budget = StepBudget.from_config(budget)  # None: the trainer's and callbacks' own epochs
         self.table: SeriesTable | None = None
         self.file_bounds: dict[str, tuple[int, int]] = {}  # with split files: each file's rows in ``table``
         self.datasets: dict[str, WindowDataset] = {}
@@ -278,6 +282,14 @@ class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
     def origins(self, split: str) -> torch.Tensor:
         """Every window's first target row, ``(windows,)`` (for baselines; the datasets compute them per batch)."""
         return self.window_starts(split).all()
+
+    def training_budget(self, accumulate_grad_batches: int = 1) -> tuple[dict[str, Any], dict[str, int]] | None:
+        """Trainer length, early stopping's patience and the figures' spacing for this series' training windows
+        (``data.budget``, see ``seqexp.data.budget``), or ``None`` when ``data.budget`` is null."""
+        if self.budget is None:
+            return None
+        settings = self.budget.trainer_settings(math.ceil(len(self.window_starts("train")) / self.batch_size), accumulate_grad_batches)
+        return settings, self.budget.callback_settings(settings["max_epochs"])
 
     def train_scaler(self) -> Scaler:
         """The ``Scaler`` fitted on the train range only, once (or restored from a checkpoint)."""
