@@ -96,6 +96,9 @@ RULES: tuple[Rule, ...] = (
     Rule("data.batch_size", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
     Rule("task.instance_norm", "true or false", lambda v: isinstance(v, bool)),
     Rule("task.linear_skip", "true or false", lambda v: isinstance(v, bool)),
+    Rule("task.quantiles", "null or a list of increasing numbers in (0, 1) that holds 0.5, e.g. [0.1,0.5,0.9]",
+         lambda v: v is None or (isinstance(v, (list, ListConfig)) and 0.5 in v and all(_is_number(q) and 0 < q < 1 for q in v)
+                                 and all(a < b for a, b in zip(v, list(v)[1:])))),
     Rule("seed", "an integer", _is_int),
 )
 

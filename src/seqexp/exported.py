@@ -144,12 +144,15 @@ def tensor_specs(task: SequenceTask, window_length: int | None) -> dict[str, lis
     if takes_lengths(task):
         inputs.append({"name": "lengths", "dtype": "int64", "shape": ["batch"],
                        "meaning": "valid steps of each sequence (the rest is padding); all the time axis when none is padded"})
+    quantiles = task.hparams.get("quantiles")  # ForecastTask's: a last axis of quantile forecasts
     meanings = {
         "class": (["batch", spec.output_size], "class logits, in the order of labels: softmax gives the probabilities"),
         "per_step": (["batch", time, spec.output_size], "predictions per step, in the targets' units"),
-        "horizon": (["batch", spec.horizon, spec.output_size],
+        "horizon": (["batch", spec.horizon, spec.output_size, *([len(quantiles)] if quantiles else [])],
                     "forecast, scaled: value = output * scale + offset (data.scaler of the target columns; with "
-                    "data.center=last each window's last input value, unscaled, is the offset)"),
+                    "data.center=last each window's last input value, unscaled, is the offset)"
+                    + (f"; last axis: the quantiles {list(quantiles)} (task.quantiles), increasing; the median is the point forecast"
+                       if quantiles else "")),
         "anomaly": (["batch", time],
                     "per-step anomaly score (squared error, mean over features); NaN where a step is not scored "
                     "(the context of forecast mode); a point's score is the mean over the windows that score it, "

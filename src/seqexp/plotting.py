@@ -75,13 +75,15 @@ def time_axis(axis: Any, times: Sequence[str] | None, first_step: int = 0) -> No
 
 
 def forecast_figure(origins: np.ndarray, forecasts: np.ndarray, truths: np.ndarray, title: str,
-                    names: Sequence[str] = (), times: Sequence[str] | None = None) -> Any:
+                    names: Sequence[str] = (), times: Sequence[str] | None = None,
+                    interval: tuple[np.ndarray, np.ndarray, str] | None = None) -> Any:
     """Truth over the scored range and the forecasts of the windows starting every ``horizon`` rows.
 
     ``origins`` ``(windows,)`` is each window's first target row of the series (the prediction file's
     ``step``); ``forecasts``/``truths`` are ``(windows, horizon, targets)`` in original units, one target
-    per name of ``names`` (the data's columns); ``times`` the series' time stamps, when it has them.
-    Tiling shows every step forecast exactly once.
+    per name of ``names`` (the data's columns); ``times`` the series' time stamps, when it has them;
+    ``interval`` (lower, upper, label), both ``(windows, horizon, targets)``: quantile forecasts shaded
+    between. Tiling shows every step forecast exactly once.
     """
     plt = _pyplot()
     _, horizon, targets = truths.shape
@@ -96,6 +98,9 @@ def forecast_figure(origins: np.ndarray, forecasts: np.ndarray, truths: np.ndarr
         for count, index in enumerate(tiled):
             steps = origins[index] + np.arange(horizon)
             axis.plot(steps, forecasts[index, :, column], color="tab:orange", linewidth=1, label=None if count else "forecast")
+            if interval is not None:
+                axis.fill_between(steps, interval[0][index, :, column], interval[1][index, :, column], color="tab:orange",
+                                  alpha=0.25, linewidth=0, label=None if count else interval[2])
         axis.set_ylabel(names[column] if column < len(names) else f"target {column}")
         axis.legend(loc="upper right", fontsize="small")
     axes[0, 0].set_title(title)

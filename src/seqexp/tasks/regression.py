@@ -41,7 +41,11 @@ class RegressionTask(SequenceTask):
         if self.spec.target_kind == "per_step":
             return self.head(outputs)
         last = last_valid_step(outputs, batch.get("lengths"), self.num_directions)
-        return self.head(last).view(-1, self.spec.horizon, self.spec.output_size)
+        return self.horizon_layout(self.head(last))
+
+    def horizon_layout(self, head_outputs: torch.Tensor) -> torch.Tensor:
+        """The head's ``(batch, horizon * outputs)`` as ``(batch, horizon, outputs)``."""
+        return head_outputs.view(-1, self.spec.horizon, self.spec.output_size)
 
     def _scored(self, values: torch.Tensor) -> torch.Tensor:
         """Leave out the burn-in steps, where the target cannot be inferred from the window yet."""
