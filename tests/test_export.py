@@ -38,7 +38,7 @@ def anomaly_file(path: Path, start: int = 0, points: int = 400) -> Path:
 
 
 def overrides(option: str, folder: Path) -> list[str]:
-    """A short run of ``data=<option>`` (text: a packed bidirectional LSTM, two layers on the user's CSV)."""
+    """A short run of ``data=<option>`` (texts: packed bidirectional LSTMs, of two layers on the user's CSV)."""
     return {
         "sine": ["data=sine", "data.num_windows.train=64", "data.num_windows.val=16", "data.num_windows.test=16"],
         "sine_stateful": ["data=sine", "data.stateful=true", "data.shuffle=false", "data.batch_size=8", "data.num_windows.train=64",
@@ -108,7 +108,7 @@ OPTIONS = ["sine", "sine_stateful", "series", "text", "text_csv", "anomaly", "an
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Path, Path]]:
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     """Per data option, made once per module: (run folder, the ONNX file of the checkpoint the run tested)."""
     made: dict[str, tuple[Path, Path]] = {}
 
