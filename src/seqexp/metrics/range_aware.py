@@ -38,10 +38,23 @@ VUS_THRESHOLDS = 250  # the reference's thre default
 RANGE_RECALL_ALPHA = 0.2  # weight of existence in range recall (TSB-AD); range precision uses 0
 
 
-def _array(values: torch.Tensor | np.ndarray, dtype: type) -> np.ndarray:
+def _numpy(values: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A flat view of ``values`` (no copy where none is needed)."""
     if isinstance(values, torch.Tensor):
-        values = values.detach().cpu().double().numpy() if dtype is np.float64 else values.detach().cpu().numpy()
-    return np.asarray(values, dtype=dtype).ravel()
+        values = values.detach().cpu().numpy()
+    return np.asarray(values).ravel()
+
+
+def _scores(values: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Scores as they are when float32 or float64 (only their order and their values as thresholds matter,
+    and float32 converts to float64 exactly), else as float64."""
+    values = _numpy(values)
+    return values if values.dtype in (np.float32, np.float64) else values.astype(np.float64)
+
+
+def _flags(values: torch.Tensor | np.ndarray) -> np.ndarray:
+    """0/1 values as a bool array (a byte a point)."""
+    return _numpy(values) != 0
 
 
 def ranges(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +68,7 @@ def volume_under_surface(
 ) -> tuple[float, float]:
     """``(vus_roc, vus_pr)`` of one scored series; nan when the series has no labelled or no normal
     point or a nan score (the metric is undefined there)."""
-    scores, labels = _array(scores, np.float64), _array(labels, np.float64) != 0
+    scores, labels = _scores(scores), _flags(labels)
     points = len(scores)
     if points == 0 or not labels.any() or labels.all() or np.isnan(scores).any():
         return float("nan"), float("nan")
@@ -134,7 +147,7 @@ def _range_score(truth: np.ndarray, found: np.ndarray, alpha: float) -> float:
 
 def range_precision_recall_f1(predictions: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray) -> dict[str, float]:
     """Range-based precision, recall and F1 of 0/1 predictions (0 where undefined, as TSB-AD)."""
-    predictions, labels = _array(predictions, np.int64) != 0, _array(labels, np.int64) != 0
+    predictions, labels = _flags(predictions), _flags(labels)
     recall = _range_score(labels, predictions, RANGE_RECALL_ALPHA)
     precision = _range_score(predictions, labels, 0.0)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0

@@ -43,6 +43,7 @@ from seqexp.metrics.anomaly import (
     NEED_AN_ANOMALY,
     NEED_SCORES,
     THRESHOLD_RULES,
+    ScoreCurve,
     anomaly_metrics,
     choose_threshold,
 )
@@ -153,10 +154,14 @@ class AnomalyTask(SequenceTask):
         if self._trainer is not None and self.trainer.world_size > 1:
             points.reduce(self._reduce)
         series = points.series(self.score_smoothing)
-        scores, labels = series["scores"], series["labels"]
+        del points  # the sums, counts and inputs (sized by doubling): free them before the metrics' own memory
+        scores, labels = series["scores"], series["labels"]  # (points,) float32 and uint8
+        has_both = bool(labels.any()) and not bool(labels.all())
+        curve = None  # one sort of the split's scores, shared by the best-F1 threshold, AUROC and AUPRC
         if stage == "val":
             settings = self.threshold_settings
-            value, used = choose_threshold(settings["rule"], scores, labels, settings["quantile"], settings["k"])
+            curve = ScoreCurve.of(scores, labels) if has_both and settings["rule"] == "best_f1" else None
+            value, used = choose_threshold(settings["rule"], scores, labels, settings["quantile"], settings["k"], curve)
             if used != settings["rule"]:
                 self._warn_once(
                     stage, "threshold",
@@ -169,11 +174,14 @@ class AnomalyTask(SequenceTask):
             raise RuntimeError("AnomalyTask has no threshold: it is chosen on validation, run fit or validate first")
         threshold = float(self.threshold)
         normal = scores[labels == 0]
+        loss = float(normal.mean()) if normal.numel() else float(scores.mean())
+        del normal
         metrics = {
-            "loss": float(normal.mean()) if normal.numel() else float(scores.mean()),
+            "loss": loss,
             "threshold": threshold,
-            **anomaly_metrics(scores, labels, threshold, self.ucr_tolerance, self.vus_window, self.vus_thresholds),
+            **anomaly_metrics(scores, labels, threshold, self.ucr_tolerance, self.vus_window, self.vus_thresholds, curve),
         }
+        del curve
         self._series[stage] = {**series, "threshold": torch.tensor(threshold)}
         if not bool(labels.any()):
             self._warn_once(
@@ -239,7 +247,7 @@ class AnomalyTask(SequenceTask):
         threshold = self.threshold.detach().cpu()
         columns.update(score=scores, threshold=threshold.expand(len(scores)), flag=(scores >= threshold).long())
         if index.truth:
-            columns["truth"] = series["labels"]
+            columns["truth"] = series["labels"].long()  # int64 as always (a Parquet file keeps the type)
         return columns
 
     def figures(self, stage: str, index: PredictionIndex | None = None) -> dict[str, Any]:
