@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from seqexp.callbacks import FigureLogger, MonitoredMetricCheck, ResumeHint, ValidationHistory
 from seqexp.config import ConfigError, callbacks_without_validation, hydra_runtime, instantiate_group, validate_config
 from seqexp.data.budget import TRAINER_KEYS as BUDGET_KEYS
-from seqexp.data.budget import SizesItsBudget
+from seqexp.data.contract import SeqDataModule
 from seqexp.predictions import PredictionFileWriter
 from seqexp.safety import check_checkpoint_fits, preflight
 from seqexp.sweep import search_callbacks
@@ -26,18 +26,18 @@ from seqexp.sweep import search_callbacks
 log = logging.getLogger(__name__)
 
 
-def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
+def build(cfg: DictConfig) -> tuple[SeqDataModule, L.LightningModule, L.Trainer]:
     """Validate, seed and instantiate a run's parts."""
     validate_config(cfg)
     preflight(cfg)  # ckpt_path and output folders, before anything is built
     L.seed_everything(cfg.seed, workers=True)
-    datamodule: L.LightningDataModule = instantiate(cfg.data)
+    datamodule: SeqDataModule = instantiate(cfg.data)
     task: L.LightningModule = instantiate(
         cfg.task, spec=datamodule.spec.to_dict(), model=cfg.model, optim=cfg.optim, scheduler=cfg.scheduler, _convert_="all"
     )
     if cfg.train and cfg.ckpt_path is not None and Path(cfg.ckpt_path).is_file():  # resume or fine-tune
         check_checkpoint_fits(task, cfg.ckpt_path)
-    has_validation = getattr(datamodule, "has_validation", True)  # False: nothing for checkpoint/early stopping to monitor
+    has_validation = datamodule.has_validation  # False: nothing for checkpoint/early stopping to monitor
     if not has_validation and str(cfg.scheduler.get("monitor") or "").startswith("val/"):
         raise ConfigError(f"scheduler={cfg.scheduler.get('name')} follows scheduler.monitor={cfg.scheduler.monitor}, but the data has no "
                           "validation split (data.val_fraction=0): set data.val_fraction > 0, scheduler.monitor=train/loss, "
@@ -61,11 +61,11 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     return datamodule, task, trainer
 
 
-def data_budget(cfg: DictConfig, datamodule: L.LightningDataModule, callbacks: list) -> dict:
+def data_budget(cfg: DictConfig, datamodule: SeqDataModule, callbacks: list) -> dict:
     """Trainer length sized by the data (``data.budget``, see ``seqexp.data.budget``), and the ``callbacks`` that count
     epochs (early stopping's patience, the figures' spacing) to match. A Trainer key of the budget typed
     (``trainer.max_epochs=50``) or a ``debug=`` option wins over the whole budget; a typed callback key over its own."""
-    budget = datamodule.training_budget(cfg.trainer.get("accumulate_grad_batches", 1)) if isinstance(datamodule, SizesItsBudget) else None
+    budget = datamodule.training_budget(cfg.trainer.get("accumulate_grad_batches", 1))
     if budget is None:
         return {}
     overrides, choices = hydra_runtime(cfg)

@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from seqexp.config import ConfigError, instantiate_group
 from seqexp.console import announce, quiet_library_noise, user_errors_are_short
+from seqexp.data.contract import SeqDataModule
 from seqexp.reporting import log_final_metrics, scalar_metrics, write_metrics_file
 from seqexp.run_config import data_overrides, run_config
 from seqexp.safety import check_checkpoint
@@ -34,8 +35,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     check_checkpoint(ckpt_path, "ckpt_path", resume=False)  # exists, complete, weights-only loadable
     run_cfg = run_config(ckpt_path, overrides)
     L.seed_everything(run_cfg.seed, workers=True)
-    datamodule: L.LightningDataModule = instantiate(run_cfg.data)
-    if cfg.split == "val" and not getattr(datamodule, "has_validation", True):
+    datamodule: SeqDataModule = instantiate(run_cfg.data)
+    if cfg.split == "val" and not datamodule.has_validation:
         raise ConfigError("split=val: the run has no validation split (data.val_fraction=0); evaluate split=test")
     task = get_class(run_cfg.task._target_).load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
     trainer: L.Trainer = instantiate(cfg.trainer, logger=instantiate_group(cfg.get("logger")) or False)

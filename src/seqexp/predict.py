@@ -8,7 +8,9 @@
     python -m seqexp.predict ckpt_path=model.onnx output_file=test.csv                       # a seqexp.export file
 
 Data and model are rebuilt from the run's saved config, as ``seqexp.eval`` does; texts need the
-checkpoint alone (it holds the vocabulary and the label names). Lightning predicts
+checkpoint alone (it holds the vocabulary and the label names). What the data takes as new input is
+what its DataModule declares (``seqexp.data.contract.SeqDataModule``): a file where ``predicts_new_input``,
+texts where the model's inputs are tokens (``DataSpec.input_kind``). Lightning predicts
 (``trainer.predict`` over the task's ``predict_step``); ``seqexp.predictions`` writes the rows. A model file
 written by ``seqexp.export`` (.onnx, .pt) carries the run's config and the data's saved state itself; its
 forward pass takes the place of the task's (``seqexp.exported``), the rest is the same code.
@@ -27,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqexp.config import ConfigError
 from seqexp.console import quiet_library_noise, user_errors_are_short
+from seqexp.data.contract import SeqDataModule
 from seqexp.data.text import TextDataModule
 from seqexp.exported import ExportedModel, is_exported
 from seqexp.predictions import PredictionFileWriter, records
@@ -70,11 +73,22 @@ def new_input(cfg: DictConfig) -> tuple[str, str] | None:
     return given[0] if given else None
 
 
+def takes_texts(hyper_parameters: dict[str, Any]) -> bool:
+    """Whether a model with these saved hyperparameters labels texts: its inputs are tokens (the spec its data
+    declared), read with the vocabulary its checkpoint holds."""
+    return (hyper_parameters.get("spec") or {}).get("input_kind") == "tokens"
+
+
+def texts_given(cfg: DictConfig, text_model: bool) -> bool:
+    """Whether ``cfg`` asks to label texts (``text=``, or ``file=`` for a text model) rather than data of the run."""
+    return cfg.text is not None or (text_model and cfg.file is not None)
+
+
 def build(cfg: DictConfig, ckpt_path: Path, text_model: bool, overrides: dict[str, Any],
-          exported: ExportedModel | None = None) -> tuple[type[L.LightningModule], L.LightningDataModule]:
+          exported: ExportedModel | None = None) -> tuple[type[L.LightningModule], SeqDataModule]:
     """The task class and the DataModule that serves what to predict (``overrides``: the run's data keys to replace;
     ``exported``: the model file ``ckpt_path`` names, which carries the run's config)."""
-    if cfg.text is not None or (text_model and cfg.file is not None):
+    if texts_given(cfg, text_model):
         if not text_model:
             raise ConfigError(f"text=: {ckpt_path} is not a text model (data=text or data=text_csv); give it "
                               f"{' or '.join(f'{key}=' for key in NEW_INPUT_KEYS)}, or no input for its test split")
@@ -87,11 +101,11 @@ def build(cfg: DictConfig, ckpt_path: Path, text_model: bool, overrides: dict[st
     saved = OmegaConf.create(exported.run_config) if exported is not None else None
     run_cfg = run_config(ckpt_path, overrides, own_data_keys=NEW_DATA_KEYS, saved=saved)
     L.seed_everything(run_cfg.seed, workers=True)  # data generated from the seed comes out as in training
-    datamodule = instantiate(run_cfg.data)
+    datamodule: SeqDataModule = instantiate(run_cfg.data)
     source = new_input(cfg)
     if source is not None:
         key, path = source
-        if text_model or not hasattr(datamodule, "set_predict_input"):
+        if text_model or not datamodule.predicts_new_input:
             takes = 'text="..." or file=<one text per line>' if text_model else "no new input: leave it out for its test split"
             raise ConfigError(f"{key}={path}: this checkpoint's data ({run_cfg.data._target_}) takes {takes}")
         datamodule.set_predict_input(path)
@@ -108,15 +122,15 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     exported = ExportedModel.read(ckpt_path) if is_exported(ckpt_path) else None  # a seqexp.export file (.onnx, .pt)
     if exported is None:
         checkpoint = check_checkpoint(ckpt_path, "ckpt_path", resume=False)  # exists, complete, weights-only loadable
-        text_model = TextDataModule.__qualname__ in checkpoint
+        text_model = takes_texts(checkpoint["hyper_parameters"])
     else:
-        text_model = issubclass(get_class(exported.run_config["data"]["_target_"]), TextDataModule)
-    if cfg.output_file is None and cfg.text is None and not (text_model and cfg.file is not None):  # nothing to print
+        text_model = takes_texts(exported.metadata["hyper_parameters"])
+    texts = texts_given(cfg, text_model)
+    if cfg.output_file is None and not texts:  # nothing to print
         texts_hint = 'give text="..." or file=<one text per line>, or ' if text_model else "give "
         raise ConfigError(f"nothing to predict: {texts_hint}output_file=<file> (.csv, .parquet or .jsonl) to write predictions to")
     writer = PredictionFileWriter(cfg.output_file, cfg.max_rows)  # a file that cannot be written fails here
     task_class, datamodule = build(cfg, ckpt_path, text_model, overrides, exported)
-    texts = getattr(datamodule, "predict_texts", None) is not None
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=[writer])
     if exported is None:
         task = task_class.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)

@@ -102,7 +102,7 @@ class PredictionFileWriter(BasePredictionWriter):
         if not trainer.is_global_zero:
             return
         datamodule = trainer.datamodule
-        index = datamodule.prediction_index() if hasattr(datamodule, "prediction_index") else PredictionIndex()
+        index = datamodule.prediction_index() if datamodule is not None else PredictionIndex()  # None: dataloaders given directly
         table = task.prediction_table(outputs, index)
         del outputs
         rows = row_count(table)

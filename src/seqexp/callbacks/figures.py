@@ -19,7 +19,7 @@ class FigureLogger(L.Callback):
         if not writers or not trainer.is_global_zero:
             return
         datamodule = trainer.datamodule
-        index = datamodule.split_index(stage) if hasattr(datamodule, "split_index") else None  # steps as prediction files name them
+        index = datamodule.split_index(stage) if datamodule is not None else None  # steps as prediction files name them
         for tag, figure in task.figures(stage, index).items():
             for writer in writers:
                 writer.add_figure(tag, figure, global_step=trainer.global_step, close=False)

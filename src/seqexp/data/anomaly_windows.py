@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 
 from seqexp.data.batching import TensorSplitLoaders
+from seqexp.data.contract import SeqDataModule
 from seqexp.data.errors import DataError
 from seqexp.data.scaling import Scaler, restore_scaling
 from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
@@ -81,11 +81,10 @@ def float64_rows(values: np.ndarray | torch.Tensor, start: int, end: int) -> tor
     return rows.double() if isinstance(rows, torch.Tensor) else torch.from_numpy(np.array(rows, dtype=np.float64))
 
 
-class AnomalyWindowsDataModule(TensorSplitLoaders, L.LightningDataModule):
+class AnomalyWindowsDataModule(TensorSplitLoaders, SeqDataModule):
     """Subclasses implement :meth:`load_series`; everything else is shared."""
 
-    # The config keys that decide which split holds anomalies; the task names them when a split has none.
-    split_keys: tuple[str, ...] = ()
+    predicts_new_input = True  # set_predict_input: another file of the same features (seqexp.predict data.path=...)
 
     def __init__(
         self,

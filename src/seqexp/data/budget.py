@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from seqexp.data.errors import DataError
 
@@ -63,11 +63,3 @@ class StepBudget:
         return {"early_stopping.patience": max(1, math.ceil(self.patience * max_epochs)),
                 "figures.every_n_epochs": max(1, math.ceil(max_epochs / self.figures))}
 
-
-@runtime_checkable
-class SizesItsBudget(Protocol):
-    """A DataModule that sizes the training budget to its data (``seqexp.builder`` applies it)."""
-
-    def training_budget(self, accumulate_grad_batches: int = 1) -> tuple[dict[str, Any], dict[str, int]] | None:
-        """Trainer keyword arguments and callback settings (``StepBudget``), or ``None`` without a budget."""
-        ...

@@ -41,12 +41,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 
 from seqexp.data.batching import TensorSplitLoaders
 from seqexp.data.budget import StepBudget
+from seqexp.data.contract import SeqDataModule
 from seqexp.data.errors import DataError
 from seqexp.data.scaling import METHODS as SCALINGS
 from seqexp.data.scaling import Scaler, restore_scaling
@@ -140,7 +140,9 @@ def _asset(file: str) -> Path:
     return Path(str(resources.files("seqexp.data").joinpath("assets", "series", file)))
 
 
-class SeriesDataModule(TensorSplitLoaders, L.LightningDataModule):
+class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
+    predicts_new_input = True  # set_predict_input: a file with the same columns (seqexp.predict data.path=...)
+
     def __init__(
         self,
         name: str = "seattle_temps",

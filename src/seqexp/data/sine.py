@@ -16,17 +16,17 @@ With ``chunks_per_batch=K`` the train loader serves K consecutive batches as one
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
+from seqexp.data.contract import SeqDataModule
 from seqexp.data.errors import DataError
 from seqexp.data.spec import SPLITS, DataSpec
 
 TARGETS = ("sin2cos", "lag", "forecast")
 
 
-class SineDataModule(TensorSplitLoaders, L.LightningDataModule):
+class SineDataModule(TensorSplitLoaders, SeqDataModule):
     def __init__(
         self,
         target: str = "sin2cos",

@@ -20,12 +20,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
 from seqexp.data.batching import keep_batch
 from seqexp.data.buckets import BucketBatchSampler
+from seqexp.data.contract import SeqDataModule
 from seqexp.data.errors import DataError
 from seqexp.data.padded import PaddedSequenceDataset
 from seqexp.data.resumable import EpochShuffleSampler, ResumableDataLoader
@@ -67,7 +67,7 @@ def split_examples(examples: list[Example], fractions: dict[str, float], seed: i
     return {split: [examples[i] for i in chosen] for split, chosen in indices.items()}
 
 
-class TextDataModule(L.LightningDataModule):
+class TextDataModule(SeqDataModule):
     def __init__(
         self,
         path: str | None = None,

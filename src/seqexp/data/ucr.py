@@ -17,12 +17,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader
 
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
+from seqexp.data.contract import SeqDataModule
 from seqexp.data.errors import DataError
 from seqexp.data.scaling import Scaler, restore_scaling
 from seqexp.data.splits import stratified_split
@@ -44,7 +44,9 @@ def _asset(name: str, split: str) -> Path:
     return Path(str(resources.files("seqexp.data").joinpath("assets", "ucr", name, f"{name}_{split}.ts.gz")))
 
 
-class UCRDataModule(TensorSplitLoaders, L.LightningDataModule):
+class UCRDataModule(TensorSplitLoaders, SeqDataModule):
+    predicts_new_input = True  # set_predict_input: new cases in a .ts file (seqexp.predict data.test_path=...)
+
     def __init__(
         self,
         name: str = "BasicMotions",
@@ -70,7 +72,7 @@ class UCRDataModule(TensorSplitLoaders, L.LightningDataModule):
             "test": Path(test_path) if test_path else _asset(name, "TEST"),
         }
         self.val_fraction = val_fraction
-        self.has_validation = val_fraction > 0  # read by seqexp.train.build: no val split, nothing for callbacks to monitor
+        self.has_validation = val_fraction > 0  # SeqDataModule.has_validation: no val split, nothing for callbacks to monitor
         self.scaling = scaling
         self.batch_size = batch_size
         self.num_workers = num_workers

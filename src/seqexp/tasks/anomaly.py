@@ -209,7 +209,7 @@ class AnomalyTask(SequenceTask):
     def _split_keys(self) -> str:
         """The data keys that decide which split holds anomalies, as the DataModule declares them."""
         datamodule = self.trainer.datamodule if self._trainer is not None else None
-        keys = getattr(datamodule, "split_keys", ())
+        keys = datamodule.split_keys if datamodule is not None else ()  # SeqDataModule.split_keys; None: dataloaders given directly
         return ", ".join(keys) if keys else "the data keys that set the splits"
 
     def _warn_once(self, split: str, cause: str, message: str) -> None:
