@@ -83,3 +83,19 @@ def test_nothing_in_src_probes_a_datamodule() -> None:
             for path in SRC.rglob("*.py") for number, line in enumerate(path.read_text().splitlines(), start=1)
             if probe.search(line)]
     assert hits == []
+
+
+def test_the_built_in_anomaly_series_is_read_when_loaded_not_when_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    import seqexp.data.anomaly_real as anomaly_real
+
+    real_read_table = anomaly_real.read_table
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("read a file while making the DataModule")
+
+    monkeypatch.setattr(anomaly_real, "read_table", no_reading)
+    datamodule = anomaly_real.RealAnomalyDataModule(source="ucr_internal_bleeding16")
+    monkeypatch.setattr(anomaly_real, "read_table", real_read_table)
+    datamodule.prepare_series()
+    train_rows = len(real_read_table(datamodule.folder / datamodule.source.train_file).rows)
+    assert datamodule.bounds["train"] == (0, train_rows)  # the archive's train prefix, as before

@@ -347,18 +347,15 @@ class RealAnomalyDataModule(CSVAnomalyDataModule):
         if source not in SOURCES:
             raise DataError(f"data.source={source!r}: must be one of {sorted(SOURCES)}")
         self.source = SOURCES[source]
-        folder = Path(str(files("seqexp.data") / "assets" / "anomaly"))
-        train_length = self.source.train_length
-        if self.source.train_file is not None:
-            train_length = len(read_table(folder / self.source.train_file).rows)
+        self.folder = Path(str(files("seqexp.data") / "assets" / "anomaly"))
         super().__init__(
-            path=str(folder / self.source.file),
+            path=str(self.folder / self.source.file),
             timestamp_column=self.source.timestamp_column,
             value_columns=[self.source.value_column],
             label_column=self.source.label_column,
             missing=missing,
             split_fractions=split_fractions,
-            train_length=train_length,
+            train_length=self.source.train_length,  # with a train_file: set by load_series, which reads it
             window_length=window_length,
             train_stride=train_stride,
             eval_stride=eval_stride,
@@ -366,3 +363,10 @@ class RealAnomalyDataModule(CSVAnomalyDataModule):
             num_workers=num_workers,
             seed=seed,
         )
+
+    def load_series(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[int, int]]]:
+        """As a CSV file's; the train split is as long as the archive's train file, when the source has one
+        (read here, with the series, not when the DataModule is made)."""
+        if self.source.train_file is not None:
+            self.train_length = len(read_table(self.folder / self.source.train_file).rows)
+        return super().load_series()
