@@ -167,7 +167,11 @@ def read_columns(path: str | Path, numeric: Sequence[str], text: Sequence[str] =
         return Columns(Path(path), tuple(arrays), {name: arrays[name] for name in numeric}, range(1, length + 1),  # type: ignore[arg-type]
                        {name: [str(value) for value in arrays[name].tolist()] for name in text})
     path, _, header, rows = _open_rows(path, "auto", default_format, "utf-8", True, key, None)
-    lines = array("i")
+    # Each row's file line: while every row follows on the line after the last (no blank line, no cell spanning
+    # lines) they are ``range(first, first + rows)`` and nothing is stored; from the first row that does not,
+    # an array ("i": 4 bytes a row).
+    lines: array[int] | None = None
+    first_line, count = 0, 0
     numbers = [(header.index(name), array("d")) for name in numeric]
     texts: dict[str, list[str]] = {name: [] for name in text}
     text_positions = [(header.index(name), cells) for name, cells in texts.items()]
@@ -180,10 +184,17 @@ def read_columns(path: str | Path, numeric: Sequence[str], text: Sequence[str] =
                 column.append(parse_number(cell, path, line, header[position]))
         for position, column in text_positions:
             column.append(cells[position] or "")
-        lines.append(line)
-    if not lines:
+        if lines is not None:
+            lines.append(line)
+        elif count == 0:
+            first_line = line
+        elif line != first_line + count:
+            lines = array("i", range(first_line, first_line + count))
+            lines.append(line)
+        count += 1
+    if not count:
         raise TableError(f"{path}: no data rows after the header")
-    line_numbers = np.frombuffer(lines, dtype=np.int32)
+    line_numbers = range(first_line, first_line + count) if lines is None else np.frombuffer(lines, dtype=np.int32)
     columns = {name: np.frombuffer(column, dtype=np.float64) for name, (_, column) in zip(numeric, numbers)}
     for name, column in columns.items():
         infinite = np.flatnonzero(np.isinf(column))
@@ -344,14 +355,16 @@ def parse_number(cell: str | None, source: str | Path, line: int, column: str) -
 
 
 def apply_missing(values: np.ndarray, missing: str, source: str | Path, lines: Sequence[int],
-                  columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+                  columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray | range]:
     """``values`` ``(rows, columns)`` (NaN = missing) under the ``missing`` policy: the values without NaN
-    and the indices of the rows kept (every row unless ``drop``). ``lines`` and ``columns`` name the cells."""
+    and the indices of the rows kept (every row unless ``drop``; ``range(rows)`` when no value is missing,
+    which costs nothing where an index array of a long series costs 8 bytes a row). ``lines`` and
+    ``columns`` name the cells."""
     check_missing_policy(missing)
+    if not np.isnan(values).any():  # one column at a time would save little: the mask is a byte a cell
+        return values, range(len(values))
     gaps = np.isnan(values)
     steps = np.arange(len(values))
-    if not gaps.any():
-        return values, steps
     if missing == "error":
         row, column = np.argwhere(gaps)[0]
         raise TableError(f"{location(source, lines[row], columns[column])}: missing value (data.missing=error); "

@@ -84,11 +84,12 @@ class PointScores:
             writers = reduce(self.written, "sum").clamp(min=1).unsqueeze(-1)
             self.values = reduce(self.values * self.written.unsqueeze(-1), "sum") / writers
 
-    def series(self, smoothing: int = 1) -> dict[str, torch.Tensor]:
+    def series(self, smoothing: int = 1, release: bool = False) -> dict[str, torch.Tensor]:
         """One value per scored point, on the CPU: ``scores`` (mean over the windows that scored it, then a
         centred moving average over ``smoothing`` points), ``labels`` (uint8: a byte a point), ``points``
         (positions in the split: all of them unless evaluation was cut short) and, when kept, ``series`` (the
-        input values)."""
+        input values). ``release``: free the sums, counts and inputs once read (sized by doubling, up to
+        twice the points), so that what is built from the series does not sit beside them."""
         covered = self.count > 0
         scores = self.total[covered]
         scores /= self.count[covered]  # in place: the same float32 quotients, one copy fewer
@@ -96,4 +97,7 @@ class PointScores:
                   "points": covered.nonzero().flatten().cpu()}
         if self.values is not None:
             series["series"] = self.values[covered].cpu()
+        if release:  # empty again (a later add grows them anew)
+            self.total, self.count = self.total.new_zeros(0), self.count.new_zeros(0)
+            self.labels, self.written, self.values = self.labels.new_zeros(0), self.written.new_zeros(0), None
         return series

@@ -153,8 +153,7 @@ class AnomalyTask(SequenceTask):
             return {}
         if self._trainer is not None and self.trainer.world_size > 1:
             points.reduce(self._reduce)
-        series = points.series(self.score_smoothing)
-        del points  # the sums, counts and inputs (sized by doubling): free them before the metrics' own memory
+        series = points.series(self.score_smoothing, release=True)  # the sums freed before the metrics' own memory
         scores, labels = series["scores"], series["labels"]  # (points,) float32 and uint8
         has_both = bool(labels.any()) and not bool(labels.all())
         curve = None  # one sort of the split's scores, shared by the best-F1 threshold, AUROC and AUPRC
@@ -239,7 +238,7 @@ class AnomalyTask(SequenceTask):
         in the data's units, ``score`` (mean over the windows that scored the point, then smoothed),
         the ``threshold`` chosen on validation, ``flag`` (score >= threshold) and the true label
         (``truth``, when known): the file's scores and labels give the logged AUROC and AUPRC."""
-        series = outputs.series(self.score_smoothing)
+        series = outputs.series(self.score_smoothing, release=True)  # the sums freed before the file's columns are built
         points, scores = series["points"], series["scores"]
         columns = self.time_columns(index, points)
         if index.values is not None:
