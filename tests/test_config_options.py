@@ -39,7 +39,7 @@ SMALL: dict[str, list[str]] = {
 }
 # Anomaly scores are undefined (metrics.json: null) when the one test batch of fast_dev_run holds no
 # labelled anomaly, or only anomalies: these need both classes, or an anomaly event, among the points.
-NEED_BOTH_CLASSES = {"test/auroc", "test/auprc", "test/event_recall", "test/ucr_hit"}
+NEED_BOTH_CLASSES = {"test/auroc", "test/auprc", "test/event_recall", "test/ucr_hit", "test/vus_pr", "test/vus_roc"}
 
 
 def options(group: str) -> list[str]:
