@@ -297,7 +297,7 @@ def test_bad_data_file_on_resume_leaves_the_run_untouched(untouched: Path, tmp_p
     path = write(tmp_path, "series.csv", with_row(5, "abc,0"))
     with pytest.raises(ValueError, match="line 7, column 'value': 'abc' is not a number"):
         train(compose_train("data=anomaly_csv", f"data.path={path}", "data.label_column=label", "data.window_length=4",
-                            "trainer.max_epochs=1", "logger=none", "callbacks.figures=null",
+                            "task.horizon=2", "trainer.max_epochs=1", "logger=none", "callbacks.figures=null",
                             f"paths.output_dir={untouched}", f"ckpt_path={untouched / 'checkpoints' / 'last.ckpt'}"))
 
 

@@ -13,13 +13,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from seqexp.checks import ConfigError, config_problems
 from seqexp.lightning_internals import PRECISIONS
 from seqexp.models.encoder import CELLS, ENCODERS, lstm_fcn_problems, model_architecture, model_keys, unknown_model_keys
 from seqexp.tasks.optim import OPTIMIZERS, SCHEDULERS
-
-
-class ConfigError(ValueError):
-    """A config value is out of its allowed range; the message names the full key."""
 
 
 def folder_to_resume(ckpt_path: str | None, train: bool, overrides: list[str] | ListConfig, fresh_folder: str) -> str:
@@ -99,12 +96,11 @@ RULES: tuple[Rule, ...] = (
     Rule("task.quantiles", "null or a list of increasing numbers in (0, 1) that holds 0.5, e.g. [0.1,0.5,0.9]",
          lambda v: v is None or (isinstance(v, (list, ListConfig)) and 0.5 in v and all(_is_number(q) and 0 < q < 1 for q in v)
                                  and all(a < b for a, b in zip(v, list(v)[1:])))),
-    Rule("seed", "an integer", _is_int),
 )
 
 _BATCH_LIMIT = "null, an integer >= 0 (batches) or a number in [0, 1] (fraction)"
 TRAINER_RULES: tuple[Rule, ...] = (
-    Rule("seed", "an integer in [0, 4294967295] (Lightning replaces others with a random seed)", lambda v: not _is_int(v) or 0 <= v < 2**32),
+    Rule("seed", "an integer in [0, 4294967295] (Lightning replaces others with a random seed)", lambda v: _is_int(v) and 0 <= v < 2**32),
     Rule("trainer.accelerator", "one of ['auto', 'cpu', 'gpu', 'cuda', 'mps']", lambda v: v in ("auto", "cpu", "gpu", "cuda", "mps")),
     Rule("trainer.devices", "an integer >= 1, -1 (all), 'auto' or a list of device ids",
          lambda v: v == "auto" or (_is_int(v) and (v >= 1 or v == -1)) or (isinstance(v, ListConfig) and all(_is_int(i) for i in v))),
@@ -126,10 +122,7 @@ TRAINER_RULES: tuple[Rule, ...] = (
     *(Rule(f"trainer.limit_{split}_batches", _BATCH_LIMIT,
            lambda v: v is None or (_is_int(v) and v >= 0) or (isinstance(v, float) and 0 <= v <= 1))
       for split in ("train", "val", "test")),
-    Rule("data.window_length", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
     Rule("data.num_workers", "an integer >= 0", lambda v: _is_int(v) and v >= 0),
-    Rule("data.stateful", "true or false", lambda v: isinstance(v, bool)),
-    Rule("data.shuffle", "true or false", lambda v: isinstance(v, bool)),
     *(Rule(f"data.num_windows.{split}", "an integer >= 1", lambda v: _is_int(v) and v >= 1) for split in ("train", "val", "test")),
     Rule("data.noise_std", "a finite number >= 0", lambda v: _is_number(v) and 0 <= v < float("inf")),
     Rule("data.time_step", "a finite number > 0", lambda v: _is_number(v) and 0 < v < float("inf")),
@@ -140,8 +133,6 @@ def _cross_field_problems(cfg: DictConfig) -> list[str]:
     """Values that are fine alone but not together; each message names every key involved."""
     get = lambda key: OmegaConf.select(cfg, key, default=None)  # noqa: E731
     problems = []
-    if get("data.stateful") is True and get("data.shuffle") is True:
-        problems.append("data.stateful=true with data.shuffle=true: stateful data serves windows in order, set data.shuffle=false")
     window, burn_in = get("data.window_length"), get("data.burn_in_steps")
     if _is_int(window) and window >= 1 and burn_in is not None and not (_is_int(burn_in) and 0 <= burn_in < window):
         problems.append(f"data.burn_in_steps={burn_in!r}: must be an integer in [0, data.window_length={window}) so some steps are scored")
@@ -171,8 +162,27 @@ def validate_config(cfg: DictConfig, rules: tuple[Rule, ...] = RULES + TRAINER_R
         if not rule.check(value):
             problems.append(f"{rule.key}={value!r}: must be {rule.allowed}")
     problems += _cross_field_problems(cfg)
+    if not problems:  # each `_target_` node bound to its constructor, its declared types, ranges and check_config
+        problems += config_problems(_resolved_groups(cfg))
+    if len(problems) == 1:
+        raise ConfigError(f"invalid config: {problems[0]}")
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+
+
+def _resolved_groups(cfg: DictConfig) -> dict[str, Any]:
+    """The run config as plain values, less Hydra's own node (a group that does not resolve keeps its
+    interpolations as text, which the value checks pass over)."""
+    groups: dict[str, Any] = {}
+    for name in cfg:
+        if name == "hydra":
+            continue
+        node = cfg._get_node(name)  # noqa: SLF001 - unresolved, so an interpolation that fails is not raised here
+        try:
+            groups[str(name)] = OmegaConf.to_container(cfg[name], resolve=True) if isinstance(node, (DictConfig, ListConfig)) else cfg[name]
+        except Exception:  # noqa: BLE001 - e.g. ${hydra:...} outside a Hydra run: its names are still bound
+            groups[str(name)] = OmegaConf.to_container(node, resolve=False) if isinstance(node, (DictConfig, ListConfig)) else None
+    return groups
 
 
 def instantiate_group(section: DictConfig | None) -> list[Any]:

@@ -21,11 +21,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
 
+from seqexp.checks import Range, check_arguments
 from seqexp.data.batching import TensorSplitLoaders
 from seqexp.data.contract import SeqDataModule
 from seqexp.data.errors import DataError
@@ -88,7 +89,7 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, SeqDataModule):
 
     def __init__(
         self,
-        window_length: int = 32,
+        window_length: Annotated[int, Range(ge=2)] = 32,  # a forecast needs a context step and a target step
         train_stride: int = 1,
         eval_stride: int = 1,
         batch_size: int = 64,
@@ -96,7 +97,8 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, SeqDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.window_length = check_int("data.window_length", window_length, 2)
+        check_arguments(type(self), "data", window_length=window_length)
+        self.window_length = window_length
         self.train_stride = check_int("data.train_stride", train_stride, 1)
         self.eval_stride = check_int("data.eval_stride", eval_stride, 1)
         self.batch_size = check_int("data.batch_size", batch_size, 1)

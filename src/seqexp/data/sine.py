@@ -16,8 +16,11 @@ With ``chunks_per_batch=K`` the train loader serves K consecutive batches as one
 
 from __future__ import annotations
 
+from typing import Annotated, Any, Mapping
+
 import torch
 
+from seqexp.checks import ConfigError, Range, check_arguments
 from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.contract import SeqDataModule
 from seqexp.data.errors import DataError
@@ -27,10 +30,17 @@ TARGETS = ("sin2cos", "lag", "forecast")
 
 
 class SineDataModule(TensorSplitLoaders, SeqDataModule):
+    @classmethod
+    def check_config(cls, cfg: Mapping[str, Any]) -> None:
+        """Stateful data carries each stream's hidden state from one window to the next: no shuffling."""
+        data = cfg["data"]
+        if data.get("stateful") is True and data.get("shuffle", True) is True:
+            raise ConfigError("data.stateful=true with data.shuffle=true: stateful data serves windows in order, set data.shuffle=false")
+
     def __init__(
         self,
         target: str = "sin2cos",
-        window_length: int = 20,
+        window_length: Annotated[int, Range(ge=1)] = 20,
         lag_steps: int = 5,
         horizon: int = 10,
         num_windows: dict[str, int] | None = None,
@@ -50,8 +60,8 @@ class SineDataModule(TensorSplitLoaders, SeqDataModule):
         super().__init__()
         if target not in TARGETS:
             raise DataError(f"data.target must be one of {TARGETS}, got {target!r}")
-        if stateful and shuffle:
-            raise DataError("data.stateful=true serves windows in order: set data.shuffle=false")
+        check_arguments(type(self), "data", window_length=window_length, stateful=stateful, shuffle=shuffle)
+        self.check_config({"data": {"stateful": stateful, "shuffle": shuffle}})
         if not isinstance(chunks_per_batch, int) or chunks_per_batch < 1:
             raise DataError(f"data.chunks_per_batch must be an integer >= 1, got {chunks_per_batch!r}")
         if chunks_per_batch > 1 and not stateful:

@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Annotated, Any, Literal, Mapping
 
 import torch
 from torch import nn
 
+from seqexp.checks import ConfigError, Range, check_arguments
 from seqexp.data.spec import PredictionIndex
 from seqexp.metrics.anomaly import (
     NEED_A_NORMAL_POINT,
@@ -54,6 +55,8 @@ from seqexp.tasks.base import Columns, PredictionOutputs, SequenceTask
 from seqexp.tasks.instance_norm import window_statistics
 
 MODES = ("forecast", "reconstruction")
+Mode = Literal[MODES]  # type: ignore[valid-type]
+AtLeastOne = Annotated[int, Range(ge=1)]
 Batch = dict[str, torch.Tensor]
 log = logging.getLogger(__name__)
 
@@ -67,24 +70,20 @@ class AnomalyTask(SequenceTask):
 
     def __init__(
         self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None,
-        mode: str = "forecast",
-        horizon: int = 1,
-        score_smoothing: int = 1,
+        mode: Mode = "forecast",
+        horizon: AtLeastOne = 1,
+        score_smoothing: AtLeastOne = 1,
         threshold: dict | None = None,
         ucr_tolerance: int = 100,
         instance_norm: bool = False,
-        vus_window: int = 100,
-        vus_thresholds: int = 250,
+        vus_window: Annotated[int, Range(ge=0)] = 100,
+        vus_thresholds: AtLeastOne = 250,
     ) -> None:
         super().__init__(spec, model, optim, scheduler, embedding)
         if self.spec.target_kind != "anomaly" or self.spec.input_kind != "features":
             raise ValueError(f"AnomalyTask needs feature inputs and anomaly labels, the data declares {self.spec}")
-        if mode not in MODES:
-            raise ValueError(f"task.mode={mode!r}: must be one of {list(MODES)}")
-        for key, value, least in (("task.horizon", horizon, 1), ("task.score_smoothing", score_smoothing, 1),
-                                  ("task.vus_window", vus_window, 0), ("task.vus_thresholds", vus_thresholds, 1)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < least:
-                raise ValueError(f"{key}={value!r}: must be an integer >= {least}")
+        check_arguments(type(self), "task", mode=mode, horizon=horizon, score_smoothing=score_smoothing,
+                        vus_window=vus_window, vus_thresholds=vus_thresholds)
         self.threshold_settings = {"rule": "best_f1", "quantile": 0.99, "k": 3.0, **(threshold or {})}
         if self.threshold_settings["rule"] not in THRESHOLD_RULES:
             raise ValueError(f"task.threshold.rule={self.threshold_settings['rule']!r}: must be one of {list(THRESHOLD_RULES)}")
@@ -105,6 +104,14 @@ class AnomalyTask(SequenceTask):
         self._points: dict[str, PointScores] = {}  # per split: per-point score sums of the epoch so far
         self._series: dict[str, dict[str, torch.Tensor]] = {}
         self._warned: set[tuple[str, str]] = set()  # (split, cause): each warning once per run
+
+    @classmethod
+    def check_config(cls, cfg: Mapping[str, Any]) -> None:
+        """Forecast mode predicts the last ``task.horizon`` steps of a window from the rest: some must be left."""
+        task, window = cfg["task"], cfg.get("data", {}).get("window_length")
+        horizon = task.get("horizon", 1)
+        if task.get("mode", "forecast") == "forecast" and isinstance(window, int) and horizon >= window:
+            raise ConfigError(f"task.horizon={horizon}: must be smaller than data.window_length={window}")
 
     # --- scoring ------------------------------------------------------------------------------
     def forward(self, batch: Batch, stage: str = "predict") -> torch.Tensor:

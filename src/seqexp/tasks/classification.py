@@ -8,17 +8,20 @@ what it is batched with.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal, Mapping
 
 import torch
 import torchmetrics
 from torch import nn
 
+from seqexp.checks import ConfigError, Range, check_arguments
 from seqexp.data.spec import PredictionIndex
 from seqexp.models.pooling import POOLINGS, AttentionPooling, pool_sequence
 from seqexp.tasks.base import Columns, SequenceTask
 
 STAGES = ("val", "test")
+Pooling = Literal[POOLINGS]  # type: ignore[valid-type]
+Share = Annotated[float, Range(ge=0, lt=1)]
 
 
 class ClassificationTask(SequenceTask):
@@ -28,11 +31,13 @@ class ClassificationTask(SequenceTask):
 
     def __init__(
         self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None,
-        pooling: str | list[str] = "max",
-        dropout: float = 0.0,
+        pooling: Pooling | list[Pooling] = "max",
+        dropout: Share = 0.0,
         class_weights: list[float] | None = None,
-        label_smoothing: float = 0.0,
+        label_smoothing: Share = 0.0,
     ) -> None:
+        check_arguments(type(self), "task", pooling=pooling, dropout=dropout, label_smoothing=label_smoothing)
+        self.check_config({"task": {"pooling": pooling}})
         super().__init__(spec, model, optim, scheduler, embedding)
         classes = self.spec.output_size
         self.poolings = [pooling] if isinstance(pooling, str) else list(pooling)
@@ -54,19 +59,20 @@ class ClassificationTask(SequenceTask):
             {stage: torchmetrics.ConfusionMatrix(task="multiclass", num_classes=classes) for stage in STAGES}
         )
 
+    @classmethod
+    def check_config(cls, cfg: Mapping[str, Any]) -> None:
+        """``task.pooling``: a list names distinct methods (their outputs are concatenated)."""
+        pooling = cfg["task"].get("pooling", "max")
+        if isinstance(pooling, list) and (not pooling or len(set(pooling)) < len(pooling)):
+            raise ConfigError(f"task.pooling={pooling!r}: must be one of {list(POOLINGS)}, or a list of distinct ones (concatenated)")
+
     def _validate(
         self, poolings: list[str], dropout: float, word_dropout: float, class_weights: list[float] | None, label_smoothing: float, classes: int
     ) -> None:
         if self.spec.target_kind != "class":
             raise ValueError(f"ClassificationTask needs class targets, the data declares {self.spec.target_kind!r}")
-        if not poolings or any(method not in POOLINGS for method in poolings) or len(set(poolings)) < len(poolings):
-            raise ValueError(f"task.pooling={poolings!r}: must be one of {POOLINGS}, or a list of distinct ones (concatenated)")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"task.dropout={dropout!r}: must be a number in [0, 1)")
         if not 0 <= word_dropout < 1:
             raise ValueError(f"task.embedding.word_dropout={word_dropout!r}: must be a number in [0, 1)")
-        if not 0 <= label_smoothing < 1:
-            raise ValueError(f"task.label_smoothing={label_smoothing!r}: must be a number in [0, 1)")
         if class_weights is not None and (len(class_weights) != classes or any(w < 0 for w in class_weights)):
             raise ValueError(f"task.class_weights={class_weights}: must be null or {classes} numbers >= 0, one per class {list(self.spec.class_names)}")
 

@@ -1,0 +1,225 @@
+"""One validation pass over a run's config, before anything is built (as torchtune's ``config/_validate.py``).
+
+Each ``_target_`` node is bound to its constructor's signature: a key the constructor does not take, or a
+required one the config lacks, is named as ``group.key``. Types and ranges are declared once, on the
+signature of our own classes (``Literal[...]``, ``Annotated[int, Range(ge=1)]``, ``bool``, ...; a subclass
+inherits what a base class declares for the same argument) and checked here; a rule that ties several
+keys is one classmethod per class, ``check_config(cls, cfg)``, given the whole run config as plain dicts.
+Everything raises :class:`ConfigError`. Constructors called from plain Python check their arguments with
+the same declarations (:func:`check_arguments`).
+
+This module imports neither torch nor Hydra; ``seqexp.config`` runs the pass (:func:`config_problems`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+# Keys Hydra's instantiate consumes itself.
+HYDRA_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
+
+
+class ConfigError(ValueError):
+    """A config value is out of its allowed range; the message names the full key."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """Bounds of a number, for ``Annotated[int, Range(ge=1)]``; ``finite`` refuses nan and inf."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    finite: bool = False
+
+    def holds(self, value: float) -> bool:
+        return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+                and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt)
+                and not (self.finite and not math.isfinite(value)))
+
+    def describe(self, words: str) -> str:
+        """``"an integer"`` -> ``"an integer >= 1"``; ``"a number"`` -> ``"a number in [0, 1)"``."""
+        if self.finite:
+            words = "a finite " + words.split(" ", 1)[1]
+        low = f"[{self.ge:g}" if self.ge is not None else f"({self.gt:g}" if self.gt is not None else None
+        high = f"{self.le:g}]" if self.le is not None else f"{self.lt:g})" if self.lt is not None else None
+        if low and high:
+            return f"{words} in {low}, {high}"
+        if low:
+            return f"{words} {'>=' if low[0] == '[' else '>'} {low[1:]}"
+        if high:
+            return f"{words} {'<=' if high[-1] == ']' else '<'} {high[:-1]}"
+        return words
+
+
+Check = tuple[Callable[[Any], bool], str]  # a value's test, and what it allows in words
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+SCALARS: dict[Any, Check] = {
+    bool: (lambda v: isinstance(v, bool), "true or false"),
+    int: (_is_int, "an integer"),
+    float: (_is_number, "a number"),
+    str: (lambda v: isinstance(v, str), "a string"),
+    type(None): (lambda v: v is None, "null"),
+}
+
+
+def annotation_check(annotation: Any) -> Check | None:
+    """The test and the words for a declared type; None when the annotation declares nothing we check
+    (``dict``, ``tuple``, ``Any``, a class): such values are left to the constructor."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation in SCALARS:
+        return SCALARS[annotation]
+    if origin is typing.Literal:
+        return (lambda v: any(v == a and type(v) is type(a) for a in args), f"one of {list(args)}")
+    if origin is typing.Annotated:
+        base = annotation_check(args[0])
+        ranges = [meta for meta in annotation.__metadata__ if isinstance(meta, Range)]
+        if base is None or not ranges:
+            return base
+        test, words = base
+        bounds = ranges[0]
+        return (lambda v: test(v) and bounds.holds(v), bounds.describe(words))
+    if origin in (typing.Union, types.UnionType):
+        checks = [annotation_check(arg) for arg in args]
+        if any(check is None for check in checks):
+            return None
+        ordered = sorted(checks, key=lambda check: check[1] != "null")  # "null or ..." reads best
+        return (lambda v: any(test(v) for test, _ in checks), " or ".join(words for _, words in ordered))
+    if origin is list and args:
+        item = annotation_check(args[0])
+        if item is None:
+            return None
+        words = f"a list of items from {item[1][len('one of '):]}" if item[1].startswith("one of ") else f"a list of {item[1]}"
+        return (lambda v: isinstance(v, list) and all(item[0](x) for x in v), words)
+    return None
+
+
+def _declares(annotation: Any) -> bool:
+    """Whether an annotation declares more than a plain type: a Literal or a Range, at any depth."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Literal, typing.Annotated):
+        return True
+    return any(_declares(arg) for arg in typing.get_args(annotation))
+
+
+def declared_types(cls: type) -> dict[str, Any]:
+    """Constructor argument -> its annotation, a base class's declaration (Literal, Range) filling in where
+    a subclass only repeats the plain type."""
+    found: dict[str, Any] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass) or not klass.__module__.startswith("seqexp."):
+            continue
+        try:
+            hints = typing.get_type_hints(klass.__init__, include_extras=True)
+        except Exception:  # an annotation that does not resolve: nothing declared there
+            continue
+        for name, annotation in hints.items():
+            if name != "return" and (name not in found or (not _declares(found[name]) and _declares(annotation))):
+                found[name] = annotation
+    return found
+
+
+def value_problems(cls: type, group: str, values: Mapping[str, Any]) -> list[str]:
+    """``group.key=value: must be ...`` for each value outside what ``cls``'s signature declares."""
+    problems = []
+    hints = declared_types(cls)
+    for key, value in values.items():
+        check = annotation_check(hints[key]) if key in hints else None
+        unresolved = isinstance(value, str) and "${" in value  # an interpolation that could not be resolved here
+        if check is not None and not unresolved and not (isinstance(value, Mapping) and "_target_" in value) and not check[0](value):
+            problems.append(f"{group}.{key}={value!r}: must be {check[1]}")
+    return problems
+
+
+def check_arguments(cls: type, group: str, **arguments: Any) -> None:
+    """For constructors called from plain Python: the same declarations as the config pass."""
+    problems = value_problems(cls, group, arguments)
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+def locate(target: str) -> Any:
+    module, _, name = target.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ConfigError(f"_target_={target}: cannot be imported ({error})") from error
+
+
+def bind_problems(target: Any, group: str, node: Mapping[str, Any], passed: tuple[str, ...] = ()) -> list[str]:
+    """Bind a node's keys (and the arguments the caller passes itself) to ``target``'s signature: the keys it
+    does not take and the required ones that are missing, each named ``group.key``."""
+    keys = {key: value for key, value in node.items() if key not in HYDRA_KEYS}
+    signature = inspect.signature(target)
+    try:
+        signature.bind(**{**keys, **dict.fromkeys(passed)})
+        return []
+    except TypeError:
+        pass
+    parameters = signature.parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    named = [name for name, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and name not in passed]
+    name = getattr(target, "__name__", str(target))
+    problems = [f"{group}.{key}: not a key of {name}; the keys are {named}" for key in keys if key not in parameters and not takes_any]
+    problems += [f"{group}.{key}: required by {name}, not set" for key in named
+                 if parameters[key].default is inspect.Parameter.empty and key not in keys]
+    return problems or [f"{group}: does not fit {name}{signature}"]
+
+
+def node_problems(group: str, node: Mapping[str, Any], cfg: Mapping[str, Any], passed: tuple[str, ...] = ()) -> list[str]:
+    """The node bound to its target's signature, and the values our own classes declare checked."""
+    target = locate(str(node["_target_"]))
+    problems = bind_problems(target, group, node, passed)
+    if not isinstance(target, type) or not target.__module__.startswith("seqexp."):
+        return problems  # another library's class: its names are bound, its values are its own business
+    return problems + value_problems(target, group, {key: value for key, value in node.items() if key not in HYDRA_KEYS})
+
+
+def cross_field_problems(node: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[str]:
+    """The target's own rule over several keys, ``check_config(cls, cfg)``, if it has one."""
+    check_config = getattr(locate(str(node["_target_"])), "check_config", None)
+    try:
+        if callable(check_config):
+            check_config(cfg)
+    except ConfigError as error:
+        return [str(error)]
+    return []
+
+
+# What the entry points pass to a group's constructor themselves (seqexp.builder).
+PASSED: dict[str, tuple[str, ...]] = {
+    "task": ("spec", "model", "optim", "scheduler"),
+    "trainer": ("callbacks", "logger"),
+}
+LISTS = ("callbacks", "logger")  # groups of named entries, each its own node
+
+
+def config_problems(cfg: Mapping[str, Any]) -> list[str]:
+    """Every ``_target_`` node of a resolved run config (plain dicts) bound and its values checked; when all
+    hold, the classes' cross-field rules (which may then take each value's type for granted)."""
+    nodes: dict[str, Mapping[str, Any]] = {}
+    for group, node in cfg.items():
+        if group == "hydra" or not isinstance(node, Mapping):
+            continue
+        if "_target_" in node:
+            nodes[group] = node
+        elif group in LISTS:
+            nodes.update({f"{group}.{name}": entry for name, entry in node.items() if isinstance(entry, Mapping) and "_target_" in entry})
+    problems = [problem for group, node in nodes.items() for problem in node_problems(group, node, cfg, PASSED.get(group, ()))]
+    return problems or [problem for node in nodes.values() for problem in cross_field_problems(node, cfg)]
