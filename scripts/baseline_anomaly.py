@@ -30,9 +30,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from _compose import compose_train, with_default_data
 from hydra.utils import instantiate
 
+from _compose import compose_train, with_default_data
 from seqexp.data.anomaly_windows import AnomalyWindowsDataModule
 from seqexp.metrics.anomaly import anomaly_metrics, average_precision, choose_threshold
 

@@ -16,9 +16,9 @@ import json
 from pathlib import Path
 
 import torch
-from _compose import compose_train
 from hydra.utils import instantiate
 
+from _compose import compose_train
 from seqexp.data.series import SeriesDataModule
 from seqexp.metrics.forecast import forecast_metrics, naive_forecast
 

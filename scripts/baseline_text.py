@@ -14,9 +14,10 @@ import argparse
 import json
 import time
 
-from _compose import compose_train, with_default_data
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+
+from _compose import compose_train, with_default_data
 
 
 def main_with(cfg: DictConfig) -> dict[str, float]:

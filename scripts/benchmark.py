@@ -41,14 +41,14 @@ from typing import Any
 
 import lightning as L
 import torch
-from _compose import compose_train
-from bench_report import meta, print_table, write_report
-from hand_loop import Batch, clock, hand_written_steps_per_s, rates, synchronize
-from startup_time import startup
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from _compose import compose_train
+from bench_report import meta, print_table, write_report
+from hand_loop import Batch, clock, hand_written_steps_per_s, rates, synchronize
 from seqexp.builder import build
+from startup_time import startup
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from cv_inside_train import write_folds
 
+from cv_inside_train import write_folds
 from seqexp.data.ts_format import read_ts
 from seqexp.data.ucr import _asset
 

@@ -18,10 +18,10 @@ from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from helpers import compose_train, read_metrics, run_cli
+from seqexp.builder import build
 from seqexp.config import ConfigError
 from seqexp.distributed import _job_command_line, prepare_ranks
 from seqexp.tasks import RegressionTask
-from seqexp.builder import build
 
 TESTS_DIR = Path(__file__).parent
 TINY_SINE = ["data.num_windows.train=256", "data.num_windows.val=64", "data.num_windows.test=64"]

@@ -17,7 +17,14 @@ from hydra.utils import instantiate
 from helpers import compose_train
 from seqexp.data.errors import DataError
 from seqexp.data.table import (
-    MISSING_CELLS, TableError, apply_missing, is_missing, location, read_columns, read_table, resolve_format,
+    MISSING_CELLS,
+    TableError,
+    apply_missing,
+    is_missing,
+    location,
+    read_columns,
+    read_table,
+    resolve_format,
 )
 
 CSV = "time,value,label\n1,1.0,0\n2,2.0,1\n3,4.0,0\n"

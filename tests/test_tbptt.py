@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from helpers import Interrupted, compose_train, read_metrics, run_cli
+from seqexp.builder import build
 from seqexp.config import ConfigError
 from seqexp.data.errors import DataError
 from seqexp.data.sine import SineDataModule
-from seqexp.builder import build
 from seqexp.train import train
 
 # 512 windows of 8 streams: 64 batches per epoch.

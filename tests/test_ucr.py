@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from helpers import compose_train, read_metrics
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
+from helpers import compose_train, read_metrics
 from seqexp.config import ConfigError
 from seqexp.data.ts_format import TsFormatError, read_ts
 from seqexp.data.ucr import UCRDataModule

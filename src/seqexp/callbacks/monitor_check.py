@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import lightning as L
 
-from seqexp.config import ConfigError
+from seqexp.checks import ConfigError  # not seqexp.config: callbacks stay free of Hydra
 
 
 class MonitoredMetricCheck(L.Callback):

@@ -36,9 +36,9 @@ import torch
 
 from seqexp.data.anomaly_windows import SPLITS, AnomalyWindowsDataModule
 from seqexp.data.errors import DataError
-from seqexp.data.splits import time_split
 from seqexp.data.split_files import check_split_files, held_out_share, split_paths
-from seqexp.data.table import Columns, TableError, apply_missing, check_missing_policy, location, is_array_file, read_columns, read_header, read_table
+from seqexp.data.splits import time_split
+from seqexp.data.table import Columns, TableError, apply_missing, check_missing_policy, is_array_file, location, read_columns, read_header, read_table
 from seqexp.data.time_axis import time_axis_candidates, time_axis_reason
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,6 @@ from seqexp.data.errors import DataError
 from seqexp.data.spec import SPLITS
 
 
-
 def split_paths(train_path: str | None, val_path: str | None, test_path: str | None) -> dict[str, str]:
     """``{split: path}`` of the split files that are set, in the order train, val, test."""
     return {split: str(path) for split, path in zip(SPLITS, (train_path, val_path, test_path)) if path}

@@ -29,9 +29,9 @@ from seqexp.data.contract import SeqDataModule
 from seqexp.data.errors import DataError
 from seqexp.data.padded import PaddedSequenceDataset
 from seqexp.data.resumable import EpochShuffleSampler, ResumableDataLoader
-from seqexp.data.splits import stratified_split
 from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
 from seqexp.data.split_files import check_split_files, held_out_share, split_paths
+from seqexp.data.splits import stratified_split
 from seqexp.data.table import location
 from seqexp.data.text_sources import TextDataError, TextRow, read_text_rows, rotten_tomatoes_path
 from seqexp.data.tokenize import Tokenizer, Vocabulary

@@ -25,8 +25,8 @@ from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.contract import SeqDataModule
 from seqexp.data.errors import DataError
 from seqexp.data.scaling import Scaler, restore_scaling
-from seqexp.data.splits import stratified_split
 from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.data.splits import stratified_split
 from seqexp.data.ts_format import TsDataset, read_ts
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,6 @@ from seqexp.lightning_internals import loggers_write_this_step
 from seqexp.models.encoder import State, build_encoder, encoder_arguments, encoder_class, model_architecture
 from seqexp.tasks.optim import build_optimizer, build_scheduler
 
-
 Columns = dict[str, Any]  # name -> one value per row (a 1-D tensor or a list of strings), or a group of such columns
 
 
