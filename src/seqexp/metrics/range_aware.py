@@ -59,7 +59,9 @@ def _flags(values: torch.Tensor | np.ndarray) -> np.ndarray:
 
 def ranges(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Maximal runs of True as arrays of ``starts`` and ``lasts`` (inclusive), in order."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    padded = np.zeros(len(mask) + 2, dtype=np.int8)  # a byte a point: concatenating with [0] made int64
+    padded[1:-1] = mask
+    edges = np.diff(padded)
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
 
 
@@ -78,7 +80,8 @@ def volume_under_surface(
     ascending = np.sort(scores)[::-1][np.linspace(0, points - 1, thresholds).astype(int)][::-1]
 
     def first_threshold(values: np.ndarray) -> np.ndarray:
-        return thresholds - np.searchsorted(ascending, values, side="right")
+        first = np.searchsorted(ascending, values, side="right")
+        return np.subtract(thresholds, first, out=first)  # in place: one index array a point, not two
 
     def per_threshold(first: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """How many (or how much weight of) the values are >= each threshold."""
@@ -89,10 +92,10 @@ def volume_under_surface(
     # The buffer: unlabelled points within window // 2 of a labelled range, with their distances to
     # the two nearest range ends on the left and the two nearest starts on the right.
     reach = window // 2
-    cover = np.zeros(points + 1, dtype=np.int64)
+    cover = np.zeros(points + 1, dtype=np.int32)  # how many buffered ranges reach each point
     np.add.at(cover, np.maximum(starts - reach, 0), 1)
     np.add.at(cover, np.minimum(lasts + reach, points - 1) + 1, -1)
-    buffer = np.flatnonzero((np.cumsum(cover[:points]) > 0) & ~labels)
+    buffer = np.flatnonzero((np.cumsum(cover[:points], dtype=np.int32) > 0) & ~labels)
     buffer_first = first_threshold(scores[buffer])
     left = np.searchsorted(lasts, buffer) - 1  # index of the nearest range ending before each buffer point
     right = np.searchsorted(starts, buffer)  # ... and of the nearest one starting after it
@@ -138,7 +141,8 @@ def _range_score(truth: np.ndarray, found: np.ndarray, alpha: float) -> float:
     if len(starts) == 0:
         return 0.0
     found_starts, found_lasts = ranges(found)
-    found_before = np.concatenate([[0], np.cumsum(found)])
+    found_before = np.zeros(len(found) + 1, dtype=np.int64 if len(found) >= 2**31 else np.int32)
+    np.cumsum(found, dtype=found_before.dtype, out=found_before[1:])  # flagged points before each position
     hits = found_before[lasts + 1] - found_before[starts]
     overlapping = np.searchsorted(found_starts, lasts, side="right") - np.searchsorted(found_lasts, starts, side="left")
     overlap = np.where(overlapping > 0, hits / (lasts - starts + 1) / np.maximum(overlapping, 1), 0.0)
