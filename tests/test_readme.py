@@ -146,8 +146,9 @@ def readme_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
             known[placeholder] = str(made[0].folder) if made else f"<no run with {part}>"
         # A sweep's folder is given whole: <date>/<time> stands for the part under outputs/multirun/.
         for result in then:
-            if "<date>/<time>" in result.command and sweeps:
-                result.command = result.command.replace("outputs/multirun/<date>/<time>", str(sweeps[0].folder))
+            if "<date>/<time>" in result.command and sweeps:  # the sweep the README shows just before it
+                earlier = [r for r in sweeps if commands.index(r.command) < commands.index(result.command)] or sweeps
+                result.command = result.command.replace("outputs/multirun/<date>/<time>", str(earlier[-1].folder))
             if "<same overrides>" in result.command:  # resume the main command's run, in its folder
                 result.folder = main.folder
                 known_for_resume = {**known, "<run>": str(main.folder)}

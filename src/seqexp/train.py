@@ -58,6 +58,7 @@ def train(cfg: DictConfig) -> float | None:
             "monitor": cfg.monitor.metric,
             "objective": objective,
             "val_metrics_from": validation_source,
+            "data_ranges": datamodule.data_ranges(),  # rows of train/val/test (a backtest fold's), where the data has them
             **best,
             "epochs": trainer.current_epoch,
             "global_step": trainer.global_step,

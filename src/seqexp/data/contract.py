@@ -63,6 +63,12 @@ class SeqDataModule(L.LightningDataModule, abc.ABC):
         ``seqexp.callbacks.FigureLogger``. Default: ``None`` (the task's figures number the steps from 0)."""
         return None
 
+    def data_ranges(self) -> dict[str, Any] | None:
+        """Which rows of the data each split holds (e.g. ``{"folds": 4, "fold": 0, "train": [0, 572], ...}``, first and
+        last row), written to ``metrics.json`` as ``data_ranges`` by ``seqexp.train``. Default: ``None`` (not a
+        single series cut into ranges)."""
+        return None
+
     def training_budget(self, accumulate_grad_batches: int = 1) -> tuple[dict[str, Any], dict[str, int]] | None:
         """Trainer keyword arguments and callback settings sized to the data (``seqexp.data.budget.StepBudget``),
         or ``None``. Called by ``seqexp.builder.data_budget``. Default: ``None`` (the trainer config's own length)."""

@@ -12,6 +12,12 @@ The split is chronological and leak-free:
   earlier ranges (that past is known at forecast time) but never forward;
 * scaling and the MASE denominator are fitted on the train range only.
 
+A rolling-origin backtest (``backtest.folds=K``, ``backtest.fold=i``; ``seqexp.data.splits.rolling_origin_split``)
+moves val and test back ``K - 1 - i`` test-range lengths and trains on every row before them (an expanding
+window), so the folds' test ranges are consecutive blocks ending at the series' end and fold ``K - 1`` is the
+plain split. Scaling and the MASE denominator are refitted on each fold's own train range; one job is one fold,
+and a sweep over ``data.backtest.fold`` is the backtest (``seqexp.summarize`` averages the folds).
+
 ``center=last`` (the default) subtracts each window's last input value (per column) instead of the
 train mean, so the model forecasts changes from the last observation: a trending series (CO2, airline
 passengers) leaves the train range's levels, and absolute levels never seen in training would be
@@ -39,11 +45,12 @@ import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 
+from seqexp.checks import ConfigError
 from seqexp.data.batching import TensorSplitLoaders
 from seqexp.data.budget import StepBudget
 from seqexp.data.contract import SeqDataModule
@@ -51,7 +58,7 @@ from seqexp.data.errors import DataError
 from seqexp.data.scaling import METHODS as SCALINGS
 from seqexp.data.scaling import Scaler, restore_scaling
 from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
-from seqexp.data.splits import time_split
+from seqexp.data.splits import rolling_origin_split, time_split
 from seqexp.data.split_files import check_split_files, held_out_share, split_paths
 from seqexp.data.series_files import SeriesTable, handle_missing, read_series_csv
 from seqexp.data.table import check_missing_policy
@@ -143,6 +150,25 @@ def _asset(file: str) -> Path:
 class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
     predicts_new_input = True  # set_predict_input: a file with the same columns (seqexp.predict data.path=...)
 
+    @classmethod
+    def check_config(cls, cfg: Mapping[str, Any]) -> None:
+        """``data.backtest``: ``folds`` an integer >= 1, ``fold`` one of 0 .. folds - 1; a backtest cuts one series,
+        not split files. (Whether a fold's train range holds a window is known once the series is read: ``bounds``.)"""
+        data = cfg["data"]
+        backtest = data.get("backtest")
+        if backtest is None:
+            return
+        if not isinstance(backtest, Mapping) or set(backtest) - {"folds", "fold"}:
+            raise ConfigError(f"data.backtest={backtest!r}: must hold only folds and fold (or be null)")
+        folds, fold = backtest.get("folds", 1), backtest.get("fold", 0)
+        if not isinstance(folds, int) or isinstance(folds, bool) or folds < 1:
+            raise ConfigError(f"data.backtest.folds={folds!r}: must be an integer >= 1")
+        if not isinstance(fold, int) or isinstance(fold, bool) or not 0 <= fold < folds:
+            raise ConfigError(f"data.backtest.fold={fold!r}: must be an integer in [0, {folds - 1}] (data.backtest.folds={folds})")
+        if folds > 1 and any(data.get(f"{split}_path") for split in SPLITS):
+            raise ConfigError(f"data.backtest.folds={folds}: a backtest cuts one series (data.name or data.path), "
+                              "not split files (data.train_path, data.val_path, data.test_path)")
+
     def __init__(
         self,
         name: str = "seattle_temps",
@@ -166,8 +192,11 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
         val_path: str | None = None,
         test_path: str | None = None,
         budget: dict[str, float] | None = None,
+        backtest: dict[str, int] | None = None,
     ) -> None:
         super().__init__()
+        self.check_config({"data": {"backtest": backtest, "train_path": train_path, "val_path": val_path, "test_path": test_path}})
+        self.folds, self.fold = (backtest or {}).get("folds", 1), (backtest or {}).get("fold", 0)
         self.split_paths = split_paths(train_path, val_path, test_path)
         check_split_files(path, self.split_paths)
         if self.split_paths:
@@ -266,13 +295,28 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
         ``held_out_share`` of the train file when there is no val file)."""
         length = len(self.load().values)
         if not self.split_paths:
-            return time_split(length, self.split_fractions)
+            bounds = time_split(length, self.split_fractions)
+            if self.folds == 1:
+                return bounds
+            bounds = rolling_origin_split(bounds, self.folds, self.fold)
+            start, end = bounds["train"]
+            if end - start < self.input_length + self.horizon:
+                raise DataError(
+                    f"data.backtest.fold={self.fold} of data.backtest.folds={self.folds}: its train range, rows {start}-{end - 1} "
+                    f"of {self.source.name}, has {end - start} steps, fewer than one window (data.input_length={self.input_length} "
+                    f"+ data.horizon={self.horizon}); use fewer folds or shorter windows")
+            return bounds
         bounds = dict(self.file_bounds)
         if "val" not in bounds:
             start, end = bounds["train"]
             cut = end - int(round((end - start) * held_out_share(self.split_fractions)))
             bounds["train"], bounds["val"] = (start, cut), (cut, end)
         return {split: bounds[split] for split in SPLITS}
+
+    def data_ranges(self) -> dict[str, Any]:
+        """Each split's first and last row (inclusive, as the log names them) and the backtest fold: ``metrics.json``'s
+        ``data_ranges``, so folds (and the ``step`` column of ``predictions/test.csv``) can be compared."""
+        return {"folds": self.folds, "fold": self.fold, **{split: [start, end - 1] for split, (start, end) in self.bounds.items()}}
 
     def context_start(self, split: str) -> int:
         """The first row a window of ``split`` may read: its file's first row (0 for one series)."""
@@ -367,6 +411,9 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
         if self.datasets:
             return
         self._check_sizes()
+        if self.folds > 1:
+            log.info("data: backtest fold %d of %d (data.backtest.fold, data.backtest.folds): %s", self.fold, self.folds,
+                     ", ".join(f"{split} rows {start}-{end - 1}" for split, (start, end) in self.bounds.items()))
         for split in SPLITS:
             self.datasets[split] = self._windows(self.load().values, self.window_starts(split))
             start, end = self.bounds[split]

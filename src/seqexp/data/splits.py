@@ -27,6 +27,21 @@ def time_split(length: int, fractions: dict[str, float], train_length: int | Non
     return {"train": (0, train_length), "val": (train_length, train_length + val_length), "test": (train_length + val_length, length)}
 
 
+def rolling_origin_split(bounds: dict[str, tuple[int, int]], folds: int, fold: int) -> dict[str, tuple[int, int]]:
+    """Fold ``fold`` (0 .. ``folds`` - 1) of a rolling-origin backtest over ``bounds`` (``time_split``'s ranges):
+    val and test keep their lengths and move back ``folds - 1 - fold`` blocks of the test range's length, so
+    the folds' test ranges are consecutive blocks that end at the series' end; train is every row before val
+    (an expanding window). The last fold is ``bounds`` itself. Refuses a fold left with no train rows."""
+    test_start, test_end = bounds["test"]
+    shift = (folds - 1 - fold) * (test_end - test_start)
+    moved = {split: (start - shift, end - shift) for split, (start, end) in bounds.items()}
+    moved["train"] = (bounds["train"][0], moved["val"][0])
+    if moved["train"][1] <= moved["train"][0]:
+        raise DataError(f"data.backtest.fold={fold} of data.backtest.folds={folds}: its val and test ranges start at row "
+                        f"{moved['val'][0]}, which leaves no train range; use fewer folds")
+    return moved
+
+
 def stratified_split(labels: Sequence[Hashable], fractions: dict[str, float], seed: int) -> dict[str, list[int]]:
     """Indices of ``labels`` per split, drawn per label with ``seed`` so that every split keeps the class
     balance: of each label's members (in a seeded random order), val takes the first ``fractions["val"]``
