@@ -1,4 +1,4 @@
-"""Rolling-origin backtests of `data=series` (issue 25 item 2): `data.backtest.folds=K`, `data.backtest.fold=i`.
+"""Rolling-origin backtests of `data=series` and `data=anomaly_csv` (issue 25 item 2): `data.backtest.folds=K`, `data.backtest.fold=i`.
 
 The folds' ranges against a computation by hand, a scaler and MASE denominator refitted on each fold's train
 range, the keys' refusals, and a tiny sweep over two folds through the CLI, summarised."""
@@ -15,6 +15,7 @@ import torch
 from helpers import compose_train, run_cli
 from seqexp.checks import ConfigError
 from seqexp.config import validate_config
+from seqexp.data.anomaly_real import CSVAnomalyDataModule
 from seqexp.data.errors import DataError
 from seqexp.data.series import SeriesDataModule, seasonal_naive_mae
 from seqexp.data.splits import time_split
@@ -101,3 +102,45 @@ def test_a_two_fold_sweep_reports_each_folds_ranges_and_is_summarised(tmp_path: 
     with open(sweep_dir / "summary_groups.csv", newline="") as handle:
         (group,) = list(csv.DictReader(handle))
     assert group["n"] == "2" and float(group["test/mase_sd"]) >= 0
+
+
+# --- data=anomaly_csv ------------------------------------------------------------------------------
+
+@pytest.fixture
+def labelled_file(tmp_path: Path) -> Path:
+    """1,000 points, split 500 / 200 / 300 by default; one anomaly in each fold's val and test range."""
+    values = torch.sin(torch.arange(1000) * 0.2) + 0.01 * torch.arange(1000)
+    labels = torch.zeros(1000, dtype=torch.long)
+    labels[[300, 600, 800, 950]] = 1
+    path = tmp_path / "plant.csv"
+    path.write_text("value,label\n" + "".join(f"{v:.5f},{int(y)}\n" for v, y in zip(values.tolist(), labels.tolist())))
+    return path
+
+
+def test_anomaly_csv_folds_move_back_by_test_blocks_and_refit_the_scaler(labelled_file: Path) -> None:
+    def folded(fold: int, **settings) -> CSVAnomalyDataModule:
+        return CSVAnomalyDataModule(path=str(labelled_file), label_column="label", backtest={"folds": 2, "fold": fold}, **settings)
+
+    plain_split = CSVAnomalyDataModule(path=str(labelled_file), label_column="label")
+    plain_split.prepare_series()
+    assert folded(1).data_ranges() == {"folds": 2, "fold": 1, "train": [0, 499], "val": [500, 699], "test": [700, 999]}
+    assert plain_split.bounds == {"train": (0, 500), "val": (500, 700), "test": (700, 1000)}
+    fold = folded(0)  # by hand: test 300 points, one block back; val the 200 before; train the rest
+    assert fold.data_ranges() == {"folds": 2, "fold": 0, "train": [0, 199], "val": [200, 399], "test": [400, 699]}
+    train = fold.raw_values[:200].double()
+    torch.testing.assert_close(fold.scaler.offset, train.mean(dim=0))
+    torch.testing.assert_close(fold.scaler.scale, train.std(dim=0, correction=0))
+    with pytest.raises(DataError, match=r"data\.backtest\.fold=0 of data\.backtest\.folds=2: its train range, rows 0-199 .*"
+                                        r"data\.window_length=256"):
+        folded(0, window_length=256).prepare_series()
+
+
+def test_an_anomaly_csv_fold_run_reports_its_ranges_and_predicts_its_test_rows(labelled_file: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_cli("train", "data=anomaly_csv", f"data.path={labelled_file}", "data.label_column=label", "data.backtest.folds=2",
+            "data.backtest.fold=0", "trainer.max_epochs=1", "trainer.limit_train_batches=2", run_dir=run_dir)
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["data_ranges"] == {"folds": 2, "fold": 0, "train": [0, 199], "val": [200, 399], "test": [400, 699]}
+    with open(run_dir / "predictions" / "test.csv", newline="") as handle:
+        steps = [int(row["step"]) for row in csv.DictReader(handle)]
+    assert (min(steps), max(steps)) == (400, 699)

@@ -30,6 +30,7 @@ import logging
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -37,7 +38,7 @@ import torch
 from seqexp.data.anomaly_windows import SPLITS, AnomalyWindowsDataModule
 from seqexp.data.errors import DataError
 from seqexp.data.split_files import check_split_files, held_out_share, split_paths
-from seqexp.data.splits import time_split
+from seqexp.data.splits import check_backtest, rolling_origin_split, time_split
 from seqexp.data.table import Columns, TableError, apply_missing, check_missing_policy, is_array_file, location, read_columns, read_header, read_table
 from seqexp.data.time_axis import time_axis_candidates, time_axis_reason
 
@@ -199,8 +200,13 @@ def _timestamp_span(
 class CSVAnomalyDataModule(AnomalyWindowsDataModule):
     """The user's own labelled series from a CSV file (see the module docstring for the layout)."""
 
-    split_keys = ("data.split_fractions", "data.train_length", "data.label_column", "data.windows_path",
+    split_keys = ("data.split_fractions", "data.train_length", "data.backtest.fold", "data.label_column", "data.windows_path",
                   "data.train_path", "data.val_path", "data.test_path")
+
+    @classmethod
+    def check_config(cls, cfg: Mapping[str, Any]) -> None:
+        """``data.backtest`` (``seqexp.data.splits.check_backtest``); a fold's train range is checked once the file is read."""
+        check_backtest(cfg["data"])
 
     def __init__(
         self,
@@ -221,8 +227,11 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
         train_path: str | None = None,
         val_path: str | None = None,
         test_path: str | None = None,
+        backtest: dict[str, int] | None = None,
     ) -> None:
         super().__init__(window_length, train_stride, eval_stride, batch_size, num_workers, seed)
+        self.check_config({"data": {"backtest": backtest, "train_path": train_path, "val_path": val_path, "test_path": test_path}})
+        self.folds, self.fold = (backtest or {}).get("folds", 1), (backtest or {}).get("fold", 0)
         self.split_paths = split_paths(train_path, val_path, test_path)
         check_split_files(path, self.split_paths)
         if not path and not self.split_paths:
@@ -248,7 +257,23 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
         values, labels, _ = read_labelled_csv(
             self.path, self.timestamp_column, self.value_columns, self.label_column, self.windows_path, self.missing
         )
-        return values, labels, time_split(len(values), self.split_fractions, self.train_length)
+        bounds = time_split(len(values), self.split_fractions, self.train_length)
+        if self.folds == 1:
+            return values, labels, bounds
+        bounds = rolling_origin_split(bounds, self.folds, self.fold)
+        start, end = bounds["train"]
+        if end - start < self.window_length:
+            raise DataError(f"data.backtest.fold={self.fold} of data.backtest.folds={self.folds}: its train range, rows "
+                            f"{start}-{end - 1} of {self.path}, has {end - start} points, fewer than one window "
+                            f"(data.window_length={self.window_length}); use fewer folds or shorter windows")
+        log.info("data: backtest fold %d of %d (data.backtest.fold, data.backtest.folds): %s", self.fold, self.folds,
+                 ", ".join(f"{split} rows {first}-{last - 1}" for split, (first, last) in bounds.items()))
+        return values, labels, bounds
+
+    def data_ranges(self) -> dict[str, Any]:
+        """Each split's first and last row (inclusive) and the backtest fold: ``metrics.json``'s ``data_ranges``."""
+        self.prepare_series()
+        return {"folds": self.folds, "fold": self.fold, **{split: [start, end - 1] for split, (start, end) in self.bounds.items()}}
 
     def _find_time_column(self) -> None:
         """With no timestamp column, value columns or windows file named: take a column that plainly is a

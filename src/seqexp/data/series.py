@@ -50,7 +50,6 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from seqexp.checks import ConfigError
 from seqexp.data.batching import TensorSplitLoaders
 from seqexp.data.budget import StepBudget
 from seqexp.data.contract import SeqDataModule
@@ -58,7 +57,7 @@ from seqexp.data.errors import DataError
 from seqexp.data.scaling import METHODS as SCALINGS
 from seqexp.data.scaling import Scaler, restore_scaling
 from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
-from seqexp.data.splits import rolling_origin_split, time_split
+from seqexp.data.splits import check_backtest, rolling_origin_split, time_split
 from seqexp.data.split_files import check_split_files, held_out_share, split_paths
 from seqexp.data.series_files import SeriesTable, handle_missing, read_series_csv
 from seqexp.data.table import check_missing_policy
@@ -154,20 +153,7 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
     def check_config(cls, cfg: Mapping[str, Any]) -> None:
         """``data.backtest``: ``folds`` an integer >= 1, ``fold`` one of 0 .. folds - 1; a backtest cuts one series,
         not split files. (Whether a fold's train range holds a window is known once the series is read: ``bounds``.)"""
-        data = cfg["data"]
-        backtest = data.get("backtest")
-        if backtest is None:
-            return
-        if not isinstance(backtest, Mapping) or set(backtest) - {"folds", "fold"}:
-            raise ConfigError(f"data.backtest={backtest!r}: must hold only folds and fold (or be null)")
-        folds, fold = backtest.get("folds", 1), backtest.get("fold", 0)
-        if not isinstance(folds, int) or isinstance(folds, bool) or folds < 1:
-            raise ConfigError(f"data.backtest.folds={folds!r}: must be an integer >= 1")
-        if not isinstance(fold, int) or isinstance(fold, bool) or not 0 <= fold < folds:
-            raise ConfigError(f"data.backtest.fold={fold!r}: must be an integer in [0, {folds - 1}] (data.backtest.folds={folds})")
-        if folds > 1 and any(data.get(f"{split}_path") for split in SPLITS):
-            raise ConfigError(f"data.backtest.folds={folds}: a backtest cuts one series (data.name or data.path), "
-                              "not split files (data.train_path, data.val_path, data.test_path)")
+        check_backtest(cfg["data"])
 
     def __init__(
         self,

@@ -4,10 +4,12 @@ stratified draw for labelled cases (text, UCR). Every data module that cuts its 
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import torch
 
+from seqexp.checks import ConfigError
 from seqexp.data.errors import DataError
 from seqexp.data.spec import SPLITS
 
@@ -25,6 +27,24 @@ def time_split(length: int, fractions: dict[str, float], train_length: int | Non
         raise DataError(f"data.train_length={train_length}: must be between 1 and the series length {length}")
     val_length = round((length - train_length) * fractions["val"] / (fractions["val"] + fractions["test"]))
     return {"train": (0, train_length), "val": (train_length, train_length + val_length), "test": (train_length + val_length, length)}
+
+
+def check_backtest(data: Mapping[str, Any]) -> None:
+    """The ``data`` config's ``backtest`` (null, or ``folds`` an integer >= 1 and ``fold`` one of 0 .. folds - 1); a
+    backtest cuts one series, not split files. For the ``check_config`` of the data families that take it."""
+    backtest = data.get("backtest")
+    if backtest is None:
+        return
+    if not isinstance(backtest, Mapping) or set(backtest) - {"folds", "fold"}:
+        raise ConfigError(f"data.backtest={backtest!r}: must hold only folds and fold (or be null)")
+    folds, fold = backtest.get("folds", 1), backtest.get("fold", 0)
+    if not isinstance(folds, int) or isinstance(folds, bool) or folds < 1:
+        raise ConfigError(f"data.backtest.folds={folds!r}: must be an integer >= 1")
+    if not isinstance(fold, int) or isinstance(fold, bool) or not 0 <= fold < folds:
+        raise ConfigError(f"data.backtest.fold={fold!r}: must be an integer in [0, {folds - 1}] (data.backtest.folds={folds})")
+    if folds > 1 and any(data.get(f"{split}_path") for split in SPLITS):
+        raise ConfigError(f"data.backtest.folds={folds}: a backtest cuts one series (data.name or data.path), "
+                          "not split files (data.train_path, data.val_path, data.test_path)")
 
 
 def rolling_origin_split(bounds: dict[str, tuple[int, int]], folds: int, fold: int) -> dict[str, tuple[int, int]]:
