@@ -6,7 +6,10 @@
 
 Cases: seed (the seeds' LSTM 1->32, window 20, batch 64, 8 chunks per step), realistic (2-layer LSTM 128, window
 100, batch 128), text and text_unbucketed (data=text with and without length bucketing; they also
-report the padding share and tokens/s), anomaly (data=anomaly, forecast mode).
+report the padding share and tokens/s), anomaly (data=anomaly, forecast mode), short (a whole fit of the
+airline job as users run it, every default on, 30 epochs of 2 steps: per-epoch fixed costs; it reports fit
+CPU-seconds of A, B and C below, each over the same 30 epochs with a validation pass after each, and steps
+per CPU-second against A).
 
 For each case, one process alternates (A B C A B C ...) between
   A. a hand-written loop: plain ``nn.Embedding``/``nn.LSTM``/``nn.Linear``, Adam with the same
@@ -43,6 +46,7 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from torch import nn
 
 from _compose import compose_train
 from bench_report import meta, print_table, write_report
@@ -106,6 +110,19 @@ CASES: dict[str, Case] = {
         warmup=3,
     ),
 }
+# A whole short fit rather than steady-state steps: the airline job as users run it (every default callback,
+# logger and figures on), a fixed 30 epochs of 2 steps, validated each epoch. Per-epoch fixed costs dominate.
+# data.budget=null: composed here, trainer.max_epochs is not "typed", so the budget would win; null gives what the
+# typed key gives on the command line (30 epochs, patience 10, a figure every 5 epochs).
+SHORT_OVERRIDES = ("data=series", "data.name=airline", "data.input_length=24", "data.horizon=12", "data.budget=null",
+                   "trainer.max_epochs=30")
+CASES["short"] = Case(
+    "short",
+    "whole fit of the airline job (data=series data.name=airline data.input_length=24 data.horizon=12), all defaults "
+    "on, 30 epochs of 2 optimizer steps validated each epoch: fit CPU-seconds",
+    SHORT_OVERRIDES,
+    steps=60,
+)
 CPU_CASES = [name for name in CASES if name != "large"]  # the default --cases
 
 
@@ -286,6 +303,103 @@ def run_case(case: Case, args: argparse.Namespace, workdir: Path, compile_encode
     return result
 
 
+# ---------------------------------------------------------------- the short case: whole fits
+
+
+def hand_short_fit(cfg: DictConfig, datamodule: L.LightningDataModule, device: torch.device) -> tuple[int, float]:
+    """The hand-written loop over the same epochs: train on every batch, then a no-grad validation pass."""
+    torch.manual_seed(cfg.seed)
+    model = nn.LSTM if cfg.model.cell == "lstm" else {"gru": nn.GRU, "rnn": nn.RNN}[cfg.model.cell]
+    spec = datamodule.spec
+    rnn = model(spec.input_size, cfg.model.hidden_size, cfg.model.num_layers, batch_first=True).to(device)
+    head = nn.Linear(cfg.model.hidden_size, spec.horizon * spec.output_size).to(device)
+    parameters = [*rnn.parameters(), *head.parameters()]
+    optimizer = torch.optim.Adam(parameters, lr=cfg.optim.lr, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay)
+
+    def loss(batch: Batch) -> torch.Tensor:
+        outputs, _ = rnn(batch["inputs"].to(device))
+        return nn.functional.mse_loss(head(outputs[:, -1]).view_as(batch["targets"]), batch["targets"].to(device))
+
+    train, val = list(datamodule.train_dataloader()), list(datamodule.val_dataloader())
+    steps, started = 0, time.process_time()
+    for _ in range(cfg.trainer.max_epochs):
+        for batch in train:
+            optimizer.zero_grad(set_to_none=True)
+            loss(batch).backward()
+            optimizer.step()
+            steps += 1
+        with torch.no_grad():
+            sum(float(loss(batch)) for batch in val)
+    synchronize(device)
+    return steps, time.process_time() - started
+
+
+def seqexp_short_fit(cfg: DictConfig) -> tuple[int, float]:
+    datamodule, task, trainer = build(cfg)
+    started = time.process_time()
+    trainer.fit(task, datamodule=datamodule)
+    return trainer.global_step, time.process_time() - started
+
+
+def bare_short_fit(cfg: DictConfig) -> tuple[int, float]:
+    """The same task, data and epochs in a Trainer with every extra off (validation each epoch kept)."""
+    datamodule, task, _ = build(cfg)
+    trainer = L.Trainer(
+        accelerator=cfg.trainer.accelerator, devices=1, precision=cfg.trainer.precision, max_epochs=cfg.trainer.max_epochs,
+        num_sanity_val_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    started = time.process_time()
+    trainer.fit(task, datamodule=datamodule)
+    return trainer.global_step, time.process_time() - started
+
+
+def short_summary(runs: list[tuple[int, float]], batch_size: int) -> dict[str, Any]:
+    cpu_s = statistics.median(seconds for _, seconds in runs)
+    steps = runs[0][0]
+    return {"steps": steps, "fit_cpu_s": round(cpu_s, 3), "repeats_fit_cpu_s": [round(seconds, 3) for _, seconds in runs],
+            # steps_per_s here is per CPU second too (whole fits: the table's columns read the same)
+            "steps_per_s": round(steps / cpu_s, 2), "cpu_steps_per_s": round(steps / cpu_s, 2),
+            "samples_per_s": round(steps / cpu_s * batch_size, 1)}
+
+
+def run_short(case: Case, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    print(f"\n=== {case.name}: {case.description}", flush=True)
+    device = torch.device(args.device)
+    overrides = [*case.overrides, f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}",
+                 f"trainer.precision={args.precision}"]
+    hand: list[tuple[int, float]] = []
+    framework: list[tuple[int, float]] = []
+    bare: list[tuple[int, float]] = []
+    for repeat in range(args.repeats):  # A B C A B C ...
+        cfg = compose_train([*overrides, f"paths.output_dir={workdir / case.name / f'hand{repeat}'}"])
+        L.seed_everything(cfg.seed, verbose=False)
+        datamodule: L.LightningDataModule = instantiate(cfg.data)
+        datamodule.setup("fit")
+        hand.append(hand_short_fit(cfg, datamodule, device))
+        framework.append(seqexp_short_fit(compose_train([*overrides, f"paths.output_dir={workdir / case.name / f'run{repeat}'}"])))
+        bare.append(bare_short_fit(compose_train([*overrides, f"paths.output_dir={workdir / case.name / f'bare{repeat}'}"])))
+    batch_size = cfg.data.batch_size
+    result = {
+        "description": case.description,
+        "overrides": list(overrides),
+        "batch_size": batch_size,
+        "hand_written": short_summary(hand, batch_size),
+        "seqexp": short_summary(framework, batch_size),
+        "bare_lightning": short_summary(bare, batch_size),
+    }
+    hand_rate = result["hand_written"]["cpu_steps_per_s"]
+    result["ratio"] = result["ratio_cpu"] = round(result["seqexp"]["cpu_steps_per_s"] / hand_rate, 3)
+    result["ratio_bare_lightning"] = round(result["bare_lightning"]["cpu_steps_per_s"] / hand_rate, 3)
+    print(
+        f"=== {case.name}: fit CPU-s hand-written {result['hand_written']['fit_cpu_s']}, seqexp {result['seqexp']['fit_cpu_s']}, "
+        f"bare Lightning {result['bare_lightning']['fit_cpu_s']} ({result['seqexp']['steps']} steps); steps per CPU-second "
+        f"ratio to the hand loop: seqexp {result['ratio']}, bare Lightning {result['ratio_bare_lightning']}",
+        flush=True,
+    )
+    return result
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", default=",".join(CPU_CASES), help=f"comma-separated, from {list(CASES)}")
@@ -314,6 +428,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="seqexp-benchmark-") as tmp:
         workdir = Path(tmp)
         for name in args.cases.split(","):
+            if name == "short":
+                report["cases"][name] = run_short(CASES[name], args, workdir)
+                write_report(report, args.out)
+                continue
             report["cases"][name] = run_case(CASES[name], args, workdir)
             if args.compile:
                 report["cases"][f"{name}+compile"] = run_case(CASES[name], args, workdir, compile_encoder=True)

@@ -37,3 +37,18 @@ def test_benchmark_writes_every_figure(tmp_path: Path) -> None:
     assert startup["ratio"] == pytest.approx(startup["fast_dev_run_s"] / startup["import_lightning_s"], rel=0.01)
     assert "ratio" in result.stdout  # the table is printed, not only written
     assert not list(tmp_path.glob("outputs")), "the benchmark's runs belong in a temporary folder"
+
+
+@pytest.mark.slow
+def test_benchmark_short_case_reports_whole_fits(tmp_path: Path) -> None:
+    out = tmp_path / "benchmark.json"
+    command = [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--cases", "short", "--repeats", "1",
+               "--startup-repeats", "0", "--threads", "1", "--out", str(out)]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    short = json.loads(out.read_text())["cases"]["short"]
+    for side in ("hand_written", "seqexp", "bare_lightning"):
+        assert short[side]["steps"] == 60  # 30 epochs of airline's 2 training batches, each side
+        assert short[side]["fit_cpu_s"] > 0
+    assert short["ratio_cpu"] == pytest.approx(short["seqexp"]["cpu_steps_per_s"] / short["hand_written"]["cpu_steps_per_s"], rel=0.02)
+    assert "fit CPU-s" in result.stdout

@@ -1,4 +1,5 @@
-"""``last.ckpt`` holds the newest weights after every epoch and at the end of fit, with the default callbacks."""
+"""``last.ckpt`` holds the newest weights at epoch ends (at most every ``min_interval_s``), every N steps and at the end
+of fit, with the default callbacks."""
 
 from __future__ import annotations
 
@@ -39,10 +40,30 @@ class RecordLastCheckpoint(L.Callback):
 
 def test_last_ckpt_is_refreshed_after_every_epoch_even_without_a_new_best(tmp_path: Path) -> None:
     # monitor.mode=max: val/mse falls as the model learns, so epochs after the first rarely make a new "best"
-    cfg = compose_train(*SMALL, "trainer.max_epochs=4", "monitor.mode=max", f"paths.output_dir={tmp_path}")
+    cfg = compose_train(*SMALL, "trainer.max_epochs=4", "monitor.mode=max", "callbacks.last_every_n_steps.min_interval_s=0",
+                        f"paths.output_dir={tmp_path}")
     datamodule, task, trainer = build(cfg)
     recorder = RecordLastCheckpoint(tmp_path / "checkpoints" / "last.ckpt")
     trainer.callbacks.append(recorder)
     trainer.fit(task, datamodule=datamodule)
     assert recorder.seen == [(4, 4), (8, 8), (12, 12)]
     assert saved_step(recorder.path) == trainer.global_step == 16
+
+
+def test_epoch_ends_within_the_interval_skip_the_save_but_steps_and_the_end_of_fit_do_not(tmp_path: Path) -> None:
+    # an interval no fit reaches: only the step trigger (every 6 steps) and the end of fit write last.ckpt
+    cfg = compose_train(*SMALL, "trainer.max_epochs=4", "callbacks.last_every_n_steps.min_interval_s=1e9",
+                        "callbacks.last_every_n_steps.every_n_train_steps=6", f"paths.output_dir={tmp_path}")
+    datamodule, task, trainer = build(cfg)
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    seen = []
+
+    class Record(L.Callback):
+        def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+            if trainer.current_epoch > 0:
+                seen.append((saved_step(path) if path.exists() else None, trainer.global_step))
+
+    trainer.callbacks.append(Record())
+    trainer.fit(task, datamodule=datamodule)
+    assert seen == [(None, 4), (6, 8), (12, 12)]  # never more than 6 steps behind once the first 6 are done
+    assert saved_step(path) == trainer.global_step == 16  # the end of fit is always saved

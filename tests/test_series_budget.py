@@ -83,3 +83,10 @@ def test_the_readme_airline_command_trains_past_the_old_60_steps_and_ends_within
     events.Reload()
     steps = [event.step for event in events.Scalars("val/mase")]
     assert len(steps) >= run["global_step"] // 2 - 1 and all(b - a == 2 for a, b in zip(steps, steps[1:]))  # every epoch
+
+
+def test_figures_come_after_every_nth_epoch_and_the_last_never_more_than_the_budget_allows() -> None:
+    figures = FigureLogger(every_n_epochs=100)  # airline's budget: 1,000 epochs, 10 figures
+    assert [epoch for epoch in range(1000) if figures.draws_after(epoch, 1000)] == list(range(99, 1000, 100))
+    assert [epoch for epoch in range(30) if FigureLogger(5).draws_after(epoch, 30)] == [4, 9, 14, 19, 24, 29]
+    assert [epoch for epoch in range(7) if FigureLogger(5).draws_after(epoch, 7)] == [4, 6]  # and the last epoch

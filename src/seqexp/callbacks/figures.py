@@ -7,7 +7,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 
 class FigureLogger(L.Callback):
-    """Logs ``task.figures(stage, index)`` every ``every_n_epochs`` validation epochs and after testing; ``index``
+    """Logs ``task.figures(stage, index)`` after every ``every_n_epochs``-th validation epoch (and the last) and after testing; ``index``
     (the DataModule's ``split_index``) gives the steps, time stamps, column names and values in the data's units
     that a prediction file of the split shows, so the figure's axes read as the file does."""
 
@@ -30,10 +30,13 @@ class FigureLogger(L.Callback):
     # *_end, not *_epoch_end: Lightning calls callbacks' epoch-end hooks before the task's own, and
     # tasks that summarise an epoch there (anomaly scores, confusion matrices) must have done so.
     def on_validation_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
-        last_epoch = trainer.current_epoch + 1 >= (trainer.max_epochs or 0)
-        if trainer.sanity_checking or not (last_epoch or trainer.current_epoch % self.every_n_epochs == 0):
-            return
-        self._log(trainer, task, "val")
+        if not trainer.sanity_checking and self.draws_after(trainer.current_epoch, trainer.max_epochs):
+            self._log(trainer, task, "val")
+
+    def draws_after(self, epoch: int, max_epochs: int | None) -> bool:
+        """After epochs n-1, 2n-1, ... and the last: ``max_epochs / n`` figures at most, none of the untrained
+        model after epoch 0 (unless n is 1), and no second figure a few epochs before the last one."""
+        return (epoch + 1) % self.every_n_epochs == 0 or epoch + 1 >= (max_epochs or 0)
 
     def on_test_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
         self._log(trainer, task, "test")

@@ -1,34 +1,53 @@
-"""``last.ckpt`` holds the newest weights: every N optimizer steps, after every epoch, and at the end of fit.
+"""``last.ckpt`` holds the newest weights: every N optimizer steps, at epoch ends at most every few seconds, and at
+the end of fit.
 
 Lightning's ``ModelCheckpoint(save_last=True)`` refreshes ``last.ckpt`` at an epoch's end only when it also
 saved a top-k checkpoint there, and its step trigger fires only every N steps: a run whose last epochs did
 not improve ended with a ``last.ckpt`` from the middle of an earlier epoch, and ``seqexp.eval`` on it tested
-old weights. This callback owns ``last.ckpt`` and writes it whenever the weights it holds are stale.
+old weights. This callback owns ``last.ckpt`` and writes it whenever the weights it holds are stale. Saving after
+every epoch cost a short run (hundreds of 2-step epochs) a save per epoch, so epoch ends save only once
+``min_interval_s`` seconds have passed since the last save; the step trigger and the end of fit are unchanged.
 """
 
 from __future__ import annotations
+
+import time
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 
 class LastCheckpoint(ModelCheckpoint):
-    """``<dirpath>/last.ckpt`` every ``every_n_train_steps`` steps (a kill loses at most that many), after each
-    epoch's validation, early stopping and best checkpoint (so a resume restores their state too), and when
-    fit ends anywhere else (``trainer.max_steps`` or early stopping mid-epoch)."""
+    """``<dirpath>/last.ckpt`` every ``every_n_train_steps`` steps (a kill loses at most that many), at an epoch's
+    end (after its validation, early stopping and best checkpoint, so a resume restores their state too) when
+    ``min_interval_s`` seconds or more have passed since the last save (0: after every epoch), and when fit ends,
+    wherever it ends (``trainer.max_steps`` or early stopping mid-epoch)."""
 
-    def __init__(self, dirpath: str, every_n_train_steps: int = 100) -> None:
+    def __init__(self, dirpath: str, every_n_train_steps: int = 100, min_interval_s: float = 0.0) -> None:
         super().__init__(dirpath=dirpath, monitor=None, save_top_k=0, save_last=True,
                          every_n_train_steps=every_n_train_steps, enable_version_counter=False)
+        if min_interval_s < 0:
+            raise ValueError(f"min_interval_s must be >= 0, got {min_interval_s}")
+        self.min_interval_s = min_interval_s
+        self._saved_at = float("-inf")  # time.monotonic() of the last save
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        self._saved_at = time.monotonic()  # the interval counts from the start of training
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Nothing here: the epoch's end (below) saves after every callback has seen this validation."""
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._save_last_unless_current(trainer)
+        if time.monotonic() - self._saved_at >= self.min_interval_s:
+            self._save_last_unless_current(trainer)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._save_last_unless_current(trainer)
+
+    def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict) -> None:
+        super()._save_last_checkpoint(trainer, monitor_candidates)  # every save: step trigger, epoch end, end of fit
+        self._saved_at = time.monotonic()
 
     def _save_last_unless_current(self, trainer: L.Trainer) -> None:
         if not self._should_skip_saving_checkpoint(trainer):  # skips when this global step is saved already
