@@ -16,7 +16,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ProgressBar
 from omegaconf import DictConfig
 
 from seqexp.callbacks import FigureLogger, MonitoredMetricCheck, ResumeHint, ValidationHistory
-from seqexp.config import ConfigError, callbacks_without_validation, hydra_runtime, instantiate_group, validate_config
+from seqexp.config import ConfigError, callbacks_without_validation, hydra_runtime, instantiate_group, override_key, validate_config
 from seqexp.data.budget import TRAINER_KEYS as BUDGET_KEYS
 from seqexp.data.contract import SeqDataModule
 from seqexp.predictions import PredictionFileWriter
@@ -69,7 +69,7 @@ def data_budget(cfg: DictConfig, datamodule: SeqDataModule, callbacks: list) -> 
     if budget is None:
         return {}
     overrides, choices = hydra_runtime(cfg)
-    typed = {item.lstrip("+~").split("=", 1)[0] for item in overrides}
+    typed = {override_key(item) for item in overrides}
     trainer_keys = [f"trainer.{name}" for name in BUDGET_KEYS if f"trainer.{name}" in typed]
     if trainer_keys or choices.get("debug"):
         log.info("training budget: data.budget gives way to %s", ", ".join(trainer_keys) or f"debug={choices['debug']}")
@@ -89,7 +89,7 @@ def data_budget(cfg: DictConfig, datamodule: SeqDataModule, callbacks: list) -> 
 
 def resume_command(cfg: DictConfig) -> str:
     """``python -m seqexp.train`` with the overrides this run was started with, less any ``ckpt_path``."""
-    overrides = [item for item in hydra_runtime(cfg)[0] if item.split("=", 1)[0].lstrip("+~") != "ckpt_path"]
+    overrides = [item for item in hydra_runtime(cfg)[0] if override_key(item) != "ckpt_path"]
     return shlex.join(["python", "-m", "seqexp.train", *overrides])
 
 

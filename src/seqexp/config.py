@@ -19,6 +19,11 @@ from seqexp.models.encoder import CELLS, ENCODERS, lstm_fcn_problems, model_arch
 from seqexp.tasks.optim import OPTIMIZERS, SCHEDULERS
 
 
+def override_key(override: str) -> str:
+    """The key a command-line override sets: ``+model.hidden_size=64`` -> ``model.hidden_size``."""
+    return override.lstrip("+~").split("=", 1)[0]
+
+
 def folder_to_resume(ckpt_path: str | None, train: bool, overrides: list[str] | ListConfig, fresh_folder: str) -> str:
     """``hydra.run.dir`` of a run: the folder of the run a fit resumes (``ckpt_path=<run>/checkpoints/*.ckpt``
     with the run's own overrides), so its checkpoints, logs and ``metrics.json`` end where they began; else
@@ -32,7 +37,7 @@ def folder_to_resume(ckpt_path: str | None, train: bool, overrides: list[str] | 
         return fresh_folder
 
     def experiment(items: Any) -> set[str]:  # what was asked for, less where it goes and what it resumes from
-        return {str(item) for item in items if not str(item).lstrip("+~").startswith(("hydra.", "ckpt_path="))}
+        return {str(item) for item in items if override_key(str(item)) != "ckpt_path" and not override_key(str(item)).startswith("hydra.")}
 
     return str(run) if experiment(OmegaConf.load(saved_overrides)) == experiment(overrides) else fresh_folder
 

@@ -12,9 +12,12 @@ every epoch cost a short run (hundreds of 2-step epochs) a save per epoch, so ep
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
+
+from seqexp.checks import Range, check_arguments
 
 
 class LastCheckpoint(ModelCheckpoint):
@@ -23,11 +26,10 @@ class LastCheckpoint(ModelCheckpoint):
     ``min_interval_s`` seconds or more have passed since the last save (0: after every epoch), and when fit ends,
     wherever it ends (``trainer.max_steps`` or early stopping mid-epoch)."""
 
-    def __init__(self, dirpath: str, every_n_train_steps: int = 100, min_interval_s: float = 0.0) -> None:
+    def __init__(self, dirpath: str, every_n_train_steps: int = 100, min_interval_s: Annotated[float, Range(ge=0)] = 0.0) -> None:
+        check_arguments(type(self), "callbacks.last_every_n_steps", min_interval_s=min_interval_s)
         super().__init__(dirpath=dirpath, monitor=None, save_top_k=0, save_last=True,
                          every_n_train_steps=every_n_train_steps, enable_version_counter=False)
-        if min_interval_s < 0:
-            raise ValueError(f"min_interval_s must be >= 0, got {min_interval_s}")
         self.min_interval_s = min_interval_s
         self._saved_at = float("-inf")  # time.monotonic() of the last save
 
