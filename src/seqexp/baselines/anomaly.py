@@ -1,0 +1,96 @@
+"""Classical anomaly detectors on the series the model scores, with the task's threshold rule and metrics.
+
+rolling_zscore  score of point t: the largest over features of |x_t - mean| / std of the ``w`` points before it
+                (context from the preceding split allowed, as for the model's windows); ``w`` chosen on val AUPRC
+subsequence_pca every window of ``m`` points is a vector; its score is its squared distance to the principal
+                subspace of the train split's windows (Sub-PCA of TSB-AD, Liu et al., NeurIPS 2024); a point
+                takes the mean of the windows holding it (``scripts/baseline_anomaly.py`` reports it)
+
+The threshold is chosen on val by the task's rule (``task.threshold.*``) and both splits are scored by the task's
+``anomaly_metrics`` (``task.ucr_tolerance``, ``task.vus_window``, ``task.vus_thresholds``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from seqexp.baselines.inputs import AnomalyInputs
+from seqexp.baselines.outcome import Figures, Outcome
+from seqexp.metrics.anomaly import anomaly_metrics, average_precision, choose_threshold
+
+Scorer = Callable[[str, int], torch.Tensor]  # (split, setting) -> one score per point of the split
+
+
+@dataclass(frozen=True)
+class AnomalyScoring:
+    """How the task turns scores into figures: its ``threshold`` settings, ``ucr_tolerance`` and VUS settings."""
+
+    threshold: dict = field(default_factory=lambda: {"rule": "best_f1", "quantile": 0.99, "k": 3.0})
+    ucr_tolerance: int = 100
+    vus_window: int = 100
+    vus_thresholds: int = 250
+
+
+def rolling_zscore(values: torch.Tensor, start: int, end: int, window: int) -> torch.Tensor:
+    """Scores of points ``start..end-1`` of ``values`` ``(time, feature)`` from their ``window`` predecessors."""
+    x = values.double()
+    padded = torch.cat([torch.zeros(1, x.shape[1], dtype=x.dtype), x.cumsum(0)])
+    squares = torch.cat([torch.zeros(1, x.shape[1], dtype=x.dtype), (x * x).cumsum(0)])
+    points = torch.arange(start, end)
+    first = (points - window).clamp(min=0)
+    count = (points - first).clamp(min=1).unsqueeze(1).to(x.dtype)
+    mean = (padded[points] - padded[first]) / count
+    variance = ((squares[points] - squares[first]) / count - mean * mean).clamp(min=0)
+    return ((x[points] - mean).abs() / (variance.sqrt() + 1e-6)).amax(1)  # float64: z-scores reach 1e6
+
+
+def windows_of(values: torch.Tensor, window: int) -> torch.Tensor:
+    """Every run of ``window`` consecutive points of ``values`` ``(time, feature)`` as one row ``(runs, window x feature)``."""
+    return values.double().unfold(0, window, 1).reshape(len(values) - window + 1, -1)
+
+
+def subsequence_pca(values: torch.Tensor, bounds: dict[str, tuple[int, int]], split: str, window: int, variance: float) -> torch.Tensor:
+    """Scores of the points of ``split``: the mean reconstruction error of the windows holding each point
+    (windows start up to ``window - 1`` points before the split and end inside it), against the principal
+    subspace that keeps ``variance`` of the variance of the train split's windows."""
+    train = windows_of(values[slice(*bounds["train"])], window)
+    mean = train.mean(0)
+    _, singular, directions = torch.linalg.svd(train - mean, full_matrices=False)
+    kept = singular.pow(2).cumsum(0) / singular.pow(2).sum()
+    components = directions[: int(torch.searchsorted(kept, torch.tensor(variance, dtype=kept.dtype))) + 1]
+    start, end = bounds[split]
+    first = max(start - window + 1, 0)  # the first window holding the split's first point
+    centred = windows_of(values[first:end], window) - mean
+    errors = (centred - centred @ components.T @ components).pow(2).mean(1)  # (windows,), window k starts at first + k
+    total = torch.cat([torch.zeros(1, dtype=errors.dtype), errors.cumsum(0)])
+    points = torch.arange(start, end) - first
+    low, high = (points - window + 1).clamp(min=0), points.clamp(max=len(errors) - 1) + 1
+    return (total[high] - total[low]) / (high - low)
+
+
+def evaluate(data: AnomalyInputs, scorer: Scorer, settings: list[int], scoring: AnomalyScoring) -> tuple[int, Figures]:
+    """The setting chosen on val (best AUPRC; the middle one when val has no anomaly) and the detector's val and
+    test figures with it, at the threshold the task's rule picks on val."""
+    labels = {split: data.labels[slice(*data.bounds[split])].long() for split in ("val", "test")}
+    if labels["val"].any() and not labels["val"].all():
+        auprc = {setting: average_precision(scorer("val", setting), labels["val"]) for setting in settings}
+        setting = max(auprc, key=auprc.get)
+    else:
+        setting = settings[len(settings) // 2]
+    rule = scoring.threshold
+    val_scores = scorer("val", setting)
+    value, _ = choose_threshold(rule["rule"], val_scores, labels["val"], rule["quantile"], rule["k"])
+    figures: Figures = {}
+    for split, scores in (("val", val_scores), ("test", scorer("test", setting))):
+        metrics = anomaly_metrics(scores, labels[split], value, scoring.ucr_tolerance, scoring.vus_window, scoring.vus_thresholds)
+        figures.update({f"{split}/{name}": float(metric) for name, metric in metrics.items()})
+    return setting, figures
+
+
+def anomaly_baselines(data: AnomalyInputs, scoring: AnomalyScoring, windows: list[int]) -> dict[str, Outcome]:
+    """The rolling z-score's figures with the window (among ``windows``) chosen on val, that window as ``window``."""
+    window, figures = evaluate(data, lambda split, w: rolling_zscore(data.values, *data.bounds[split], w), list(windows), scoring)
+    return {"rolling_zscore": {**figures, "window": float(window)}}
