@@ -8,7 +8,11 @@ keys is one classmethod per class, ``check_config(cls, cfg)``, given the whole r
 Everything raises :class:`ConfigError`. Constructors called from plain Python check their arguments with
 the same declarations (:func:`check_arguments`).
 
-This module imports neither torch nor Hydra; ``seqexp.config`` runs the pass (:func:`config_problems`).
+The pass runs in two steps. :func:`source_problems` reads the signatures of seqexp's own classes from their
+source (:mod:`seqexp.signatures`), so most mistakes are answered before torch and Lightning are imported;
+:func:`config_problems` then imports every target, binds what the source could not tell (another library's
+classes, the user's) and runs the cross-field rules. This module imports neither torch nor Hydra;
+``seqexp.config`` runs the pass.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ import math
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
+
+from seqexp.signatures import Unread, lookup, read_signature
 
 # Keys Hydra's instantiate consumes itself.
 HYDRA_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
@@ -101,13 +107,21 @@ def annotation_check(annotation: Any) -> Check | None:
             return None
         ordered = sorted(checks, key=lambda check: check[1] != "null")  # "null or ..." reads best
         return (lambda v: any(test(v) for test, _ in checks), " or ".join(words for _, words in ordered))
-    if origin is list and args:
+    if (origin is list and args) or (origin is tuple and len(args) == 2 and args[1] is Ellipsis):  # YAML writes tuples as lists
         item = annotation_check(args[0])
         if item is None:
             return None
-        words = f"a list of items from {item[1][len('one of '):]}" if item[1].startswith("one of ") else f"a list of {item[1]}"
-        return (lambda v: isinstance(v, list) and all(item[0](x) for x in v), words)
+        words = f"a list of items from {item[1][len('one of '):]}" if item[1].startswith("one of ") else f"a list of {_plural(item[1])}"
+        return (lambda v: isinstance(v, (list, tuple)) and all(item[0](x) for x in v), words)
     return None
+
+
+def _plural(words: str) -> str:
+    """``"an integer >= 1"`` -> ``"integers >= 1"``, for the items of a list."""
+    for one, many in (("an integer", "integers"), ("a finite number", "finite numbers"), ("a number", "numbers"), ("a string", "strings")):
+        if words.startswith(one):
+            return many + words[len(one):]
+    return words
 
 
 def _declares(annotation: Any) -> bool:
@@ -118,27 +132,38 @@ def _declares(annotation: Any) -> bool:
     return any(_declares(arg) for arg in typing.get_args(annotation))
 
 
-def declared_types(cls: type) -> dict[str, Any]:
-    """Constructor argument -> its annotation, a base class's declaration (Literal, Range) filling in where
-    a subclass only repeats the plain type."""
+def merged_declarations(per_class: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Constructor argument -> its annotation, over a class's MRO (the class first): a base class's declaration
+    (Literal, Range) fills in where a subclass only repeats the plain type."""
     found: dict[str, Any] = {}
-    for klass in cls.__mro__:
-        if "__init__" not in vars(klass) or not klass.__module__.startswith("seqexp."):
-            continue
-        try:
-            hints = typing.get_type_hints(klass.__init__, include_extras=True)
-        except Exception:  # an annotation that does not resolve: nothing declared there
-            continue
+    for hints in per_class:
         for name, annotation in hints.items():
             if name != "return" and (name not in found or (not _declares(found[name]) and _declares(annotation))):
                 found[name] = annotation
     return found
 
 
+def _hints(klass: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(klass.__init__, include_extras=True)  # type: ignore[misc]
+    except Exception:  # an annotation that does not resolve: nothing declared there
+        return {}
+
+
+def declared_types(cls: type) -> dict[str, Any]:
+    """What ``cls``'s constructor declares, its seqexp base classes' declarations included."""
+    return merged_declarations(_hints(klass) for klass in cls.__mro__
+                               if "__init__" in vars(klass) and klass.__module__.startswith("seqexp."))
+
+
 def value_problems(cls: type, group: str, values: Mapping[str, Any]) -> list[str]:
     """``group.key=value: must be ...`` for each value outside what ``cls``'s signature declares."""
+    return declared_value_problems(declared_types(cls), group, values)
+
+
+def declared_value_problems(hints: Mapping[str, Any], group: str, values: Mapping[str, Any]) -> list[str]:
+    """``group.key=value: must be ...`` for each value outside its declaration in ``hints``."""
     problems = []
-    hints = declared_types(cls)
     for key, value in values.items():
         check = annotation_check(hints[key]) if key in hints else None
         unresolved = isinstance(value, str) and "${" in value  # an interpolation that could not be resolved here
@@ -165,8 +190,13 @@ def locate(target: str) -> Any:
 def bind_problems(target: Any, group: str, node: Mapping[str, Any], passed: tuple[str, ...] = ()) -> list[str]:
     """Bind a node's keys (and the arguments the caller passes itself) to ``target``'s signature: the keys it
     does not take and the required ones that are missing, each named ``group.key``."""
+    return signature_problems(inspect.signature(target), getattr(target, "__name__", str(target)), group, node, passed)
+
+
+def signature_problems(signature: inspect.Signature, name: str, group: str, node: Mapping[str, Any],
+                       passed: tuple[str, ...] = ()) -> list[str]:
+    """:func:`bind_problems` over a signature, named ``name`` in the messages."""
     keys = {key: value for key, value in node.items() if key not in HYDRA_KEYS}
-    signature = inspect.signature(target)
     try:
         signature.bind(**{**keys, **dict.fromkeys(passed)})
         return []
@@ -174,8 +204,7 @@ def bind_problems(target: Any, group: str, node: Mapping[str, Any], passed: tupl
         pass
     parameters = signature.parameters
     takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    named = [name for name, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and name not in passed]
-    name = getattr(target, "__name__", str(target))
+    named = [key for key, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and key not in passed]
     problems = [f"{group}.{key}: not a key of {name}; the keys are {named}" for key in keys if key not in parameters and not takes_any]
     problems += [f"{group}.{key}: required by {name}, not set" for key in named
                  if parameters[key].default is inspect.Parameter.empty and key not in keys]
@@ -189,6 +218,19 @@ def node_problems(group: str, node: Mapping[str, Any], cfg: Mapping[str, Any], p
     if not isinstance(target, type) or not target.__module__.startswith("seqexp."):
         return problems  # another library's class: its names are bound, its values are its own business
     return problems + value_problems(target, group, {key: value for key, value in node.items() if key not in HYDRA_KEYS})
+
+
+def source_node_problems(group: str, node: Mapping[str, Any], passed: tuple[str, ...] = ()) -> list[str]:
+    """:func:`node_problems` from the source of seqexp's own class, without importing it: its keys bound and
+    the values it declares checked. A class, or an argument, that the source does not tell is left out here
+    (:func:`node_problems` binds it once imported)."""
+    try:
+        read = read_signature(str(node["_target_"]))
+    except Unread:
+        return []
+    hints = {key: value for key, value in merged_declarations(read.annotations).items() if key not in read.unread}
+    values = {key: value for key, value in node.items() if key not in HYDRA_KEYS}
+    return signature_problems(read.signature, read.name, group, node, passed) + declared_value_problems(hints, group, values)
 
 
 def cross_field_problems(node: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[str]:
@@ -210,9 +252,42 @@ PASSED: dict[str, tuple[str, ...]] = {
 LISTS = ("callbacks", "logger")  # groups of named entries, each its own node
 
 
-def config_problems(cfg: Mapping[str, Any]) -> list[str]:
-    """Every ``_target_`` node of a resolved run config (plain dicts) bound and its values checked; when all
-    hold, the classes' cross-field rules (which may then take each value's type for granted)."""
+# The `model` section has no `_target_`: `architecture` picks the encoder class, a nested section's keys are that
+# class's arguments with the section's name in front (conv.layers -> conv_layers), and `compile` wraps the built
+# encoder. seqexp.models.encoder defines these names; they are read from its source.
+MODEL_SOURCE = "seqexp.models.encoder"
+
+
+def model_problems(model: Mapping[str, Any]) -> list[str]:
+    """The ``model`` section bound to the signature of the encoder its ``architecture`` names, from the source:
+    keys no argument takes (``model.x: not a model key``) and values outside what the encoder declares."""
+    try:
+        encoders, nested, selector, wrappers, default = (lookup(MODEL_SOURCE, name) for name in (
+            "ENCODERS", "NESTED_SECTIONS", "SELECTOR_KEY", "WRAPPER_KEYS", "DEFAULT_ARCHITECTURE"))
+        architecture = model.get(selector) or default
+        if architecture not in encoders:
+            return [f"model.{selector}={architecture!r}: must be one of {sorted(encoders)}"]
+        read = read_signature(f"{encoders[architecture].__module__}.{encoders[architecture].__qualname__}")
+    except Unread:
+        return []  # left to the encoder's constructor
+    arguments: dict[str, tuple[str, Any]] = {}  # encoder argument -> (model key, value)
+    for key, value in model.items():
+        if key in nested:  # a section set to null is left out, as a preset drops an inherited one
+            arguments.update({f"{key}_{inner}": (f"{key}.{inner}", item) for inner, item in (value or {}).items()})
+        elif key not in (selector, *wrappers):
+            arguments[key] = (key, value)
+    parameters = [name for name in read.signature.parameters if name != "input_size"]
+    in_section = lambda name: any(name.startswith(f"{section}_") for section in nested)  # noqa: E731
+    allowed = [selector, *(name.replace("_", ".", 1) if in_section(name) else name for name in parameters), *wrappers]
+    problems = [f"model.{key}: not a model key; the keys are {allowed}" for name, (key, _) in arguments.items() if name not in parameters]
+    hints = {name: value for name, value in merged_declarations(read.annotations).items() if name not in read.unread}
+    for name, (key, value) in arguments.items():
+        problems += [f"model.{key}{problem[len(f'model.{name}'):]}" for problem in declared_value_problems(hints, "model", {name: value})]
+    return problems
+
+
+def target_nodes(cfg: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """``group`` (``callbacks.<name>`` in a list group) -> its ``_target_`` node."""
     nodes: dict[str, Mapping[str, Any]] = {}
     for group, node in cfg.items():
         if group == "hydra" or not isinstance(node, Mapping):
@@ -221,5 +296,17 @@ def config_problems(cfg: Mapping[str, Any]) -> list[str]:
             nodes[group] = node
         elif group in LISTS:
             nodes.update({f"{group}.{name}": entry for name, entry in node.items() if isinstance(entry, Mapping) and "_target_" in entry})
+    return nodes
+
+
+def source_problems(cfg: Mapping[str, Any]) -> list[str]:
+    """What the source of seqexp's own classes tells about a resolved run config (plain dicts), importing none."""
+    return [problem for group, node in target_nodes(cfg).items() for problem in source_node_problems(group, node, PASSED.get(group, ()))]
+
+
+def config_problems(cfg: Mapping[str, Any]) -> list[str]:
+    """Every ``_target_`` node of a resolved run config (plain dicts) imported, bound and its values checked; when
+    all hold, the classes' cross-field rules (which may then take each value's type for granted)."""
+    nodes = target_nodes(cfg)
     problems = [problem for group, node in nodes.items() for problem in node_problems(group, node, cfg, PASSED.get(group, ()))]
     return problems or [problem for node in nodes.values() for problem in cross_field_problems(node, cfg)]
