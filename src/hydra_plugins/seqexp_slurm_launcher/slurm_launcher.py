@@ -1,0 +1,22 @@
+"""The ``Launcher`` Hydra instantiates for ``hydra/launcher=slurm``: hydra-submitit-launcher's, where it is installed."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+from typing import Sequence
+
+if find_spec("hydra_plugins.hydra_submitit_launcher") is not None:  # the `cluster` extra
+    from hydra.core.utils import JobReturn
+    from hydra_plugins.hydra_submitit_launcher import submitit_launcher
+    from submitit.slurm.slurm import SlurmJob
+
+    from ._squeue import SqueueInfoWatcher, keeps_accounting
+
+    class SeqexpSlurmLauncher(submitit_launcher.SlurmLauncher):
+        """Each job of the sweep is one task of a SLURM job array (``SlurmLauncher``); the sweep waits for them all,
+        through ``squeue`` where the cluster keeps no accounting."""
+
+        def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+            if not isinstance(SlurmJob.watcher, SqueueInfoWatcher) and not keeps_accounting():
+                SlurmJob.watcher = SqueueInfoWatcher(delay_s=60)  # the watcher all of submitit's SLURM jobs share
+            return super().launch(job_overrides, initial_job_idx)
