@@ -119,3 +119,17 @@ def test_an_optuna_search_runs_its_trials_as_slurm_jobs_over_one_storage(slurm: 
     for trial in trials:  # each job wrote its validations into the study from its own SLURM job
         job = read_metrics(sweep_dir / str(trial.number))
         assert sorted(trial.intermediate_values) == [0, 1] and trial.value == pytest.approx(job["objective"])
+
+
+def test_a_job_slurm_ends_without_a_result_ends_the_sweep_with_one_error_line(slurm: dict[str, str], tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    command = ["python", "-m", "seqexp.train", "-m", *LAUNCHER, *TINY, f"hydra.sweep.dir={sweep_dir}"]
+    sweep = subprocess.Popen(command, env={**os.environ, **slurm}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not list(sweep_dir.glob(".submitit/*/*_submitted.pkl")) and sweep.poll() is None:
+        time.sleep(0.1)
+    (job,) = _slurm_jobs(slurm, sweep_dir)
+    _slurm(slurm, "scancel", job)  # without accounting, submitit alone would wait for this job forever
+    _, stderr = sweep.communicate(timeout=120)
+    assert sweep.returncode == 1
+    assert f"Error: a job of the sweep ended without a result: Job {job} " in stderr and "(state: CANCELLED)" in stderr
+    assert "Traceback" not in stderr

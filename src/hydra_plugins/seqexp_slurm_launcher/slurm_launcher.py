@@ -8,6 +8,7 @@ from typing import Sequence
 if find_spec("hydra_plugins.hydra_submitit_launcher") is not None:  # the `cluster` extra
     from hydra.core.utils import JobReturn
     from hydra_plugins.hydra_submitit_launcher import submitit_launcher
+    from submitit.core.utils import UncompletedJobError
     from submitit.slurm.slurm import SlurmJob
 
     from ._squeue import SqueueInfoWatcher, keeps_accounting
@@ -19,4 +20,8 @@ if find_spec("hydra_plugins.hydra_submitit_launcher") is not None:  # the `clust
         def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
             if not isinstance(SlurmJob.watcher, SqueueInfoWatcher) and not keeps_accounting():
                 SlurmJob.watcher = SqueueInfoWatcher(delay_s=60)  # the watcher all of submitit's SLURM jobs share
-            return super().launch(job_overrides, initial_job_idx)
+            try:
+                return super().launch(job_overrides, initial_job_idx)
+            except UncompletedJobError as error:  # SLURM ended a job without a result: cancelled, killed, out of time
+                what = " ".join(str(error).splitlines()[:2])  # "Job <id> (task: 0) with path ... (state: CANCELLED)"
+                raise SystemExit(f"Error: a job of the sweep ended without a result: {what}; its log is beside that path") from None
