@@ -1,6 +1,7 @@
 """Config plumbing shared by the entry points: early validation and group instantiation.
 
-Only this module and the entry points know about Hydra; everything they build is plain Python.
+Only this module and the entry points know about Hydra; everything they build is plain Python. Importing it
+imports neither torch nor Lightning: :func:`validate_config` answers most mistakes before they are imported.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from seqexp.checks import ConfigError, config_problems
-from seqexp.lightning_internals import PRECISIONS
-from seqexp.models.encoder import CELLS, ENCODERS, lstm_fcn_problems, model_architecture, model_keys, unknown_model_keys
+from seqexp.checks import ConfigError, config_problems, model_problems, source_problems
 from seqexp.tasks.optim import OPTIMIZERS, SCHEDULERS
 
 
@@ -76,28 +75,12 @@ def _is_int_list(value: Any) -> bool:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("model.architecture", f"one of {sorted(ENCODERS)}", lambda v: v in ENCODERS),
-    Rule("model.cell", f"one of {sorted(CELLS)}", lambda v: v in CELLS),
-    Rule("model.hidden_size", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
-    Rule("model.num_layers", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
-    Rule("model.bidirectional", "true or false", lambda v: isinstance(v, bool)),
-    Rule("model.dropout", "a number in [0, 1)", lambda v: _is_number(v) and 0 <= v < 1),
-    Rule("model.conv.layers", "an integer >= 0", lambda v: _is_int(v) and v >= 0),
-    Rule("model.conv.channels", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
-    Rule("model.conv.kernel_size", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
-    Rule("model.fcn.filters", "a non-empty list of integers >= 1", _is_int_list),
-    Rule("model.fcn.kernel_sizes", "a non-empty list of integers >= 1", _is_int_list),
-    Rule("model.dimension_shuffle", "true or false", lambda v: isinstance(v, bool)),
-    Rule("model.shuffle_length", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
-    Rule("model.branch_dropout", "a number in [0, 1)", lambda v: _is_number(v) and 0 <= v < 1),
-    Rule("model.compile", "true or false", lambda v: isinstance(v, bool)),
+    Rule("model.compile", "true or false", lambda v: isinstance(v, bool)),  # wraps the encoder: no constructor takes it
     Rule("optim.name", f"one of {sorted(OPTIMIZERS)}", lambda v: v in OPTIMIZERS),
     Rule("optim.lr", "a number > 0", lambda v: _is_number(v) and v > 0),
     Rule("optim.weight_decay", "a number >= 0", lambda v: _is_number(v) and v >= 0),
     Rule("scheduler.name", f"one of {list(SCHEDULERS)}", lambda v: v in SCHEDULERS),
     Rule("data.batch_size", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
-    Rule("task.instance_norm", "true or false", lambda v: isinstance(v, bool)),
-    Rule("task.linear_skip", "true or false", lambda v: isinstance(v, bool)),
     Rule("task.quantiles", "null or a list of increasing numbers in (0, 1) that holds 0.5, e.g. [0.1,0.5,0.9]",
          lambda v: v is None or (isinstance(v, (list, ListConfig)) and 0.5 in v and all(_is_number(q) and 0 < q < 1 for q in v)
                                  and all(a < b for a, b in zip(v, list(v)[1:])))),
@@ -110,7 +93,6 @@ TRAINER_RULES: tuple[Rule, ...] = (
     Rule("trainer.devices", "an integer >= 1, -1 (all), 'auto' or a list of device ids",
          lambda v: v == "auto" or (_is_int(v) and (v >= 1 or v == -1)) or (isinstance(v, ListConfig) and all(_is_int(i) for i in v))),
     Rule("trainer.num_nodes", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
-    Rule("trainer.precision", f"one of {PRECISIONS}", lambda v: v in PRECISIONS),
     Rule("trainer.min_epochs", "null or an integer >= 0", lambda v: v is None or (_is_int(v) and v >= 0)),
     Rule("trainer.max_epochs", "null, -1 (no limit) or an integer >= 0", lambda v: v is None or (_is_int(v) and v >= -1)),
     Rule("trainer.max_steps", "-1 (no limit) or an integer >= 0", lambda v: _is_int(v) and v >= -1),
@@ -145,12 +127,6 @@ def _cross_field_problems(cfg: DictConfig) -> list[str]:
         short = {s: n for s in ("train", "val", "test") if _is_int(n := get(f"data.num_windows.{s}")) and n < get("data.batch_size")}
         if short:
             problems.append(f"data.stateful=true needs data.num_windows >= data.batch_size={get('data.batch_size')} (one stream per batch row), got {short}")
-    model = get("model")
-    if isinstance(model, DictConfig):
-        problems += [f"{key}: not a model key; the keys are {model_keys(model_architecture(model))}" for key in unknown_model_keys(model)]
-        filters, kernel_sizes = get("model.fcn.filters"), get("model.fcn.kernel_sizes")
-        if model_architecture(model) == "lstm_fcn" and _is_int_list(filters) and _is_int_list(kernel_sizes):
-            problems += lstm_fcn_problems(get("model.bidirectional") is True, list(filters), list(kernel_sizes), get("model.dimension_shuffle") is True)
     min_epochs, max_epochs = get("trainer.min_epochs"), get("trainer.max_epochs")
     if _is_int(min_epochs) and _is_int(max_epochs) and max_epochs >= 0 and min_epochs > max_epochs:
         problems.append(f"trainer.min_epochs={min_epochs}: larger than trainer.max_epochs={max_epochs}")
@@ -158,7 +134,18 @@ def _cross_field_problems(cfg: DictConfig) -> list[str]:
 
 
 def validate_config(cfg: DictConfig, rules: tuple[Rule, ...] = RULES + TRAINER_RULES) -> None:
-    """Fail before anything is built, naming the key, its value and what is allowed."""
+    """Fail before anything is built, naming the key, its value and what is allowed. What the config and the
+    source of seqexp's classes tell is checked before torch and Lightning are imported; what needs a class
+    (another library's signature, a ``check_config`` rule, Lightning's precisions) once that holds."""
+    _refuse(rule_problems(cfg, rules) + _cross_field_problems(cfg))  # the table of rules, and its rules across keys
+    groups = _resolved_groups(cfg)
+    model = groups.get("model")
+    _refuse(model_problems(model if isinstance(model, dict) else {}) + source_problems(groups))  # signatures, from the source
+    _refuse(_imported_problems(cfg) or config_problems(groups))  # every `_target_` imported and bound, then check_config
+
+
+def rule_problems(cfg: DictConfig, rules: tuple[Rule, ...]) -> list[str]:
+    """``key=value: must be ...`` for each rule a key of ``cfg`` breaks (a key this run does not have is passed over)."""
     problems = []
     for rule in rules:
         value = OmegaConf.select(cfg, rule.key, default=None)
@@ -166,9 +153,23 @@ def validate_config(cfg: DictConfig, rules: tuple[Rule, ...] = RULES + TRAINER_R
             continue  # the key belongs to a group this run does not use
         if not rule.check(value):
             problems.append(f"{rule.key}={value!r}: must be {rule.allowed}")
-    problems += _cross_field_problems(cfg)
-    if not problems:  # each `_target_` node bound to its constructor, its declared types, ranges and check_config
-        problems += config_problems(_resolved_groups(cfg))
+    return problems
+
+
+def _imported_problems(cfg: DictConfig) -> list[str]:
+    """The rules that need Lightning or torch imported: Lightning's own list of precisions, the LSTM-FCN's keys together."""
+    from seqexp.lightning_internals import PRECISIONS  # noqa: PLC0415 - Lightning, once the checks without it hold
+    from seqexp.models.encoder import lstm_fcn_problems, model_architecture  # noqa: PLC0415 - torch, likewise
+
+    problems = rule_problems(cfg, (Rule("trainer.precision", f"one of {PRECISIONS}", lambda v: v in PRECISIONS),))
+    model = OmegaConf.select(cfg, "model", default=None)
+    filters, kernel_sizes = (OmegaConf.select(cfg, f"model.fcn.{key}", default=None) for key in ("filters", "kernel_sizes"))
+    if isinstance(model, DictConfig) and model_architecture(model) == "lstm_fcn" and _is_int_list(filters) and _is_int_list(kernel_sizes):
+        problems += lstm_fcn_problems(model.get("bidirectional") is True, list(filters), list(kernel_sizes), model.get("dimension_shuffle") is True)
+    return problems
+
+
+def _refuse(problems: list[str]) -> None:
     if len(problems) == 1:
         raise ConfigError(f"invalid config: {problems[0]}")
     if problems:

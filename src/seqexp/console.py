@@ -2,7 +2,8 @@
 and a short message instead of a traceback for mistakes that are the user's.
 
 Hydra's ``job_logging`` (conf/hydra/default.yaml) sends Lightning's loggers, seqexp's and Python
-warnings to the console and to the run folder's log file alike.
+warnings to the console and to the run folder's log file alike. Hydra imports this module before a run
+starts, so it imports neither torch nor Lightning: a config mistake is answered without them.
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from lightning.pytorch.utilities import rank_zero_only
-
-from seqexp.callbacks.nan_guard import NonFiniteLossError
 from seqexp.config import ConfigError
 from seqexp.data.errors import DataError
 
@@ -39,10 +38,11 @@ class HideTips(logging.Filter):
         return "Tip:" not in record.getMessage()
 
 
-@rank_zero_only
 def announce(message: str) -> None:
     """A line for the user, once per run (not once per DDP rank)."""
-    log.info("%s", message)
+    from lightning.pytorch.utilities import rank_zero_only  # noqa: PLC0415 - Lightning: imported once the run's config holds
+
+    rank_zero_only(log.info)("%s", message)
 
 
 def folder_listing(folder: str | Path) -> str:
@@ -79,9 +79,11 @@ def user_errors_are_short(entry: Callable[..., Result]) -> Callable[..., Result]
 
 def users_mistake(error: BaseException) -> BaseException | None:
     """The user-facing error in ``error``'s cause chain (Hydra's ``instantiate`` wraps what a constructor raised)."""
+    nan_guard = sys.modules.get("seqexp.callbacks.nan_guard")  # raised only once training has imported it
+    mistakes = (ConfigError, DataError, *([nan_guard.NonFiniteLossError] if nan_guard else []))  # the last: its message says what to try
     seen: BaseException | None = error
     while seen is not None:
-        if isinstance(seen, (ConfigError, DataError, NonFiniteLossError)):  # the last: its message says what to try
+        if isinstance(seen, mistakes):
             return seen
         seen = seen.__cause__
     return None

@@ -5,6 +5,7 @@ Lightning's launcher starts ranks 1..N-1 by re-running rank 0's command line wit
 multirun the command line is the whole sweep, so every rank would start a sweep of its own
 (Lightning issue #11300). ``prepare_ranks`` rewrites a sweep job's command line to that job
 alone, in its own folder; ``job_scope`` then leaves the process as it found it for the next job.
+Importing this module imports neither torch nor Lightning (``seqexp.train`` reaches it before the config pass).
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import lightning as L
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import read_write
 
 from seqexp.config import ConfigError
 from seqexp.data.spec import DataSpec
-from seqexp.lightning_internals import starts_rank_processes
+
+if TYPE_CHECKING:
+    import lightning as L
 
 # Hydra's flags that take their value as the next argument (`-cn train`): kept with it.
 _FLAGS_WITH_VALUE = ("-cp", "--config-path", "-cn", "--config-name", "-cd", "--config-dir")
@@ -56,6 +57,8 @@ def _job_command_line(argv: list[str], job_overrides: list[str]) -> list[str]:
 
 def prepare_ranks(trainer: L.Trainer, spec: DataSpec) -> None:
     """Before ``fit``: refuse what cannot run data-parallel, and point the ranks of a sweep job at that job."""
+    from seqexp.lightning_internals import starts_rank_processes  # noqa: PLC0415 - Lightning: the Trainer exists by now
+
     check_data_parallel(trainer, spec)
     if not (in_multirun() and starts_rank_processes(trainer)):
         return
@@ -73,7 +76,8 @@ def prepare_ranks(trainer: L.Trainer, spec: DataSpec) -> None:
 
 def joined_process_group() -> bool:
     """Whether this process talks to other ranks: a failure then cannot be skipped without them."""
-    return torch.distributed.is_available() and torch.distributed.is_initialized()
+    torch = sys.modules.get("torch")  # no process group before torch is imported
+    return torch is not None and torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
 @contextmanager
@@ -85,7 +89,7 @@ def job_scope() -> Iterator[None]:
         yield
     finally:
         if joined_process_group():
-            torch.distributed.destroy_process_group()
+            sys.modules["torch"].distributed.destroy_process_group()
         sys.argv[:] = argv
         for key in set(os.environ) - set(environ):
             del os.environ[key]

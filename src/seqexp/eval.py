@@ -3,37 +3,44 @@
     python -m seqexp.eval ckpt_path=outputs/<date>/<time>/checkpoints/last.ckpt
     python -m seqexp.eval ckpt_path=... +data.path=other.csv     # the run's data keys, but this file
 
-``data.*`` overrides replace the run's data keys; model and task keys are refused (the weights fix them).
+``data.*`` overrides replace the run's data keys; model and task keys are refused (the weights fix them). The run's
+data and task config, overrides applied, goes through the config pass (``seqexp.config.validate_config``) before
+torch and Lightning are imported.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
-import lightning as L
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from seqexp.config import ConfigError, instantiate_group
+from seqexp.config import ConfigError, instantiate_group, validate_config
 from seqexp.console import announce, quiet_library_noise, user_errors_are_short
-from seqexp.data.contract import SeqDataModule
-from seqexp.reporting import log_final_metrics, scalar_metrics, write_metrics_file
 from seqexp.run_config import data_overrides, run_config
-from seqexp.safety import check_checkpoint
+from seqexp.safety import check_checkpoint, check_checkpoint_file
+
+if TYPE_CHECKING:
+    from seqexp.data.contract import SeqDataModule
 
 SPLITS = ("val", "test")  # what split= may evaluate
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     quiet_library_noise()
-    announce(f"Run folder: {cfg.paths.output_dir}")
     if cfg.split not in SPLITS:
         raise ConfigError(f"split={cfg.split!r}: must be one of {SPLITS}")
     overrides = data_overrides(cfg, "eval")  # model.*/task.*: refused before anything is loaded
-    ckpt_path = Path(cfg.ckpt_path)
-    check_checkpoint(ckpt_path, "ckpt_path", resume=False)  # exists, complete, weights-only loadable
+    ckpt_path = check_checkpoint_file(cfg.ckpt_path, "ckpt_path")  # exists and is whole
     run_cfg = run_config(ckpt_path, overrides)
+    validate_config(OmegaConf.masked_copy(run_cfg, ["data", "task"]))  # the run's data and task, overrides applied
+    import lightning as L  # noqa: PLC0415 - once the config holds
+
+    from seqexp.reporting import log_final_metrics, scalar_metrics, write_metrics_file  # noqa: PLC0415
+
+    announce(f"Run folder: {cfg.paths.output_dir}")
+    check_checkpoint(ckpt_path, "ckpt_path", resume=False)  # weights-only loadable
     L.seed_everything(run_cfg.seed, workers=True)
     datamodule: SeqDataModule = instantiate(run_cfg.data)
     if cfg.split == "val" and not datamodule.has_validation:

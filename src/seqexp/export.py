@@ -21,7 +21,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqexp.config import ConfigError
 from seqexp.console import quiet_library_noise, user_errors_are_short
-from seqexp.exported import FORMATS, check_model_file, metadata_for, write_model_file
 from seqexp.run_config import saved_config
 from seqexp.safety import check_checkpoint
 
@@ -43,11 +42,13 @@ def export(cfg: DictConfig) -> Path:
     for key in ("ckpt_path", "output_file"):
         if OmegaConf.is_missing(cfg, key):
             raise ConfigError(f"{key}: missing; give ckpt_path=<run>/checkpoints/<file>.ckpt output_file=model.onnx (or .pt)")
-    output_file = check_model_file(cfg.output_file, "output_file")
     if not isinstance(cfg.tolerance, (int, float)) or isinstance(cfg.tolerance, bool) or not cfg.tolerance > 0:
         raise ConfigError(f"tolerance={cfg.tolerance!r}: must be a number > 0")
     if not isinstance(cfg.opset, int) or isinstance(cfg.opset, bool) or not 9 <= cfg.opset <= 20:  # what torch's exporter writes
         raise ConfigError(f"opset={cfg.opset!r}: must be an integer in [9, 20]")
+    from seqexp.exported import FORMATS, check_model_file, metadata_for, write_model_file  # noqa: PLC0415 - torch: once the keys hold
+
+    output_file = check_model_file(cfg.output_file, "output_file")
     ckpt_path = Path(cfg.ckpt_path)
     checkpoint = check_checkpoint(ckpt_path, "ckpt_path", resume=False)
     run_cfg, _ = saved_config(ckpt_path)

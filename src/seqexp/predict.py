@@ -27,7 +27,7 @@ import lightning as L
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from seqexp.config import ConfigError
+from seqexp.config import ConfigError, validate_config
 from seqexp.console import quiet_library_noise, user_errors_are_short
 from seqexp.data.contract import SeqDataModule
 from seqexp.data.text import TextDataModule
@@ -100,6 +100,7 @@ def build(cfg: DictConfig, ckpt_path: Path, text_model: bool, overrides: dict[st
         return ClassificationTask, datamodule
     saved = OmegaConf.create(exported.run_config) if exported is not None else None
     run_cfg = run_config(ckpt_path, overrides, own_data_keys=NEW_DATA_KEYS, saved=saved)
+    validate_config(OmegaConf.masked_copy(run_cfg, ["data", "task"]))  # the run's data and task, overrides applied
     L.seed_everything(run_cfg.seed, workers=True)  # data generated from the seed comes out as in training
     datamodule: SeqDataModule = instantiate(run_cfg.data)
     source = new_input(cfg)

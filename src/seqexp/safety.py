@@ -12,12 +12,14 @@ import pickle
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from omegaconf import DictConfig
 
 from seqexp.config import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 # Keys Lightning writes into every checkpoint; resuming fit needs the loop and optimizer state too.
 WEIGHTS_KEYS = ("state_dict", "hyper_parameters")
@@ -35,14 +37,24 @@ class OutputError(ConfigError):
     """An output folder that cannot be written, or that holds another run's checkpoints."""
 
 
+HINT = "pass a .ckpt file written by seqexp, e.g. <run>/checkpoints/last.ckpt"
+
+
+def check_checkpoint_file(path: str | Path, key: str = "ckpt_path") -> Path:
+    """``path`` if it is a whole PyTorch checkpoint file, without importing torch (a zip archive; truncated ones are not)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{key}={path}: no such file ({HINT})")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{key}={path}: not a complete PyTorch checkpoint (truncated, or another kind of file; {HINT})")
+    return path
+
+
 def check_checkpoint(path: str | Path, key: str = "ckpt_path", resume: bool = True) -> dict[str, Any]:
     """Load ``path`` weights-only (memory-mapped, so cheap) and return it; raise naming ``key`` if unusable."""
-    path = Path(path)
-    hint = "pass a .ckpt file written by seqexp, e.g. <run>/checkpoints/last.ckpt"
-    if not path.is_file():
-        raise CheckpointError(f"{key}={path}: no such file ({hint})")
-    if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"{key}={path}: not a complete PyTorch checkpoint (truncated, or another kind of file; {hint})")
+    import torch  # noqa: PLC0415 - not before the config pass (seqexp.eval reads the file's run config first)
+
+    path = check_checkpoint_file(path, key)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as error:
@@ -56,7 +68,7 @@ def check_checkpoint(path: str | Path, key: str = "ckpt_path", resume: bool = Tr
     needed = WEIGHTS_KEYS + (RESUME_KEYS if resume else ())
     missing = [name for name in needed if not isinstance(checkpoint, dict) or name not in checkpoint]
     if missing:
-        raise CheckpointError(f"{key}={path}: not a Lightning training checkpoint (missing {missing}; {hint})")
+        raise CheckpointError(f"{key}={path}: not a Lightning training checkpoint (missing {missing}; {HINT})")
     return checkpoint
 
 
@@ -70,6 +82,7 @@ def check_checkpoint_fits(task: torch.nn.Module, path: str | Path, key: str = "c
     """Refuse, before training, a checkpoint whose weights do not fit the model built from this config
     (another ``model.*`` size, or data with another vocabulary or number of features or classes), naming
     the parameters and the settings that differ, instead of Lightning's ``size mismatch`` traceback."""
+    import torch  # noqa: PLC0415 - the task is built: torch is imported
     checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     saved = {name: tuple(value.shape) for name, value in checkpoint["state_dict"].items()}
     built = {name: tuple(value.shape) for name, value in task.state_dict().items()}

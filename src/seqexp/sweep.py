@@ -25,7 +25,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqexp.console import users_mistake
 from seqexp.distributed import in_multirun, job_scope, joined_process_group
-from seqexp.reporting import write_metrics_file
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +38,8 @@ def run_job(train: Callable[[DictConfig], float | None], cfg: DictConfig) -> flo
         try:
             return train(cfg)
         except Exception as error:
+            from seqexp.reporting import write_metrics_file  # noqa: PLC0415 - Lightning: not before a single run's config pass
+
             job, overrides = HydraConfig.get().job.num, list(HydraConfig.get().overrides.task)
             if _pruned(error):  # the search stopped this trial early: not a failure
                 log.info("job %s: trial %s", job, error)

@@ -11,19 +11,9 @@ import time
 import hydra
 from omegaconf import DictConfig
 
-from seqexp.builder import build
-from seqexp.config import hydra_runtime, plain
+from seqexp.config import hydra_runtime, plain, validate_config
 from seqexp.console import announce, folder_listing, quiet_library_noise, user_errors_are_short
 from seqexp.distributed import prepare_ranks
-from seqexp.reporting import (
-    best_checkpoint_summary,
-    flat_hparams,
-    log_final_metrics,
-    log_hparams,
-    scalar_metrics,
-    tested_weights_validation,
-    write_metrics_file,
-)
 from seqexp.run_config import keep_data_paths_absolute
 from seqexp.sweep import run_job
 
@@ -31,6 +21,18 @@ from seqexp.sweep import run_job
 def train(cfg: DictConfig) -> float | None:
     """Run one experiment; return the value of ``monitor.metric`` for sweepers to optimise."""
     quiet_library_noise()
+    validate_config(cfg)  # a config mistake is answered here, most of them before torch and Lightning are imported
+    from seqexp.builder import build  # noqa: PLC0415 - torch and Lightning, once the config holds
+    from seqexp.reporting import (  # noqa: PLC0415
+        best_checkpoint_summary,
+        flat_hparams,
+        log_final_metrics,
+        log_hparams,
+        scalar_metrics,
+        tested_weights_validation,
+        write_metrics_file,
+    )
+
     announce(f"Run folder: {cfg.paths.output_dir}")
     keep_data_paths_absolute(cfg)  # here and in <run>/.hydra/config.yaml: eval and predict work from any folder
     datamodule, task, trainer = build(cfg)

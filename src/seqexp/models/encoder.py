@@ -12,11 +12,14 @@ depend on what it is batched with.
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqexp.checks import Range
+from seqexp.masks import valid_step_mask
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 # A `model` config section (conf/model/*.yaml) holds `architecture`, which picks the encoder class, that
@@ -76,27 +79,49 @@ class ConvFront(nn.Sequential):
             return super().forward(outputs).transpose(1, 2)
         # Zero the padded steps before every conv, as a sequence alone is zero-padded: padding never
         # leaks into the valid steps near a sequence's end.
-        valid = torch.arange(outputs.shape[2], device=outputs.device) < lengths.to(outputs.device).unsqueeze(1)
-        valid = valid.unsqueeze(1).to(outputs.dtype)  # (batch, 1, time)
+        valid = valid_step_mask(lengths, outputs.shape[2], outputs.device).unsqueeze(1).to(outputs.dtype)  # (batch, 1, time)
         for block in self:
             outputs = block(outputs * valid if isinstance(block, nn.Conv1d) else outputs)
         return outputs.transpose(1, 2)
 
 
-class RecurrentEncoder(nn.Module):
+class Encoder(nn.Module):
+    """What every encoder tells the task besides its outputs: ``output_size`` and ``num_directions`` (what heads
+    and pooling read), set by the encoder; and, from its recurrent layer ``rnn``, the ``cell`` and ``hidden_size``
+    (an anomaly autoencoder's decoder mirrors them) and the shape of the state it carries."""
+
+    rnn: nn.RNNBase
+    output_size: int
+    num_directions: int
+
+    @property
+    def cell(self) -> str:
+        """The key of ``CELLS`` the recurrent layer is: rnn, lstm or gru."""
+        return next(name for name, kind in CELLS.items() if type(self.rnn) is kind)
+
+    @property
+    def hidden_size(self) -> int:
+        return self.rnn.hidden_size
+
+    def state_shape(self, batch: int | str) -> list[int | str]:
+        """``(layers * directions, batch, hidden)``, as ``nn.RNN``/``nn.LSTM``/``nn.GRU`` keep the state."""
+        return [self.rnn.num_layers * self.num_directions, batch, self.rnn.hidden_size]
+
+
+class RecurrentEncoder(Encoder):
     """Features ``(batch, time, input_size)`` -> outputs ``(batch, time, output_size)`` and state."""
 
     def __init__(
         self,
         input_size: int,
-        cell: str = "lstm",
-        hidden_size: int = 64,
-        num_layers: int = 1,
+        cell: Literal["gru", "lstm", "rnn"] = "lstm",  # the keys of CELLS
+        hidden_size: Annotated[int, Range(ge=1)] = 64,
+        num_layers: Annotated[int, Range(ge=1)] = 1,
         bidirectional: bool = False,
-        dropout: float = 0.0,
-        conv_channels: int = 0,
-        conv_kernel_size: int = 3,
-        conv_layers: int = 0,
+        dropout: Annotated[float, Range(ge=0, lt=1)] = 0.0,
+        conv_channels: Annotated[int, Range(ge=1)] = 0,  # used only with conv_layers > 0
+        conv_kernel_size: Annotated[int, Range(ge=1)] = 3,
+        conv_layers: Annotated[int, Range(ge=0)] = 0,
     ) -> None:
         super().__init__()
         self.conv = (
@@ -196,7 +221,7 @@ def resample(inputs: torch.Tensor, lengths: torch.Tensor | None, steps: int) -> 
     return pick(lower) * (1 - weight) + pick(upper) * weight
 
 
-class LSTMFCNEncoder(nn.Module):
+class LSTMFCNEncoder(Encoder):
     """LSTM-FCN (Karim et al. 2017, *LSTM Fully Convolutional Networks for Time Series Classification*):
     a fully convolutional branch beside a recurrent one, their vectors concatenated for the head.
 
@@ -218,16 +243,16 @@ class LSTMFCNEncoder(nn.Module):
     def __init__(
         self,
         input_size: int,
-        cell: str = "lstm",
-        hidden_size: int = 64,
-        num_layers: int = 1,
+        cell: Literal["gru", "lstm", "rnn"] = "lstm",  # the keys of CELLS
+        hidden_size: Annotated[int, Range(ge=1)] = 64,
+        num_layers: Annotated[int, Range(ge=1)] = 1,
         bidirectional: bool = False,
-        dropout: float = 0.0,
-        fcn_filters: tuple[int, ...] = (128, 256, 128),
-        fcn_kernel_sizes: tuple[int, ...] = (8, 5, 3),
+        dropout: Annotated[float, Range(ge=0, lt=1)] = 0.0,
+        fcn_filters: tuple[Annotated[int, Range(ge=1)], ...] = (128, 256, 128),
+        fcn_kernel_sizes: tuple[Annotated[int, Range(ge=1)], ...] = (8, 5, 3),
         dimension_shuffle: bool = False,
-        shuffle_length: int = 64,
-        branch_dropout: float = 0.0,
+        shuffle_length: Annotated[int, Range(ge=1)] = 64,
+        branch_dropout: Annotated[float, Range(ge=0, lt=1)] = 0.0,
     ) -> None:
         super().__init__()
         problems = lstm_fcn_problems(bidirectional, list(fcn_filters), list(fcn_kernel_sizes), dimension_shuffle)
@@ -273,7 +298,7 @@ class LSTMFCNEncoder(nn.Module):
             parts = [recurrent, convolutional]
         outputs = torch.cat(parts, dim=2)
         if lengths is not None:  # padded steps carry no output, as the recurrent encoder's
-            outputs = outputs * valid_steps(lengths, outputs.shape[1], outputs).unsqueeze(2)
+            outputs = outputs * valid_step_mask(lengths, outputs.shape[1], outputs.device).unsqueeze(2).to(outputs.dtype)
         return outputs, state
 
 
