@@ -74,7 +74,10 @@ start() {
     fi
     write_config
     if ! pid_alive "$dir/munged.pid"; then
-        [ -s "$dir/munge.key" ] || mungekey --create --keyfile="$dir/munge.key"
+        if [ ! -s "$dir/munge.key" ]; then  # mungekey came with munge 0.5.14; older ones take any 1 KiB secret
+            mungekey --create --keyfile="$dir/munge.key" 2>/dev/null || head -c 1024 /dev/urandom > "$dir/munge.key"
+            chmod 600 "$dir/munge.key"
+        fi
         munged --force --socket="$dir/munge.socket" --key-file="$dir/munge.key" --pid-file="$dir/munged.pid" \
             --log-file="$dir/log/munged.log" --seed-file="$dir/munged.seed"
     fi

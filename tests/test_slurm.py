@@ -2,7 +2,8 @@
 slurmctld, slurmd on this machine, no accounting). Every job below is a real SLURM job; the sweep waits for them,
 a failed job makes it exit 1, a requeued job (SIGTERM) saves ``last.ckpt`` and resumes from it, and an Optuna
 search runs its trials as SLURM jobs over one study storage. Skipped, with the reason, without root or SLURM
-(as root: ``scripts/slurm_cluster.sh install``; .ci/run does it) or without the ``cluster`` extra."""
+(as root: ``scripts/slurm_cluster.sh install``; .ci/run does it) or without the ``cluster`` extra; the reading of
+squeue's states is also tested without a cluster."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import pytest
 
 from helpers import read_metrics, run_cli
 
+pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="needs the cluster extra: pip install -e '.[cluster]'")
+
 SCRIPT = Path(__file__).parents[1] / "scripts" / "slurm_cluster.sh"
 CLUSTER_DIR = Path("/tmp/seqexp-slurm")  # the script's default: a cluster someone already started is used as it is
 LAUNCHER = ["hydra/launcher=slurm", "hydra.launcher.partition=debug", "hydra.launcher.gpus_per_node=0",
@@ -26,24 +29,26 @@ TINY = ["data=sine", "data.num_windows.train=128", "data.num_windows.val=32", "d
         "model.hidden_size=8", "logger=none", "trainer.max_epochs=1"]
 
 
-def _missing() -> str | None:
-    if os.geteuid() != 0:
-        return "starting slurmd needs root"
-    if not all(shutil.which(daemon) for daemon in ("munged", "slurmctld", "slurmd", "sbatch")):
-        return "SLURM is not installed (as root: scripts/slurm_cluster.sh install)"
-    try:
-        import hydra_plugins.hydra_submitit_launcher  # noqa: F401, PLC0415
-    except ImportError:
-        return "hydra-submitit-launcher is not installed (the cluster extra)"
-    return None
+def test_squeue_states_read_as_submitit_reads_sacct() -> None:
+    """Without accounting the launcher reads squeue: a job still starting, paused or held has not ended, and a job
+    squeue no longer lists has (it ended more than MinJobAge ago), so the sweep neither stops early nor waits forever."""
+    from hydra_plugins.seqexp_slurm_launcher._squeue import SqueueInfoWatcher  # noqa: PLC0415
 
-
-pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+    watcher = SqueueInfoWatcher(delay_s=60)
+    for job in ("7_0", "7_1", "7_2", "9", "11"):
+        watcher.register_job(job)
+    watcher._info_dict.update(watcher.read_info(b"7_[1-2%64]|PENDING|\n7_0|CONFIGURING|vm\n9|CANCELLED|vm\n"))
+    assert {job: watcher.is_done(job, mode="cache") for job in ("7_0", "7_1", "7_2", "9", "11")} == {
+        "7_0": False, "7_1": False, "7_2": False, "9": True, "11": True}
 
 
 @pytest.fixture(scope="module")
-def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def slurm() -> Iterator[dict[str, str]]:
     """The environment that points SLURM's commands at the cluster; stopped at the end if this module started it."""
+    if os.geteuid() != 0:
+        pytest.skip("starting slurmd needs root")
+    if not all(shutil.which(daemon) for daemon in ("munged", "slurmctld", "slurmd", "sbatch")):
+        pytest.skip("SLURM is not installed (as root: scripts/slurm_cluster.sh install)")
     env = {"SLURM_CONF": str(CLUSTER_DIR / "slurm.conf")}
     running = subprocess.run(["sinfo", "--noheader"], env={**os.environ, **env}, capture_output=True).returncode == 0
     started = subprocess.run([str(SCRIPT), "start", str(CLUSTER_DIR)], capture_output=True, text=True)
@@ -87,8 +92,8 @@ def test_a_failed_slurm_job_is_listed_and_the_sweep_exits_1(slurm: dict[str, str
 
 def test_a_requeued_job_saves_last_ckpt_on_sigterm_and_resumes_from_it(slurm: dict[str, str], tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
-    # Trains for 8 s of training time (Lightning's Timer, which a resumed fit continues), on any machine's speed.
-    command = ["python", "-m", "seqexp.train", "-m", *LAUNCHER, *TINY, "trainer.max_epochs=-1", "+trainer.max_time=00:00:00:08",
+    # Trains for 6 s of training time (Lightning's Timer, which a resumed fit continues), on any machine's speed.
+    command = ["python", "-m", "seqexp.train", "-m", *LAUNCHER, *TINY, "trainer.max_epochs=-1", "+trainer.max_time=00:00:00:06",
                "ckpt_path=last", f"hydra.sweep.dir={sweep_dir}"]
     sweep = subprocess.Popen(command, env={**os.environ, **slurm}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     last = sweep_dir / "0" / "checkpoints" / "last.ckpt"
