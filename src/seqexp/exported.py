@@ -48,6 +48,7 @@ from hydra.utils import get_class
 from torch import nn
 
 from seqexp.config import ConfigError
+from seqexp.masks import valid_step_mask
 from seqexp.models.encoder import State
 from seqexp.tasks.base import SequenceTask
 
@@ -221,7 +222,7 @@ def example_batches(task: SequenceTask, window_length: int | None) -> list[Batch
         if takes_lengths(task):
             lengths = torch.randint(1, time + 1, (size,), generator=generator)
             lengths[0] = time
-            steps = torch.arange(time).unsqueeze(0) < lengths.unsqueeze(1)  # (batch, time) valid steps
+            steps = valid_step_mask(lengths, time)  # (batch, time)
             padding = spec.padding_index if spec.input_kind == "tokens" else 0
             batch = {"inputs": inputs.masked_fill(~steps if inputs.dim() == 2 else ~steps.unsqueeze(2), padding), "lengths": lengths}
         batches.append(batch)

@@ -5,15 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from seqexp.masks import valid_step_mask
+
 POOLINGS = ("last", "mean", "max", "attention")
-
-
-def valid_step_mask(lengths: torch.Tensor | None, batch: int, time: int, device: torch.device) -> torch.Tensor:
-    """(batch, time) bool, True on real steps; all True when the batch is not padded."""
-    if lengths is None:
-        return torch.ones(batch, time, dtype=torch.bool, device=device)
-    steps = torch.arange(time, device=device)
-    return steps.unsqueeze(0) < lengths.to(device).unsqueeze(1)
 
 
 def last_valid_step(outputs: torch.Tensor, lengths: torch.Tensor | None, num_directions: int) -> torch.Tensor:
@@ -53,7 +47,8 @@ def pool_sequence(
     """(batch, time, features) -> (batch, features), ignoring padded steps."""
     if method == "last":
         return last_valid_step(outputs, lengths, num_directions)
-    mask = valid_step_mask(lengths, outputs.shape[0], outputs.shape[1], outputs.device)
+    batch, time = outputs.shape[:2]
+    mask = torch.ones(batch, time, dtype=torch.bool, device=outputs.device) if lengths is None else valid_step_mask(lengths, time, outputs.device)
     if method == "mean":
         weights = mask.unsqueeze(-1).to(outputs.dtype)
         return (outputs * weights).sum(1) / weights.sum(1).clamp(min=1.0)
