@@ -21,10 +21,10 @@ from typing import Annotated, Any, Mapping
 import torch
 
 from seqexp.checks import ConfigError, Range, check_arguments
-from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
-from seqexp.data.contract import SeqDataModule
-from seqexp.data.errors import DataError
-from seqexp.data.spec import SPLITS, DataSpec
+from seqexp.data.core.batching import BatchedTensorDataset, TensorSplitLoaders
+from seqexp.data.core.contract import SeqDataModule
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.spec import SPLITS, DataSpec
 
 TARGETS = ("sin2cos", "lag", "forecast")
 

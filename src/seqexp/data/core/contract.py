@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import lightning as L
 
-from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.data.core.spec import DataSpec, PredictionIndex
 
 
 class SeqDataModule(L.LightningDataModule, abc.ABC):
@@ -70,6 +70,6 @@ class SeqDataModule(L.LightningDataModule, abc.ABC):
         return None
 
     def training_budget(self, accumulate_grad_batches: int = 1) -> tuple[dict[str, Any], dict[str, int]] | None:
-        """Trainer keyword arguments and callback settings sized to the data (``seqexp.data.budget.StepBudget``),
+        """Trainer keyword arguments and callback settings sized to the data (``seqexp.data.core.budget.StepBudget``),
         or ``None``. Called by ``seqexp.builder.data_budget``. Default: ``None`` (the trainer config's own length)."""
         return None

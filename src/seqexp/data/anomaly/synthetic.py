@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
-from seqexp.data.anomaly_windows import SPLITS, AnomalyWindowsDataModule, check_int
-from seqexp.data.errors import DataError
+from seqexp.data.anomaly.windows import SPLITS, AnomalyWindowsDataModule, check_int
+from seqexp.data.core.errors import DataError
 
 log = logging.getLogger(__name__)
 
