@@ -28,7 +28,7 @@ import torch
 
 from seqexp.checks import Range, check_arguments
 from seqexp.data.core.batching import TensorSplitLoaders
-from seqexp.data.core.contract import SeqDataModule
+from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
 from seqexp.data.core.errors import DataError
 from seqexp.data.core.scaling import Scaler, restore_scaling
 from seqexp.data.core.spec import SPLITS, DataSpec, PredictionIndex
@@ -92,8 +92,8 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, SeqDataModule):
         window_length: Annotated[int, Range(ge=2)] = 32,  # a forecast needs a context step and a target step
         train_stride: int = 1,
         eval_stride: int = 1,
-        batch_size: int = 64,
-        num_workers: int = 0,
+        batch_size: BatchSize = 64,
+        num_workers: Workers = 0,
         seed: int = 0,
     ) -> None:
         super().__init__()

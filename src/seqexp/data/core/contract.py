@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import lightning as L
 
+from seqexp.checks import Range
 from seqexp.data.core.spec import DataSpec, PredictionIndex
+
+# Constructor arguments every DataModule takes, declared once: the config pass reads them off the signatures.
+BatchSize = Annotated[int, Range(ge=1)]
+Workers = Annotated[int, Range(ge=0)]  # DataLoader worker processes
 
 
 class SeqDataModule(L.LightningDataModule, abc.ABC):

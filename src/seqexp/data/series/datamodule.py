@@ -52,7 +52,7 @@ import torch
 
 from seqexp.data.core.batching import TensorSplitLoaders
 from seqexp.data.core.budget import StepBudget
-from seqexp.data.core.contract import SeqDataModule
+from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
 from seqexp.data.core.errors import DataError
 from seqexp.data.core.scaling import METHODS as SCALINGS
 from seqexp.data.core.scaling import Scaler, restore_scaling
@@ -170,8 +170,8 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
         split_fractions: dict[str, float] | None = None,
         stride: int = 1,
         shuffle: bool = True,
-        batch_size: int = 64,
-        num_workers: int = 0,
+        batch_size: BatchSize = 64,
+        num_workers: Workers = 0,
         seed: int = 0,
         train_path: str | None = None,
         val_path: str | None = None,

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 
 from seqexp.data.core.batching import keep_batch
 from seqexp.data.core.buckets import BucketBatchSampler
-from seqexp.data.core.contract import SeqDataModule
+from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
 from seqexp.data.core.errors import DataError
 from seqexp.data.core.padded import PaddedSequenceDataset
 from seqexp.data.core.resumable import EpochShuffleSampler, ResumableDataLoader
@@ -87,8 +87,8 @@ class TextDataModule(SeqDataModule):
         val_path: str | None = None,
         test_path: str | None = None,
         builtin_corpus: bool = True,
-        batch_size: int = 64,
-        num_workers: int = 0,
+        batch_size: BatchSize = 64,
+        num_workers: Workers = 0,
         seed: int = 0,
     ) -> None:
         super().__init__()

@@ -22,7 +22,7 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader
 
 from seqexp.data.core.batching import BatchedTensorDataset, TensorSplitLoaders
-from seqexp.data.core.contract import SeqDataModule
+from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
 from seqexp.data.core.errors import DataError
 from seqexp.data.core.scaling import Scaler, restore_scaling
 from seqexp.data.core.spec import DataSpec, PredictionIndex
@@ -54,8 +54,8 @@ class UCRDataModule(TensorSplitLoaders, SeqDataModule):
         test_path: str | None = None,
         val_fraction: float = 0.2,
         scaling: str = "standard",
-        batch_size: int = 16,
-        num_workers: int = 0,
+        batch_size: BatchSize = 16,
+        num_workers: Workers = 0,
         seed: int = 0,
     ) -> None:
         super().__init__()
