@@ -17,8 +17,8 @@ from omegaconf import DictConfig
 
 from seqexp.callbacks import FigureLogger, MonitoredMetricCheck, ResumeHint, ValidationHistory
 from seqexp.config import ConfigError, callbacks_without_validation, hydra_runtime, instantiate_group, override_key, validate_config
-from seqexp.data.core.budget import TRAINER_KEYS as BUDGET_KEYS
-from seqexp.data.core.contract import SeqDataModule
+from seqexp.data.budget import TRAINER_KEYS as BUDGET_KEYS
+from seqexp.data.contract import SeqDataModule
 from seqexp.predictions import PredictionFileWriter
 from seqexp.safety import check_checkpoint_fits, preflight
 from seqexp.sweep import search_callbacks
@@ -32,14 +32,15 @@ def build(cfg: DictConfig) -> tuple[SeqDataModule, L.LightningModule, L.Trainer]
     preflight(cfg)  # ckpt_path and output folders, before anything is built
     L.seed_everything(cfg.seed, workers=True)
     datamodule: SeqDataModule = instantiate(cfg.data)
-    task: L.LightningModule = instantiate(
-        cfg.task, spec=datamodule.spec.to_dict(), model=cfg.model, optim=cfg.optim, scheduler=cfg.scheduler, _convert_="all"
+    task: L.LightningModule = instantiate(  # optim and scheduler reach the task as plain dicts (it builds them)
+        cfg.task, spec=datamodule.spec.to_dict(), model=cfg.model, optim=cfg.optim, scheduler=cfg.scheduler, _convert_="all",
+        _recursive_=False,
     )
     if cfg.train and cfg.ckpt_path is not None and Path(cfg.ckpt_path).is_file():  # resume or fine-tune
         check_checkpoint_fits(task, cfg.ckpt_path)
     has_validation = datamodule.has_validation  # False: nothing for checkpoint/early stopping to monitor
     if not has_validation and str(cfg.scheduler.get("monitor") or "").startswith("val/"):
-        raise ConfigError(f"scheduler={cfg.scheduler.get('name')} follows scheduler.monitor={cfg.scheduler.monitor}, but the data has no "
+        raise ConfigError(f"scheduler={hydra_runtime(cfg)[1].get('scheduler', cfg.scheduler.get('_target_'))} follows scheduler.monitor={cfg.scheduler.monitor}, but the data has no "
                           "validation split (data.val_fraction=0): set data.val_fraction > 0, scheduler.monitor=train/loss, "
                           "or another scheduler")
     callbacks = instantiate_group(cfg.get("callbacks") if has_validation else callbacks_without_validation(cfg.get("callbacks")))
@@ -62,7 +63,7 @@ def build(cfg: DictConfig) -> tuple[SeqDataModule, L.LightningModule, L.Trainer]
 
 
 def data_budget(cfg: DictConfig, datamodule: SeqDataModule, callbacks: list) -> dict:
-    """Trainer length sized by the data (``data.budget``, see ``seqexp.data.core.budget``), and the ``callbacks`` that count
+    """Trainer length sized by the data (``data.budget``, see ``seqexp.data.budget``), and the ``callbacks`` that count
     epochs (early stopping's patience, the figures' spacing) to match. A Trainer key of the budget typed
     (``trainer.max_epochs=50``) or a ``debug=`` option wins over the whole budget; a typed callback key over its own."""
     budget = datamodule.training_budget(cfg.trainer.get("accumulate_grad_batches", 1))

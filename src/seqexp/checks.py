@@ -165,26 +165,11 @@ def declared_value_problems(hints: Mapping[str, Any], group: str, values: Mappin
     """``group.key=value: must be ...`` for each value outside its declaration in ``hints``."""
     problems = []
     for key, value in values.items():
-        entry = _entry_annotation(hints.get(key))
-        if entry is not None and isinstance(value, Mapping) and "_target_" not in value:  # each entry, named group.key.entry
-            problems += declared_value_problems(dict.fromkeys(value, entry), f"{group}.{key}", value)
-            continue
         check = annotation_check(hints[key]) if key in hints else None
         unresolved = isinstance(value, str) and "${" in value  # an interpolation that could not be resolved here
         if check is not None and not unresolved and not (isinstance(value, Mapping) and "_target_" in value) and not check[0](value):
             problems.append(f"{group}.{key}={value!r}: must be {check[1]}")
     return problems
-
-
-def _entry_annotation(annotation: Any) -> Any:
-    """``X`` of ``dict[str, X]`` (or ``dict[str, X] | None``) where ``X`` declares something to check, else None."""
-    args = typing.get_args(annotation)
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        mappings = [arg for arg in args if typing.get_origin(arg) is dict]
-        return _entry_annotation(mappings[0]) if len(mappings) == 1 else None
-    if typing.get_origin(annotation) is dict and len(args) == 2 and annotation_check(args[1]) is not None:
-        return args[1]
-    return None
 
 
 def check_arguments(cls: type, group: str, **arguments: Any) -> None:
@@ -259,11 +244,17 @@ def cross_field_problems(node: Mapping[str, Any], cfg: Mapping[str, Any]) -> lis
     return []
 
 
-# What the entry points pass to a group's constructor themselves (seqexp.builder).
+# What the entry points pass to a group's constructor themselves (seqexp.builder; the task builds optim and scheduler).
 PASSED: dict[str, tuple[str, ...]] = {
     "task": ("spec", "model", "optim", "scheduler"),
     "trainer": ("callbacks", "logger"),
+    "optim": ("params",),
+    "scheduler": ("optimizer",),
 }
+# Lightning's lr_scheduler_config keys, beside the scheduler's own in conf/scheduler: the task takes them out
+# before it builds the scheduler (seqexp.tasks.optim).
+LR_SCHEDULER_KEYS = ("interval", "frequency", "monitor")
+TAKEN: dict[str, tuple[str, ...]] = {"scheduler": LR_SCHEDULER_KEYS}  # a group's keys that are not its target's
 LISTS = ("callbacks", "logger")  # groups of named entries, each its own node
 
 
@@ -302,7 +293,7 @@ def model_problems(model: Mapping[str, Any]) -> list[str]:
 
 
 def target_nodes(cfg: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """``group`` (``callbacks.<name>`` in a list group) -> its ``_target_`` node."""
+    """``group`` (``callbacks.<name>`` in a list group) -> its ``_target_`` node, less the keys that are not its target's."""
     nodes: dict[str, Mapping[str, Any]] = {}
     for group, node in cfg.items():
         if group == "hydra" or not isinstance(node, Mapping):
@@ -311,7 +302,7 @@ def target_nodes(cfg: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
             nodes[group] = node
         elif group in LISTS:
             nodes.update({f"{group}.{name}": entry for name, entry in node.items() if isinstance(entry, Mapping) and "_target_" in entry})
-    return nodes
+    return {group: {key: value for key, value in node.items() if key not in TAKEN.get(group, ())} for group, node in nodes.items()}
 
 
 def source_problems(cfg: Mapping[str, Any]) -> list[str]:
