@@ -33,7 +33,7 @@ import torch
 from hydra.utils import instantiate
 
 from _compose import compose_train, with_default_data
-from seqexp.data.anomaly_windows import AnomalyWindowsDataModule
+from seqexp.data.anomaly.windows import AnomalyWindowsDataModule
 from seqexp.metrics.anomaly import anomaly_metrics, average_precision, choose_threshold
 
 COLUMNS = ("auroc", "auprc", "vus_roc", "vus_pr", "f1", "pa_f1", "range_f1", "event_recall", "false_alarms_per_1k", "ucr_hit")

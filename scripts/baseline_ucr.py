@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from seqexp.data.ts_format import TsDataset, read_ts
-from seqexp.data.ucr import BUILTIN_PROBLEMS, _asset, pad_cases
+from seqexp.data.ucr.datamodule import BUILTIN_PROBLEMS, _asset, pad_cases
+from seqexp.data.ucr.ts_format import TsDataset, read_ts
 
 
 def dtw_distances(queries: list[torch.Tensor], references: list[torch.Tensor]) -> torch.Tensor:

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from helpers import whole
-from seqexp.data.anomaly_real import CSVAnomalyDataModule
+from seqexp.data.anomaly import CSVAnomalyDataModule
+from seqexp.data.core.table import TableError
+from seqexp.data.core.windows import WindowStarts
 from seqexp.data.series import SeriesDataModule
-from seqexp.data.table import TableError
-from seqexp.data.windows import WindowStarts
 
 
 @pytest.mark.parametrize(("first", "last", "stride", "cover_last", "expected"), [

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from seqexp.checks import ConfigError, Range, check_arguments
-from seqexp.data.spec import PredictionIndex
+from seqexp.data.core.spec import PredictionIndex
 from seqexp.metrics.anomaly import (
     NEED_A_NORMAL_POINT,
     NEED_AN_ANOMALY,

@@ -14,7 +14,7 @@ import torch
 from lightning.pytorch.utilities import move_data_to_device
 from torch import nn
 
-from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.data.core.spec import DataSpec, PredictionIndex
 from seqexp.lightning_internals import loggers_write_this_step
 from seqexp.models.encoder import State, build_encoder, encoder_arguments, encoder_class, model_architecture
 from seqexp.tasks.optim import build_optimizer, build_scheduler
@@ -312,7 +312,7 @@ class SequenceTask(L.LightningModule):
         self._log_epoch_metrics("test")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # A mid-epoch checkpoint resumes at the next batch (seqexp.data.resumable): keep the carried state too.
+        # A mid-epoch checkpoint resumes at the next batch (seqexp.data.core.resumable): keep the carried state too.
         if self.spec.stateful:
             checkpoint["carried_train_state"] = self._carried_state.get("train")
 

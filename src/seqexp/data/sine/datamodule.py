@@ -21,10 +21,10 @@ from typing import Annotated, Any, Mapping
 import torch
 
 from seqexp.checks import ConfigError, Range, check_arguments
-from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
-from seqexp.data.contract import SeqDataModule
-from seqexp.data.errors import DataError
-from seqexp.data.spec import SPLITS, DataSpec
+from seqexp.data.core.batching import BatchedTensorDataset, TensorSplitLoaders
+from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.spec import SPLITS, DataSpec
 
 TARGETS = ("sin2cos", "lag", "forecast")
 
@@ -43,18 +43,18 @@ class SineDataModule(TensorSplitLoaders, SeqDataModule):
         window_length: Annotated[int, Range(ge=1)] = 20,
         lag_steps: int = 5,
         horizon: int = 10,
-        num_windows: dict[str, int] | None = None,
-        time_step: float = 0.1,
+        num_windows: dict[str, Annotated[int, Range(ge=1)]] | None = None,
+        time_step: Annotated[float, Range(gt=0, finite=True)] = 0.1,
         frequency_range: tuple[float, float] = (1.0, 1.0),
         phase_range: tuple[float, float] = (0.0, 0.0),
-        noise_std: float = 0.0,
+        noise_std: Annotated[float, Range(ge=0, finite=True)] = 0.0,
         split_fractions: dict[str, float] | None = None,
         burn_in_steps: int = 0,
         stateful: bool = False,
         shuffle: bool = True,
         chunks_per_batch: int = 1,
-        batch_size: int = 64,
-        num_workers: int = 0,
+        batch_size: BatchSize = 64,
+        num_workers: Workers = 0,
         seed: int = 0,
     ) -> None:
         super().__init__()

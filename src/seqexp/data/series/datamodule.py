@@ -1,7 +1,7 @@
 """Real time series for forecasting: windows of ``input_length`` steps predict the next ``horizon``.
 
 Series come from the built-in copies in ``data/assets/series`` (see its NOTICE) by ``name``, or from
-the user's CSV, TSV or JSONL file (optionally .gz/.bz2; read by ``seqexp.data.table``) by ``path``;
+the user's CSV, TSV or JSONL file (optionally .gz/.bz2; read by ``seqexp.data.core.table``) by ``path``;
 there, without ``time_column``, a column of dates or evenly spaced integers (a row counter, a year)
 is left out with a warning rather than forecast beside the values.
 The split is chronological and leak-free:
@@ -12,7 +12,7 @@ The split is chronological and leak-free:
   earlier ranges (that past is known at forecast time) but never forward;
 * scaling and the MASE denominator are fitted on the train range only.
 
-A rolling-origin backtest (``backtest.folds=K``, ``backtest.fold=i``; ``seqexp.data.splits.rolling_origin_split``)
+A rolling-origin backtest (``backtest.folds=K``, ``backtest.fold=i``; ``seqexp.data.core.splits.rolling_origin_split``)
 moves val and test back ``K - 1 - i`` test-range lengths and trains on every row before them (an expanding
 window), so the folds' test ranges are consecutive blocks ending at the series' end and fold ``K - 1`` is the
 plain split. Scaling and the MASE denominator are refitted on each fold's own train range; one job is one fold,
@@ -23,8 +23,8 @@ train mean, so the model forecasts changes from the last observation: a trending
 passengers) leaves the train range's levels, and absolute levels never seen in training would be
 extrapolation. ``center=train`` suits stationary series (sunspots, lynx) a little better.
 
-Missing values (``seqexp.data.table.MISSING_CELLS``: empty, ``NA``, ``N/A``, ``NaN``, ``?``, ...) follow
-``missing`` (``seqexp.data.table.apply_missing``):
+Missing values (``seqexp.data.core.table.MISSING_CELLS``: empty, ``NA``, ``N/A``, ``NaN``, ``?``, ...) follow
+``missing`` (``seqexp.data.core.table.apply_missing``):
     interpolate  linear in the row index between the nearest observed values; leading/trailing
                  gaps take the nearest observed value (CO2 has 59 empty weeks of 2,284)
     drop         drop every row with a missing value (the series then skips those time steps)
@@ -50,18 +50,17 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from seqexp.data.batching import TensorSplitLoaders
-from seqexp.data.budget import StepBudget
-from seqexp.data.contract import SeqDataModule
-from seqexp.data.errors import DataError
-from seqexp.data.scaling import METHODS as SCALINGS
-from seqexp.data.scaling import Scaler, restore_scaling
-from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
-from seqexp.data.splits import check_backtest, rolling_origin_split, time_split
-from seqexp.data.split_files import check_split_files, held_out_share, split_paths
-from seqexp.data.series_files import SeriesTable, handle_missing, read_series_csv
-from seqexp.data.table import check_missing_policy
-from seqexp.data.windows import Batch, WindowDataset, WindowStarts, gather_rows
+from seqexp.data.core.batching import TensorSplitLoaders
+from seqexp.data.core.budget import StepBudget
+from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.scaling import METHODS as SCALINGS
+from seqexp.data.core.scaling import Scaler, restore_scaling
+from seqexp.data.core.spec import SPLITS, DataSpec, PredictionIndex
+from seqexp.data.core.splits import check_backtest, check_split_files, held_out_share, rolling_origin_split, split_paths, time_split
+from seqexp.data.core.table import check_missing_policy
+from seqexp.data.core.windows import Batch, WindowDataset, WindowStarts, gather_rows
+from seqexp.data.series.files import SeriesTable, handle_missing, read_series_csv
 
 CENTERS = ("train", "last")
 log = logging.getLogger(__name__)
@@ -171,8 +170,8 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
         split_fractions: dict[str, float] | None = None,
         stride: int = 1,
         shuffle: bool = True,
-        batch_size: int = 64,
-        num_workers: int = 0,
+        batch_size: BatchSize = 64,
+        num_workers: Workers = 0,
         seed: int = 0,
         train_path: str | None = None,
         val_path: str | None = None,
@@ -317,7 +316,7 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
 
     def training_budget(self, accumulate_grad_batches: int = 1) -> tuple[dict[str, Any], dict[str, int]] | None:
         """Trainer length, early stopping's patience and the figures' spacing for this series' training windows
-        (``data.budget``, see ``seqexp.data.budget``), or ``None`` when ``data.budget`` is null."""
+        (``data.budget``, see ``seqexp.data.core.budget``), or ``None`` when ``data.budget`` is null."""
         if self.budget is None:
             return None
         settings = self.budget.trainer_settings(math.ceil(len(self.window_starts("train")) / self.batch_size), accumulate_grad_batches)

@@ -21,13 +21,13 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader
 
-from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
-from seqexp.data.contract import SeqDataModule
-from seqexp.data.errors import DataError
-from seqexp.data.scaling import Scaler, restore_scaling
-from seqexp.data.spec import DataSpec, PredictionIndex
-from seqexp.data.splits import stratified_split
-from seqexp.data.ts_format import TsDataset, read_ts
+from seqexp.data.core.batching import BatchedTensorDataset, TensorSplitLoaders
+from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.scaling import Scaler, restore_scaling
+from seqexp.data.core.spec import DataSpec, PredictionIndex
+from seqexp.data.core.splits import stratified_split
+from seqexp.data.ucr.ts_format import TsDataset, read_ts
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,8 @@ class UCRDataModule(TensorSplitLoaders, SeqDataModule):
         test_path: str | None = None,
         val_fraction: float = 0.2,
         scaling: str = "standard",
-        batch_size: int = 16,
-        num_workers: int = 0,
+        batch_size: BatchSize = 16,
+        num_workers: Workers = 0,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -128,7 +128,7 @@ class UCRDataModule(TensorSplitLoaders, SeqDataModule):
         return [self.scaler.transform(case) for case in series]
 
     def state_dict(self) -> dict[str, Any]:
-        """The training cases' scaler, saved in every checkpoint (see ``seqexp.data.scaling.restore_scaling``)."""
+        """The training cases' scaler, saved in every checkpoint (see ``seqexp.data.core.scaling.restore_scaling``)."""
         return {"scaler": self.scaler.state_dict()} if self.scaler is not None else {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

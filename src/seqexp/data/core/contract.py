@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import lightning as L
 
-from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.checks import Range
+from seqexp.data.core.spec import DataSpec, PredictionIndex
+
+# Constructor arguments every DataModule takes, declared once: the config pass reads them off the signatures.
+BatchSize = Annotated[int, Range(ge=1)]
+Workers = Annotated[int, Range(ge=0)]  # DataLoader worker processes
 
 
 class SeqDataModule(L.LightningDataModule, abc.ABC):
@@ -70,6 +75,6 @@ class SeqDataModule(L.LightningDataModule, abc.ABC):
         return None
 
     def training_budget(self, accumulate_grad_batches: int = 1) -> tuple[dict[str, Any], dict[str, int]] | None:
-        """Trainer keyword arguments and callback settings sized to the data (``seqexp.data.budget.StepBudget``),
+        """Trainer keyword arguments and callback settings sized to the data (``seqexp.data.core.budget.StepBudget``),
         or ``None``. Called by ``seqexp.builder.data_budget``. Default: ``None`` (the trainer config's own length)."""
         return None
