@@ -35,7 +35,8 @@ Batches hold, besides ``inputs`` ``(batch, input_length, columns)`` and ``target
 units: ``target_offset``/``target_scale`` ``(batch, 1, targets)`` (original = scaled * scale + offset;
 the offset differs per window with ``center=last``),
 ``mase_scale`` ``(batch, 1, targets)`` (in-sample seasonal-naive MAE of the train range) and
-``origin`` ``(batch,)`` (row index of the first target step, to place forecasts on the time axis).
+``origin`` ``(batch,)`` (row index of the first target step, to place forecasts on the time axis: the window's
+start, its first input row, plus ``input_length``).
 """
 
 from __future__ import annotations
@@ -91,19 +92,20 @@ BUILTIN_SERIES: dict[str, BuiltinSeries] = {
 }
 
 
-def window_origins(split: str, bounds: dict[str, tuple[int, int]], input_length: int, horizon: int,
-                   stride: int = 1, context_start: int = 0) -> WindowStarts:
-    """Row index of the first target step of every window of ``split`` (see the module docstring); inputs
-    never reach before row ``context_start`` (the first row of the split's own file, with split files)."""
+def forecast_window_starts(split: str, bounds: dict[str, tuple[int, int]], input_length: int, horizon: int,
+                           stride: int = 1, context_start: int = 0) -> WindowStarts:
+    """The first input row of every window of ``split`` (see the module docstring): a training window lies inside
+    the train range; a val/test window's targets lie inside its range while its inputs may reach back, never before
+    row ``context_start`` (the first row of the split's own file, with split files)."""
     start, end = bounds[split]
-    first = start + input_length if split == "train" else max(start, context_start + input_length)
-    last = end - horizon  # inclusive: targets [origin, origin + horizon) stay inside the range
+    first = start if split == "train" else max(start - input_length, context_start)
+    last = end - horizon - input_length  # inclusive: targets [start + input_length, ... + horizon) stay inside the range
     return WindowStarts(first, last, stride if split == "train" else 1)
 
 
 @dataclass(frozen=True)
 class ForecastWindows:
-    """Gathers a batch of forecasting windows from their ``origins`` (first target rows) over ``values``
+    """Gathers a batch of forecasting windows from their ``starts`` (first input rows) over ``values``
     ``(time, columns)`` in original units; targets past the end of ``values`` are nan (not known yet: only new
     input for prediction has them). See the module docstring for the batch's keys."""
 
@@ -116,8 +118,8 @@ class ForecastWindows:
                     # with center_last each window's last input replaces its offset
     mase_scale: torch.Tensor  # (targets,)
 
-    def __call__(self, origins: torch.Tensor) -> Batch:
-        count, steps = len(origins), origins.view(-1, 1) + torch.arange(-self.input_length, self.horizon)
+    def __call__(self, starts: torch.Tensor) -> Batch:
+        count, steps = len(starts), starts.view(-1, 1) + torch.arange(self.input_length + self.horizon)
         offset, scale = self.scaler.offset, self.scaler.scale
         rows = gather_rows(self.values, steps.clamp(max=len(self.values) - 1))  # (windows, input + horizon, columns)
         rows[steps >= len(self.values)] = float("nan")
@@ -130,7 +132,7 @@ class ForecastWindows:
             "target_offset": offsets[..., self.targets].float(),
             "target_scale": scale[self.targets].float().expand(count, 1, -1).contiguous(),
             "mase_scale": self.mase_scale.float().expand(count, 1, -1).contiguous(),
-            "origin": origins,
+            "origin": starts + self.input_length,  # the first target row
         }
 
 
@@ -308,11 +310,11 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
         return self.file_bounds.get(split, self.file_bounds.get("train", (0, 0)))[0]
 
     def window_starts(self, split: str) -> WindowStarts:
-        return window_origins(split, self.bounds, self.input_length, self.horizon, self.stride, self.context_start(split))
+        return forecast_window_starts(split, self.bounds, self.input_length, self.horizon, self.stride, self.context_start(split))
 
     def origins(self, split: str) -> torch.Tensor:
         """Every window's first target row, ``(windows,)`` (for baselines; the datasets compute them per batch)."""
-        return self.window_starts(split).all()
+        return self.window_starts(split).all() + self.input_length
 
     def training_budget(self, accumulate_grad_batches: int = 1) -> tuple[dict[str, Any], dict[str, int]] | None:
         """Trainer length, early stopping's patience and the figures' spacing for this series' training windows
@@ -382,7 +384,7 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
                                  time_column=self.time_column, missing=self.missing).load()
         if len(table.values) < self.input_length:
             raise DataError(f"{path}: {len(table.values)} rows, fewer than the model's data.input_length={self.input_length}")
-        self.datasets["predict"] = self._windows(table.values, WindowStarts(self.input_length, len(table.values)))
+        self.datasets["predict"] = self._windows(table.values, WindowStarts(0, len(table.values) - self.input_length))
         self.predict_table = table
 
     def prediction_index(self) -> PredictionIndex:

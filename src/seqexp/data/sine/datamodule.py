@@ -121,7 +121,9 @@ class SineDataModule(TensorSplitLoaders, SeqDataModule):
         return low + (high - low) * torch.rand(count, 1, generator=generator, dtype=torch.float64)
 
     def _window_times(self, split: str, time_range: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
-        """(windows, steps) sample times. Stateful: one contiguous stream per batch row."""
+        """(windows, steps) sample times. A window starts at its first input step's time (``starts`` below; the
+        data layer's convention, ``seqexp.data.core.windows``); ``lag`` reads ``lag_steps`` earlier steps for its
+        targets, ``forecast`` the ``horizon`` steps after. Stateful: one contiguous stream per batch row."""
         count = self.num_windows[split]
         lead = self.lag_steps if self.target == "lag" else 0
         tail = self.horizon if self.target == "forecast" else 0
