@@ -26,6 +26,7 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 
+from seqexp.baselines.inputs import AnomalyInputs
 from seqexp.checks import Range, check_arguments
 from seqexp.data.core.batching import TensorSplitLoaders
 from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
@@ -159,6 +160,11 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, SeqDataModule):
         self.prepare_series()
         start, end = self.bounds[split]
         return self.scaled_values(start, end), self.labels[start:end].long()
+
+    def baseline_inputs(self) -> AnomalyInputs:
+        """The whole series normalised as the model sees it, its labels and the splits' rows."""
+        self.prepare_series()
+        return AnomalyInputs(self.scaled_values(), self.labels, dict(self.bounds))
 
     def _window_starts(self, split: str) -> WindowStarts:
         """Train: windows every ``train_stride`` inside the split; val/test: every ``eval_stride`` from up to

@@ -20,6 +20,7 @@ from typing import Annotated, Any, ClassVar
 
 import lightning as L
 
+from seqexp.baselines.inputs import BaselineInputs
 from seqexp.checks import Range
 from seqexp.data.core.spec import DataSpec, PredictionIndex
 
@@ -78,3 +79,9 @@ class SeqDataModule(L.LightningDataModule, abc.ABC):
         """Trainer keyword arguments and callback settings sized to the data (``seqexp.data.core.budget.StepBudget``),
         or ``None``. Called by ``seqexp.builder.data_budget``. Default: ``None`` (the trainer config's own length)."""
         return None
+
+    def baseline_inputs(self) -> BaselineInputs:
+        """The splits as the task's classical baselines need them (``seqexp.baselines.inputs``): the rows, scaling and
+        units the model is scored on. Called by ``seqexp.callbacks.Baselines`` when test ends. Default: refuses (the run
+        then records why it has no baselines)."""
+        raise NotImplementedError(f"{type(self).__name__} offers its splits to no baseline: it does not implement baseline_inputs")

@@ -51,6 +51,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from seqexp.baselines.inputs import SeriesForecastInputs
 from seqexp.data.core.batching import TensorSplitLoaders
 from seqexp.data.core.budget import StepBudget
 from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
@@ -340,6 +341,12 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
                 raise DataError(f"{self.source}: a target is constant over the train range, MASE is undefined")
             self._mase_scale = scale
         return self._mase_scale
+
+    def baseline_inputs(self) -> SeriesForecastInputs:
+        """The target columns in their own units, the val and test windows' first target rows, the train range and the
+        MASE denominator: the forecasts and figures of the model's own windows."""
+        return SeriesForecastInputs(self.load().values[:, self.target_indices], {split: self.origins(split) for split in ("val", "test")},
+                                    self.horizon, self.bounds["train"], self.season_length, self.mase_scale())
 
     def state_dict(self) -> dict[str, Any]:
         """The train range's scaler and MASE denominator, saved in every checkpoint (see ``restore_scaling``)."""

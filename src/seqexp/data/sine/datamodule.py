@@ -20,6 +20,7 @@ from typing import Annotated, Any, Mapping
 
 import torch
 
+from seqexp.baselines.inputs import WindowRegressionInputs
 from seqexp.checks import ConfigError, Range, check_arguments
 from seqexp.data.core.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
@@ -170,3 +171,10 @@ class SineDataModule(TensorSplitLoaders, SeqDataModule):
             return
         for split, time_range in self._time_ranges().items():
             self.datasets[split] = self._generate(split, time_range)
+
+    def baseline_inputs(self) -> WindowRegressionInputs:
+        """Every split's generated windows, as the model sees them."""
+        self.setup()
+        return WindowRegressionInputs({split: self.datasets[split].tensors["inputs"] for split in SPLITS},
+                                      {split: self.datasets[split].tensors["targets"] for split in SPLITS},
+                                      self.spec.burn_in_steps, horizon=self.target == "forecast")

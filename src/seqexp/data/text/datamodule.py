@@ -18,11 +18,13 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
+from seqexp.baselines.inputs import TextClassificationInputs
 from seqexp.data.core.batching import keep_batch
 from seqexp.data.core.buckets import BucketBatchSampler
 from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
@@ -274,6 +276,17 @@ class TextDataModule(SeqDataModule):
             targets = torch.tensor([label_ids[label] for _, label in examples], dtype=torch.long)
             self.datasets[split] = PaddedSequenceDataset(sequences, targets, padding_value=Vocabulary.padding_index)
         return self.datasets[split]
+
+    def baseline_inputs(self) -> TextClassificationInputs:
+        """Each split's texts with a label the model knows (those it is scored on) and the model's tokenizer, cut at
+        ``max_length`` tokens as the model's inputs are."""
+        self.prepare()
+        label_ids = {name: index for index, name in enumerate(self.class_names)}
+        kept = {split: [(text, label) for text, label in self.splits[split] if label in label_ids] for split in SPLITS}
+        return TextClassificationInputs({split: [text for text, _ in examples] for split, examples in kept.items()},
+                                        {split: torch.tensor([label_ids[label] for _, label in examples], dtype=torch.long)
+                                         for split, examples in kept.items()},
+                                        len(self.class_names), partial(self.tokenizer, limit=self.max_length))
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         """Training: shuffled by ``(seed, epoch)``, bucketed by length, resumable mid-epoch. Val/test: file order."""

@@ -21,6 +21,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader
 
+from seqexp.baselines.inputs import CaseClassificationInputs
 from seqexp.data.core.batching import BatchedTensorDataset, TensorSplitLoaders
 from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
 from seqexp.data.core.errors import DataError
@@ -174,6 +175,17 @@ class UCRDataModule(TensorSplitLoaders, SeqDataModule):
         for split, (series, labels) in parts.items():
             self.datasets[split] = self._dataset(self._scaled(series, train_series), labels)
         log.info("data: %s", ", ".join(f"{split} {len(dataset)} cases" for split, dataset in self.datasets.items()))
+
+    def baseline_inputs(self) -> CaseClassificationInputs:
+        """Each split's cases (unpadded, scaled as the model sees them) and class ids; no val without a validation split."""
+        self.setup()
+        cases, labels = {}, {}
+        for split in [split for split in ("train", "val", "test") if split in self.datasets]:
+            tensors = self.datasets[split].tensors
+            lengths = tensors.get("lengths", torch.full((len(tensors["inputs"]),), tensors["inputs"].shape[1]))
+            cases[split] = [case[:length] for case, length in zip(tensors["inputs"], lengths.tolist())]
+            labels[split] = tensors["targets"]
+        return CaseClassificationInputs(cases, labels, len(self.class_names))
 
     def val_dataloader(self) -> DataLoader | list:
         """No loader without a validation split (``val_fraction=0``): Lightning then skips validation."""
