@@ -118,13 +118,12 @@ def state_names(task: SequenceTask) -> list[str]:
     next goes in and comes out of the file, ``h`` (and ``c`` for an LSTM); else nothing."""
     if not task.spec.stateful:
         return []
-    return ["state_h", "state_c"] if task.encoder_settings["cell"] == "lstm" else ["state_h"]
+    return ["state_h", "state_c"] if task.encoder.cell == "lstm" else ["state_h"]
 
 
 def state_shape(task: SequenceTask, batch: int | str) -> list[int | str]:
     """``(layers * directions, batch, hidden)``, as ``nn.RNN``/``nn.LSTM``/``nn.GRU`` keep it."""
-    settings = task.encoder_settings
-    return [settings["num_layers"] * (2 if settings["bidirectional"] else 1), batch, settings["hidden_size"]]
+    return task.encoder.state_shape(batch)
 
 
 def has_time_axis(task: SequenceTask) -> bool:

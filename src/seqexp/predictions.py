@@ -12,7 +12,8 @@ it lets the task lay them out as columns (``task.prediction_table``, the rows na
 A task may group columns (a dict of columns: the class probabilities). Formats, by the file's
 suffix (others are refused before predicting): ``.parquet`` (needs pyarrow); ``.csv``, one column per member of a group
 (``p_<class>``); ``.jsonl``, one object per row, a group as one object (``probabilities``, as
-``seqexp.predict`` has always written labelled texts). Numbers are written as the shortest decimal
+``seqexp.predict`` has always written labelled texts). ``target_columns`` and ``time_columns`` lay out the
+columns that several tasks share. Numbers are written as the shortest decimal
 that reads back to the same float32/float64 value, so a metric recomputed from the file is the
 logged one; a value that is not known (truth past the end of new input, a threshold never chosen)
 is an empty cell (Parquet and JSON: null).
@@ -32,17 +33,69 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 
-from seqexp.config import ConfigError
-from seqexp.data.core.errors import DataError
-from seqexp.data.core.spec import PredictionIndex
+from seqexp.checks import ConfigError
+from seqexp.data.errors import DataError
+from seqexp.data.spec import PredictionIndex
 from seqexp.lightning_internals import forget_predicted_batch_indices
-from seqexp.tasks.base import Columns, PredictionOutputs
 
 log = logging.getLogger(__name__)
 
 GROUP_PREFIXES = {"probabilities": "p"}  # flat names of grouped columns: p_<class>
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}  # what a prediction file's suffix may be
 WRITE_CHUNK = 16_384  # rows turned into text (or JSON objects) at a time
+Columns = dict[str, Any]  # name -> one value per row (a 1-D tensor or a list of strings), or a group of such columns
+
+
+class PredictionOutputs:
+    """Collects ``predict_step``'s outputs as ``trainer.predict`` serves the batches (the prediction writer
+    adds each batch's, so Lightning keeps none) and hands ``prediction_table`` every batch's, concatenated
+    along dim 0 in the data's order: under DDP each rank predicted a share, so the shares are gathered and
+    put back in order by their sample indices. A task whose file needs less than every output keeps less
+    (``AnomalyTask`` folds its windows into per-point sums as they come)."""
+
+    def __init__(self) -> None:
+        self.batches: list[dict[str, torch.Tensor]] = []
+        self.indices: list[torch.Tensor] = []  # (batch,) each batch's sample indices, under DDP only
+
+    def add(self, outputs: dict[str, torch.Tensor], indices: Any, trainer: L.Trainer) -> None:
+        """One batch's outputs; ``indices`` its samples' positions in the data (Lightning's batch indices)."""
+        self.batches.append(outputs)
+        if trainer.world_size > 1:
+            self.indices.append(torch.as_tensor(indices, dtype=torch.long))
+
+    def result(self, trainer: L.Trainer) -> dict[str, torch.Tensor]:
+        """Every batch's outputs in the data's order (every rank calls this: under DDP it gathers)."""
+        batches, order = self.batches, None
+        if trainer.world_size > 1:
+            shares: list[Any] = [None] * trainer.world_size
+            torch.distributed.all_gather_object(shares, (self.batches, self.indices))
+            batches = [batch for share, _ in shares for batch in share]
+            order = torch.argsort(torch.cat([index for _, share in shares for index in share]))
+        self.batches, self.indices = [], []
+        outputs = {name: torch.cat([batch[name] for batch in batches]) for name in batches[0]}
+        return outputs if order is None else {name: value[order] for name, value in outputs.items()}
+
+
+def target_columns(names: tuple[str, ...], prediction: torch.Tensor, truth: torch.Tensor | None) -> Columns:
+    """``<name>_prediction`` with ``<name>_truth`` beside it for each target of ``(rows, targets)``
+    tensors (no truth: ``truth=None``); plain ``prediction`` and ``truth`` for one unnamed target."""
+    names = names or (("",) if prediction.shape[1] == 1 else tuple(str(k) for k in range(prediction.shape[1])))
+    columns: Columns = {}
+    for k, name in enumerate(names):
+        prefix = f"{name}_" if name else ""
+        columns[f"{prefix}prediction"] = prediction[:, k]
+        if truth is not None:
+            columns[f"{prefix}truth"] = truth[:, k]
+    return columns
+
+
+def time_columns(index: PredictionIndex, positions: torch.Tensor) -> Columns:
+    """``step`` of each row in the whole series and, when the data has a time column, its
+    ``timestamp`` (empty for steps past the end of the data: forecasts of the future)."""
+    columns: Columns = {"step": positions + index.first_step}
+    if index.times is not None:
+        columns["timestamp"] = [index.times[p] if p < len(index.times) else "" for p in positions.tolist()]
+    return columns
 
 
 def file_format(path: str | Path) -> str:

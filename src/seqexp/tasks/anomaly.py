@@ -38,20 +38,13 @@ import torch
 from torch import nn
 
 from seqexp.checks import ConfigError, Range, check_arguments
-from seqexp.data.core.spec import PredictionIndex
-from seqexp.metrics.anomaly import (
-    NEED_A_NORMAL_POINT,
-    NEED_AN_ANOMALY,
-    NEED_SCORES,
-    THRESHOLD_RULES,
-    ScoreCurve,
-    anomaly_metrics,
-    choose_threshold,
-)
+from seqexp.data.spec import PredictionIndex
+from seqexp.metrics.anomaly import NEED_A_NORMAL_POINT, NEED_AN_ANOMALY, NEED_SCORES, THRESHOLD_RULES, ScoreCurve, anomaly_metrics, choose_threshold
 from seqexp.metrics.point_scores import PointScores
 from seqexp.models.encoder import CELLS
 from seqexp.models.pooling import last_valid_step
-from seqexp.tasks.base import Columns, PredictionOutputs, SequenceTask
+from seqexp.predictions import Columns, PredictionOutputs, time_columns
+from seqexp.tasks.base import SequenceTask
 from seqexp.tasks.instance_norm import window_statistics
 
 MODES = ("forecast", "reconstruction")
@@ -96,8 +89,8 @@ class AnomalyTask(SequenceTask):
         if mode == "forecast":
             self.head = nn.Linear(self.encoder_output_size, horizon * features)
         else:
-            cell, hidden_size = self.encoder_settings["cell"], self.encoder_settings["hidden_size"]
-            self.decoder = CELLS[cell](self.encoder_output_size, hidden_size, batch_first=True)
+            hidden_size = self.encoder.hidden_size  # a decoder like the encoder's recurrent layer
+            self.decoder = CELLS[self.encoder.cell](self.encoder_output_size, hidden_size, batch_first=True)
             self.head = nn.Linear(hidden_size, features)
         # Chosen on validation; a buffer so that checkpoints carry it. nan = not chosen yet.
         self.register_buffer("threshold", torch.tensor(float("nan")))
@@ -247,7 +240,7 @@ class AnomalyTask(SequenceTask):
         (``truth``, when known): the file's scores and labels give the logged AUROC and AUPRC."""
         series = outputs.series(self.score_smoothing, release=True)  # the sums freed before the file's columns are built
         points, scores = series["points"], series["scores"]
-        columns = self.time_columns(index, points)
+        columns = time_columns(index, points)
         if index.values is not None:
             columns.update({name: torch.as_tensor(index.values)[points, k] for k, name in enumerate(index.names)})
         threshold = self.threshold.detach().cpu()

@@ -1,62 +1,23 @@
 """Shared LightningModule plumbing: input layer + encoder from the data spec and ``model``,
-optimizer/scheduler from config, hidden-state carrying for stateful data, the train/val/test steps
-and the logging of their losses and metrics, figure hook, and the two halves of prediction:
-``predict_step`` (a batch's predictions in the data's units, for ``trainer.predict``) and
-``prediction_table`` (those of every batch as the columns of a file)."""
+optimizer/scheduler from config, the train/val/test steps and the logging of their losses and metrics,
+figure hook, and the two halves of prediction: ``predict_step`` (a batch's predictions in the data's
+units, for ``trainer.predict``) and ``prediction_table`` (those of every batch as the columns of a file,
+laid out with ``seqexp.predictions``). Stateful data and truncated BPTT are the regression task's
+(``seqexp.tasks.tbptt``)."""
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.utilities import move_data_to_device
 from torch import nn
 
-from seqexp.data.core.spec import DataSpec, PredictionIndex
+from seqexp.data.spec import DataSpec, PredictionIndex
 from seqexp.lightning_internals import loggers_write_this_step
-from seqexp.models.encoder import State, build_encoder, encoder_arguments, encoder_class, model_architecture
+from seqexp.models.encoder import build_encoder
+from seqexp.predictions import Columns, PredictionOutputs
 from seqexp.tasks.optim import build_optimizer, build_scheduler
-
-Columns = dict[str, Any]  # name -> one value per row (a 1-D tensor or a list of strings), or a group of such columns
-
-
-class PredictionOutputs:
-    """Collects ``predict_step``'s outputs as ``trainer.predict`` serves the batches (the prediction writer
-    adds each batch's, so Lightning keeps none) and hands ``prediction_table`` every batch's, concatenated
-    along dim 0 in the data's order: under DDP each rank predicted a share, so the shares are gathered and
-    put back in order by their sample indices. A task whose file needs less than every output keeps less
-    (``AnomalyTask`` folds its windows into per-point sums as they come)."""
-
-    def __init__(self) -> None:
-        self.batches: list[dict[str, torch.Tensor]] = []
-        self.indices: list[torch.Tensor] = []  # (batch,) each batch's sample indices, under DDP only
-
-    def add(self, outputs: dict[str, torch.Tensor], indices: Any, trainer: L.Trainer) -> None:
-        """One batch's outputs; ``indices`` its samples' positions in the data (Lightning's batch indices)."""
-        self.batches.append(outputs)
-        if trainer.world_size > 1:
-            self.indices.append(torch.as_tensor(indices, dtype=torch.long))
-
-    def result(self, trainer: L.Trainer) -> dict[str, torch.Tensor]:
-        """Every batch's outputs in the data's order (every rank calls this: under DDP it gathers)."""
-        batches, order = self.batches, None
-        if trainer.world_size > 1:
-            shares: list[Any] = [None] * trainer.world_size
-            torch.distributed.all_gather_object(shares, (self.batches, self.indices))
-            batches = [batch for share, _ in shares for batch in share]
-            order = torch.argsort(torch.cat([index for _, share in shares for index in share]))
-        self.batches, self.indices = [], []
-        outputs = {name: torch.cat([batch[name] for batch in batches]) for name in batches[0]}
-        return outputs if order is None else {name: value[order] for name, value in outputs.items()}
-
-
-def detach_state(state: State) -> State:
-    """Cut the graph at a batch boundary: truncated backpropagation through time."""
-    if isinstance(state, tuple):
-        return tuple(part.detach() for part in state)
-    return state.detach()
 
 
 class SequenceTask(L.LightningModule):
@@ -96,14 +57,9 @@ class SequenceTask(L.LightningModule):
         self.input_layer = self._build_input_layer(embedding or {})
         encoder_input_size = self.input_layer.embedding_dim if self.spec.input_kind == "tokens" else self.spec.input_size
         encoder = build_encoder(encoder_input_size, model)
-        # The encoder's constructor arguments, defaults included: what `model` sets, read as the encoder reads it.
-        settings = inspect.signature(encoder_class(model_architecture(model))).bind_partial(**encoder_arguments(model))
-        settings.apply_defaults()
-        self.encoder_settings = dict(settings.arguments)
         self.encoder_output_size = encoder.output_size
         self.num_directions = encoder.num_directions
         self.encoder = torch.compile(encoder) if model.get("compile", False) else encoder
-        self._carried_state: dict[str, State | None] = {}
         self._train_loss_sum: torch.Tensor | None = None  # losses since train/loss was last logged
         self._train_loss_steps = 0
         self._train_loss_written_in_epoch: int | None = None  # the last epoch whose train/loss reached the loggers
@@ -112,12 +68,6 @@ class SequenceTask(L.LightningModule):
         self.metrics = nn.ModuleDict()
         self.train_metrics: nn.Module | None = None
         self._checkpoint_epoch: int | None = None  # the epoch of a loaded checkpoint, for figure titles
-        # Chunked batches (data.chunks_per_batch > 1): truncated BPTT with one optimizer step per chunk,
-        # which Lightning supports as manual optimization (see ``_train_chunks``).
-        self.automatic_optimization = self.spec.chunks_per_batch == 1
-        # (gradient_clip_val, gradient_clip_algorithm) for manual optimization: Lightning refuses the
-        # Trainer's own under it, so seqexp.train.build hands them here and clears them on the Trainer.
-        self.gradient_clipping: tuple[float | None, str] = (None, "norm")
 
     def _build_input_layer(self, embedding: dict) -> nn.Module:
         if self.spec.input_kind != "tokens":
@@ -132,15 +82,9 @@ class SequenceTask(L.LightningModule):
 
     def encode(self, inputs: torch.Tensor, lengths: torch.Tensor | None, stage: str) -> torch.Tensor:
         """Encoder outputs ``(batch, time, encoder_output_size)`` of a batch's ``inputs`` (and ``lengths``
-        when padded); carries state if the data is stateful."""
-        state = self._carried_state.get(stage) if self.spec.stateful else None
-        outputs, state = self.encoder(self.embed(inputs), lengths, state)
-        if self.spec.stateful:
-            self._carried_state[stage] = detach_state(state)
+        when padded) of ``stage`` (``TruncatedBPTT`` carries state per stage)."""
+        outputs, _ = self.encoder(self.embed(inputs), lengths, None)
         return outputs
-
-    def _reset_state(self, stage: str) -> None:
-        self._carried_state[stage] = None
 
     def log_train_loss(self, loss: torch.Tensor) -> None:
         """Log ``train/loss`` (progress bar and loggers) at a fraction of ``self.log``'s cost.
@@ -157,19 +101,11 @@ class SequenceTask(L.LightningModule):
         the loggers every ``log_every_n_steps`` batches (its logging step counts batches, not chunks).
         """
         detached = loss.detach()
-        if self.automatic_optimization:
-            self._train_loss_sum = detached if self._train_loss_sum is None else self._train_loss_sum + detached
-            self._train_loss_steps += 1
-        else:
-            total = detached.sum()
-            self._train_loss_sum = total if self._train_loss_sum is None else self._train_loss_sum + total
-            self._train_loss_steps += detached.numel()
+        total = detached.sum()
+        self._train_loss_sum = total if self._train_loss_sum is None else self._train_loss_sum + total
+        self._train_loss_steps += detached.numel()
         trainer = self.trainer
-        if self.automatic_optimization:
-            steps_done = batches_done = trainer.global_step + 1  # optimizer steps once this batch is done
-        else:  # the chunks' optimizer steps are taken already; every batch holds chunks_per_batch of them
-            steps_done = trainer.global_step
-            batches_done = steps_done // self.spec.chunks_per_batch
+        steps_done, batches_done = self.optimizer_steps_done()
         if (
             batches_done % max(trainer.log_every_n_steps, 1) == 0
             or trainer.is_last_batch
@@ -184,6 +120,12 @@ class SequenceTask(L.LightningModule):
                 for logger in self.loggers:  # at the step Lightning would have used (batches stepped)
                     logger.log_metrics({"train/loss": float(mean)}, step=batches_done - 1)
             self._train_loss_sum, self._train_loss_steps = None, 0
+
+    def optimizer_steps_done(self) -> tuple[int, int]:
+        """Optimizer steps and training batches done once this batch is: one step per batch (``TruncatedBPTT``
+        steps once per chunk)."""
+        steps = self.trainer.global_step + 1
+        return steps, steps
 
     # --- the hooks a task fills in -------------------------------------------------------------
     def compute_loss(self, batch: dict[str, torch.Tensor], outputs: torch.Tensor) -> torch.Tensor:
@@ -214,54 +156,11 @@ class SequenceTask(L.LightningModule):
 
     # --- train/val/test wiring ------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        if not self.automatic_optimization:
-            return self._train_chunks(batch, batch_idx)
         outputs = self(batch, "train")
         loss = self.compute_loss(batch, outputs)
         self.update_metrics("train", batch, outputs, batch_idx)
         self.log_train_loss(loss)
         return loss
-
-    def _train_chunks(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        """Truncated BPTT over consecutive batches, each tensor ``(chunk, batch, ...)``: per chunk a forward
-        pass from the carried state (``encode`` detaches it between chunks), backward and one optimizer
-        step, as Lightning's manual optimization does it (``manual_backward`` handles mixed precision).
-        The same math as one chunk per batch, with Lightning's per-batch work paid once per batch.
-        Returns the chunks' losses ``(chunks,)``, detached (what callbacks such as NanGuard read)."""
-        optimizer = self.optimizers()
-        losses = []
-        for index in range(len(batch["inputs"])):
-            chunk = {name: values[index] for name, values in batch.items()}
-            outputs = self(chunk, "train")
-            loss = self.compute_loss(chunk, outputs)
-            self.update_metrics("train", chunk, outputs, batch_idx)
-            self.manual_backward(loss)
-            optimizer.step()  # clips first: on_before_optimizer_step, after mixed precision unscales
-            optimizer.zero_grad()
-            losses.append(loss.detach())
-        chunk_losses = torch.stack(losses)
-        self.log_train_loss(chunk_losses)
-        return chunk_losses
-
-    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        clip_value, algorithm = self.gradient_clipping
-        if not self.automatic_optimization and clip_value:  # automatic optimization: the Trainer clips
-            self.clip_gradients(optimizer, gradient_clip_val=clip_value, gradient_clip_algorithm=algorithm)
-
-    def _step_epoch_schedulers(self) -> None:
-        """Manual optimization: step the epoch-interval schedulers as Lightning does under automatic
-        optimization (a plateau scheduler with its monitored metric)."""
-        for config in self.trainer.lr_scheduler_configs:
-            if config.interval != "epoch" or (self.current_epoch + 1) % config.frequency:
-                continue
-            if isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                value = self.trainer.callback_metrics.get(self._scheduler_monitor)
-                if value is None:
-                    raise ValueError(f"scheduler.monitor={self._scheduler_monitor!r} was not logged this epoch; "
-                                     f"logged: {sorted(self.trainer.callback_metrics)}")
-                config.scheduler.step(value)
-            else:
-                config.scheduler.step()
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._evaluate(batch, batch_idx, "val")
@@ -284,7 +183,6 @@ class SequenceTask(L.LightningModule):
                 self.log_dict(selected, prog_bar=prog_bar, sync_dist=self.sync_epoch_metrics)
 
     def _start_epoch(self, stage: str) -> None:
-        self._reset_state(stage)
         self.clear_epoch(stage)
 
     def on_train_epoch_start(self) -> None:
@@ -296,14 +194,9 @@ class SequenceTask(L.LightningModule):
     def on_test_epoch_start(self) -> None:
         self._start_epoch("test")
 
-    def on_predict_epoch_start(self) -> None:
-        self._reset_state("predict")
-
     def on_train_epoch_end(self) -> None:
         # Once per epoch: self.log of a Metric object in every step costs Lightning about a millisecond each.
         self._log_epoch_metrics("train")
-        if not self.automatic_optimization:
-            self._step_epoch_schedulers()
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_metrics("val")
@@ -311,32 +204,18 @@ class SequenceTask(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch_metrics("test")
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # A mid-epoch checkpoint resumes at the next batch (seqexp.data.core.resumable): keep the carried state too.
-        if self.spec.stateful:
-            checkpoint["carried_train_state"] = self._carried_state.get("train")
-
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self._carried_state["train"] = checkpoint.get("carried_train_state")
         self._checkpoint_epoch = checkpoint.get("epoch")
 
     def on_fit_start(self) -> None:
         # Called after a resumed fit restores its checkpoint: from here on the weights are this fit's own.
         self._checkpoint_epoch = None
 
-    def on_train_start(self) -> None:
-        # Restored before the model reaches its device; an epoch start resets it anyway.
-        self._carried_state["train"] = move_data_to_device(self._carried_state.get("train"), self.device)
-
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.parameters(), self.hparams.optim)
         max_epochs = self.trainer.max_epochs if self.trainer is not None and self.trainer.max_epochs > 0 else 1
         schedule = build_scheduler(optimizer, self.hparams.scheduler, max_epochs)
-        if schedule is None:
-            return optimizer
-        if not self.automatic_optimization:  # Lightning ignores (and warns about) a monitor here: _step_epoch_schedulers uses it
-            self._scheduler_monitor = schedule.pop("monitor", None)
-        return {"optimizer": optimizer, "lr_scheduler": schedule}
+        return optimizer if schedule is None else {"optimizer": optimizer, "lr_scheduler": schedule}
 
     def figures(self, stage: str, index: PredictionIndex | None = None) -> dict[str, Any]:
         """Matplotlib figures for TensorBoard, by tag; ``FigureLogger`` calls this on rank 0 with the split's
@@ -368,25 +247,3 @@ class SequenceTask(L.LightningModule):
         ``predict_step``'s outputs of every batch, concatenated in the data's order); ``index`` (from the
         DataModule) names the rows."""
         raise NotImplementedError(f"{type(self).__name__} does not predict")
-
-    @staticmethod
-    def target_columns(names: tuple[str, ...], prediction: torch.Tensor, truth: torch.Tensor | None) -> Columns:
-        """``<name>_prediction`` with ``<name>_truth`` beside it for each target of ``(rows, targets)``
-        tensors (no truth: ``truth=None``); plain ``prediction`` and ``truth`` for one unnamed target."""
-        names = names or (("",) if prediction.shape[1] == 1 else tuple(str(k) for k in range(prediction.shape[1])))
-        columns: Columns = {}
-        for k, name in enumerate(names):
-            prefix = f"{name}_" if name else ""
-            columns[f"{prefix}prediction"] = prediction[:, k]
-            if truth is not None:
-                columns[f"{prefix}truth"] = truth[:, k]
-        return columns
-
-    @staticmethod
-    def time_columns(index: PredictionIndex, positions: torch.Tensor) -> Columns:
-        """``step`` of each row in the whole series and, when the data has a time column, its
-        ``timestamp`` (empty for steps past the end of the data: forecasts of the future)."""
-        columns: Columns = {"step": positions + index.first_step}
-        if index.times is not None:
-            columns["timestamp"] = [index.times[p] if p < len(index.times) else "" for p in positions.tolist()]
-        return columns

@@ -15,9 +15,10 @@ import torchmetrics
 from torch import nn
 
 from seqexp.checks import ConfigError, Range, check_arguments
-from seqexp.data.core.spec import PredictionIndex
+from seqexp.data.spec import PredictionIndex
 from seqexp.models.pooling import POOLINGS, AttentionPooling, pool_sequence
-from seqexp.tasks.base import Columns, SequenceTask
+from seqexp.predictions import Columns
+from seqexp.tasks.base import SequenceTask
 
 STAGES = ("val", "test")
 Pooling = Literal[POOLINGS]  # type: ignore[valid-type]

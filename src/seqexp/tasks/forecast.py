@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from seqexp.data.core.spec import PredictionIndex
+from seqexp.data.spec import PredictionIndex
 from seqexp.metrics.forecast import forecast_metrics, pinball_loss, quantile_metrics
-from seqexp.tasks.base import Columns
+from seqexp.predictions import Columns, target_columns, time_columns
 from seqexp.tasks.instance_norm import window_statistics
 from seqexp.tasks.regression import RegressionTask
 
@@ -194,8 +194,8 @@ class ForecastTask(RegressionTask):
             truth = torch.full((len(steps), values.shape[1]), float("nan"), dtype=values.dtype)
             known = steps < len(values)  # past the end of new input: not known yet
             truth[known] = values[steps[known]]
-        columns = {**self.time_columns(index, steps), "horizon": (torch.arange(horizon) + 1).repeat(windows)}
-        targets = self.target_columns(index.names, prediction.flatten(0, 1), truth if index.truth else None)
+        columns = {**time_columns(index, steps), "horizon": (torch.arange(horizon) + 1).repeat(windows)}
+        targets = target_columns(index.names, prediction.flatten(0, 1), truth if index.truth else None)
         if self.quantiles is None:
             return {**columns, **targets}
         quantile_forecast = outputs["quantiles"].flatten(0, 1)  # (rows, targets, quantiles)

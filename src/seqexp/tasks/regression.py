@@ -8,13 +8,16 @@ import torch
 import torchmetrics
 from torch import nn
 
-from seqexp.data.core.spec import PredictionIndex
+from seqexp.data.spec import PredictionIndex
 from seqexp.models.pooling import last_valid_step
-from seqexp.tasks.base import Columns, SequenceTask
+from seqexp.predictions import Columns, target_columns
+from seqexp.tasks.base import SequenceTask
+from seqexp.tasks.tbptt import TruncatedBPTT
 
 
-class RegressionTask(SequenceTask):
-    """MSE loss; MSE and MAE through torchmetrics, computed on validation/test only."""
+class RegressionTask(TruncatedBPTT, SequenceTask):
+    """MSE loss; MSE and MAE through torchmetrics, computed on validation/test only. Serves stateful data
+    (``TruncatedBPTT``: the state carried between batches, chunked batches one optimizer step per chunk)."""
 
     progress_bar_metrics = ("mse", "mae")
 
@@ -74,7 +77,7 @@ class RegressionTask(SequenceTask):
         first = self.spec.burn_in_steps if per_step else 1
         columns = {"window": torch.arange(windows).repeat_interleave(steps),
                    "step" if per_step else "horizon": (torch.arange(steps) + first).repeat(windows)}
-        return {**columns, **self.target_columns(index.names, prediction.flatten(0, 1), truth.flatten(0, 1) if index.truth else None)}
+        return {**columns, **target_columns(index.names, prediction.flatten(0, 1), truth.flatten(0, 1) if index.truth else None)}
 
     def figures(self, stage: str, index: PredictionIndex | None = None) -> dict[str, Any]:
         if stage not in self._example:
