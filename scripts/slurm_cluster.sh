@@ -52,6 +52,8 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 MpiDefault=none
 ReturnToService=2
+# a job asking for more than the node has is refused when submitted, not left pending forever
+EnforcePartLimits=ALL
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=1
 StateSaveLocation=$dir/state

@@ -1,6 +1,6 @@
 """``hydra/launcher=slurm`` on a real scheduler: the one-node cluster of ``scripts/slurm_cluster.sh`` (munged,
 slurmctld, slurmd on this machine, no accounting). Every job below is a real SLURM job; the sweep waits for them,
-a failed job makes it exit 1, a requeued job (SIGTERM) saves ``last.ckpt`` and resumes from it, and an Optuna
+a failed job makes it exit 1, a job SLURM cancels ends it with one error line, a requeued job (SIGTERM) saves ``last.ckpt`` and resumes from it, and an Optuna
 search runs its trials as SLURM jobs over one study storage. Skipped, with the reason, without root or SLURM
 (as root: ``scripts/slurm_cluster.sh install``; .ci/run does it) or without the ``cluster`` extra; the reading of
 squeue's states is also tested without a cluster."""
@@ -69,25 +69,19 @@ def _slurm_jobs(env: dict[str, str], sweep_dir: Path) -> dict[str, str]:
     return {job: listed.get(job, "not listed") for job in sorted(ids)}
 
 
-def test_each_sweep_job_is_a_slurm_job_and_the_sweep_waits_for_them(slurm: dict[str, str], tmp_path: Path) -> None:
+def test_each_sweep_job_is_a_slurm_job_the_sweep_waits_and_a_failed_job_makes_it_exit_1(slurm: dict[str, str], tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
-    result = run_cli("train", "-m", *LAUNCHER, *TINY, "model=rnn,gru", f"hydra.sweep.dir={sweep_dir}", env=slurm)
-    assert "status may be inaccurate" not in result.stderr  # states come from squeue, not a failing sacct
+    result = run_cli("train", "-m", *LAUNCHER, *TINY, "model=gru", "model.hidden_size=8,0", f"hydra.sweep.dir={sweep_dir}",
+                     env=slurm, check=False)
+    assert "status may be inaccurate" not in result.stderr  # states come from squeue, not from a failing sacct
     jobs = _slurm_jobs(slurm, sweep_dir)
     assert len(jobs) == 2 and "not listed" not in jobs.values(), jobs
-    for job in ("0", "1"):
-        assert read_metrics(sweep_dir / job)["status"] == "completed"  # the command returned once both had ended
-        assert "SLURM auto-requeueing enabled" in (sweep_dir / job / "train.log").read_text()  # Lightning saw SLURM
-
-
-def test_a_failed_slurm_job_is_listed_and_the_sweep_exits_1(slurm: dict[str, str], tmp_path: Path) -> None:
-    sweep_dir = tmp_path / "sweep"
-    result = run_cli("train", "-m", *LAUNCHER, *TINY, "debug=fast_dev_run", "model.hidden_size=0,8",
-                     f"hydra.sweep.dir={sweep_dir}", env=slurm, check=False)
-    assert result.returncode == 1
+    assert read_metrics(sweep_dir / "0")["status"] == "completed"  # the command returned once both jobs had ended
+    assert "SLURM auto-requeueing enabled" in (sweep_dir / "0" / "train.log").read_text()  # Lightning saw SLURM
+    assert result.returncode == 1  # as with the local launcher: the failed job is recorded, listed, and the exit is 1
     assert f"1 job(s) of the sweep in {sweep_dir} failed" in result.stderr
-    assert f"{sweep_dir / '0'}: " in result.stderr and "model.hidden_size=0: must be an integer >= 1" in result.stderr
-    assert read_metrics(sweep_dir / "0")["status"] == "failed" and read_metrics(sweep_dir / "1")["status"] == "completed"
+    assert f"{sweep_dir / '1'}: " in result.stderr and "model.hidden_size=0: must be an integer >= 1" in result.stderr
+    assert read_metrics(sweep_dir / "1")["status"] == "failed"
 
 
 def test_a_requeued_job_saves_last_ckpt_on_sigterm_and_resumes_from_it(slurm: dict[str, str], tmp_path: Path) -> None:
@@ -136,5 +130,13 @@ def test_a_job_slurm_ends_without_a_result_ends_the_sweep_with_one_error_line(sl
     _slurm(slurm, "scancel", job)  # without accounting, submitit alone would wait for this job forever
     _, stderr = sweep.communicate(timeout=120)
     assert sweep.returncode == 1
-    assert f"Error: a job of the sweep ended without a result: Job {job} " in stderr and "(state: CANCELLED)" in stderr
+    assert f"Error: hydra/launcher=slurm: Job {job} (task: 0) with path " in stderr and "(state: CANCELLED)" in stderr
     assert "Traceback" not in stderr
+
+
+def test_jobs_that_ask_for_more_than_the_node_has_are_refused_at_once(slurm: dict[str, str], tmp_path: Path) -> None:
+    result = run_cli("train", "-m", *LAUNCHER, *TINY, "hydra.launcher.cpus_per_task=4096", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                     env=slurm, check=False)
+    assert result.returncode == 1  # not a sweep that waits forever for jobs that can never start
+    assert "Error: hydra/launcher=slurm: sbatch: error: Batch job submission failed: " in result.stderr
+    assert "Traceback" not in result.stderr

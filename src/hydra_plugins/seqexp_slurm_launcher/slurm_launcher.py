@@ -22,6 +22,7 @@ if find_spec("hydra_plugins.hydra_submitit_launcher") is not None:  # the `clust
                 SlurmJob.watcher = SqueueInfoWatcher(delay_s=60)  # the watcher all of submitit's SLURM jobs share
             try:
                 return super().launch(job_overrides, initial_job_idx)
-            except UncompletedJobError as error:  # SLURM ended a job without a result: cancelled, killed, out of time
-                what = " ".join(str(error).splitlines()[:2])  # "Job <id> (task: 0) with path ... (state: CANCELLED)"
-                raise SystemExit(f"Error: a job of the sweep ended without a result: {what}; its log is beside that path") from None
+            except UncompletedJobError as error:  # sbatch refused the jobs, or SLURM ended one without a result (scancel, time limit)
+                lines = str(error).splitlines()  # "sbatch: error: ..." or "Job <id> (task: 0) with path <result file>", "has not ..."
+                what = " ".join(lines[:2]) if len(lines) > 1 and "has not produced any output" in lines[1] else lines[0]
+                raise SystemExit(f"Error: hydra/launcher=slurm: {what}") from None
