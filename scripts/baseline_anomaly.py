@@ -26,69 +26,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
 
 from _compose import compose_train, with_default_data
-from seqexp.data.anomaly_windows import AnomalyWindowsDataModule
-from seqexp.metrics.anomaly import anomaly_metrics, average_precision, choose_threshold
+from seqexp.baselines import AnomalyInputs, AnomalyScoring
+from seqexp.baselines.anomaly import evaluate, rolling_zscore, subsequence_pca
 
 COLUMNS = ("auroc", "auprc", "vus_roc", "vus_pr", "f1", "pa_f1", "range_f1", "event_recall", "false_alarms_per_1k", "ucr_hit")
-Scorer = Callable[[str, int], torch.Tensor]  # (split, setting) -> one score per point of the split
-
-
-def rolling_zscore(values: torch.Tensor, start: int, end: int, window: int) -> torch.Tensor:
-    """Scores of points ``start..end-1`` of ``values`` ``(time, feature)`` from their ``window`` predecessors."""
-    x = values.double()
-    padded = torch.cat([torch.zeros(1, x.shape[1], dtype=x.dtype), x.cumsum(0)])
-    squares = torch.cat([torch.zeros(1, x.shape[1], dtype=x.dtype), (x * x).cumsum(0)])
-    points = torch.arange(start, end)
-    first = (points - window).clamp(min=0)
-    count = (points - first).clamp(min=1).unsqueeze(1).to(x.dtype)
-    mean = (padded[points] - padded[first]) / count
-    variance = ((squares[points] - squares[first]) / count - mean * mean).clamp(min=0)
-    return ((x[points] - mean).abs() / (variance.sqrt() + 1e-6)).amax(1)  # float64: z-scores reach 1e6
-
-
-def windows_of(values: torch.Tensor, window: int) -> torch.Tensor:
-    """Every run of ``window`` consecutive points of ``values`` ``(time, feature)`` as one row ``(runs, window x feature)``."""
-    return values.double().unfold(0, window, 1).reshape(len(values) - window + 1, -1)
-
-
-def subsequence_pca(values: torch.Tensor, bounds: dict[str, tuple[int, int]], split: str, window: int, variance: float) -> torch.Tensor:
-    """Scores of the points of ``split``: the mean reconstruction error of the windows holding each point
-    (windows start up to ``window - 1`` points before the split and end inside it), against the principal
-    subspace that keeps ``variance`` of the variance of the train split's windows."""
-    train = windows_of(values[slice(*bounds["train"])], window)
-    mean = train.mean(0)
-    _, singular, directions = torch.linalg.svd(train - mean, full_matrices=False)
-    kept = singular.pow(2).cumsum(0) / singular.pow(2).sum()
-    components = directions[: int(torch.searchsorted(kept, torch.tensor(variance, dtype=kept.dtype))) + 1]
-    start, end = bounds[split]
-    first = max(start - window + 1, 0)  # the first window holding the split's first point
-    centred = windows_of(values[first:end], window) - mean
-    errors = (centred - centred @ components.T @ components).pow(2).mean(1)  # (windows,), window k starts at first + k
-    total = torch.cat([torch.zeros(1, dtype=errors.dtype), errors.cumsum(0)])
-    points = torch.arange(start, end) - first
-    low, high = (points - window + 1).clamp(min=0), points.clamp(max=len(errors) - 1) + 1
-    return (total[high] - total[low]) / (high - low)
-
-
-def evaluate(
-    datamodule: AnomalyWindowsDataModule, scorer: Scorer, settings: list[int], threshold: dict, tolerance: int, vus: dict
-) -> tuple[int, dict[str, float]]:
-    """The setting chosen on val and the detector's test metrics with it."""
-    labels = {split: datamodule.labels[slice(*datamodule.bounds[split])].long() for split in ("val", "test")}
-    if labels["val"].any():
-        auprc = {setting: average_precision(scorer("val", setting), labels["val"]) for setting in settings}
-        setting = max(auprc, key=auprc.get)
-    else:
-        setting = settings[len(settings) // 2]
-    value, _ = choose_threshold(threshold["rule"], scorer("val", setting), labels["val"], threshold["quantile"], threshold["k"])
-    return setting, anomaly_metrics(scorer("test", setting), labels["test"], value, tolerance, **vus)
 
 
 def main() -> None:
@@ -102,24 +49,21 @@ def main() -> None:
     overrides = with_default_data(args.overrides, "anomaly")
     cfg = compose_train(overrides)
     datamodule = instantiate(cfg.data)
-    datamodule.prepare_series()
-    values, bounds = datamodule.scaled_values(), datamodule.bounds
-    differences = torch.cat([torch.zeros_like(values[:1]), torch.diff(values, dim=0)])
-    common = {"threshold": dict(cfg.task.threshold), "tolerance": cfg.task.ucr_tolerance,
-              "vus": {"vus_window": cfg.task.vus_window, "vus_thresholds": cfg.task.vus_thresholds}}
+    data = datamodule.baseline_inputs()
+    values, bounds = data.values, data.bounds
+    differences = AnomalyInputs(torch.cat([torch.zeros_like(values[:1]), torch.diff(values, dim=0)]), data.labels, bounds)
+    scoring = AnomalyScoring(dict(cfg.task.threshold), cfg.task.ucr_tolerance, cfg.task.vus_window, cfg.task.vus_thresholds)
     rows = {}
-    for name, series in (("rolling z-score", values), ("rolling z-score of differences", differences)):
-        window, metrics = evaluate(datamodule, lambda split, w, series=series: rolling_zscore(series, *bounds[split], w),
-                                   args.windows, **common)
-        rows[f"{name} (w={window})"] = metrics
-    window, metrics = evaluate(datamodule, lambda split, m: subsequence_pca(values, bounds, split, m, args.pca_variance),
-                               args.pca_windows, **common)
-    rows[f"sub-sequence PCA (m={window}, {args.pca_variance:g} of variance)"] = metrics
+    for name, series in (("rolling z-score", data), ("rolling z-score of differences", differences)):
+        window, figures = evaluate(series, lambda split, w, series=series: rolling_zscore(series.values, *bounds[split], w), args.windows, scoring)
+        rows[f"{name} (w={window})"] = {column: figures[f"test/{column}"] for column in COLUMNS}
+    window, figures = evaluate(data, lambda split, m: subsequence_pca(values, bounds, split, m, args.pca_variance), args.pca_windows, scoring)
+    rows[f"sub-sequence PCA (m={window}, {args.pca_variance:g} of variance)"] = {column: figures[f"test/{column}"] for column in COLUMNS}
     if args.run is not None:
         run_metrics = json.loads((args.run / "metrics.json").read_text())["metrics"]
         rows[f"model ({args.run})"] = {name: run_metrics.get(f"test/{name}", float("nan")) for name in COLUMNS}
     start, end = bounds["test"]
-    anomalous = int(datamodule.labels[start:end].sum())
+    anomalous = int(data.labels[start:end].sum())
     print(f"{' '.join(overrides)}: test split {end - start} points, {anomalous} anomalous; threshold rule {cfg.task.threshold.rule}; "
           f"VUS window {cfg.task.vus_window}")
     widths = {name: max(9, len(name) + 2) for name in COLUMNS}

@@ -1,12 +1,12 @@
-"""Naive forecasts on exactly the windows a `data=series` run is scored on, with the same metrics.
+"""The forecast baselines that every `data=series` run logs (seqexp.baselines.forecast), printed as a table.
 
     python scripts/baseline_forecast.py                                   # seattle_temps, test split
     python scripts/baseline_forecast.py data.name=airline data.input_length=24 data.horizon=12
     python scripts/baseline_forecast.py data.name=co2 --run outputs/<date>/<time>   # model row too
 
 Takes the same overrides as `python -m seqexp.train data=series ...`; prints MAE, RMSE, MAPE, sMAPE
-and MASE (MAPE/sMAPE as fractions) of the last-value and seasonal-naive forecasts, and, with
---run, the test metrics a run wrote to its metrics.json.
+and MASE (MAPE/sMAPE as fractions) of the last-value, seasonal-naive, train-mean and drift forecasts
+on the run's windows, and, with --run, the test metrics a run wrote to its metrics.json.
 """
 
 from __future__ import annotations
@@ -15,28 +15,21 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
 from hydra.utils import instantiate
 
 from _compose import compose_train
+from seqexp.baselines.forecast import forecast_baselines
 from seqexp.data.series import SeriesDataModule
-from seqexp.metrics.forecast import forecast_metrics, naive_forecast
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
 
 
 def baseline_scores(datamodule: SeriesDataModule, split: str = "test") -> dict[str, dict[str, float]]:
-    """Metrics of the last-value and seasonal-naive forecasts over ``split``'s windows."""
-    series = datamodule.load().values[:, datamodule.target_indices]  # (time, targets), original units
-    origins = datamodule.origins(split)
-    truth = series[origins.unsqueeze(1) + torch.arange(datamodule.horizon)]
-    scale = datamodule.mase_scale()
-    scores = {}
-    for label, season in (("last value", 1), (f"seasonal naive (m={datamodule.season_length})", datamodule.season_length)):
-        metrics = forecast_metrics()
-        metrics.update(naive_forecast(series, origins, datamodule.horizon, season).float(), truth.float(), scale=scale.float())
-        scores[label] = {name: float(value) for name, value in metrics.compute().items()}
-    return scores
+    """Metrics of each baseline over ``split``'s windows (those that can be computed), by label."""
+    labels = {"last_value": "last value", "seasonal_naive": f"seasonal naive (m={datamodule.season_length})",
+              "train_mean": "train mean", "drift": "drift"}
+    return {labels[name]: {metric: figures[f"{split}/{metric}"] for metric in METRICS}
+            for name, figures in forecast_baselines(datamodule.baseline_inputs()).items() if isinstance(figures, dict)}
 
 
 def main() -> None:

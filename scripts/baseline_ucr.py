@@ -14,34 +14,9 @@ from __future__ import annotations
 import argparse
 import time
 
-import torch
-
-from seqexp.data.ts_format import TsDataset, read_ts
-from seqexp.data.ucr import BUILTIN_PROBLEMS, _asset, pad_cases
-
-
-def dtw_distances(queries: list[torch.Tensor], references: list[torch.Tensor]) -> torch.Tensor:
-    """``(queries, references)`` DTW distances; every pair at once, one step of the query at a time."""
-    a, a_lengths = pad_cases(queries)  # (Q, Ta, C)
-    b, b_lengths = pad_cases(references)  # (R, Tb, C)
-    a, b = a.double(), b.double()
-    result = torch.empty(len(queries), len(references), dtype=torch.float64)
-    end_columns = (b_lengths - 1).view(1, -1, 1).expand(len(queries), -1, 1)
-    previous = None  # accumulated cost of the previous query step: (Q, R, Tb)
-    for i in range(a.shape[1]):
-        cost = ((a[:, None, i, None, :] - b[None, :, :, :]) ** 2).sum(-1)  # (Q, R, Tb)
-        row = torch.empty_like(cost)
-        for j in range(b.shape[1]):
-            if previous is None:
-                best = row[..., j - 1] if j else torch.zeros_like(cost[..., 0])
-            else:
-                candidates = [previous[..., j]] + ([previous[..., j - 1], row[..., j - 1]] if j else [])
-                best = torch.stack(candidates).amin(0)
-            row[..., j] = cost[..., j] + best
-        previous = row
-        ends_here = (a_lengths - 1) == i  # queries whose last step is i: read their distances now
-        result[ends_here] = row[ends_here].gather(2, end_columns[ends_here]).squeeze(2)
-    return result
+from seqexp.baselines.classification import dtw_distances
+from seqexp.data.ucr.datamodule import BUILTIN_PROBLEMS, _asset
+from seqexp.data.ucr.ts_format import TsDataset, read_ts
 
 
 def one_nn_accuracy(train: TsDataset, test: TsDataset) -> float:

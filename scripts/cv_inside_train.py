@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
-from seqexp.data.ts_format import _lines, read_ts
-from seqexp.data.ucr import _asset
+from seqexp.data.ucr.datamodule import _asset
+from seqexp.data.ucr.ts_format import _lines, read_ts
 
 SET_PER_FOLD = ("data.train_path", "data.test_path", "hydra.run.dir")
 

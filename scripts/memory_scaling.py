@@ -1,5 +1,5 @@
 """Peak memory and start-up time of a training run as the series grows: memory should follow the points,
-not points x window (windows are index arithmetic, ``seqexp.data.windows``).
+not points x window (windows are index arithmetic, ``seqexp.data.core.windows``).
 
     python scripts/memory_scaling.py                          # 10k, 2M and 5M-point CSVs
     python scripts/memory_scaling.py --csv-points 10000 100000 --npy-points 50000000

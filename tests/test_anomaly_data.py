@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqexp.data.anomaly import KINDS, SyntheticAnomalyDataModule
-from seqexp.data.anomaly_real import CSVAnomalyDataModule, RealAnomalyDataModule, read_labelled_csv
-from seqexp.data.table import TableError
+from seqexp.data.anomaly.real import CSVAnomalyDataModule, RealAnomalyDataModule, read_labelled_csv
+from seqexp.data.anomaly.synthetic import KINDS, SyntheticAnomalyDataModule
+from seqexp.data.core.table import TableError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "anomaly"
 SMALL = {"train": 600, "val": 500, "test": 500}

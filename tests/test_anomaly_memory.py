@@ -22,7 +22,7 @@ import torch
 
 from helpers import compose_train
 from seqexp import plotting
-from seqexp.data.anomaly_real import read_labelled_csv
+from seqexp.data.anomaly.real import read_labelled_csv
 from seqexp.plotting import PLOT_COLUMNS, anomaly_figure
 from seqexp.predictions import write_table
 from seqexp.tasks.anomaly import AnomalyTask

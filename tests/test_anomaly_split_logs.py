@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers import compose_train, read_metrics
-from seqexp.data.anomaly import SyntheticAnomalyDataModule
-from seqexp.data.anomaly_real import CSVAnomalyDataModule
+from seqexp.data.anomaly import CSVAnomalyDataModule, SyntheticAnomalyDataModule
 from seqexp.metrics.anomaly import runs
 from seqexp.train import train
 
@@ -25,9 +24,9 @@ def write_series(path: Path, anomalous: range) -> Path:
 
 def test_setup_logs_anomalous_points_and_windows_per_split(caplog: pytest.LogCaptureFixture) -> None:
     data = SyntheticAnomalyDataModule(lengths={"train": 300, "val": 300, "test": 300}, window_length=16, seed=3)
-    with caplog.at_level(logging.INFO, logger="seqexp.data.anomaly_windows"):
+    with caplog.at_level(logging.INFO, logger="seqexp.data.anomaly.windows"):
         data.setup("fit")
-    lines = [record.getMessage() for record in caplog.records if record.name == "seqexp.data.anomaly_windows"]
+    lines = [record.getMessage() for record in caplog.records if record.name == "seqexp.data.anomaly.windows"]
     assert len(lines) == 3
     for split, line in zip(("train", "val", "test"), lines):
         labels = data.split_series(split)[1]
@@ -39,7 +38,7 @@ def test_setup_logs_anomalous_points_and_windows_per_split(caplog: pytest.LogCap
 def test_csv_setup_logs_a_split_without_anomalies(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     csv_file = write_series(tmp_path / "series.csv", range(300, 310))
     data = CSVAnomalyDataModule(path=str(csv_file), timestamp_column="time", label_column="label")
-    with caplog.at_level(logging.INFO, logger="seqexp.data.anomaly_windows"):
+    with caplog.at_level(logging.INFO, logger="seqexp.data.anomaly.windows"):
         data.setup("fit")
     assert "val split has 80 points, 0 anomalous (0.00%) in 0 windows" in caplog.text
     assert "test split has 120 points, 10 anomalous (8.33%) in 1 windows" in caplog.text

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli
-from seqexp.data.anomaly_real import CSVAnomalyDataModule
-from seqexp.data.errors import DataError
+from seqexp.data.anomaly import CSVAnomalyDataModule
+from seqexp.data.core.errors import DataError
 
 START = datetime(2023, 1, 1)
 

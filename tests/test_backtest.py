@@ -15,10 +15,10 @@ import torch
 from helpers import compose_train, run_cli
 from seqexp.checks import ConfigError
 from seqexp.config import validate_config
-from seqexp.data.anomaly_real import CSVAnomalyDataModule
-from seqexp.data.errors import DataError
-from seqexp.data.series import SeriesDataModule, seasonal_naive_mae
-from seqexp.data.splits import time_split
+from seqexp.data.anomaly import CSVAnomalyDataModule
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.splits import time_split
+from seqexp.data.series.datamodule import SeriesDataModule, seasonal_naive_mae
 
 LENGTH = 200  # rows of the test series: train 140, val 30, test 30 in the plain split (0.7 / 0.15 / 0.15)
 

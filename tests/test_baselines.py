@@ -165,7 +165,7 @@ def test_tfidf_baseline_against_scikit_learn_directly() -> None:
     data = text_inputs()
     outcomes = text_baselines(data, [1.0])
     vectorizer = TfidfVectorizer(tokenizer=str.split, lowercase=False, token_pattern=None, ngram_range=(1, 2), sublinear_tf=True)
-    classifier = LogisticRegression(C=1.0, max_iter=1000).fit(vectorizer.fit_transform(data.texts["train"]), data.labels["train"].numpy())
+    classifier = LogisticRegression(C=1.0, solver="liblinear").fit(vectorizer.fit_transform(data.texts["train"]), data.labels["train"].numpy())
     predicted = classifier.predict(vectorizer.transform(data.texts["test"]))
     assert outcomes["tfidf_logreg"]["test/acc"] == pytest.approx(np.mean(predicted == data.labels["test"].numpy()))
     assert outcomes["majority_class"]["test/acc"] == pytest.approx(2 / 3)  # a tie in train: the lowest id, 0
@@ -199,3 +199,12 @@ def test_rolling_zscore_against_a_loop_and_the_window_chosen_on_val() -> None:
     val_spike, test_spike = rolling_zscore(values, 150, 151, window), rolling_zscore(values, 260, 261, window)
     assert outcome["test/f1"] == (1.0 if float(test_spike) >= float(val_spike) else 0.0)
     assert outcome["val/f1"] == 1.0
+
+
+def test_the_linear_baseline_reads_no_input_after_a_step() -> None:
+    """Per-step targets: the linear map of step t sees inputs up to t, as a one-way RNN does, so the next input is out of reach."""
+    generator = torch.Generator().manual_seed(4)
+    inputs = {split: torch.randn(400, 5, 1, generator=generator) for split in ("train", "val", "test")}
+    targets = {split: torch.roll(x, -1, dims=1) for split, x in inputs.items()}  # target at t = input at t + 1
+    outcomes = regression_baselines(WindowRegressionInputs(inputs, targets, burn_in_steps=0, horizon=False))
+    assert outcomes["linear"]["test/mse"] > 0.8  # unpredictable: about the inputs' variance, 1

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from cv_inside_train import write_folds
-from seqexp.data.ts_format import read_ts
-from seqexp.data.ucr import _asset
+from seqexp.data.ucr.datamodule import _asset
+from seqexp.data.ucr.ts_format import read_ts
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "cv_inside_train.py"
 

@@ -1,4 +1,4 @@
-"""The DataModule contract (seqexp.data.contract.SeqDataModule): every DataModule of the package and every
+"""The DataModule contract (seqexp.data.core.contract.SeqDataModule): every DataModule of the package and every
 ``data=`` option implements it, its defaults are neutral or refuse naming what is missing, and the code that
 uses DataModules asks the contract instead of probing attributes."""
 
@@ -13,18 +13,18 @@ import pytest
 from omegaconf import OmegaConf
 
 import seqexp.data
-from seqexp.data.contract import SeqDataModule
-from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.data.core.contract import SeqDataModule
+from seqexp.data.core.spec import DataSpec, PredictionIndex
 
 SRC = Path(seqexp.data.__file__).parents[1]
 CONF_DATA = SRC / "conf" / "data"
 
 
 def package_datamodules() -> list[type]:
-    """Every LightningDataModule class defined in a module of seqexp.data."""
+    """Every LightningDataModule class defined in a module of seqexp.data, its family packages included."""
     found = []
-    for info in pkgutil.iter_modules(seqexp.data.__path__):
-        module = importlib.import_module(f"seqexp.data.{info.name}")
+    for info in pkgutil.walk_packages(seqexp.data.__path__, prefix="seqexp.data."):
+        module = importlib.import_module(info.name)
         found += [value for value in vars(module).values()
                   if inspect.isclass(value) and issubclass(value, L.LightningDataModule) and value.__module__ == module.__name__]
     return found
@@ -86,7 +86,7 @@ def test_nothing_in_src_probes_a_datamodule() -> None:
 
 
 def test_the_built_in_anomaly_series_is_read_when_loaded_not_when_made(monkeypatch: pytest.MonkeyPatch) -> None:
-    import seqexp.data.anomaly_real as anomaly_real
+    import seqexp.data.anomaly.real as anomaly_real
 
     real_read_table = anomaly_real.read_table
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqexp.data.spec import DataSpec
+from seqexp.data.core.spec import DataSpec
 from seqexp.tasks.forecast import ForecastTask
 
 MODEL = {"cell": "gru", "hidden_size": 8, "num_layers": 1, "bidirectional": False, "dropout": 0.0}

@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from helpers import compose_train, read_metrics, run_cli, whole
 from seqexp.config import ConfigError
-from seqexp.data.anomaly_real import CSVAnomalyDataModule
+from seqexp.data.anomaly import CSVAnomalyDataModule
 from seqexp.data.series import SeriesDataModule
 from seqexp.data.ucr import UCRDataModule
 from seqexp.metrics.anomaly import auroc, average_precision
@@ -290,7 +290,7 @@ def test_new_input_is_scaled_as_the_checkpoint_was_trained_even_if_the_data_chan
     for datamodule in (original, rebuilt):
         datamodule.set_predict_input(new_input)
     assert not torch.equal(whole(rebuilt.datasets["predict"])["inputs"], whole(original.datasets["predict"])["inputs"])
-    with caplog.at_level(logging.WARNING, logger="seqexp.data.scaling"):
+    with caplog.at_level(logging.WARNING, logger="seqexp.data.core.scaling"):
         rebuilt.load_state_dict(original.state_dict())  # what Lightning does with the checkpoint, after setup
     assert "Using the checkpoint's scaling" in caplog.text
     for key, expected in whole(original.datasets["predict"]).items():  # nan: truth past the new input's end
@@ -318,7 +318,7 @@ def test_ucr_cases_are_scaled_anew_with_the_checkpoints_scaler(tmp_path: Path, c
     for datamodule in (original, rebuilt):
         datamodule.set_predict_input(fixtures / "Toy_TEST.ts")
     assert not torch.equal(whole(rebuilt.datasets["test"])["inputs"], whole(original.datasets["test"])["inputs"])
-    with caplog.at_level(logging.WARNING, logger="seqexp.data.scaling"):
+    with caplog.at_level(logging.WARNING, logger="seqexp.data.core.scaling"):
         rebuilt.load_state_dict(original.state_dict())
     assert "Using the checkpoint's scaling" in caplog.text
     for split in ("test", "predict"):

@@ -14,8 +14,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from helpers import compose_train, read_metrics
 from seqexp.config import ConfigError, validate_config
+from seqexp.data.core.spec import DataSpec
 from seqexp.data.series import SeriesDataModule
-from seqexp.data.spec import DataSpec
 from seqexp.metrics.forecast import IntervalCoverage, PinballLoss, pinball_loss
 from seqexp.tasks.forecast import ForecastTask, ordered_quantiles
 from seqexp.train import train

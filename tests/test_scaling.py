@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqexp.data.errors import DataError
-from seqexp.data.scaling import Scaler
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.scaling import Scaler
 
 TRAIN = torch.tensor([[1.0, 10.0, 5.0], [3.0, 30.0, 5.0], [5.0, 20.0, 5.0]])  # (time, features); the last is constant
 

@@ -14,8 +14,8 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from helpers import compose_train, read_metrics, whole
-from seqexp.data.series import BUILTIN_SERIES, SeriesDataModule
-from seqexp.data.series_files import handle_missing, read_series_csv, time_axis_reason
+from seqexp.data.series.datamodule import BUILTIN_SERIES, SeriesDataModule
+from seqexp.data.series.files import handle_missing, read_series_csv, time_axis_reason
 from seqexp.metrics.forecast import forecast_metrics, naive_forecast
 from seqexp.train import train
 
@@ -79,14 +79,14 @@ def write_indexed(path: Path, values: torch.Tensor, index: list[str]) -> Path:
 
 
 def time_axis_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "seqexp.data.series_files" and r.levelno == logging.WARNING]
+    return [r.getMessage() for r in caplog.records if r.name == "seqexp.data.series.files" and r.levelno == logging.WARNING]
 
 
 @pytest.mark.parametrize("index", [[str(step) for step in range(120)], [f"2024-01-01 {h % 24:02d}:00" for h in range(120)]],
                          ids=["row_counter", "dates"])
 def test_a_user_csvs_index_column_is_not_forecast(tmp_path: Path, caplog: pytest.LogCaptureFixture, index: list[str]) -> None:
     path = write_indexed(tmp_path / "indexed.csv", trending_series(120), index)
-    with caplog.at_level(logging.WARNING, logger="seqexp.data.series_files"):
+    with caplog.at_level(logging.WARNING, logger="seqexp.data.series.files"):
         datamodule = SeriesDataModule(path=str(path), input_length=10, horizon=3)
         datamodule.setup()
     assert datamodule.table.columns == ("value",) and datamodule.targets == ["value"]
@@ -98,7 +98,7 @@ def test_a_user_csvs_index_column_is_not_forecast(tmp_path: Path, caplog: pytest
 
 def test_an_index_column_listed_in_targets_or_set_as_time_column_is_kept(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write_indexed(tmp_path / "indexed.csv", trending_series(120), [str(step) for step in range(120)])
-    with caplog.at_level(logging.WARNING, logger="seqexp.data.series_files"):
+    with caplog.at_level(logging.WARNING, logger="seqexp.data.series.files"):
         listed = SeriesDataModule(path=str(path), targets=["index", "value"], input_length=10, horizon=3).load()
         as_time = SeriesDataModule(path=str(path), time_column="index", input_length=10, horizon=3).load()
     assert listed.columns == ("index", "value") and as_time.columns == ("value",) and as_time.times[:2] == ["0", "1"]
@@ -128,7 +128,7 @@ def test_time_axis_detection_spares_real_data(cells: list[str], expected: str | 
 
 
 def test_builtin_series_use_their_own_columns_without_warnings(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="seqexp.data.series_files"):
+    with caplog.at_level(logging.WARNING, logger="seqexp.data.series.files"):
         for name, builtin in BUILTIN_SERIES.items():
             datamodule = SeriesDataModule(name=name)
             table = datamodule.load()

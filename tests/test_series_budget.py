@@ -17,7 +17,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from helpers import compose_train, read_metrics, run_cli
 from seqexp.builder import build
 from seqexp.callbacks import FigureLogger
-from seqexp.data.errors import DataError
+from seqexp.data.core.errors import DataError
 from seqexp.data.series import SeriesDataModule
 
 AIRLINE = ["data=series", "data.name=airline", "data.input_length=24", "data.horizon=12"]  # the README's command

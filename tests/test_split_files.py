@@ -14,7 +14,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
 from helpers import compose_train, whole
-from seqexp.data.errors import DataError
+from seqexp.data.core.errors import DataError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -43,7 +43,7 @@ TEXT = ["data=text_csv", "data.text_column=review", "data.label_column=sentiment
 
 def test_text_reads_train_val_and_test_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     paths = split_reviews(tmp_path, {"train": slice(0, 28), "val": slice(28, 36), "test": slice(36, None)})
-    with caplog.at_level(logging.INFO, logger="seqexp.data.text"):
+    with caplog.at_level(logging.INFO, logger="seqexp.data.text.datamodule"):
         datamodule = data_module(*TEXT, *(f"data.{split}_path={path}" for split, path in paths.items()))
     assert {split: len(examples) for split, examples in datamodule.splits.items()} == {"train": 28, "val": 8, "test": 12}
     first_test_text = list(csv.reader(paths["test"].open()))[1][0]
@@ -54,7 +54,7 @@ def test_text_reads_train_val_and_test_files(tmp_path: Path, caplog: pytest.LogC
 
 def test_text_ucr_style_train_test_pair_holds_val_out_of_train_stratified(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     paths = split_reviews(tmp_path, {"train": slice(0, 32), "test": slice(32, None)})
-    with caplog.at_level(logging.INFO, logger="seqexp.data.text"):
+    with caplog.at_level(logging.INFO, logger="seqexp.data.text.datamodule"):
         datamodule = data_module(*TEXT, f"data.train_path={paths['train']}", f"data.test_path={paths['test']}")
     sizes = {split: len(examples) for split, examples in datamodule.splits.items()}
     assert sizes["test"] == 16 and sizes["train"] + sizes["val"] == 32 and sizes["val"] == 4  # 0.1 / (0.8 + 0.1) of each class
@@ -70,7 +70,7 @@ def test_series_reads_split_files_without_windows_across_files(tmp_path: Path, c
                 for step in range(first, last)]
         paths[split].write_text("date,units\n" + "\n".join(rows) + "\n")
     common = ["data=series", "data.time_column=date", "data.input_length=12", "data.horizon=4"]
-    with caplog.at_level(logging.INFO, logger="seqexp.data.series"):
+    with caplog.at_level(logging.INFO, logger="seqexp.data.series.datamodule"):
         datamodule = data_module(*common, *(f"data.{split}_path={path}" for split, path in paths.items()))
     assert datamodule.bounds == {"train": (0, 120), "val": (120, 160), "test": (160, 200)}
     # Every window's inputs and targets lie inside its own file: the first test forecast starts input_length rows in.

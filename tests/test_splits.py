@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from seqexp.data.errors import DataError
-from seqexp.data.splits import stratified_split, time_split
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.splits import stratified_split, time_split
 
 
 def test_time_split_covers_every_point_once_in_order() -> None:

@@ -15,8 +15,8 @@ import torch
 from hydra.utils import instantiate
 
 from helpers import compose_train
-from seqexp.data.errors import DataError
-from seqexp.data.table import (
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.table import (
     MISSING_CELLS,
     TableError,
     apply_missing,

@@ -15,7 +15,7 @@ import torch
 from helpers import Interrupted, compose_train, read_metrics, run_cli
 from seqexp.builder import build
 from seqexp.config import ConfigError
-from seqexp.data.errors import DataError
+from seqexp.data.core.errors import DataError
 from seqexp.data.sine import SineDataModule
 from seqexp.train import train
 

@@ -10,12 +10,12 @@ import pytest
 import torch
 from torch.utils.data import DistributedSampler
 
-from seqexp.data.buckets import BucketBatchSampler
-from seqexp.data.padded import PaddedSequenceDataset
-from seqexp.data.table import TableError
+from seqexp.data.core.buckets import BucketBatchSampler
+from seqexp.data.core.padded import PaddedSequenceDataset
+from seqexp.data.core.table import TableError
 from seqexp.data.text import TextDataModule
-from seqexp.data.text_sources import TextDataError, read_text_rows
-from seqexp.data.tokenize import PAD, UNK, Tokenizer, Vocabulary
+from seqexp.data.text.sources import TextDataError, read_text_rows
+from seqexp.data.text.vocabulary import PAD, UNK, Tokenizer, Vocabulary
 from seqexp.models.pooling import POOLINGS
 from seqexp.tasks.classification import ClassificationTask
 

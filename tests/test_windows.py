@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from helpers import whole
-from seqexp.data.anomaly_real import CSVAnomalyDataModule
+from seqexp.data.anomaly import CSVAnomalyDataModule
+from seqexp.data.core.table import TableError
+from seqexp.data.core.windows import WindowStarts
 from seqexp.data.series import SeriesDataModule
-from seqexp.data.table import TableError
-from seqexp.data.windows import WindowStarts
 
 
 @pytest.mark.parametrize(("first", "last", "stride", "cover_last", "expected"), [
@@ -25,6 +25,30 @@ from seqexp.data.windows import WindowStarts
 def test_window_starts_match_the_ranges_they_replace(first: int, last: int, stride: int, cover_last: bool, expected: list[int]) -> None:
     starts = WindowStarts(first, last, stride, cover_last)
     assert len(starts) == len(expected) and starts.all().tolist() == expected
+
+
+def test_every_row_window_starts_at_its_first_input_row(tmp_path: Path) -> None:
+    """The data layer's one convention (seqexp.data.core.windows): a dataset's ``starts`` are each window's first
+    input row, for forecasting windows (series) as for labelled ones (anomaly)."""
+    values, labels = labelled_series(600)
+    np.save(tmp_path / "one.npy", values.astype(np.float64).reshape(-1, 1))
+    series = SeriesDataModule(path=str(tmp_path / "one.npy"), input_length=24, horizon=6, stride=5, scaling="none", center="train")
+    series.setup()
+    rows = torch.as_tensor(values, dtype=torch.float64)
+    for split in ("train", "val", "test"):
+        dataset = series.datasets[split]
+        starts = dataset.starts.all()
+        inputs = rows[starts.view(-1, 1) + torch.arange(24)].float().unsqueeze(-1)
+        torch.testing.assert_close(whole(dataset)["inputs"], inputs, msg=split)
+        assert whole(dataset)["origin"].tolist() == (starts + 24).tolist()  # forecasts start right after the inputs
+    (tmp_path / "one.csv").write_text("value,label\n" + "".join(f"{v!r},{x}\n" for v, x in zip(values.tolist(), labels.tolist())))
+    anomaly = CSVAnomalyDataModule(path=str(tmp_path / "one.csv"), label_column="label", window_length=16, eval_stride=4)
+    anomaly.setup()
+    scaled = anomaly.scaled_values()
+    for split in ("train", "val", "test"):
+        dataset = anomaly.datasets[split]
+        starts = dataset.starts.all()
+        torch.testing.assert_close(whole(dataset)["inputs"], scaled[starts.view(-1, 1) + torch.arange(16)], msg=split)
 
 
 def labelled_series(points: int) -> tuple[np.ndarray, np.ndarray]:

@@ -17,8 +17,8 @@ from omegaconf import DictConfig
 
 from seqexp.callbacks import FigureLogger, MonitoredMetricCheck, ResumeHint, ValidationHistory
 from seqexp.config import ConfigError, callbacks_without_validation, hydra_runtime, instantiate_group, override_key, validate_config
-from seqexp.data.budget import TRAINER_KEYS as BUDGET_KEYS
-from seqexp.data.contract import SeqDataModule
+from seqexp.data.core.budget import TRAINER_KEYS as BUDGET_KEYS
+from seqexp.data.core.contract import SeqDataModule
 from seqexp.predictions import PredictionFileWriter
 from seqexp.safety import check_checkpoint_fits, preflight
 from seqexp.sweep import search_callbacks
@@ -63,7 +63,7 @@ def build(cfg: DictConfig) -> tuple[SeqDataModule, L.LightningModule, L.Trainer]
 
 
 def data_budget(cfg: DictConfig, datamodule: SeqDataModule, callbacks: list) -> dict:
-    """Trainer length sized by the data (``data.budget``, see ``seqexp.data.budget``), and the ``callbacks`` that count
+    """Trainer length sized by the data (``data.budget``, see ``seqexp.data.core.budget``), and the ``callbacks`` that count
     epochs (early stopping's patience, the figures' spacing) to match. A Trainer key of the budget typed
     (``trainer.max_epochs=50``) or a ``debug=`` option wins over the whole budget; a typed callback key over its own."""
     budget = datamodule.training_budget(cfg.trainer.get("accumulate_grad_batches", 1))

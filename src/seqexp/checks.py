@@ -165,11 +165,26 @@ def declared_value_problems(hints: Mapping[str, Any], group: str, values: Mappin
     """``group.key=value: must be ...`` for each value outside its declaration in ``hints``."""
     problems = []
     for key, value in values.items():
+        entry = _entry_annotation(hints.get(key))
+        if entry is not None and isinstance(value, Mapping) and "_target_" not in value:  # each entry, named group.key.entry
+            problems += declared_value_problems(dict.fromkeys(value, entry), f"{group}.{key}", value)
+            continue
         check = annotation_check(hints[key]) if key in hints else None
         unresolved = isinstance(value, str) and "${" in value  # an interpolation that could not be resolved here
         if check is not None and not unresolved and not (isinstance(value, Mapping) and "_target_" in value) and not check[0](value):
             problems.append(f"{group}.{key}={value!r}: must be {check[1]}")
     return problems
+
+
+def _entry_annotation(annotation: Any) -> Any:
+    """``X`` of ``dict[str, X]`` (or ``dict[str, X] | None``) where ``X`` declares something to check, else None."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        mappings = [arg for arg in args if typing.get_origin(arg) is dict]
+        return _entry_annotation(mappings[0]) if len(mappings) == 1 else None
+    if typing.get_origin(annotation) is dict and len(args) == 2 and annotation_check(args[1]) is not None:
+        return args[1]
+    return None
 
 
 def check_arguments(cls: type, group: str, **arguments: Any) -> None:

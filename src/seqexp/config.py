@@ -79,7 +79,6 @@ RULES: tuple[Rule, ...] = (
     Rule("optim.weight_decay", "a number >= 0", lambda v: _is_number(v) and v >= 0),
     Rule("scheduler.interval", "one of ['epoch', 'step']", lambda v: v in ("epoch", "step")),  # Lightning's lr_scheduler_config
     Rule("scheduler.frequency", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
-    Rule("data.batch_size", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
     Rule("task.quantiles", "null or a list of increasing numbers in (0, 1) that holds 0.5, e.g. [0.1,0.5,0.9]",
          lambda v: v is None or (isinstance(v, (list, ListConfig)) and 0.5 in v and all(_is_number(q) and 0 < q < 1 for q in v)
                                  and all(a < b for a, b in zip(v, list(v)[1:])))),
@@ -108,10 +107,6 @@ TRAINER_RULES: tuple[Rule, ...] = (
     *(Rule(f"trainer.limit_{split}_batches", _BATCH_LIMIT,
            lambda v: v is None or (_is_int(v) and v >= 0) or (isinstance(v, float) and 0 <= v <= 1))
       for split in ("train", "val", "test")),
-    Rule("data.num_workers", "an integer >= 0", lambda v: _is_int(v) and v >= 0),
-    *(Rule(f"data.num_windows.{split}", "an integer >= 1", lambda v: _is_int(v) and v >= 1) for split in ("train", "val", "test")),
-    Rule("data.noise_std", "a finite number >= 0", lambda v: _is_number(v) and 0 <= v < float("inf")),
-    Rule("data.time_step", "a finite number > 0", lambda v: _is_number(v) and 0 < v < float("inf")),
 )
 
 
@@ -136,7 +131,7 @@ def validate_config(cfg: DictConfig, rules: tuple[Rule, ...] = RULES + TRAINER_R
     """Fail before anything is built, naming the key, its value and what is allowed. What the config and the
     source of seqexp's classes tell is checked before torch and Lightning are imported; what needs a class
     (another library's signature, a ``check_config`` rule, Lightning's precisions) once that holds."""
-    _refuse(rule_problems(cfg, rules) + _cross_field_problems(cfg))  # the table of rules, and its rules across keys
+    _refuse(rule_problems(cfg, rules) + _cross_field_problems(cfg))  # keys no constructor takes, and rules across keys
     groups = _resolved_groups(cfg)
     model = groups.get("model")
     _refuse(model_problems(model if isinstance(model, dict) else {}) + source_problems(groups))  # signatures, from the source

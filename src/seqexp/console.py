@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from seqexp.config import ConfigError
-from seqexp.data.errors import DataError
+from seqexp.data.core.errors import DataError
 
 log = logging.getLogger(__name__)
 

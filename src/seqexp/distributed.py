@@ -20,7 +20,7 @@ from hydra.types import RunMode
 from omegaconf import read_write
 
 from seqexp.config import ConfigError
-from seqexp.data.spec import DataSpec
+from seqexp.data.core.spec import DataSpec
 
 if TYPE_CHECKING:
     import lightning as L

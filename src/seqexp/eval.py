@@ -22,7 +22,7 @@ from seqexp.run_config import data_overrides, run_config
 from seqexp.safety import check_checkpoint, check_checkpoint_file
 
 if TYPE_CHECKING:
-    from seqexp.data.contract import SeqDataModule
+    from seqexp.data.core.contract import SeqDataModule
 
 SPLITS = ("val", "test")  # what split= may evaluate
 

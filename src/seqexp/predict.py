@@ -9,7 +9,7 @@
 
 Data and model are rebuilt from the run's saved config, as ``seqexp.eval`` does; texts need the
 checkpoint alone (it holds the vocabulary and the label names). What the data takes as new input is
-what its DataModule declares (``seqexp.data.contract.SeqDataModule``): a file where ``predicts_new_input``,
+what its DataModule declares (``seqexp.data.core.contract.SeqDataModule``): a file where ``predicts_new_input``,
 texts where the model's inputs are tokens (``DataSpec.input_kind``). Lightning predicts
 (``trainer.predict`` over the task's ``predict_step``); ``seqexp.predictions`` writes the rows. A model file
 written by ``seqexp.export`` (.onnx, .pt) carries the run's config and the data's saved state itself; its
@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqexp.config import ConfigError, validate_config
 from seqexp.console import quiet_library_noise, user_errors_are_short
-from seqexp.data.contract import SeqDataModule
+from seqexp.data.core.contract import SeqDataModule
 from seqexp.data.text import TextDataModule
 from seqexp.exported import ExportedModel, is_exported
 from seqexp.predictions import PredictionFileWriter, records

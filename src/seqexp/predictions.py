@@ -34,8 +34,8 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from seqexp.checks import ConfigError
-from seqexp.data.errors import DataError
-from seqexp.data.spec import PredictionIndex
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.spec import PredictionIndex
 from seqexp.lightning_internals import forget_predicted_batch_indices
 
 log = logging.getLogger(__name__)

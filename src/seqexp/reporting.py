@@ -15,7 +15,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.tensorboard import summary as tensorboard_summary
 from torch.utils.tensorboard.writer import FileWriter
 
-from seqexp.callbacks import ValidationHistory
+from seqexp.callbacks import Baselines, ValidationHistory
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +117,46 @@ def log_hparams(trainer: L.Trainer, hparams: dict[str, Any]) -> None:
             for proto in (session_start, session_end):
                 writer.add_summary(proto)
             writer.close()
+
+
+def baseline_verdict(metrics: dict[str, float], monitor: str, mode: str, headline: tuple[str, str] | None) -> tuple[str, bool] | None:
+    """One line comparing the model's validation figure with the baselines' (``baseline/<name>/<metric>`` in
+    ``metrics``), and whether some baseline beats the model; ``None`` when nothing can be compared. The figure is
+    the run's monitored metric when the baselines have it, else ``headline`` (the baselines' own, e.g. ``val/mase``)."""
+    has_monitor = any(name.startswith("baseline/") and name.endswith(f"/{monitor}") for name in metrics)
+    metric, mode = (monitor, mode) if has_monitor else (headline or (None, None))
+    model = metrics.get(metric) if metric else None
+    if model is None or not math.isfinite(model):
+        return None
+    prefix, suffix = "baseline/", f"/{metric}"
+    scores = {name[len(prefix) : -len(suffix)]: value for name, value in metrics.items()
+              if name.startswith(prefix) and name.endswith(suffix) and math.isfinite(value)}
+    if not scores:
+        return None
+    better = (lambda value: value < model) if mode == "min" else (lambda value: value > model)
+    best = (min if mode == "min" else max)(scores, key=scores.get)
+    winners = [name for name, value in scores.items() if better(value)]
+    if winners:
+        figures = ", ".join(f"{name} {scores[name]:.4g}" for name in sorted(winners, key=scores.get, reverse=mode == "max"))
+        return f"The model is worse than {len(winners)} baseline(s) on validation: {metric}={model:.4g}, {figures}", True
+    return f"The model beats every baseline on validation: {metric}={model:.4g}, the best baseline {best} {scores[best]:.4g}", False
+
+
+@rank_zero_only
+def log_baseline_verdict(trainer: L.Trainer, metrics: dict[str, float], monitor: str, mode: str) -> None:
+    """The line of :func:`baseline_verdict`, a warning when a baseline beats the model."""
+    callback = baselines_callback(trainer)
+    verdict = baseline_verdict(metrics, monitor, mode, callback.headline if callback else None)
+    if verdict is not None:
+        (log.warning if verdict[1] else log.info)(verdict[0])
+
+
+def baselines_callback(trainer: L.Trainer) -> Baselines | None:
+    return next((callback for callback in trainer.callbacks if isinstance(callback, Baselines)), None)
+
+
+def baselines_skipped(trainer: L.Trainer) -> dict[str, str] | None:
+    """Why each baseline without figures has none (``metrics.json``'s ``baselines_skipped``); ``None`` when the
+    run computed no baselines (``callbacks.baselines=null``, or no test)."""
+    callback = baselines_callback(trainer)
+    return dict(callback.skipped) if callback is not None and callback.ran else None

@@ -98,12 +98,19 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+def other_metrics(jobs: Sequence[Job], monitor: str) -> list[str]:
+    """The final metrics of ``metrics.json`` other than ``monitor``: the model's, then the baselines'
+    (``baseline/<name>/<split>/<metric>``, logged by every run beside the model's), each part sorted by name."""
+    names = {name for job in jobs for name in job.record.get("metrics", {})} - {monitor}
+    return sorted(names, key=lambda name: (name.startswith("baseline/"), name))
+
+
 def summary_table(jobs: Sequence[Job]) -> tuple[list[str], list[list[Any]], str, str]:
     """Header, rows (sorted), monitored metric and direction."""
     monitor = next((job.record["monitor"] for job in jobs if job.record.get("monitor")), "objective")
     mode = next((job.mode for job in jobs if job.mode), "min")
     varied = varied_keys(jobs)
-    metric_names = sorted({name for job in jobs for name in job.record.get("metrics", {})} - {monitor})
+    metric_names = other_metrics(jobs, monitor)
     header = ["job", *varied, "status", f"best {monitor}", monitor, *metric_names, "best_epoch", "epochs", "wall_time_s"]
     with_errors = any(job.record.get("error") for job in jobs)
     header += ["error"] if with_errors else []
@@ -273,8 +280,7 @@ def has_replicates(groups: Sequence[Group]) -> bool:
 def metric_columns(jobs: Sequence[Job], monitor: str) -> list[str]:
     """What the grouped table describes: ``best <monitor>`` (each job's objective), ``monitor``, then every other
     final metric of ``metrics.json``, as the job table orders them."""
-    names = sorted({name for job in jobs for name in job.record.get("metrics", {})} - {monitor})
-    return [f"best {monitor}", monitor, *names]
+    return [f"best {monitor}", monitor, *other_metrics(jobs, monitor)]
 
 
 def _value(job: Job, column: str, monitor: str) -> float | None:

@@ -24,8 +24,10 @@ def train(cfg: DictConfig) -> float | None:
     validate_config(cfg)  # a config mistake is answered here, most of them before torch and Lightning are imported
     from seqexp.builder import build  # noqa: PLC0415 - torch and Lightning, once the config holds
     from seqexp.reporting import (  # noqa: PLC0415
+        baselines_skipped,
         best_checkpoint_summary,
         flat_hparams,
+        log_baseline_verdict,
         log_final_metrics,
         log_hparams,
         scalar_metrics,
@@ -61,6 +63,7 @@ def train(cfg: DictConfig) -> float | None:
             "objective": objective,
             "val_metrics_from": validation_source,
             "data_ranges": datamodule.data_ranges(),  # rows of train/val/test (a backtest fold's), where the data has them
+            "baselines_skipped": baselines_skipped(trainer),  # why a baseline has no baseline/<name>/* figures in metrics
             **best,
             "epochs": trainer.current_epoch,
             "global_step": trainer.global_step,
@@ -71,6 +74,7 @@ def train(cfg: DictConfig) -> float | None:
     sections = {name: plain(cfg[name]) for name in ("data", "model", "optim", "scheduler", "task")}
     log_hparams(trainer, flat_hparams({"choice": hydra_runtime(cfg)[1], **sections, "seed": cfg.seed}))
     log_final_metrics(metrics, validation_source)
+    log_baseline_verdict(trainer, metrics, cfg.monitor.metric, cfg.monitor.mode)  # one line: model vs baselines on val
     announce(f"Run folder: {cfg.paths.output_dir} ({folder_listing(cfg.paths.output_dir)})")
     return objective
 

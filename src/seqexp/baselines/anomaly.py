@@ -35,11 +35,13 @@ class AnomalyScoring:
 
 
 def rolling_zscore(values: torch.Tensor, start: int, end: int, window: int) -> torch.Tensor:
-    """Scores of points ``start..end-1`` of ``values`` ``(time, feature)`` from their ``window`` predecessors."""
-    x = values.double()
+    """Scores of points ``start..end-1`` of ``values`` ``(time, feature)`` from their ``window`` predecessors (only
+    rows ``start - window .. end-1`` are read, so memory follows the split, not the series)."""
+    offset = max(start - window, 0)
+    x = values[offset:end].double()
     padded = torch.cat([torch.zeros(1, x.shape[1], dtype=x.dtype), x.cumsum(0)])
     squares = torch.cat([torch.zeros(1, x.shape[1], dtype=x.dtype), (x * x).cumsum(0)])
-    points = torch.arange(start, end)
+    points = torch.arange(start - offset, end - offset)
     first = (points - window).clamp(min=0)
     count = (points - first).clamp(min=1).unsqueeze(1).to(x.dtype)
     mean = (padded[points] - padded[first]) / count

@@ -1,5 +1,6 @@
 """Callbacks that seqexp adds to Lightning's own."""
 
+from seqexp.callbacks.baselines import Baselines
 from seqexp.callbacks.figures import FigureLogger
 from seqexp.callbacks.guards import RunGuards
 from seqexp.callbacks.interrupt import ResumeHint
@@ -11,4 +12,4 @@ from seqexp.callbacks.pruning import OptunaPruning
 from seqexp.callbacks.rng_state import RngState
 from seqexp.callbacks.validation_history import ValidationHistory
 
-__all__ = ["FigureLogger", "LastCheckpoint", "MonitoredMetricCheck", "NanGuard", "NonFiniteLossError", "OptunaPruning", "ResumeHint", "RngState", "RunGuards", "SaveOnSigterm", "ValidationHistory"]
+__all__ = ["Baselines", "FigureLogger", "LastCheckpoint", "MonitoredMetricCheck", "NanGuard", "NonFiniteLossError", "OptunaPruning", "ResumeHint", "RngState", "RunGuards", "SaveOnSigterm", "ValidationHistory"]

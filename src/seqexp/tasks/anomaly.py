@@ -38,8 +38,16 @@ import torch
 from torch import nn
 
 from seqexp.checks import ConfigError, Range, check_arguments
-from seqexp.data.spec import PredictionIndex
-from seqexp.metrics.anomaly import NEED_A_NORMAL_POINT, NEED_AN_ANOMALY, NEED_SCORES, THRESHOLD_RULES, ScoreCurve, anomaly_metrics, choose_threshold
+from seqexp.data.core.spec import PredictionIndex
+from seqexp.metrics.anomaly import (
+    NEED_A_NORMAL_POINT,
+    NEED_AN_ANOMALY,
+    NEED_SCORES,
+    THRESHOLD_RULES,
+    ScoreCurve,
+    anomaly_metrics,
+    choose_threshold,
+)
 from seqexp.metrics.point_scores import PointScores
 from seqexp.models.encoder import CELLS
 from seqexp.models.pooling import last_valid_step

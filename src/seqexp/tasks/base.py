@@ -13,7 +13,7 @@ import lightning as L
 import torch
 from torch import nn
 
-from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.data.core.spec import DataSpec, PredictionIndex
 from seqexp.lightning_internals import loggers_write_this_step
 from seqexp.models.encoder import build_encoder
 from seqexp.predictions import Columns, PredictionOutputs

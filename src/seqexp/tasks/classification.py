@@ -15,7 +15,7 @@ import torchmetrics
 from torch import nn
 
 from seqexp.checks import ConfigError, Range, check_arguments
-from seqexp.data.spec import PredictionIndex
+from seqexp.data.core.spec import PredictionIndex
 from seqexp.models.pooling import POOLINGS, AttentionPooling, pool_sequence
 from seqexp.predictions import Columns
 from seqexp.tasks.base import SequenceTask

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from seqexp.data.spec import PredictionIndex
+from seqexp.data.core.spec import PredictionIndex
 from seqexp.metrics.forecast import forecast_metrics, pinball_loss, quantile_metrics
 from seqexp.predictions import Columns, target_columns, time_columns
 from seqexp.tasks.instance_norm import window_statistics

@@ -8,7 +8,7 @@ import torch
 import torchmetrics
 from torch import nn
 
-from seqexp.data.spec import PredictionIndex
+from seqexp.data.core.spec import PredictionIndex
 from seqexp.models.pooling import last_valid_step
 from seqexp.predictions import Columns, target_columns
 from seqexp.tasks.base import SequenceTask

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from seqexp.data.errors import DataError
+from seqexp.data.core.errors import DataError
 
 # The Trainer keys a budget sets; one of them typed on the command line (or a debug= option) wins over the whole budget.
 TRAINER_KEYS = ("max_epochs", "max_steps", "val_check_interval", "check_val_every_n_epoch")

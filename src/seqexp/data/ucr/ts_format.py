@@ -26,7 +26,7 @@ from typing import Iterator
 
 import torch
 
-from seqexp.data.errors import DataError
+from seqexp.data.core.errors import DataError
 
 MISSING_VALUES = frozenset({"?", "nan"})
 BOOLEAN_KEYS = ("timestamps", "missing", "univariate", "equallength")

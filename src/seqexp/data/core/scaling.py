@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from seqexp.data.errors import DataError
+from seqexp.data.core.errors import DataError
 
 log = logging.getLogger(__name__)
 METHODS = ("standard", "minmax", "none")

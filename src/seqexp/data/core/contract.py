@@ -16,11 +16,17 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import lightning as L
 
-from seqexp.data.spec import DataSpec, PredictionIndex
+from seqexp.baselines.inputs import BaselineInputs
+from seqexp.checks import Range
+from seqexp.data.core.spec import DataSpec, PredictionIndex
+
+# Constructor arguments every DataModule takes, declared once: the config pass reads them off the signatures.
+BatchSize = Annotated[int, Range(ge=1)]
+Workers = Annotated[int, Range(ge=0)]  # DataLoader worker processes
 
 
 class SeqDataModule(L.LightningDataModule, abc.ABC):
@@ -70,6 +76,12 @@ class SeqDataModule(L.LightningDataModule, abc.ABC):
         return None
 
     def training_budget(self, accumulate_grad_batches: int = 1) -> tuple[dict[str, Any], dict[str, int]] | None:
-        """Trainer keyword arguments and callback settings sized to the data (``seqexp.data.budget.StepBudget``),
+        """Trainer keyword arguments and callback settings sized to the data (``seqexp.data.core.budget.StepBudget``),
         or ``None``. Called by ``seqexp.builder.data_budget``. Default: ``None`` (the trainer config's own length)."""
         return None
+
+    def baseline_inputs(self) -> BaselineInputs:
+        """The splits as the task's classical baselines need them (``seqexp.baselines.inputs``): the rows, scaling and
+        units the model is scored on. Called by ``seqexp.callbacks.Baselines`` when test ends. Default: refuses (the run
+        then records why it has no baselines)."""
+        raise NotImplementedError(f"{type(self).__name__} offers its splits to no baseline: it does not implement baseline_inputs")

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from seqexp.data.errors import DataError
+from seqexp.data.core.errors import DataError
 
 FORMATS = ("auto", "csv", "tsv", "jsonl")
 SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}

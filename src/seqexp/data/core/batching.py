@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from seqexp.data.resumable import EpochShuffleSampler, ResumableDataLoader
-from seqexp.data.spec import PredictionIndex
+from seqexp.data.core.resumable import EpochShuffleSampler, ResumableDataLoader
+from seqexp.data.core.spec import PredictionIndex
 
 Batch = dict[str, torch.Tensor]
 

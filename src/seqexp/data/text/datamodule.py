@@ -18,23 +18,24 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
-from seqexp.data.batching import keep_batch
-from seqexp.data.buckets import BucketBatchSampler
-from seqexp.data.contract import SeqDataModule
-from seqexp.data.errors import DataError
-from seqexp.data.padded import PaddedSequenceDataset
-from seqexp.data.resumable import EpochShuffleSampler, ResumableDataLoader
-from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
-from seqexp.data.split_files import check_split_files, held_out_share, split_paths
-from seqexp.data.splits import stratified_split
-from seqexp.data.table import location
-from seqexp.data.text_sources import TextDataError, TextRow, read_text_rows, rotten_tomatoes_path
-from seqexp.data.tokenize import Tokenizer, Vocabulary
+from seqexp.baselines.inputs import TextClassificationInputs
+from seqexp.data.core.batching import keep_batch
+from seqexp.data.core.buckets import BucketBatchSampler
+from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.padded import PaddedSequenceDataset
+from seqexp.data.core.resumable import EpochShuffleSampler, ResumableDataLoader
+from seqexp.data.core.spec import SPLITS, DataSpec, PredictionIndex
+from seqexp.data.core.splits import check_split_files, held_out_share, split_paths, stratified_split
+from seqexp.data.core.table import location
+from seqexp.data.text.sources import TextDataError, TextRow, read_text_rows, rotten_tomatoes_path
+from seqexp.data.text.vocabulary import Tokenizer, Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class TextEncoder:
 
 
 def split_examples(examples: list[Example], fractions: dict[str, float], seed: int) -> dict[str, list[Example]]:
-    """``examples`` per split, stratified by label (``seqexp.data.splits.stratified_split``)."""
+    """``examples`` per split, stratified by label (``seqexp.data.core.splits.stratified_split``)."""
     indices = stratified_split([label for _, label in examples], fractions, seed)
     return {split: [examples[i] for i in chosen] for split, chosen in indices.items()}
 
@@ -88,8 +89,8 @@ class TextDataModule(SeqDataModule):
         val_path: str | None = None,
         test_path: str | None = None,
         builtin_corpus: bool = True,
-        batch_size: int = 64,
-        num_workers: int = 0,
+        batch_size: BatchSize = 64,
+        num_workers: Workers = 0,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -275,6 +276,17 @@ class TextDataModule(SeqDataModule):
             targets = torch.tensor([label_ids[label] for _, label in examples], dtype=torch.long)
             self.datasets[split] = PaddedSequenceDataset(sequences, targets, padding_value=Vocabulary.padding_index)
         return self.datasets[split]
+
+    def baseline_inputs(self) -> TextClassificationInputs:
+        """Each split's texts with a label the model knows (those it is scored on) and the model's tokenizer, cut at
+        ``max_length`` tokens as the model's inputs are."""
+        self.prepare()
+        label_ids = {name: index for index, name in enumerate(self.class_names)}
+        kept = {split: [(text, label) for text, label in self.splits[split] if label in label_ids] for split in SPLITS}
+        return TextClassificationInputs({split: [text for text, _ in examples] for split, examples in kept.items()},
+                                        {split: torch.tensor([label_ids[label] for _, label in examples], dtype=torch.long)
+                                         for split, examples in kept.items()},
+                                        len(self.class_names), partial(self.tokenizer, limit=self.max_length))
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         """Training: shuffled by ``(seed, epoch)``, bucketed by length, resumable mid-epoch. Val/test: file order."""

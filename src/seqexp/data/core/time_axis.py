@@ -10,7 +10,7 @@ import re
 from collections.abc import Collection
 from pathlib import Path
 
-from seqexp.data.table import first_rows, is_missing
+from seqexp.data.core.table import first_rows, is_missing
 
 MIN_TIME_AXIS_ROWS = 3  # fewer rows are too few to call a column a time axis
 # A date or date-time cell: 2024-01, 2024/01/31, 31.01.2024, 2024-01-31T12:00:00Z, ... (never a number:

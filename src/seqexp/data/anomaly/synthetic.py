@@ -21,11 +21,13 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 
-from seqexp.data.anomaly_windows import SPLITS, AnomalyWindowsDataModule, check_int
-from seqexp.data.errors import DataError
+from seqexp.checks import Range, check_arguments
+from seqexp.data.anomaly.windows import SPLITS, AnomalyWindowsDataModule, check_int
+from seqexp.data.core.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class SyntheticAnomalyDataModule(AnomalyWindowsDataModule):
         num_components: int = 3,
         period_range: tuple[float, float] = (20.0, 100.0),
         trend_per_1000: float = 0.2,
-        noise_std: float = 0.05,
+        noise_std: Annotated[float, Range(ge=0, finite=True)] = 0.05,
         kinds: tuple[str, ...] | list[str] = KINDS,
         anomaly_rate: float = 0.03,
         anomaly_length: tuple[int, int] = (10, 40),
@@ -73,8 +75,7 @@ class SyntheticAnomalyDataModule(AnomalyWindowsDataModule):
         if not 2 <= self.period_range[0] <= self.period_range[1]:
             raise DataError(f"data.period_range={list(period_range)}: must be [low, high] with 2 <= low <= high")
         self.trend_per_1000 = float(trend_per_1000)
-        if noise_std < 0:
-            raise DataError(f"data.noise_std={noise_std}: must be >= 0")
+        check_arguments(type(self), "data", noise_std=noise_std)  # as the config pass does
         self.noise_std = float(noise_std)
         unknown = [kind for kind in kinds if kind not in KINDS]
         if unknown or not kinds:

@@ -20,11 +20,12 @@ from typing import Annotated, Any, Mapping
 
 import torch
 
+from seqexp.baselines.inputs import WindowRegressionInputs
 from seqexp.checks import ConfigError, Range, check_arguments
-from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
-from seqexp.data.contract import SeqDataModule
-from seqexp.data.errors import DataError
-from seqexp.data.spec import SPLITS, DataSpec
+from seqexp.data.core.batching import BatchedTensorDataset, TensorSplitLoaders
+from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.spec import SPLITS, DataSpec
 
 TARGETS = ("sin2cos", "lag", "forecast")
 
@@ -43,18 +44,18 @@ class SineDataModule(TensorSplitLoaders, SeqDataModule):
         window_length: Annotated[int, Range(ge=1)] = 20,
         lag_steps: int = 5,
         horizon: int = 10,
-        num_windows: dict[str, int] | None = None,
-        time_step: float = 0.1,
+        num_windows: dict[str, Annotated[int, Range(ge=1)]] | None = None,
+        time_step: Annotated[float, Range(gt=0, finite=True)] = 0.1,
         frequency_range: tuple[float, float] = (1.0, 1.0),
         phase_range: tuple[float, float] = (0.0, 0.0),
-        noise_std: float = 0.0,
+        noise_std: Annotated[float, Range(ge=0, finite=True)] = 0.0,
         split_fractions: dict[str, float] | None = None,
         burn_in_steps: int = 0,
         stateful: bool = False,
         shuffle: bool = True,
         chunks_per_batch: int = 1,
-        batch_size: int = 64,
-        num_workers: int = 0,
+        batch_size: BatchSize = 64,
+        num_workers: Workers = 0,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -121,7 +122,9 @@ class SineDataModule(TensorSplitLoaders, SeqDataModule):
         return low + (high - low) * torch.rand(count, 1, generator=generator, dtype=torch.float64)
 
     def _window_times(self, split: str, time_range: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
-        """(windows, steps) sample times. Stateful: one contiguous stream per batch row."""
+        """(windows, steps) sample times. A window starts at its first input step's time (``starts`` below; the
+        data layer's convention, ``seqexp.data.core.windows``); ``lag`` reads ``lag_steps`` earlier steps for its
+        targets, ``forecast`` the ``horizon`` steps after. Stateful: one contiguous stream per batch row."""
         count = self.num_windows[split]
         lead = self.lag_steps if self.target == "lag" else 0
         tail = self.horizon if self.target == "forecast" else 0
@@ -168,3 +171,10 @@ class SineDataModule(TensorSplitLoaders, SeqDataModule):
             return
         for split, time_range in self._time_ranges().items():
             self.datasets[split] = self._generate(split, time_range)
+
+    def baseline_inputs(self) -> WindowRegressionInputs:
+        """Every split's generated windows, as the model sees them."""
+        self.setup()
+        return WindowRegressionInputs({split: self.datasets[split].tensors["inputs"] for split in SPLITS},
+                                      {split: self.datasets[split].tensors["targets"] for split in SPLITS},
+                                      self.spec.burn_in_steps, horizon=self.target == "forecast")

@@ -21,13 +21,14 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader
 
-from seqexp.data.batching import BatchedTensorDataset, TensorSplitLoaders
-from seqexp.data.contract import SeqDataModule
-from seqexp.data.errors import DataError
-from seqexp.data.scaling import Scaler, restore_scaling
-from seqexp.data.spec import DataSpec, PredictionIndex
-from seqexp.data.splits import stratified_split
-from seqexp.data.ts_format import TsDataset, read_ts
+from seqexp.baselines.inputs import CaseClassificationInputs
+from seqexp.data.core.batching import BatchedTensorDataset, TensorSplitLoaders
+from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.scaling import Scaler, restore_scaling
+from seqexp.data.core.spec import DataSpec, PredictionIndex
+from seqexp.data.core.splits import stratified_split
+from seqexp.data.ucr.ts_format import TsDataset, read_ts
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,8 @@ class UCRDataModule(TensorSplitLoaders, SeqDataModule):
         test_path: str | None = None,
         val_fraction: float = 0.2,
         scaling: str = "standard",
-        batch_size: int = 16,
-        num_workers: int = 0,
+        batch_size: BatchSize = 16,
+        num_workers: Workers = 0,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -128,7 +129,7 @@ class UCRDataModule(TensorSplitLoaders, SeqDataModule):
         return [self.scaler.transform(case) for case in series]
 
     def state_dict(self) -> dict[str, Any]:
-        """The training cases' scaler, saved in every checkpoint (see ``seqexp.data.scaling.restore_scaling``)."""
+        """The training cases' scaler, saved in every checkpoint (see ``seqexp.data.core.scaling.restore_scaling``)."""
         return {"scaler": self.scaler.state_dict()} if self.scaler is not None else {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -174,6 +175,17 @@ class UCRDataModule(TensorSplitLoaders, SeqDataModule):
         for split, (series, labels) in parts.items():
             self.datasets[split] = self._dataset(self._scaled(series, train_series), labels)
         log.info("data: %s", ", ".join(f"{split} {len(dataset)} cases" for split, dataset in self.datasets.items()))
+
+    def baseline_inputs(self) -> CaseClassificationInputs:
+        """Each split's cases (unpadded, scaled as the model sees them) and class ids; no val without a validation split."""
+        self.setup()
+        cases, labels = {}, {}
+        for split in [split for split in ("train", "val", "test") if split in self.datasets]:
+            tensors = self.datasets[split].tensors
+            lengths = tensors.get("lengths", torch.full((len(tensors["inputs"]),), tensors["inputs"].shape[1]))
+            cases[split] = [case[:length] for case, length in zip(tensors["inputs"], lengths.tolist())]
+            labels[split] = tensors["targets"]
+        return CaseClassificationInputs(cases, labels, len(self.class_names))
 
     def val_dataloader(self) -> DataLoader | list:
         """No loader without a validation split (``val_fraction=0``): Lightning then skips validation."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from seqexp.data.errors import DataError
+from seqexp.data.core.errors import DataError
 
 PAD, UNK = "<pad>", "<unk>"
 LEVELS = ("word", "char")

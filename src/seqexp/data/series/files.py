@@ -1,5 +1,5 @@
 """Reading one series from the user's file for ``data=series``: numeric columns (CSV, TSV, JSONL or a ``.npy``
-array, through ``seqexp.data.table``), an optional time column, and, when the user names neither
+array, through ``seqexp.data.core.table``), an optional time column, and, when the user names neither
 columns nor a time column, leaving out a column that is plainly a time axis (a row counter, a year, dates)
 with a warning rather than forecasting it beside the values.
 """
@@ -14,9 +14,9 @@ from typing import Collection, Sequence
 import numpy as np
 import torch
 
-from seqexp.data.errors import DataError
-from seqexp.data.table import apply_missing, is_array_file, parse_number, read_columns, read_header
-from seqexp.data.time_axis import time_axis_candidates, time_axis_reason
+from seqexp.data.core.errors import DataError
+from seqexp.data.core.table import apply_missing, is_array_file, parse_number, read_columns, read_header
+from seqexp.data.core.time_axis import time_axis_candidates, time_axis_reason
 
 log = logging.getLogger(__name__)
 

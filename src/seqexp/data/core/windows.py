@@ -4,6 +4,11 @@ A window dataset holds the series once (in memory, or a memory-mapped ``.npy``) 
 windows' first steps (``WindowStarts``: first, stride, last); a batch gathers its windows when it is
 fetched, with one fancy index. A 5M-point series with windows of 32 steps then costs its 5M values,
 not 160M copies of them.
+
+One convention for every family: a window's start is its first input row, the first step the model reads.
+What a family places elsewhere is counted from it: a forecast's first target row (``origin``, series) is
+``start + input_length``; an anomaly window's ``starts`` are the same rows, relative to its split's first point;
+sine windows, drawn at times rather than rows, start at the time of their first input step.
 """
 
 from __future__ import annotations

@@ -1,0 +1,56 @@
+"""The classical baselines of the run's task, computed at the end of test on the splits the model sees.
+
+The DataModule hands its splits over (``SeqDataModule.baseline_inputs``); ``seqexp.baselines`` scores each baseline
+with the model's own metric functions; this callback logs the figures as ``baseline/<name>/<split>/<metric>``, so
+they reach every logger (TensorBoard's scalars), ``trainer.callback_metrics`` and, through ``seqexp.train``,
+``metrics.json`` beside the model's. A baseline that cannot be computed is kept in :attr:`Baselines.skipped` with
+the reason, which ``metrics.json`` records as ``baselines_skipped``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import lightning as L
+
+from seqexp.baselines import AnomalyScoring, BaselineOptions, compute_baselines, headline_metric
+from seqexp.tasks.anomaly import AnomalyTask
+
+log = logging.getLogger(__name__)
+
+
+class Baselines(L.Callback):
+    def __init__(self, dtw: bool = False, anomaly_windows: list[int] | None = None, text_strengths: list[float] | None = None) -> None:
+        defaults = BaselineOptions()
+        self.options = BaselineOptions(dtw=dtw, anomaly_windows=tuple(anomaly_windows or defaults.anomaly_windows),
+                                       text_strengths=tuple(text_strengths or defaults.text_strengths))
+        self.figures: dict[str, float] = {}  # "baseline/<name>/<split>/<metric>" -> value
+        self.skipped: dict[str, str] = {}  # baseline name -> why it has no figures
+        self.headline: tuple[str, str] | None = None  # (val metric, min | max) compared when the run's monitor has no baseline
+        self.ran = False  # whether test ended with this callback: figures and skipped are the run's
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        started, self.ran = time.perf_counter(), True
+        try:
+            inputs = trainer.datamodule.baseline_inputs()
+        except NotImplementedError as error:
+            self.skipped = {"all": str(error)}
+            log.info("baselines: none (%s)", error)
+            return
+        options = self.options
+        if isinstance(pl_module, AnomalyTask):  # scored at the task's threshold rule and VUS settings
+            options = BaselineOptions(options.dtw, options.anomaly_windows, options.text_strengths, AnomalyScoring(
+                dict(pl_module.threshold_settings), pl_module.ucr_tolerance, pl_module.vus_window, pl_module.vus_thresholds))
+        self.figures, self.skipped = {}, {}
+        for name, outcome in compute_baselines(inputs, options).items():
+            if isinstance(outcome, str):
+                self.skipped[name] = outcome
+                continue
+            self.figures.update({f"baseline/{name}/{metric}": value for metric, value in outcome.items()})
+        self.headline = headline_metric(inputs)
+        for tag, value in self.figures.items():
+            pl_module.log(tag, value)
+        log.info("baselines: %d figures of %s in %.2f s%s", len(self.figures),
+                 ", ".join(sorted({tag.split("/")[1] for tag in self.figures})) or "none", time.perf_counter() - started,
+                 "".join(f"; {name}: {reason}" for name, reason in self.skipped.items()))

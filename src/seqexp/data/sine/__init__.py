@@ -1,0 +1,5 @@
+"""Sine/cos series generated in memory (``data=sine``)."""
+
+from seqexp.data.sine.datamodule import SineDataModule
+
+__all__ = ["SineDataModule"]
