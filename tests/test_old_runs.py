@@ -5,22 +5,38 @@
 scheduler=plateau``) and ``anomaly_3063847`` (at 3063847, the main before optimizers and schedulers became
 ``_target_`` configs: ``task.mode=reconstruction model=gru optim=adamw scheduler=cosine``). Their checkpoints and
 configs name the optimizer and scheduler the old way (``name: sgd``, ``name: cosine`` with ``t_max``).
+``anomaly_csv_7e8c8d0`` (at 7e8c8d0, from ``tests/fixtures/anomaly/series_with_gaps.csv`` and ``windows.csv``,
+named relative to the folder it ran in) names its DataModule by its path before the data layer was regrouped,
+``seqexp.data.anomaly_real.CSVAnomalyDataModule``.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from helpers import compose_train, read_metrics, run_cli
+from seqexp.config import validate_config
+from seqexp.data.anomaly import CSVAnomalyDataModule, RealAnomalyDataModule
 from seqexp.tasks.optim import build_scheduler, current_form
 
-OLD_RUNS = Path(__file__).parent / "fixtures" / "old_runs"
+FIXTURES = Path(__file__).parent / "fixtures"
+OLD_RUNS = FIXTURES / "old_runs"
+# `_target_`s that runs saved before the data layer was regrouped name, at the path they had then
+MOVED_TARGETS = {
+    "anomaly_csv": ("seqexp.data.anomaly_real.CSVAnomalyDataModule", CSVAnomalyDataModule),
+    "anomaly_real": ("seqexp.data.anomaly_real.RealAnomalyDataModule", RealAnomalyDataModule),
+}
+# Metrics whose definition changed since the run was trained (CHANGELOG): false alarms count flagged normal points
+# per 1,000 normal points since issue 23 (7e8c8d0 counted runs of flags per 1,000 points).
+REDEFINED = {"test/false_alarms_per_1k"}
 RUNS = ("sine_7e8c8d0", "anomaly_3063847")
 
 
@@ -77,3 +93,36 @@ def test_an_old_run_resumes_as_if_never_stopped(old_run: Path, tmp_path: Path) -
     resumed, whole = read_metrics(tmp_path / "resumed"), read_metrics(tmp_path / "whole")
     assert resumed["global_step"] == whole["global_step"] == 6
     assert resumed["metrics"] == pytest.approx(whole["metrics"], rel=1e-6)  # val/mae: 0.63118696 and 0.63118702 (summation order)
+
+
+@pytest.mark.parametrize("option", sorted(MOVED_TARGETS))
+def test_a_moved_datamodule_path_builds_the_new_class_and_warns_naming_its_path(option: str) -> None:
+    old_target, new_class = MOVED_TARGETS[option]
+    user_file = [f"data.path={FIXTURES / 'anomaly' / 'plain.csv'}", "data.label_column=label"] if option == "anomaly_csv" else []
+    cfg = compose_train(f"data={option}", *user_file)
+    cfg.data._target_ = old_target
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        validate_config(cfg)  # the config pass binds the old path to the class's signature
+        datamodule = instantiate(cfg.data)
+    assert type(datamodule) is new_class
+    moved = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert any(f"seqexp.data.anomaly.{new_class.__name__}" in message for message in moved), moved
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("old_run", ["anomaly_csv_7e8c8d0"], indirect=True)
+def test_an_old_run_naming_a_moved_datamodule_evaluates_and_predicts_as_it_did(old_run: Path, tmp_path: Path) -> None:
+    assert "_target_: seqexp.data.anomaly_real.CSVAnomalyDataModule" in (old_run / ".hydra" / "config.yaml").read_text()
+    user_folder = tmp_path / "user"  # where the run's relative data.path and data.windows_path point
+    user_folder.mkdir()
+    for name in ("series_with_gaps.csv", "windows.csv"):
+        shutil.copy(FIXTURES / "anomaly" / name, user_folder)
+    checkpoint = old_run / "checkpoints" / "last.ckpt"  # also the best: the last of two epochs
+    run_cli("eval", f"ckpt_path={checkpoint}", run_dir=tmp_path / "eval", cwd=user_folder)
+    tested = {name: value for name, value in json.loads((old_run / "metrics.json").read_text())["metrics"].items()
+              if name.startswith("test/") and name not in REDEFINED}
+    evaluated = read_metrics(tmp_path / "eval")["metrics"]
+    assert len(tested) == 12 and {name: evaluated[name] for name in tested} == tested
+    run_cli("predict", f"ckpt_path={checkpoint}", f"output_file={tmp_path / 'predictions.csv'}", cwd=user_folder)
+    assert (tmp_path / "predictions.csv").read_text().splitlines() == (old_run / "predictions" / "test.csv").read_text().splitlines()
