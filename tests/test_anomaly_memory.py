@@ -8,6 +8,7 @@ indices until predict ended, and the file's text was built whole. `scripts/memor
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import subprocess
@@ -94,6 +95,27 @@ def test_a_short_series_is_drawn_point_for_point() -> None:
     plt.close(figure)
 
 
+def test_drawing_a_long_series_holds_a_few_bytes_per_point() -> None:
+    """The test figure of a 5M-point file draws 1.5M points: choosing each column's lowest and highest point
+    sorted every point by column and value (int64 and float64 copies, about 40 bytes a point at once) and the
+    labelled runs were found in int64; now the columns are found a chunk at a time and the runs in one byte a point."""
+    points = 1_000_000
+    steps = np.arange(points) + 3_500_000
+    rng = np.random.default_rng(2)
+    labels = (steps % 10_000 >= 9_990).astype(np.uint8)
+    series = (np.sin(steps / 8.0) + 3.0 * labels)[:, None]  # (points, 1) float64, as read
+    scores = (rng.random(points) + 5.0 * labels).astype(np.float32)
+    plt.close(anomaly_figure(steps[:5_000], series[:5_000], ("value",), scores[:5_000], labels[:5_000], 3.0, "warm-up"))
+    tracemalloc.start()
+    try:
+        figure = anomaly_figure(steps, series, ("value",), scores, labels, 3.0, "test")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    plt.close(figure)
+    assert peak < 8 * points, f"{peak / points:.1f} bytes a point"
+
+
 def test_writing_a_prediction_file_holds_a_bounded_share_of_its_text(tmp_path: Path) -> None:
     rows = 50_000
     table = {"step": torch.arange(rows), "value": torch.rand(rows, dtype=torch.float64), "score": torch.rand(rows),
@@ -114,13 +136,22 @@ def test_writing_a_prediction_file_holds_a_bounded_share_of_its_text(tmp_path: P
 def test_the_default_run_keeps_nothing_per_window_while_predicting_and_draws_a_bounded_figure(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`python -m seqexp.train data=anomaly_csv data.path=<file> data.label_column=label` with every default but
-    the training length, on 40k points: between the start of `trainer.predict` and the prediction table, Python
-    holds at most a few bytes per predicted window (the predict loop kept each batch's outputs and each window's
-    sample index, about 50 bytes a window), and the test figure's lines have at most a few thousand points."""
+    the training length, on 40k points: when `trainer.predict` starts, no per-point array of the val or test split
+    is alive (the task held both splits' scores, labels, positions and inputs to the end of the run, and a drawn
+    figure's frames held the split's values until a full garbage collection); between the start of predicting
+    and the prediction table, Python holds at most a few bytes per predicted window (the predict loop kept each
+    batch's outputs and each window's sample index, about 50 bytes a window), and the test figure's lines have
+    at most a few thousand points."""
     data = labelled_csv(tmp_path / "series.csv", 40_000)
     held: dict[str, int] = {}
+    split_lengths = {8_000, 12_000}  # val and test points (the default 0.5 / 0.2 / 0.3 split)
+    alive: list[tuple[int, ...]] = []
+    own_predict_start = AnomalyTask.on_predict_start
 
     def on_predict_start(task: AnomalyTask) -> None:
+        own_predict_start(task)
+        alive.extend(tuple(tensor.shape) for tensor in gc.get_objects()  # reachable, or in cycles not yet collected
+                     if isinstance(tensor, torch.Tensor) and tensor.dim() and tensor.shape[0] in split_lengths)
         tracemalloc.start()
         held["start"] = tracemalloc.get_traced_memory()[0]
 
@@ -131,7 +162,7 @@ def test_the_default_run_keeps_nothing_per_window_while_predicting_and_draws_a_b
         tracemalloc.stop()
         return prediction_table(task, outputs, index)
 
-    monkeypatch.setattr(AnomalyTask, "on_predict_start", on_predict_start, raising=False)
+    monkeypatch.setattr(AnomalyTask, "on_predict_start", on_predict_start)
     monkeypatch.setattr(AnomalyTask, "prediction_table", measured_prediction_table)
     figures: list = []
     draw = plotting.anomaly_figure
@@ -143,6 +174,7 @@ def test_the_default_run_keeps_nothing_per_window_while_predicting_and_draws_a_b
     finally:
         if tracemalloc.is_tracing():
             tracemalloc.stop()
+    assert alive == []
     windows = 12_000  # the test split's points, one scored window each
     assert held["end"] - held["start"] < 10 * windows, f"{(held['end'] - held['start']) / windows:.1f} bytes a window"
     with open(run_dir / "predictions" / "test.csv", newline="") as handle:

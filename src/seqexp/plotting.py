@@ -6,6 +6,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from seqexp.metrics.range_aware import ranges
+
 
 def _pyplot() -> Any:
     import matplotlib
@@ -111,30 +113,38 @@ def forecast_figure(origins: np.ndarray, forecasts: np.ndarray, truths: np.ndarr
 
 SERIES_PANELS = 4  # up to this many value columns get a panel (and a y scale) each; more share one panel
 PLOT_COLUMNS = 2_000  # columns across the x axis a long series is drawn with (more than the figure has pixels)
+CHUNK = 1 << 16  # points placed in their columns at a time
 
 
 def column_extremes(x: np.ndarray, y: np.ndarray, span: tuple[float, float], columns: int = PLOT_COLUMNS) -> np.ndarray:
     """Which points of a line over sorted ``x`` to draw (their indices, in order): with more than
     ``2 * columns`` points, the first, the last and the lowest and highest of each of ``columns`` equal
-    columns across ``span`` (x's first to last step), which draw the same picture at that resolution (a
-    spike stays, however narrow); else every point. Memory and time to draw stay bounded on any length."""
+    columns across ``span`` (x's first to last step; ties: the first lowest, the last highest), which draw
+    the same picture at that resolution (a spike stays, however narrow); else every point. Memory and time
+    to draw stay bounded on any length: the columns are found ``CHUNK`` points at a time, then searched one by one."""
     if len(x) <= 2 * columns:
         return np.arange(len(x))
-    column = np.minimum(((x - span[0]) * (columns / max(span[1] - span[0], 1))).astype(np.int64), columns - 1)
-    firsts = np.flatnonzero(np.diff(column, prepend=-1))  # where each column's points start (x is sorted)
-    order = np.lexsort((y, column))  # by column, then by value: a column's lowest comes first, its highest last
-    lasts = np.append(firsts[1:], len(x)) - 1
-    return np.unique(np.concatenate([order[firsts], order[lasts], [0, len(x) - 1]]))
+    scale = columns / max(span[1] - span[0], 1)
+    firsts, previous = [], -1  # where each column's points start (x is sorted, so a column's points are contiguous)
+    for start in range(0, len(x), CHUNK):
+        column = np.minimum(((x[start : start + CHUNK] - span[0]) * scale).astype(np.int64), columns - 1)
+        firsts.extend((start + np.flatnonzero(np.diff(column, prepend=previous))).tolist())
+        previous = column[-1]
+    drawn = [0, len(x) - 1]
+    for first, end in zip(firsts, firsts[1:] + [len(x)]):
+        part = y[first:end]
+        drawn += [first + int(np.argmin(part)), end - 1 - int(np.argmax(part[::-1]))]
+    return np.unique(drawn)
 
 
 def labelled_spans(steps: np.ndarray, labels: np.ndarray, width: float) -> list[tuple[float, float]]:
     """The x extent of each run of labelled points (from half a step before its first to half a step after its
     last); with ``width`` > 0 (a drawing column's), runs closer than that are one span and a narrower span is
     widened to it around its centre, so every labelled run stays visible and they number at most the columns."""
-    edges = np.diff(np.concatenate([[0], labels.astype(np.int8), [0]]))
+    starts, lasts = ranges(labels != 0)
     spans: list[list[float]] = []
-    for start, end in zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()):
-        left, right = float(steps[start]) - 0.5, float(steps[end - 1]) + 0.5
+    for start, last in zip(starts.tolist(), lasts.tolist()):
+        left, right = float(steps[start]) - 0.5, float(steps[last]) + 0.5
         if right - left < width:
             centre = (left + right) / 2
             left, right = centre - width / 2, centre + width / 2

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+
 import lightning as L
 from lightning.pytorch.loggers import TensorBoardLogger
+
+from seqexp.allocator import release_freed_memory
 
 
 class FigureLogger(L.Callback):
@@ -26,6 +30,8 @@ class FigureLogger(L.Callback):
             import matplotlib.pyplot as plt
 
             plt.close(figure)
+        gc.collect()  # drawing leaves reference cycles (a figure, frames that hold the split's arrays) until a full collection
+        release_freed_memory()
 
     # *_end, not *_epoch_end: Lightning calls callbacks' epoch-end hooks before the task's own, and
     # tasks that summarise an epoch there (anomaly scores, confusion matrices) must have done so.

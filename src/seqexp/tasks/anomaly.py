@@ -37,6 +37,7 @@ from typing import Annotated, Any, Literal, Mapping
 import torch
 from torch import nn
 
+from seqexp.allocator import release_freed_memory
 from seqexp.checks import ConfigError, Range, check_arguments
 from seqexp.data.core.spec import PredictionIndex
 from seqexp.metrics.anomaly import (
@@ -103,7 +104,7 @@ class AnomalyTask(SequenceTask):
         # Chosen on validation; a buffer so that checkpoints carry it. nan = not chosen yet.
         self.register_buffer("threshold", torch.tensor(float("nan")))
         self._points: dict[str, PointScores] = {}  # per split: per-point score sums of the epoch so far
-        self._series: dict[str, dict[str, torch.Tensor]] = {}
+        self._series: dict[str, dict[str, torch.Tensor]] = {}  # the last epoch's split, until its figure is drawn
         self._warned: set[tuple[str, str]] = set()  # (split, cause): each warning once per run
 
     @classmethod
@@ -189,7 +190,8 @@ class AnomalyTask(SequenceTask):
             **anomaly_metrics(scores, labels, threshold, self.ucr_tolerance, self.vus_window, self.vus_thresholds, curve),
         }
         del curve
-        self._series[stage] = {**series, "threshold": torch.tensor(threshold)}
+        release_freed_memory()  # the sums, sorts and flags of this split: not resident under the next phase
+        self._series = {stage: {**series, "threshold": torch.tensor(threshold)}}  # not the previous split's: O(points) each
         if not bool(labels.any()):
             self._warn_once(
                 stage, "metrics",
@@ -228,6 +230,10 @@ class AnomalyTask(SequenceTask):
         if self.global_rank == 0:
             log.warning(message)
 
+    def on_predict_start(self) -> None:
+        self._series.clear()  # a split whose figure was not drawn (no TensorBoard logger): not held while predicting
+        release_freed_memory()
+
     def predict_batch(self, batch: Batch) -> Batch:
         """Each window's scored steps ``(batch, steps)`` (forecast mode: the last ``horizon``; reconstruction:
         all), the position of its first scored step (``starts``) and their labels (uint8): what the
@@ -250,7 +256,8 @@ class AnomalyTask(SequenceTask):
         points, scores = series["points"], series["scores"]
         columns = time_columns(index, points)
         if index.values is not None:
-            columns.update({name: torch.as_tensor(index.values)[points, k] for k, name in enumerate(index.names)})
+            values = point_values(index, points)
+            columns.update({name: values[:, k].contiguous() for k, name in enumerate(index.names)})  # one feature: no copy
         threshold = self.threshold.detach().cpu()
         columns.update(score=scores, threshold=threshold.expand(len(scores)), flag=(scores >= threshold).long())
         if index.truth:
@@ -265,10 +272,10 @@ class AnomalyTask(SequenceTask):
             return {}
         from seqexp.plotting import anomaly_figure
 
-        series = self._series[stage]
+        series = self._series.pop(stage)  # drawn once: the series is not held into the next phase
         points = series["points"]
         if index is not None and index.values is not None:
-            values, names = torch.as_tensor(index.values)[points].numpy(), index.names
+            values, names = point_values(index, points).numpy(), index.names
         else:
             index, values = PredictionIndex(), series["series"].numpy()
             names = tuple(f"feature {feature} (scaled)" for feature in range(values.shape[1]))
@@ -276,6 +283,13 @@ class AnomalyTask(SequenceTask):
         figure = anomaly_figure(index.first_step + points.numpy(), values, names, series["scores"].numpy(), series["labels"].numpy(),
                                 float(series["threshold"]), title, index.times, index.first_step)
         return {f"{stage}/anomaly_scores": figure}
+
+
+def point_values(index: PredictionIndex, points: torch.Tensor) -> torch.Tensor:
+    """The index's values ``(points, feature)`` at the scored ``points`` (distinct positions of the split, in
+    order): the values themselves, not a copy, when every point was scored (as a full evaluation scores them)."""
+    values = torch.as_tensor(index.values)
+    return values if len(points) == len(values) else values[points]
 
 
 class ScoredPoints(PredictionOutputs):
