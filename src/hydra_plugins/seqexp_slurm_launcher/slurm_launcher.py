@@ -8,16 +8,18 @@ from typing import Sequence
 if find_spec("hydra_plugins.hydra_submitit_launcher") is not None:  # the `cluster` extra
     from hydra.core.utils import JobReturn
     from hydra_plugins.hydra_submitit_launcher import submitit_launcher
-    from submitit.core.utils import UncompletedJobError
-    from submitit.slurm.slurm import SlurmJob
-
-    from ._squeue import SqueueInfoWatcher, keeps_accounting
 
     class SeqexpSlurmLauncher(submitit_launcher.SlurmLauncher):
         """Each job of the sweep is one task of a SLURM job array (``SlurmLauncher``); the sweep waits for them all,
         through ``squeue`` where the cluster keeps no accounting."""
 
         def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+            # submitit is imported here, not when Hydra scans the plugins at every start (as hydra-submitit-launcher does)
+            from submitit.core.utils import UncompletedJobError  # noqa: PLC0415
+            from submitit.slurm.slurm import SlurmJob  # noqa: PLC0415
+
+            from ._squeue import SqueueInfoWatcher, keeps_accounting  # noqa: PLC0415
+
             if not isinstance(SlurmJob.watcher, SqueueInfoWatcher) and not keeps_accounting():
                 SlurmJob.watcher = SqueueInfoWatcher(delay_s=60)  # the watcher all of submitit's SLURM jobs share
             try:
