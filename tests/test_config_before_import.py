@@ -1,0 +1,103 @@
+"""A config mistake is answered before torch and Lightning are imported (issue 24 item 2): the entry points import
+them only once the config pass holds, and the pass reads the signatures of seqexp's own classes from their source
+(seqexp.signatures), as Python would find them after importing."""
+
+from __future__ import annotations
+
+import inspect
+import zipfile
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf, open_dict
+
+from helpers import compose_train, run_cli
+from seqexp.checks import declared_types, locate, merged_declarations
+from seqexp.signatures import Unread, read_signature
+
+CONF = Path(__file__).parents[1] / "src" / "seqexp" / "conf"
+IMPORT_TIMES = {"PYTHONPROFILEIMPORTTIME": "1"}  # python -X importtime: a stderr line for each module imported
+
+
+def imported(stderr: str) -> set[str]:
+    """The modules a run imported, from its ``-X importtime`` lines."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:") and "|" in line}
+
+
+def error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("Error:")]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.hidden_size=-3"], "Error: invalid config: model.hidden_size=-3: must be an integer >= 1"),
+        (["task.pooling=sum", "data=text"], "Error: invalid config: task.pooling='sum': must be one of ['last', 'mean', 'max', 'attention']"),
+        (["+data.windw_length=8"], "Error: invalid config: data.windw_length: not a key of SineDataModule; the keys are ['target'"),
+        (["model=lstm_fcn", "model.fcn.kernel_sizes=[3,0]"], "Error: invalid config: model.fcn.kernel_sizes=[3, 0]: must be a list of integers >= 1"),
+        (["+model.conv.layer=2"], "Error: invalid config: model.conv.layer: not a model key; the keys are ['architecture', 'cell'"),
+    ],
+)
+def test_train_answers_a_config_mistake_without_importing_torch(overrides: list[str], message: str, tmp_path: Path) -> None:
+    result = run_cli("train", *overrides, run_dir=tmp_path, check=False, env=IMPORT_TIMES)
+    modules = imported(result.stderr)
+    assert result.returncode == 1
+    assert len(error_lines(result.stderr)) == 1 and error_lines(result.stderr)[0].startswith(message)
+    assert "seqexp.signatures" in modules  # the pass read the source (and the import profile was read)
+    assert not {"torch", "lightning"} & modules
+
+
+def test_eval_binds_the_runs_data_config_with_its_overrides(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / "checkpoints").mkdir()
+    saved = compose_train()
+    with open_dict(saved):
+        saved.pop("hydra")  # as Hydra saves a run's config
+    OmegaConf.save(saved, run / ".hydra" / "config.yaml")
+    zipfile.ZipFile(run / "checkpoints" / "last.ckpt", "w").close()  # a whole file: the pass comes before loading it
+    result = run_cli("eval", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "+data.batch_size=0", run_dir=tmp_path / "eval",
+                     check=False, env=IMPORT_TIMES)
+    assert result.returncode == 1
+    assert error_lines(result.stderr) == ["Error: invalid config: data.batch_size=0: must be an integer >= 1"]
+    assert "Traceback" not in result.stderr
+    assert not {"torch", "lightning"} & imported(result.stderr)
+
+
+def seqexp_targets() -> list[str]:
+    """Every ``_target_`` of seqexp's own in conf/, and the classes the `model` section selects."""
+    targets = {target for path in CONF.rglob("*.yaml") for target in _targets(OmegaConf.to_container(OmegaConf.load(path)))}
+    return sorted(target for target in targets if target.startswith("seqexp.")) + [
+        "seqexp.models.encoder.RecurrentEncoder", "seqexp.models.encoder.LSTMFCNEncoder", "seqexp.tasks.regression.RegressionTask"]
+
+
+def _targets(node: object) -> list[str]:
+    if isinstance(node, dict):
+        own = [str(node["_target_"])] if "_target_" in node else []
+        return own + [target for value in node.values() for target in _targets(value)]
+    return [target for value in node for target in _targets(value)] if isinstance(node, list) else []
+
+
+@pytest.mark.parametrize("target", seqexp_targets())
+def test_the_source_tells_what_importing_tells(target: str) -> None:
+    """Parameters, their kinds and defaults, and the declarations the checks read: the same from the source as from
+    the imported class; a class the source cannot tell is left to the pass that imports it."""
+    cls = locate(target)
+    try:
+        read = read_signature(target)
+    except Unread:
+        assert not target.startswith(("seqexp.data.", "seqexp.tasks.", "seqexp.models.")), f"{target}: our own classes must be read"
+        return
+    signature = inspect.signature(cls)
+    assert [(p.name, p.kind, p.default is p.empty) for p in read.signature.parameters.values()] == [
+        (p.name, p.kind, p.default is p.empty) for p in signature.parameters.values()]
+    hints = {name: value for name, value in merged_declarations(read.annotations).items() if name not in read.unread}
+    assert {name: repr(value) for name, value in hints.items()} == {
+        name: repr(value) for name, value in declared_types(cls).items() if name in hints}
+    assert set(declared_types(cls)) - set(hints) <= read.unread
+
+
+def test_a_package_reexport_and_its_module_name_the_same_class() -> None:
+    assert read_signature("seqexp.tasks.RegressionTask").signature == read_signature("seqexp.tasks.regression.RegressionTask").signature
+    with pytest.raises(Unread):
+        read_signature("lightning.pytorch.Trainer")  # another library's: bound once imported
