@@ -99,13 +99,13 @@ start() {
 }
 
 stop() {
+    local pids=()
     for daemon in slurmd slurmctld munged; do
-        if pid_alive "$dir/$daemon.pid"; then
-            local pid
-            pid=$(cat "$dir/$daemon.pid")
-            kill "$pid"
-            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        fi
+        pid_alive "$dir/$daemon.pid" && pids+=("$(cat "$dir/$daemon.pid")")
+    done
+    [ ${#pids[@]} = 0 ] || kill "${pids[@]}"
+    for pid in "${pids[@]}"; do  # each takes a second or two to save its state and exit
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     done
     echo "SLURM cluster in $dir stopped"
 }

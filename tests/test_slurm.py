@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -87,7 +88,7 @@ def test_each_sweep_job_is_a_slurm_job_the_sweep_waits_and_a_failed_job_makes_it
 def test_a_requeued_job_saves_last_ckpt_on_sigterm_and_resumes_from_it(slurm: dict[str, str], tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
     # Trains for 6 s of training time (Lightning's Timer, which a resumed fit continues), on any machine's speed.
-    command = ["python", "-m", "seqexp.train", "-m", *LAUNCHER, *TINY, "trainer.max_epochs=-1", "+trainer.max_time=00:00:00:06",
+    command = [sys.executable, "-m", "seqexp.train", "-m", *LAUNCHER, *TINY, "trainer.max_epochs=-1", "+trainer.max_time=00:00:00:06",
                "ckpt_path=last", f"hydra.sweep.dir={sweep_dir}"]
     sweep = subprocess.Popen(command, env={**os.environ, **slurm}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     last = sweep_dir / "0" / "checkpoints" / "last.ckpt"
@@ -122,7 +123,7 @@ def test_an_optuna_search_runs_its_trials_as_slurm_jobs_over_one_storage(slurm: 
 
 def test_a_job_slurm_ends_without_a_result_ends_the_sweep_with_one_error_line(slurm: dict[str, str], tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
-    command = ["python", "-m", "seqexp.train", "-m", *LAUNCHER, *TINY, f"hydra.sweep.dir={sweep_dir}"]
+    command = [sys.executable, "-m", "seqexp.train", "-m", *LAUNCHER, *TINY, f"hydra.sweep.dir={sweep_dir}"]
     sweep = subprocess.Popen(command, env={**os.environ, **slurm}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while not list(sweep_dir.glob(".submitit/*/*_submitted.pkl")) and sweep.poll() is None:
         time.sleep(0.1)
