@@ -136,7 +136,8 @@ def test_writing_a_prediction_file_holds_a_bounded_share_of_its_text(tmp_path: P
 def test_the_default_run_keeps_nothing_per_window_while_predicting_and_draws_a_bounded_figure(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`python -m seqexp.train data=anomaly_csv data.path=<file> data.label_column=label` with every default but
-    the training length, on 40k points: when `trainer.predict` starts, no per-point array of the val or test split
+    the training length, on 40k points: the prediction table holds flag and truth in a byte a row, and when
+    `trainer.predict` starts no per-point array of the val or test split
     is alive (the task held both splits' scores, labels, positions and inputs to the end of the run, and a drawn
     figure's frames held the split's values until a full garbage collection); between the start of predicting
     and the prediction table, Python holds at most a few bytes per predicted window (the predict loop kept each
@@ -160,7 +161,9 @@ def test_the_default_run_keeps_nothing_per_window_while_predicting_and_draws_a_b
     def measured_prediction_table(task: AnomalyTask, outputs, index):
         held["end"] = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
-        return prediction_table(task, outputs, index)
+        table = prediction_table(task, outputs, index)
+        held["table bytes a row"] = sum(column.element_size() for column in table.values() if column.stride(0))  # threshold: one value
+        return table
 
     monkeypatch.setattr(AnomalyTask, "on_predict_start", on_predict_start)
     monkeypatch.setattr(AnomalyTask, "prediction_table", measured_prediction_table)
@@ -175,6 +178,7 @@ def test_the_default_run_keeps_nothing_per_window_while_predicting_and_draws_a_b
         if tracemalloc.is_tracing():
             tracemalloc.stop()
     assert alive == []
+    assert held["table bytes a row"] == 8 + 8 + 4 + 1 + 1  # step, value (as read), score, flag and truth (int64 before)
     windows = 12_000  # the test split's points, one scored window each
     assert held["end"] - held["start"] < 10 * windows, f"{(held['end'] - held['start']) / windows:.1f} bytes a window"
     with open(run_dir / "predictions" / "test.csv", newline="") as handle:

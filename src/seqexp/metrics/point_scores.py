@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 import torch
 
-from seqexp.allocator import release_freed_memory
 from seqexp.metrics.anomaly import smooth
 
 # ``reduce(tensor, op)`` with op "sum" or "max": the strategy's all-reduce under DDP.
@@ -51,7 +50,6 @@ class PointScores:
         self.written = torch.cat([self.written, self.written.new_zeros(extra)])
         if self.values is not None:
             self.values = torch.cat([self.values, self.values.new_zeros(extra, self.values.shape[1])])
-        release_freed_memory()  # the arrays just replaced: growing by doubling leaves no trail of them resident
 
     def to(self, device: torch.device) -> None:
         """Move the sums (and what is kept with them) to ``device``."""

@@ -259,9 +259,10 @@ class AnomalyTask(SequenceTask):
             values = point_values(index, points)
             columns.update({name: values[:, k].contiguous() for k, name in enumerate(index.names)})  # one feature: no copy
         threshold = self.threshold.detach().cpu()
-        columns.update(score=scores, threshold=threshold.expand(len(scores)), flag=(scores >= threshold).long())
+        # flag and truth 0/1 in a byte a point (a Parquet file's columns are uint8; CSV and JSON lines read as before)
+        columns.update(score=scores, threshold=threshold.expand(len(scores)), flag=(scores >= threshold).to(torch.uint8))
         if index.truth:
-            columns["truth"] = series["labels"].long()  # int64 as always (a Parquet file keeps the type)
+            columns["truth"] = series["labels"]
         return columns
 
     def figures(self, stage: str, index: PredictionIndex | None = None) -> dict[str, Any]:
