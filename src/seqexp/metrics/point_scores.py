@@ -93,11 +93,11 @@ class PointScores:
         covered = self.count > 0
         scores = self.total[covered]
         scores /= self.count[covered]  # in place: the same float32 quotients, one copy fewer
-        series = {"scores": smooth(scores, smoothing).cpu(), "labels": self.labels[covered].cpu(),
-                  "points": covered.nonzero().flatten().cpu()}
+        series = {"labels": self.labels[covered]}
         if self.values is not None:
-            series["series"] = self.values[covered].cpu()
-        if release:  # empty again (a later add grows them anew)
+            series["series"] = self.values[covered]
+        if release:  # empty again (a later add grows them anew), before the positions and smoothing take memory of their own
             self.total, self.count = self.total.new_zeros(0), self.count.new_zeros(0)
             self.labels, self.written, self.values = self.labels.new_zeros(0), self.written.new_zeros(0), None
-        return series
+        series.update(scores=smooth(scores, smoothing), points=covered.nonzero().flatten())
+        return {name: series[name].cpu() for name in ("scores", "labels", "points", "series") if name in series}
