@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
+from seqexp.masks import valid_step_mask
+
 Batch = dict[str, torch.Tensor]
 
 
@@ -42,8 +44,8 @@ class PaddedSequenceDataset(Dataset):
     def __getitems__(self, indices: list[int]) -> Batch:
         index = torch.as_tensor(indices, dtype=torch.long)
         lengths = self.lengths[index]
-        steps = torch.arange(int(lengths.max()))
-        padding = steps >= lengths.unsqueeze(1)  # (batch, time)
-        inputs = self.steps[(self.offsets[index].unsqueeze(1) + steps).masked_fill(padding, 0)]
+        time = int(lengths.max())
+        padding = ~valid_step_mask(lengths, time)  # (batch, time)
+        inputs = self.steps[(self.offsets[index].unsqueeze(1) + torch.arange(time)).masked_fill(padding, 0)]
         padding = padding.view(*padding.shape, *([1] * (inputs.dim() - 2)))
         return {"inputs": inputs.masked_fill(padding, self.padding_value), "targets": self.targets[index], "lengths": lengths}
