@@ -22,6 +22,7 @@ from seqexp.baselines.outcome import Figures, Outcome
 from seqexp.metrics.anomaly import anomaly_metrics, average_precision, choose_threshold
 
 Scorer = Callable[[str, int], torch.Tensor]  # (split, setting) -> one score per point of the split
+CHUNK = 1 << 16  # points scored at a time
 
 
 @dataclass(frozen=True)
@@ -36,17 +37,24 @@ class AnomalyScoring:
 
 def rolling_zscore(values: torch.Tensor, start: int, end: int, window: int) -> torch.Tensor:
     """Scores of points ``start..end-1`` of ``values`` ``(time, feature)`` from their ``window`` predecessors (only
-    rows ``start - window .. end-1`` are read, so memory follows the split, not the series)."""
+    rows ``start - window .. end-1`` are read, so memory follows the split, not the series; the running sums are
+    made in place and the scores ``CHUNK`` points at a time: a few float64 values a point, not a dozen)."""
     offset = max(start - window, 0)
     x = values[offset:end].double()
-    padded = torch.cat([torch.zeros(1, x.shape[1], dtype=x.dtype), x.cumsum(0)])
-    squares = torch.cat([torch.zeros(1, x.shape[1], dtype=x.dtype), (x * x).cumsum(0)])
-    points = torch.arange(start - offset, end - offset)
-    first = (points - window).clamp(min=0)
-    count = (points - first).clamp(min=1).unsqueeze(1).to(x.dtype)
-    mean = (padded[points] - padded[first]) / count
-    variance = ((squares[points] - squares[first]) / count - mean * mean).clamp(min=0)
-    return ((x[points] - mean).abs() / (variance.sqrt() + 1e-6)).amax(1)  # float64: z-scores reach 1e6
+    padded = torch.zeros(len(x) + 1, x.shape[1], dtype=x.dtype)  # running sums from 0: row i sums rows < i
+    torch.cumsum(x, 0, out=padded[1:])
+    squares = torch.zeros_like(padded)
+    torch.cumsum(x * x, 0, out=squares[1:])
+    scores = torch.empty(end - start, dtype=x.dtype)
+    for chunk in range(start - offset, end - offset, CHUNK):
+        points = torch.arange(chunk, min(chunk + CHUNK, end - offset))
+        first = (points - window).clamp(min=0)
+        count = (points - first).clamp(min=1).unsqueeze(1).to(x.dtype)
+        mean = (padded[points] - padded[first]) / count
+        variance = ((squares[points] - squares[first]) / count - mean * mean).clamp(min=0)
+        scores[chunk - start + offset : chunk - start + offset + len(points)] = (
+            (x[points] - mean).abs() / (variance.sqrt() + 1e-6)).amax(1)  # float64: z-scores reach 1e6
+    return scores
 
 
 def windows_of(values: torch.Tensor, window: int) -> torch.Tensor:
@@ -76,7 +84,7 @@ def subsequence_pca(values: torch.Tensor, bounds: dict[str, tuple[int, int]], sp
 def evaluate(data: AnomalyInputs, scorer: Scorer, settings: list[int], scoring: AnomalyScoring) -> tuple[int, Figures]:
     """The setting chosen on val (best AUPRC; the middle one when val has no anomaly) and the detector's val and
     test figures with it, at the threshold the task's rule picks on val."""
-    labels = {split: data.labels[slice(*data.bounds[split])].long() for split in ("val", "test")}
+    labels = {split: data.labels[slice(*data.bounds[split])] for split in ("val", "test")}  # 0/1 in their own dtype (uint8 read)
     if labels["val"].any() and not labels["val"].all():
         auprc = {setting: average_precision(scorer("val", setting), labels["val"]) for setting in settings}
         setting = max(auprc, key=auprc.get)
