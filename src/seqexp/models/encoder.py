@@ -192,17 +192,11 @@ class FullyConvolutionalBranch(nn.Module):
             for conv, norm in zip(self.convs, self.norms):
                 outputs = torch.relu(norm(conv(outputs)))
             return outputs.mean(2)
-        valid = valid_steps(lengths, outputs.shape[2], outputs).unsqueeze(1)  # (batch, 1, time)
+        valid = valid_step_mask(lengths, outputs.shape[2], outputs.device).unsqueeze(1).to(outputs.dtype)  # (batch, 1, time)
         for conv, norm in zip(self.convs, self.norms):
             # Padding zeroed before every conv, as a sequence alone sees the zeros of the conv's own padding.
             outputs = torch.relu(norm(conv(outputs * valid), valid))
         return (outputs * valid).sum(2) / valid.sum(2).clamp(min=1)
-
-
-def valid_steps(lengths: torch.Tensor, time: int, like: torch.Tensor) -> torch.Tensor:
-    """``(batch, time)`` 1 on each sequence's real steps, 0 on padding, in the dtype and device of ``like``."""
-    steps = torch.arange(time, device=like.device)
-    return (steps < lengths.to(like.device).unsqueeze(1)).to(like.dtype)
 
 
 def resample(inputs: torch.Tensor, lengths: torch.Tensor | None, steps: int) -> torch.Tensor:
