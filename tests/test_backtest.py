@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import compose_train, run_cli
+from helpers import compose_train, read_metrics, run_cli
 from seqexp.checks import ConfigError
 from seqexp.config import validate_config
 from seqexp.data.anomaly import CSVAnomalyDataModule
@@ -102,6 +102,21 @@ def test_a_two_fold_sweep_reports_each_folds_ranges_and_is_summarised(tmp_path: 
     with open(sweep_dir / "summary_groups.csv", newline="") as handle:
         (group,) = list(csv.DictReader(handle))
     assert group["n"] == "2" and float(group["test/mase_sd"]) >= 0
+
+
+def test_eval_records_the_ranges_of_the_fold_it_evaluates(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_cli("train", "data=series", "data.name=airline", "data.input_length=24", "data.horizon=12", "data.backtest.folds=2",
+            "data.backtest.fold=0", "trainer.max_epochs=1", "trainer.limit_train_batches=1", run_dir=run_dir)
+    trained = read_metrics(run_dir)["data_ranges"]
+    assert trained == {"folds": 2, "fold": 0, "train": [0, 79], "val": [80, 101], "test": [102, 122]}
+    evaluated = {}
+    for fold in (0, 1):
+        run_cli("eval", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", f"+data.backtest.fold={fold}",
+                run_dir=tmp_path / f"eval{fold}")
+        evaluated[fold] = read_metrics(tmp_path / f"eval{fold}")["data_ranges"]
+    assert evaluated[0] == trained  # the fold it was trained on
+    assert evaluated[1] == {"folds": 2, "fold": 1, "train": [0, 100], "val": [101, 122], "test": [123, 143]} != trained
 
 
 # --- data=anomaly_csv ------------------------------------------------------------------------------
