@@ -1,9 +1,9 @@
 """What a user sees: one log stream (console and the run's ``<task>.log``), no library noise,
 and a short message instead of a traceback for mistakes that are the user's.
 
-Hydra's ``job_logging`` (conf/hydra/default.yaml) sends Lightning's loggers, seqexp's and Python
-warnings to the console and to the run folder's log file alike. Hydra imports this module before a run
-starts, so it imports neither torch nor Lightning: a config mistake is answered without them.
+Hydra's ``job_logging`` (conf/hydra/default.yaml) sends Lightning's loggers (once ``route_lightning_logs``
+has run), seqexp's and Python warnings to the console and to the run folder's log file alike. Hydra imports
+this module before a run starts, so it imports neither torch nor Lightning: a config mistake is answered without them.
 """
 
 from __future__ import annotations
@@ -36,6 +36,18 @@ class HideTips(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "Tip:" not in record.getMessage()
+
+
+def route_lightning_logs() -> None:
+    """Hand Lightning's records to Hydra's handlers (``job_logging``: tips hidden, the run's log file written).
+
+    Importing ``lightning`` adds a console handler of its own ("INFO: ..." lines, tips included); seqexp
+    imports it only after the config pass, so after Hydra has set up logging: call this once it is imported.
+    """
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
 
 
 def announce(message: str) -> None:

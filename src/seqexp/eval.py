@@ -17,7 +17,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from seqexp.config import ConfigError, instantiate_group, validate_config
-from seqexp.console import announce, quiet_library_noise, user_errors_are_short
+from seqexp.console import announce, quiet_library_noise, route_lightning_logs, user_errors_are_short
 from seqexp.run_config import data_overrides, run_config
 from seqexp.safety import check_checkpoint, check_checkpoint_file
 
@@ -39,6 +39,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
     from seqexp.reporting import log_final_metrics, scalar_metrics, write_metrics_file  # noqa: PLC0415
 
+    route_lightning_logs()
     announce(f"Run folder: {cfg.paths.output_dir}")
     check_checkpoint(ckpt_path, "ckpt_path", resume=False)  # weights-only loadable
     L.seed_everything(run_cfg.seed, workers=True)

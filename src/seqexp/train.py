@@ -12,7 +12,7 @@ import hydra
 from omegaconf import DictConfig
 
 from seqexp.config import hydra_runtime, plain, validate_config
-from seqexp.console import announce, folder_listing, quiet_library_noise, user_errors_are_short
+from seqexp.console import announce, folder_listing, quiet_library_noise, route_lightning_logs, user_errors_are_short
 from seqexp.distributed import prepare_ranks
 from seqexp.run_config import keep_data_paths_absolute
 from seqexp.sweep import run_job
@@ -35,6 +35,7 @@ def train(cfg: DictConfig) -> float | None:
         write_metrics_file,
     )
 
+    route_lightning_logs()
     announce(f"Run folder: {cfg.paths.output_dir}")
     keep_data_paths_absolute(cfg)  # here and in <run>/.hydra/config.yaml: eval and predict work from any folder
     datamodule, task, trainer = build(cfg)
