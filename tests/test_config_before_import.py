@@ -13,7 +13,8 @@ from omegaconf import OmegaConf, open_dict
 
 from helpers import compose_train, run_cli
 from seqexp.checks import declared_types, locate, merged_declarations
-from seqexp.signatures import Unread, read_signature
+from seqexp.predict import TEXT_DATA
+from seqexp.signatures import Unread, derives_from, read_signature
 
 CONF = Path(__file__).parents[1] / "src" / "seqexp" / "conf"
 IMPORT_TIMES = {"PYTHONPROFILEIMPORTTIME": "1"}  # python -X importtime: a stderr line for each module imported
@@ -47,21 +48,45 @@ def test_train_answers_a_config_mistake_without_importing_torch(overrides: list[
     assert not {"torch", "lightning"} & modules
 
 
-def test_eval_binds_the_runs_data_config_with_its_overrides(tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    (run / ".hydra").mkdir(parents=True)
-    (run / "checkpoints").mkdir()
-    saved = compose_train()
+def saved_run(folder: Path, *overrides: str) -> Path:
+    """A run folder holding its config as Hydra saves it and a whole checkpoint file that holds nothing: the config
+    pass comes before the checkpoint is read. Its ``checkpoints/last.ckpt``."""
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / "checkpoints").mkdir()
+    saved = compose_train(*overrides)
     with open_dict(saved):
         saved.pop("hydra")  # as Hydra saves a run's config
-    OmegaConf.save(saved, run / ".hydra" / "config.yaml")
-    zipfile.ZipFile(run / "checkpoints" / "last.ckpt", "w").close()  # a whole file: the pass comes before loading it
-    result = run_cli("eval", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "+data.batch_size=0", run_dir=tmp_path / "eval",
+    OmegaConf.save(saved, folder / ".hydra" / "config.yaml")
+    zipfile.ZipFile(folder / "checkpoints" / "last.ckpt", "w").close()
+    return folder / "checkpoints" / "last.ckpt"
+
+
+def test_eval_binds_the_runs_data_config_with_its_overrides(tmp_path: Path) -> None:
+    result = run_cli("eval", f"ckpt_path={saved_run(tmp_path / 'run')}", "+data.batch_size=0", run_dir=tmp_path / "eval",
                      check=False, env=IMPORT_TIMES)
     assert result.returncode == 1
     assert error_lines(result.stderr) == ["Error: invalid config: data.batch_size=0: must be an integer >= 1"]
     assert "Traceback" not in result.stderr
     assert not {"torch", "lightning"} & imported(result.stderr)
+
+
+@pytest.mark.parametrize("data", ["sine", "text"])
+def test_predict_binds_the_runs_data_config_before_importing_torch(data: str, tmp_path: Path) -> None:
+    """Text model or not is read from the run's config (its data class, from the source), not from the checkpoint."""
+    result = run_cli("predict", f"ckpt_path={saved_run(tmp_path / 'run', f'data={data}')}", "+data.batch_size=0",
+                     f"output_file={tmp_path / 'out.csv'}", cwd=tmp_path, check=False, env=IMPORT_TIMES)
+    assert result.returncode == 1
+    assert error_lines(result.stderr) == ["Error: invalid config: data.batch_size=0: must be an integer >= 1"]
+    assert "Traceback" not in result.stderr
+    assert not {"torch", "lightning"} & imported(result.stderr)
+
+
+def test_the_source_tells_which_data_is_text() -> None:
+    assert derives_from("seqexp.data.text.TextDataModule", TEXT_DATA)
+    assert derives_from("seqexp.data.text.datamodule.TextDataModule", TEXT_DATA)  # the module's own name
+    assert not derives_from("seqexp.data.series.SeriesDataModule", TEXT_DATA)
+    with pytest.raises(Unread):
+        derives_from("sklearn.linear_model.LogisticRegression", TEXT_DATA)  # not seqexp's: the checkpoint tells
 
 
 def seqexp_targets() -> list[str]:

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqexp.config import ConfigError
 from seqexp.console import quiet_library_noise, user_errors_are_short
 from seqexp.run_config import saved_config
-from seqexp.safety import check_checkpoint
+from seqexp.safety import MODEL_FORMATS, check_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def export(cfg: DictConfig) -> Path:
         raise ConfigError(f"tolerance={cfg.tolerance!r}: must be a number > 0")
     if not isinstance(cfg.opset, int) or isinstance(cfg.opset, bool) or not 9 <= cfg.opset <= 20:  # what torch's exporter writes
         raise ConfigError(f"opset={cfg.opset!r}: must be an integer in [9, 20]")
-    from seqexp.exported import FORMATS, check_model_file, metadata_for, write_model_file  # noqa: PLC0415 - torch: once the keys hold
+    from seqexp.exported import check_model_file, metadata_for, write_model_file  # noqa: PLC0415 - torch: once the keys hold
 
     output_file = check_model_file(cfg.output_file, "output_file")
     ckpt_path = Path(cfg.ckpt_path)
@@ -58,7 +58,7 @@ def export(cfg: DictConfig) -> Path:
     difference = write_model_file(task, metadata_for(task, run, data_state), output_file, cfg.opset, cfg.tolerance)
     log.info("Wrote %s (%s) from %s; on two example batches it gives PyTorch's outputs within %.2g. Serve it with: "
              "python -m seqexp.predict ckpt_path=%s output_file=<file>", output_file.resolve(),
-             FORMATS[output_file.suffix.lower()], ckpt_path, difference, output_file)
+             MODEL_FORMATS[output_file.suffix.lower()], ckpt_path, difference, output_file)
     return output_file
 
 

@@ -50,18 +50,13 @@ from torch import nn
 from seqexp.config import ConfigError
 from seqexp.masks import valid_step_mask
 from seqexp.models.encoder import State
+from seqexp.safety import is_exported
 from seqexp.tasks.base import SequenceTask
 
-FORMATS = {".onnx": "ONNX", ".pt": "TorchScript"}
 FORMAT_VERSION = 1
 TORCHSCRIPT_METADATA = "seqexp.json"  # the extra file of a TorchScript model that holds the metadata
 ONNX_EXTRA = "the onnx extra: pip install -e '.[onnx]'"
 Batch = dict[str, torch.Tensor]
-
-
-def is_exported(path: str | Path) -> bool:
-    """Whether ``path`` names a model file (by its suffix) rather than a checkpoint."""
-    return Path(path).suffix.lower() in FORMATS
 
 
 def check_model_file(path: str | Path, key: str) -> Path:

@@ -14,31 +14,37 @@ texts where the model's inputs are tokens (``DataSpec.input_kind``). Lightning p
 (``trainer.predict`` over the task's ``predict_step``); ``seqexp.predictions`` writes the rows. A model file
 written by ``seqexp.export`` (.onnx, .pt) carries the run's config and the data's saved state itself; its
 forward pass takes the place of the task's (``seqexp.exported``), the rest is the same code.
+
+Whether a checkpoint labels texts is read from its run's saved config (the data class, from the source), and that
+config, overrides applied, goes through the config pass before torch and Lightning are imported; only a
+checkpoint without its run folder is read first to tell.
 """
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
-import lightning as L
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from seqexp.config import ConfigError, validate_config
 from seqexp.console import quiet_library_noise, user_errors_are_short
-from seqexp.data.core.contract import SeqDataModule
-from seqexp.data.text import TextDataModule
-from seqexp.exported import ExportedModel, is_exported
-from seqexp.predictions import PredictionFileWriter, records
-from seqexp.run_config import data_overrides, run_config
-from seqexp.safety import check_checkpoint
-from seqexp.tasks.classification import ClassificationTask
+from seqexp.run_config import data_overrides, run_config, saved_config
+from seqexp.safety import check_checkpoint, check_checkpoint_file, is_exported
+from seqexp.signatures import Unread, derives_from
+
+if TYPE_CHECKING:
+    import lightning as L
+
+    from seqexp.data.core.contract import SeqDataModule
+    from seqexp.exported import ExportedModel
 
 NEW_INPUT_KEYS = ("file", "data.path", "data.test_path")
 NEW_DATA_KEYS = tuple(key.split(".", 1)[1] for key in NEW_INPUT_KEYS if key.startswith("data."))  # not the run's data keys
+TEXT_DATA = "seqexp.data.text.TextDataModule"  # a run of this data (or a subclass) labels texts
 
 
 def with_defaults(cfg: DictConfig) -> DictConfig:
@@ -79,15 +85,46 @@ def takes_texts(hyper_parameters: dict[str, Any]) -> bool:
     return (hyper_parameters.get("spec") or {}).get("input_kind") == "tokens"
 
 
+def run_is_text(ckpt_path: Path) -> bool | None:
+    """Whether the run's saved config beside the checkpoint names text data, read from the source, not from the
+    checkpoint (torch is not imported yet); ``None`` when there is no run config or its data class is not
+    seqexp's: then the checkpoint tells."""
+    try:
+        return derives_from(saved_config(ckpt_path)[0].data._target_, TEXT_DATA)
+    except (ConfigError, Unread):
+        return None
+
+
 def texts_given(cfg: DictConfig, text_model: bool) -> bool:
     """Whether ``cfg`` asks to label texts (``text=``, or ``file=`` for a text model) rather than data of the run."""
     return cfg.text is not None or (text_model and cfg.file is not None)
 
 
+def check_something_to_predict(cfg: DictConfig, text_model: bool) -> None:
+    """Refuse a call that neither gives texts nor names a file to write, before any data is read."""
+    if cfg.output_file is None and not texts_given(cfg, text_model):  # nothing to print
+        texts_hint = 'give text="..." or file=<one text per line>, or ' if text_model else "give "
+        raise ConfigError(f"nothing to predict: {texts_hint}output_file=<file> (.csv, .parquet or .jsonl) to write predictions to")
+
+
+def checked_run_config(ckpt_path: Path, overrides: dict[str, Any], exported: ExportedModel | None = None) -> DictConfig:
+    """The run's config with ``overrides`` applied, through the config pass (its data and task)."""
+    saved = OmegaConf.create(exported.run_config) if exported is not None else None
+    run_cfg = run_config(ckpt_path, overrides, own_data_keys=NEW_DATA_KEYS, saved=saved)
+    validate_config(OmegaConf.masked_copy(run_cfg, ["data", "task"]))  # the run's data and task, overrides applied
+    return run_cfg
+
+
 def build(cfg: DictConfig, ckpt_path: Path, text_model: bool, overrides: dict[str, Any],
-          exported: ExportedModel | None = None) -> tuple[type[L.LightningModule], SeqDataModule]:
+          exported: ExportedModel | None = None, run_cfg: DictConfig | None = None) -> tuple[type[L.LightningModule], SeqDataModule]:
     """The task class and the DataModule that serves what to predict (``overrides``: the run's data keys to replace;
-    ``exported``: the model file ``ckpt_path`` names, which carries the run's config)."""
+    ``exported``: the model file ``ckpt_path`` names, which carries the run's config; ``run_cfg``: the run's config
+    already checked)."""
+    import lightning as L  # noqa: PLC0415 - once the config holds
+
+    from seqexp.data.text import TextDataModule  # noqa: PLC0415
+    from seqexp.tasks.classification import ClassificationTask  # noqa: PLC0415
+
     if texts_given(cfg, text_model):
         if not text_model:
             raise ConfigError(f"text=: {ckpt_path} is not a text model (data=text or data=text_csv); give it "
@@ -98,9 +135,7 @@ def build(cfg: DictConfig, ckpt_path: Path, text_model: bool, overrides: dict[st
         datamodule = TextDataModule(batch_size=cfg.batch_size)  # vocabulary and labels: restored from the checkpoint
         datamodule.set_predict_input(read_texts(cfg))
         return ClassificationTask, datamodule
-    saved = OmegaConf.create(exported.run_config) if exported is not None else None
-    run_cfg = run_config(ckpt_path, overrides, own_data_keys=NEW_DATA_KEYS, saved=saved)
-    validate_config(OmegaConf.masked_copy(run_cfg, ["data", "task"]))  # the run's data and task, overrides applied
+    run_cfg = run_cfg if run_cfg is not None else checked_run_config(ckpt_path, overrides, exported)
     L.seed_everything(run_cfg.seed, workers=True)  # data generated from the seed comes out as in training
     datamodule: SeqDataModule = instantiate(run_cfg.data)
     source = new_input(cfg)
@@ -120,18 +155,26 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     quiet_library_noise()
     overrides = data_overrides(cfg, "predict", own_data_keys=NEW_DATA_KEYS)  # model.*/task.*: refused here
     ckpt_path = Path(cfg.ckpt_path)
+    text_config = None if is_exported(ckpt_path) else run_is_text(check_checkpoint_file(ckpt_path, "ckpt_path"))
+    run_cfg = None  # the run's config, checked before torch is imported when the run folder holds it
+    if text_config is not None:
+        check_something_to_predict(cfg, text_config)
+        if not texts_given(cfg, text_config):
+            run_cfg = checked_run_config(ckpt_path, overrides)
+
+    from seqexp.exported import ExportedModel  # noqa: PLC0415
+    from seqexp.predictions import PredictionFileWriter, records  # noqa: PLC0415
+
     exported = ExportedModel.read(ckpt_path) if is_exported(ckpt_path) else None  # a seqexp.export file (.onnx, .pt)
     if exported is None:
         checkpoint = check_checkpoint(ckpt_path, "ckpt_path", resume=False)  # exists, complete, weights-only loadable
-        text_model = takes_texts(checkpoint["hyper_parameters"])
+        text_model = text_config if text_config is not None else takes_texts(checkpoint["hyper_parameters"])
     else:
         text_model = takes_texts(exported.metadata["hyper_parameters"])
     texts = texts_given(cfg, text_model)
-    if cfg.output_file is None and not texts:  # nothing to print
-        texts_hint = 'give text="..." or file=<one text per line>, or ' if text_model else "give "
-        raise ConfigError(f"nothing to predict: {texts_hint}output_file=<file> (.csv, .parquet or .jsonl) to write predictions to")
+    check_something_to_predict(cfg, text_model)  # again: the checkpoint told, when the run's config did not
     writer = PredictionFileWriter(cfg.output_file, cfg.max_rows)  # a file that cannot be written fails here
-    task_class, datamodule = build(cfg, ckpt_path, text_model, overrides, exported)
+    task_class, datamodule = build(cfg, ckpt_path, text_model, overrides, exported, run_cfg)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=[writer])
     if exported is None:
         task = task_class.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)

@@ -38,6 +38,12 @@ class OutputError(ConfigError):
 
 
 HINT = "pass a .ckpt file written by seqexp, e.g. <run>/checkpoints/last.ckpt"
+MODEL_FORMATS = {".onnx": "ONNX", ".pt": "TorchScript"}  # the model files seqexp.export writes, by suffix
+
+
+def is_exported(path: str | Path) -> bool:
+    """Whether ``path`` names a model file (by its suffix) rather than a checkpoint."""
+    return Path(path).suffix.lower() in MODEL_FORMATS
 
 
 def check_checkpoint_file(path: str | Path, key: str = "ckpt_path") -> Path:

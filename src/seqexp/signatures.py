@@ -254,6 +254,15 @@ def _parameters(found: SourceClass, init: ast.FunctionDef) -> tuple[list[inspect
 
 
 @lru_cache(maxsize=None)
+def derives_from(target: str, base: str) -> bool:
+    """Whether the seqexp class ``target`` names is the class ``base`` names or derives from it, read from the source
+    (``seqexp.predict`` tells a text model's run this way before importing torch); :class:`Unread` if either is not
+    one of seqexp's classes."""
+    wanted = find_class(base)
+    return any(isinstance(klass, SourceClass) and (klass.module, klass.node.name) == (wanted.module, wanted.node.name)
+               for klass in _mro(find_class(target)))
+
+
 def read_signature(target: str) -> ReadSignature:
     """The constructor signature of the seqexp class ``target`` names, from the source; :class:`Unread` if it
     cannot be told without importing (then the pass that imports the class binds it)."""
