@@ -31,7 +31,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from seqexp.config import ConfigError, validate_config
-from seqexp.console import quiet_library_noise, user_errors_are_short
+from seqexp.console import quiet_library_noise, route_lightning_logs, user_errors_are_short
 from seqexp.run_config import data_overrides, run_config, saved_config
 from seqexp.safety import check_checkpoint, check_checkpoint_file, is_exported
 from seqexp.signatures import Unread, derives_from
@@ -124,6 +124,8 @@ def build(cfg: DictConfig, ckpt_path: Path, text_model: bool, overrides: dict[st
 
     from seqexp.data.text import TextDataModule  # noqa: PLC0415
     from seqexp.tasks.classification import ClassificationTask  # noqa: PLC0415
+
+    route_lightning_logs()
 
     if texts_given(cfg, text_model):
         if not text_model:
