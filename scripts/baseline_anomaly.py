@@ -64,14 +64,15 @@ def main() -> None:
         rows[f"model ({args.run})"] = {name: run_metrics.get(f"test/{name}", float("nan")) for name in COLUMNS}
     start, end = bounds["test"]
     anomalous = int(data.labels[start:end].sum())
-    print(f"{' '.join(overrides)}: test split {end - start} points, {anomalous} anomalous; threshold rule {cfg.task.threshold.rule}; "
-          f"VUS window {cfg.task.vus_window}")
+    print(
+        f"{' '.join(overrides)}: test split {end - start} points, {anomalous} anomalous; threshold rule {cfg.task.threshold.rule}; "
+        f"VUS window {cfg.task.vus_window}"
+    )
     widths = {name: max(9, len(name) + 2) for name in COLUMNS}
     label_width = max(44, *(len(label) + 2 for label in rows))
     print(f"{'detector':<{label_width}}" + "".join(f"{name:>{widths[name]}}" for name in COLUMNS))
     for label, values_ in rows.items():
-        print(f"{label:<{label_width}}" + "".join(f"{float('nan') if values_[name] is None else values_[name]:>{widths[name]}.4f}"
-                                                   for name in COLUMNS))
+        print(f"{label:<{label_width}}" + "".join(f"{float('nan') if values_[name] is None else values_[name]:>{widths[name]}.4f}" for name in COLUMNS))
 
 
 if __name__ == "__main__":

@@ -26,10 +26,12 @@ METRICS = ("mae", "rmse", "mape", "smape", "mase")
 
 def baseline_scores(datamodule: SeriesDataModule, split: str = "test") -> dict[str, dict[str, float]]:
     """Metrics of each baseline over ``split``'s windows (those that can be computed), by label."""
-    labels = {"last_value": "last value", "seasonal_naive": f"seasonal naive (m={datamodule.season_length})",
-              "train_mean": "train mean", "drift": "drift"}
-    return {labels[name]: {metric: figures[f"{split}/{metric}"] for metric in METRICS}
-            for name, figures in forecast_baselines(datamodule.baseline_inputs()).items() if isinstance(figures, dict)}
+    labels = {"last_value": "last value", "seasonal_naive": f"seasonal naive (m={datamodule.season_length})", "train_mean": "train mean", "drift": "drift"}
+    return {
+        labels[name]: {metric: figures[f"{split}/{metric}"] for metric in METRICS}
+        for name, figures in forecast_baselines(datamodule.baseline_inputs()).items()
+        if isinstance(figures, dict)
+    }
 
 
 def main() -> None:
@@ -45,8 +47,7 @@ def main() -> None:
         metrics = json.loads((args.run / "metrics.json").read_text())["metrics"]
         scores[f"model ({args.run})"] = {name: metrics.get(f"{args.split}/{name}", float("nan")) for name in METRICS}
     source = cfg.data.path or cfg.data.name
-    print(f"{source}: {args.split} split, {len(datamodule.origins(args.split))} windows, "
-          f"input_length={datamodule.input_length}, horizon={datamodule.horizon}")
+    print(f"{source}: {args.split} split, {len(datamodule.origins(args.split))} windows, input_length={datamodule.input_length}, horizon={datamodule.horizon}")
     print(f"{'forecast':<40}" + "".join(f"{name:>10}" for name in METRICS))
     for label, values in scores.items():
         print(f"{label:<40}" + "".join(f"{values[name]:>10.4g}" for name in METRICS))

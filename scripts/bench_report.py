@@ -49,19 +49,22 @@ def write_report(report: dict[str, Any], path: Path) -> None:
 
 
 def print_table(report: dict[str, Any]) -> None:
-    print(f"\n{'case':<20}{'hand steps/s':>14}{'seqexp steps/s':>16}{'hand samples/s':>16}{'seqexp samples/s':>18}{'ratio':>8}"
-          f"{'ratio (CPU time)':>18}{'bare Lightning ratio':>22}")
+    print(
+        f"\n{'case':<20}{'hand steps/s':>14}{'seqexp steps/s':>16}{'hand samples/s':>16}{'seqexp samples/s':>18}{'ratio':>8}"
+        f"{'ratio (CPU time)':>18}{'bare Lightning ratio':>22}"
+    )
     for name, case in report["cases"].items():
         if "skipped" in case:
             print(f"{name:<20}skipped: {case['skipped'].splitlines()[0]}")
             continue
         hand, framework = case["hand_written"], case["seqexp"]
-        print(f"{name:<20}{hand['steps_per_s']:>14}{framework['steps_per_s']:>16}{hand['samples_per_s']:>16}"
-              f"{framework['samples_per_s']:>18}{case['ratio']:>8}{case['ratio_cpu']:>18}{case['ratio_bare_lightning']:>22}")
+        print(
+            f"{name:<20}{hand['steps_per_s']:>14}{framework['steps_per_s']:>16}{hand['samples_per_s']:>16}"
+            f"{framework['samples_per_s']:>18}{case['ratio']:>8}{case['ratio_cpu']:>18}{case['ratio_bare_lightning']:>22}"
+        )
     for name, case in report["cases"].items():
         if "padding_fraction" in case:
             print(f"{name}: padding {case['padding_fraction']:.1%} of the token slots, seqexp {case['seqexp_tokens_per_s']} tokens/s")
     if "startup" in report:
         start = report["startup"]
-        print(f"start-up: fast_dev_run {start['fast_dev_run_s']} s / import lightning {start['import_lightning_s']} s "
-              f"= {start['ratio']}")
+        print(f"start-up: fast_dev_run {start['fast_dev_run_s']} s / import lightning {start['import_lightning_s']} s = {start['ratio']}")

@@ -104,8 +104,7 @@ CASES: dict[str, Case] = {
     "large": Case(
         "large",
         "4-layer LSTM hidden 512, window 200, batch 256, shuffled sine (a GPU case: minutes per repeat on a CPU)",
-        ("model=stacked", "model.num_layers=4", "model.hidden_size=512", "data.window_length=200", "data.batch_size=256",
-         "data.num_windows.train=8192"),
+        ("model=stacked", "model.num_layers=4", "model.hidden_size=512", "data.window_length=200", "data.batch_size=256", "data.num_windows.train=8192"),
         steps=20,
         warmup=3,
     ),
@@ -114,8 +113,7 @@ CASES: dict[str, Case] = {
 # logger and figures on), a fixed 30 epochs of 2 steps, validated each epoch. Per-epoch fixed costs dominate.
 # data.budget=null: composed here, trainer.max_epochs is not "typed", so the budget would win; null gives what the
 # typed key gives on the command line (30 epochs, patience 10, a figure every 5 epochs).
-SHORT_OVERRIDES = ("data=series", "data.name=airline", "data.input_length=24", "data.horizon=12", "data.budget=null",
-                   "trainer.max_epochs=30")
+SHORT_OVERRIDES = ("data=series", "data.name=airline", "data.input_length=24", "data.horizon=12", "data.budget=null", "trainer.max_epochs=30")
 CASES["short"] = Case(
     "short",
     "whole fit of the airline job (data=series data.name=airline data.input_length=24 data.horizon=12), all defaults "
@@ -200,9 +198,18 @@ def bare_lightning_steps_per_s(cfg: DictConfig, case: Case, args: argparse.Names
     datamodule, task, _ = build(cfg)
     timer = StepTimer(first, last, torch.device(args.device))
     trainer = L.Trainer(
-        accelerator=cfg.trainer.accelerator, devices=1, precision=cfg.trainer.precision, max_epochs=1,
-        limit_train_batches=cfg.trainer.limit_train_batches, limit_val_batches=0, num_sanity_val_steps=0,
-        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
+        accelerator=cfg.trainer.accelerator,
+        devices=1,
+        precision=cfg.trainer.precision,
+        max_epochs=1,
+        limit_train_batches=cfg.trainer.limit_train_batches,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
     )
     trainer.fit(task, datamodule=datamodule)
     return rates(steps, timer.marks[first], timer.marks[last])
@@ -217,8 +224,7 @@ def prebuilt_batches(cfg: DictConfig, count: int) -> tuple[Any, list[Batch]]:
     batches: list[Batch] = []
     chunked = datamodule.spec.chunks_per_batch > 1  # items (chunk, batch, ...)
     for item in datamodule.train_dataloader():
-        batches.extend([{name: value[index] for name, value in item.items()} for index in range(len(item["inputs"]))]
-                       if chunked else [item])
+        batches.extend([{name: value[index] for name, value in item.items()} for index in range(len(item["inputs"]))] if chunked else [item])
         if len(batches) >= count:
             break
     return datamodule.spec, batches[:count]
@@ -264,8 +270,9 @@ def run_case(case: Case, args: argparse.Namespace, workdir: Path, compile_encode
     bare_cpu: list[float] = []
     fit_seconds: list[float] = []
     for repeat in range(args.repeats):  # A B C A B C ...: drifts in machine load hit all alike
-        steps_per_s, cpu_steps_per_s = hand_written_steps_per_s(cfg, spec, batches, case.warmup, args_steps(case, args),
-                                                                 torch.device(args.device), args.precision)
+        steps_per_s, cpu_steps_per_s = hand_written_steps_per_s(
+            cfg, spec, batches, case.warmup, args_steps(case, args), torch.device(args.device), args.precision
+        )
         hand.append(steps_per_s)
         hand_cpu.append(cpu_steps_per_s)
         run_cfg = compose_case(case, args, workdir / label.replace(" +", "_") / f"run{repeat}", compile_encoder)
@@ -345,8 +352,14 @@ def bare_short_fit(cfg: DictConfig) -> tuple[int, float]:
     """The same task, data and epochs in a Trainer with every extra off (validation each epoch kept)."""
     datamodule, task, _ = build(cfg)
     trainer = L.Trainer(
-        accelerator=cfg.trainer.accelerator, devices=1, precision=cfg.trainer.precision, max_epochs=cfg.trainer.max_epochs,
-        num_sanity_val_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        accelerator=cfg.trainer.accelerator,
+        devices=1,
+        precision=cfg.trainer.precision,
+        max_epochs=cfg.trainer.max_epochs,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
         enable_model_summary=False,
     )
     started = time.process_time()
@@ -357,17 +370,21 @@ def bare_short_fit(cfg: DictConfig) -> tuple[int, float]:
 def short_summary(runs: list[tuple[int, float]], batch_size: int) -> dict[str, Any]:
     cpu_s = statistics.median(seconds for _, seconds in runs)
     steps = runs[0][0]
-    return {"steps": steps, "fit_cpu_s": round(cpu_s, 3), "repeats_fit_cpu_s": [round(seconds, 3) for _, seconds in runs],
-            # steps_per_s here is per CPU second too (whole fits: the table's columns read the same)
-            "steps_per_s": round(steps / cpu_s, 2), "cpu_steps_per_s": round(steps / cpu_s, 2),
-            "samples_per_s": round(steps / cpu_s * batch_size, 1)}
+    return {
+        "steps": steps,
+        "fit_cpu_s": round(cpu_s, 3),
+        "repeats_fit_cpu_s": [round(seconds, 3) for _, seconds in runs],
+        # steps_per_s here is per CPU second too (whole fits: the table's columns read the same)
+        "steps_per_s": round(steps / cpu_s, 2),
+        "cpu_steps_per_s": round(steps / cpu_s, 2),
+        "samples_per_s": round(steps / cpu_s * batch_size, 1),
+    }
 
 
 def run_short(case: Case, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     print(f"\n=== {case.name}: {case.description}", flush=True)
     device = torch.device(args.device)
-    overrides = [*case.overrides, f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}",
-                 f"trainer.precision={args.precision}"]
+    overrides = [*case.overrides, f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}", f"trainer.precision={args.precision}"]
     hand: list[tuple[int, float]] = []
     framework: list[tuple[int, float]] = []
     bare: list[tuple[int, float]] = []

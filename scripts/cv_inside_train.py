@@ -73,8 +73,16 @@ def write_folds(train_file: Path, folds: int, seed: int, out: Path) -> list[tupl
 def score_fold(overrides: list[str], fit: Path, held_out: Path) -> dict[str, float]:
     """Run ``seqexp.train`` as a user would, on one fold; its test metrics are the held-out fold's."""
     run_dir = fit.parent / "run"
-    command = [sys.executable, "-m", "seqexp.train", "callbacks.progress_bar=null", *overrides,  # a user's bar setting wins
-               f"data.train_path={fit}", f"data.test_path={held_out}", f"hydra.run.dir={run_dir}"]
+    command = [
+        sys.executable,
+        "-m",
+        "seqexp.train",
+        "callbacks.progress_bar=null",
+        *overrides,  # a user's bar setting wins
+        f"data.train_path={fit}",
+        f"data.test_path={held_out}",
+        f"hydra.run.dir={run_dir}",
+    ]
     with open(fit.parent / "train.out", "w", encoding="utf-8") as log:
         if subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode:
             raise SystemExit(f"fold {fit.parent.name} failed: see {fit.parent / 'train.out'}")

@@ -46,14 +46,10 @@ BUILTIN = {
 # name: (file inside the statsmodels package, overrides after data.path); frequencies' horizons as in the M4 competition.
 STATSMODELS = {
     "nile": ("datasets/nile/nile.csv", ["data.time_column=year", "data.input_length=18", "data.horizon=6"]),
-    "unemp": ("datasets/macrodata/macrodata.csv", ["data.columns=[unemp]", "data.input_length=16", "data.horizon=8",
-                                                   "data.season_length=4"]),
-    "realgdp": ("datasets/macrodata/macrodata.csv", ["data.columns=[realgdp]", "data.input_length=16", "data.horizon=8",
-                                                     "data.season_length=4"]),
-    "danish_money": ("datasets/danish_data/data.csv", ["data.columns=[lrm]", "data.input_length=8", "data.horizon=4",
-                                                       "data.season_length=4"]),
-    "elec_equip": ("datasets/elec_equip/elec_equip.csv", ["data.time_column=DATE", "data.input_length=24", "data.horizon=12",
-                                                          "data.season_length=12"]),
+    "unemp": ("datasets/macrodata/macrodata.csv", ["data.columns=[unemp]", "data.input_length=16", "data.horizon=8", "data.season_length=4"]),
+    "realgdp": ("datasets/macrodata/macrodata.csv", ["data.columns=[realgdp]", "data.input_length=16", "data.horizon=8", "data.season_length=4"]),
+    "danish_money": ("datasets/danish_data/data.csv", ["data.columns=[lrm]", "data.input_length=8", "data.horizon=4", "data.season_length=4"]),
+    "elec_equip": ("datasets/elec_equip/elec_equip.csv", ["data.time_column=DATE", "data.input_length=24", "data.horizon=12", "data.season_length=12"]),
 }
 
 
@@ -91,8 +87,7 @@ def run(command: list[str], seed: int, folder: Path) -> dict:
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
     metrics = json.loads((folder / "metrics.json").read_text())
-    return {"val_mase": metrics["best_score"], "test_mase": metrics["metrics"]["test/mase"], "steps": metrics["global_step"],
-            "seconds": metrics["wall_time_s"]}
+    return {"val_mase": metrics["best_score"], "test_mase": metrics["metrics"]["test/mase"], "steps": metrics["global_step"], "seconds": metrics["wall_time_s"]}
 
 
 def main() -> None:
@@ -115,8 +110,11 @@ def main() -> None:
                         if args.results:
                             args.results.write_text(json.dumps(results, indent=1))
                     figures = results[key]
-                    print(f"{name:<16} {budget:<36} seed {seed:>2}: val MASE {figures['val_mase']:.3f}  test MASE "
-                          f"{figures['test_mase']:.3f}  {figures['steps']:>5} steps  {figures['seconds']:6.1f} s", flush=True)
+                    print(
+                        f"{name:<16} {budget:<36} seed {seed:>2}: val MASE {figures['val_mase']:.3f}  test MASE "
+                        f"{figures['test_mase']:.3f}  {figures['steps']:>5} steps  {figures['seconds']:6.1f} s",
+                        flush=True,
+                    )
     print("\nmean validation MASE over the seeds (test MASE in brackets); budgets:")
     for number, budget in enumerate(budgets, 1):
         print(f"  B{number}: {budget}")
@@ -127,6 +125,7 @@ def main() -> None:
             runs = [results[" ".join([*command, *budget_overrides(budget), f"seed={seed}"])] for seed in args.seeds]
             cells.append(f"{statistics.mean(r['val_mase'] for r in runs):.3f} ({statistics.mean(r['test_mase'] for r in runs):.3f})")
         print(f"{name:<16}" + "".join(f"{cell:>16}" for cell in cells))
+
 
 if __name__ == "__main__":
     main()

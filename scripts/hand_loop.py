@@ -79,8 +79,9 @@ def detached(state: Any) -> Any:
     return tuple(part.detach() for part in state) if isinstance(state, tuple) else state.detach()
 
 
-def hand_written_steps_per_s(cfg: DictConfig, spec: Any, batches: list[Batch], warmup: int, steps: int,
-                             device: torch.device, precision: str) -> tuple[float, float]:
+def hand_written_steps_per_s(
+    cfg: DictConfig, spec: Any, batches: list[Batch], warmup: int, steps: int, device: torch.device, precision: str
+) -> tuple[float, float]:
     """Optimizer steps per wall-clock and per CPU second over ``steps`` steps after ``warmup`` untimed ones."""
     torch.manual_seed(cfg.seed)
     model = HandModel(cfg, spec).to(device)

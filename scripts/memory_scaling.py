@@ -63,8 +63,15 @@ def write_npy(path: Path, points: int) -> None:
 
 def measure(data_file: Path, run_dir: Path, threads: int) -> dict[str, float]:
     command = [
-        sys.executable, "-m", "seqexp.train", "data=anomaly_csv", f"data.path={data_file}", "data.label_column=label",
-        "trainer.max_epochs=1", "trainer.limit_train_batches=1", f"hydra.run.dir={run_dir}",
+        sys.executable,
+        "-m",
+        "seqexp.train",
+        "data=anomaly_csv",
+        f"data.path={data_file}",
+        "data.label_column=label",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=1",
+        f"hydra.run.dir={run_dir}",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     started = time.perf_counter()
@@ -88,15 +95,21 @@ def main() -> None:
         for kind, points in cases:
             data_file = Path(folder) / f"series_{points}.{kind}"
             (write_csv if kind == "csv" else write_npy)(data_file, points)
-            result = {"file": kind, "points": points, "file_mb": data_file.stat().st_size / 2**20,
-                      **measure(data_file, Path(folder) / f"run_{kind}_{points}", args.threads)}
+            result = {
+                "file": kind,
+                "points": points,
+                "file_mb": data_file.stat().st_size / 2**20,
+                **measure(data_file, Path(folder) / f"run_{kind}_{points}", args.threads),
+            }
             data_file.unlink()
             results.append(result)
             print(json.dumps({key: round(value, 1) if isinstance(value, float) else value for key, value in result.items()}), flush=True)
     smallest = results[0]
     for result in results[1:]:
-        print(f"{result['file']} {result['points']:,} points: peak memory +{result['peak_rss_mb'] - smallest['peak_rss_mb']:.0f} MB "
-              f"over {smallest['points']:,} points, run {result['run_s']:.1f} s")
+        print(
+            f"{result['file']} {result['points']:,} points: peak memory +{result['peak_rss_mb'] - smallest['peak_rss_mb']:.0f} MB "
+            f"over {smallest['points']:,} points, run {result['run_s']:.1f} s"
+        )
 
 
 if __name__ == "__main__":

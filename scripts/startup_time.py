@@ -40,6 +40,5 @@ def startup(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "repeats_import_lightning_s": [round(value, 3) for value in import_s],
         "repeats_fast_dev_run_s": [round(value, 3) for value in fast_dev_run_s],
     }
-    print(f"=== start-up: import lightning {result['import_lightning_s']} s, fast_dev_run {result['fast_dev_run_s']} s, "
-          f"ratio {result['ratio']}", flush=True)
+    print(f"=== start-up: import lightning {result['import_lightning_s']} s, fast_dev_run {result['fast_dev_run_s']} s, ratio {result['ratio']}", flush=True)
     return result

@@ -14,8 +14,15 @@ from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
 
-def run_cli(module: str, *overrides: str, run_dir: Path | None = None, cwd: Path | None = None,
-            timeout: float = 600, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    module: str,
+    *overrides: str,
+    run_dir: Path | None = None,
+    cwd: Path | None = None,
+    timeout: float = 600,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
     """``python -m seqexp.<module> overrides...`` exactly as a user runs it (defaults and all); ``run_dir`` pins hydra.run.dir."""
     flags = [item for item in overrides if item.startswith("-")]  # e.g. -m, --config-dir=DIR: before overrides
     overrides = tuple(item for item in overrides if not item.startswith("-"))

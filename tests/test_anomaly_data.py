@@ -72,9 +72,13 @@ def test_same_seed_same_series_other_seed_other_series() -> None:
 
 @pytest.mark.parametrize(
     ("settings", "key"),
-    [({"window_length": 0}, "data.window_length"), ({"kinds": ["spike", "meteor"]}, "data.kinds"),
-     ({"anomaly_rate": 0.7}, "data.anomaly_rate"), ({"lengths": {"train": 5, "val": 500, "test": 500}}, "data.lengths.train"),
-     ({"lengths": {"train": 600, "val": 60, "test": 500}}, "data.lengths.val=60: too short")],
+    [
+        ({"window_length": 0}, "data.window_length"),
+        ({"kinds": ["spike", "meteor"]}, "data.kinds"),
+        ({"anomaly_rate": 0.7}, "data.anomaly_rate"),
+        ({"lengths": {"train": 5, "val": 500, "test": 500}}, "data.lengths.train"),
+        ({"lengths": {"train": 600, "val": 60, "test": 500}}, "data.lengths.val=60: too short"),
+    ],
 )
 def test_bad_synthetic_settings_name_the_key(settings: dict, key: str) -> None:
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
@@ -102,9 +106,7 @@ def test_real_mitbih_excerpt_has_its_label_in_test() -> None:
 
 
 def test_csv_with_timestamps_windows_file_and_gaps(tmp_path: Path) -> None:
-    values, labels, timestamps = read_labelled_csv(
-        FIXTURES / "series_with_gaps.csv", timestamp_column="time", windows_path=FIXTURES / "windows.csv"
-    )
+    values, labels, timestamps = read_labelled_csv(FIXTURES / "series_with_gaps.csv", timestamp_column="time", windows_path=FIXTURES / "windows.csv")
     assert values.shape == (12, 2) and timestamps[0] == "2024-01-01T00:00"
     assert values[2, 0] == pytest.approx(3.0) and values[0, 1] == pytest.approx(20.0)  # interpolated / edge-filled
     assert labels.tolist() == [0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0]

@@ -27,9 +27,15 @@ def write_series(path: Path, test_level: float, test_labels: range) -> Path:
 
 
 def run(tmp_path: Path, csv_file: Path) -> Path:
-    cfg = compose_train("data=anomaly_csv", f"data.path={csv_file}", "data.timestamp_column=time",
-                        "data.label_column=label", "trainer.max_epochs=2", "model.hidden_size=8",
-                        f"paths.output_dir={tmp_path}")
+    cfg = compose_train(
+        "data=anomaly_csv",
+        f"data.path={csv_file}",
+        "data.timestamp_column=time",
+        "data.label_column=label",
+        "trainer.max_epochs=2",
+        "model.hidden_size=8",
+        f"paths.output_dir={tmp_path}",
+    )
     train(cfg)
     return tmp_path
 

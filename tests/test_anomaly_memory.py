@@ -122,8 +122,13 @@ def test_drawing_a_long_series_holds_a_few_bytes_per_point() -> None:
 
 def test_writing_a_prediction_file_holds_a_bounded_share_of_its_text(tmp_path: Path) -> None:
     rows = 50_000
-    table = {"step": torch.arange(rows), "value": torch.rand(rows, dtype=torch.float64), "score": torch.rand(rows),
-             "threshold": torch.tensor(0.5).expand(rows), "flag": torch.zeros(rows, dtype=torch.long)}
+    table = {
+        "step": torch.arange(rows),
+        "value": torch.rand(rows, dtype=torch.float64),
+        "score": torch.rand(rows),
+        "threshold": torch.tensor(0.5).expand(rows),
+        "flag": torch.zeros(rows, dtype=torch.long),
+    }
     path = tmp_path / "test.csv"
     tracemalloc.start()
     try:
@@ -137,8 +142,7 @@ def test_writing_a_prediction_file_holds_a_bounded_share_of_its_text(tmp_path: P
     assert np.float32(lines[12_345 + 1].split(",")[2]) == table["score"][12_345].item()
 
 
-def test_the_default_run_keeps_nothing_per_window_while_predicting_and_draws_a_bounded_figure(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_default_run_keeps_nothing_per_window_while_predicting_and_draws_a_bounded_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`python -m seqexp.train data=anomaly_csv data.path=<file> data.label_column=label` with every default but
     the training length, on 40k points: the prediction table holds flag and truth in a byte a row, and when
     `trainer.predict` starts no per-point array of the val or test split
@@ -155,8 +159,11 @@ def test_the_default_run_keeps_nothing_per_window_while_predicting_and_draws_a_b
 
     def on_predict_start(task: AnomalyTask) -> None:
         own_predict_start(task)
-        alive.extend(tuple(tensor.shape) for tensor in gc.get_objects()  # reachable, or in cycles not yet collected
-                     if isinstance(tensor, torch.Tensor) and tensor.dim() and tensor.shape[0] in split_lengths)
+        alive.extend(
+            tuple(tensor.shape)
+            for tensor in gc.get_objects()  # reachable, or in cycles not yet collected
+            if isinstance(tensor, torch.Tensor) and tensor.dim() and tensor.shape[0] in split_lengths
+        )
         tracemalloc.start()
         held["start"] = tracemalloc.get_traced_memory()[0]
 
@@ -176,8 +183,16 @@ def test_the_default_run_keeps_nothing_per_window_while_predicting_and_draws_a_b
     monkeypatch.setattr(plotting, "anomaly_figure", lambda *args, **kwargs: figures.append(draw(*args, **kwargs)) or figures[-1])
     run_dir = tmp_path / "run"
     try:
-        train(compose_train("data=anomaly_csv", f"data.path={data}", "data.label_column=label", "trainer.max_epochs=1",
-                            "trainer.limit_train_batches=1", f"paths.output_dir={run_dir}"))
+        train(
+            compose_train(
+                "data=anomaly_csv",
+                f"data.path={data}",
+                "data.label_column=label",
+                "trainer.max_epochs=1",
+                "trainer.limit_train_batches=1",
+                f"paths.output_dir={run_dir}",
+            )
+        )
     finally:
         if tracemalloc.is_tracing():
             tracemalloc.stop()

@@ -160,8 +160,7 @@ def hand_f1(scores: torch.Tensor, labels: torch.Tensor, threshold: float) -> flo
     return 2 * true_positives / (int(flagged.sum()) + int(labels.sum()))
 
 
-CASES = [(seed, scale, ties) for seed in range(4)
-         for scale, ties in ((1.0, False), (40.0, False), (1e4, False), (1e4, True))]
+CASES = [(seed, scale, ties) for seed in range(4) for scale, ties in ((1.0, False), (40.0, False), (1e4, False), (1e4, True))]
 
 
 @pytest.mark.parametrize(("seed", "scale", "ties"), CASES)

@@ -17,8 +17,7 @@ from seqexp.train import train
 
 def write_series(path: Path, anomalous: range) -> Path:
     """400 points of two sines; default split fractions put train at 0-199, val 200-279, test 280-399."""
-    path.write_text("time,a,b,label\n" + "".join(
-        f"{i},{math.sin(i / 5):.4f},{math.cos(i / 7):.4f},{int(i in anomalous)}\n" for i in range(400)))
+    path.write_text("time,a,b,label\n" + "".join(f"{i},{math.sin(i / 5):.4f},{math.cos(i / 7):.4f},{int(i in anomalous)}\n" for i in range(400)))
     return path
 
 
@@ -46,9 +45,17 @@ def test_csv_setup_logs_a_split_without_anomalies(tmp_path: Path, caplog: pytest
 
 def test_splits_without_anomalies_warn_once_and_name_the_keys(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     csv_file = write_series(tmp_path / "series.csv", range(50, 60))  # anomalies in train only
-    cfg = compose_train("data=anomaly_csv", f"data.path={csv_file}", "data.timestamp_column=time",
-                        "data.label_column=label", "task.threshold.rule=best_f1", "trainer.max_epochs=2",
-                        "trainer.limit_train_batches=2", "model.hidden_size=8", f"paths.output_dir={tmp_path}")
+    cfg = compose_train(
+        "data=anomaly_csv",
+        f"data.path={csv_file}",
+        "data.timestamp_column=time",
+        "data.label_column=label",
+        "task.threshold.rule=best_f1",
+        "trainer.max_epochs=2",
+        "trainer.limit_train_batches=2",
+        "model.hidden_size=8",
+        f"paths.output_dir={tmp_path}",
+    )
     with caplog.at_level(logging.WARNING, logger="seqexp.tasks.anomaly"):
         train(cfg)
     warnings = [record.getMessage() for record in caplog.records if record.name == "seqexp.tasks.anomaly"]

@@ -16,15 +16,12 @@ from seqexp.tasks.anomaly import AnomalyTask
 from seqexp.train import train
 
 PRESETS = ["rnn", "lstm", "gru", "stacked", "bidirectional", "cnn_rnn"]
-TINY = ["data.lengths.train=300", "data.lengths.val=300", "data.lengths.test=300", "data.window_length=16",
-        "model.hidden_size=16"]
+TINY = ["data.lengths.train=300", "data.lengths.val=300", "data.lengths.test=300", "data.window_length=16", "model.hidden_size=16"]
 
 
-@pytest.mark.parametrize(("preset", "mode"), [(preset, "forecast") for preset in PRESETS]
-                         + [("lstm", "reconstruction"), ("bidirectional", "reconstruction")])
+@pytest.mark.parametrize(("preset", "mode"), [(preset, "forecast") for preset in PRESETS] + [("lstm", "reconstruction"), ("bidirectional", "reconstruction")])
 def test_every_preset_runs_on_anomaly(preset: str, mode: str, tmp_path: Path) -> None:
-    cfg = compose_train("data=anomaly", f"model={preset}", f"task.mode={mode}", "debug=fast_dev_run",
-                        f"paths.output_dir={tmp_path}", *TINY)
+    cfg = compose_train("data=anomaly", f"model={preset}", f"task.mode={mode}", "debug=fast_dev_run", f"paths.output_dir={tmp_path}", *TINY)
     train(cfg)
     metrics = read_metrics(tmp_path)["metrics"]
     assert math.isfinite(metrics["train/loss"]) and math.isfinite(metrics["test/loss"])
@@ -34,10 +31,12 @@ def test_every_preset_runs_on_anomaly(preset: str, mode: str, tmp_path: Path) ->
 @pytest.mark.parametrize("source", ["anomaly_real", "anomaly_csv"])
 def test_real_and_csv_data_run(source: str, tmp_path: Path) -> None:
     csv_file = tmp_path / "series.csv"
-    csv_file.write_text("time,a,b,label\n" + "".join(
-        f"{i},{math.sin(i / 5):.4f},{math.cos(i / 7):.4f},{int(300 <= i < 310)}\n" for i in range(400)))
-    data = ["data=anomaly_real"] if source == "anomaly_real" else [
-        "data=anomaly_csv", f"data.path={csv_file}", "data.timestamp_column=time", "data.label_column=label"]
+    csv_file.write_text("time,a,b,label\n" + "".join(f"{i},{math.sin(i / 5):.4f},{math.cos(i / 7):.4f},{int(300 <= i < 310)}\n" for i in range(400)))
+    data = (
+        ["data=anomaly_real"]
+        if source == "anomaly_real"
+        else ["data=anomaly_csv", f"data.path={csv_file}", "data.timestamp_column=time", "data.label_column=label"]
+    )
     cfg = compose_train(*data, "debug=fast_dev_run", "model.hidden_size=8", f"paths.output_dir={tmp_path}")
     train(cfg)
     metrics = read_metrics(tmp_path)["metrics"]
@@ -59,8 +58,17 @@ def test_bad_task_settings_name_the_key(key: str, value: object) -> None:
 def short_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A few epochs of `python -m seqexp.train data=anomaly model=gru`, on a shorter series."""
     run_dir = tmp_path_factory.mktemp("anomaly") / "run"
-    run_cli("train", "data=anomaly", "model=gru", "model.hidden_size=32", "trainer.max_epochs=2",
-            "data.lengths.train=1000", "data.lengths.val=600", "data.lengths.test=600", run_dir=run_dir)
+    run_cli(
+        "train",
+        "data=anomaly",
+        "model=gru",
+        "model.hidden_size=32",
+        "trainer.max_epochs=2",
+        "data.lengths.train=1000",
+        "data.lengths.val=600",
+        "data.lengths.test=600",
+        run_dir=run_dir,
+    )
     return run_dir
 
 

@@ -33,8 +33,7 @@ def write_plant(path: Path, points: int = 400) -> Path:
 def test_the_readme_command_finds_the_time_stamp_column(tmp_path: Path) -> None:
     plant = write_plant(tmp_path / "plant.csv")
     run_dir = tmp_path / "run"
-    result = run_cli("train", "data=anomaly_csv", f"data.path={plant}", "data.label_column=is_anomaly",
-                     "trainer.max_epochs=1", run_dir=run_dir)
+    result = run_cli("train", "data=anomaly_csv", f"data.path={plant}", "data.label_column=is_anomaly", "trainer.max_epochs=1", run_dir=run_dir)
     assert "column 'timestamp' looks like a time axis" in result.stdout + result.stderr
     assert "data.timestamp_column=timestamp" in result.stdout + result.stderr
     with open(run_dir / "predictions" / "test.csv", newline="") as handle:

@@ -65,16 +65,21 @@ def test_scaler_and_mase_denominator_are_refitted_on_each_folds_train_range(seri
 
 
 def test_backtest_keys_are_validated_naming_them(series_file: Path) -> None:
-    for overrides, message in ((["data.backtest.folds=3", "data.backtest.fold=3"], "data.backtest.fold=3: must be an integer in [0, 2]"),
-                               (["data.backtest.folds=0"], "data.backtest.folds=0: must be an integer >= 1")):
+    for overrides, message in (
+        (["data.backtest.folds=3", "data.backtest.fold=3"], "data.backtest.fold=3: must be an integer in [0, 2]"),
+        (["data.backtest.folds=0"], "data.backtest.folds=0: must be an integer >= 1"),
+    ):
         with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("[", r"\[")):
             validate_config(compose_train("data=series", *overrides))
     with pytest.raises(ConfigError, match=r"data\.backtest\.folds=2: a backtest cuts one series"):
         SeriesDataModule(train_path=str(series_file), test_path=str(series_file), backtest={"folds": 2, "fold": 0})
     # Fold 0 of 5: val starts at row 140 - 4 * 30 = 20; 20 train rows hold one window of 12 + 6, not one of 16 + 6.
     assert module(series_file, 5, 0).bounds["train"] == (0, 20)
-    with pytest.raises(DataError, match=r"data\.backtest\.fold=0 of data\.backtest\.folds=5: its train range, rows 0-19 .*"
-                                        r"data\.input_length=16 \+ data\.horizon=6"):
+    with pytest.raises(
+        DataError,
+        match=r"data\.backtest\.fold=0 of data\.backtest\.folds=5: its train range, rows 0-19 .*"
+        r"data\.input_length=16 \+ data\.horizon=6",
+    ):
         SeriesDataModule(path=str(series_file), input_length=16, horizon=6, backtest={"folds": 5, "fold": 0}).bounds
     with pytest.raises(DataError, match=r"data\.backtest\.fold=0 of data\.backtest\.folds=6: .*no train range"):
         module(series_file, 6, 0).bounds
@@ -82,12 +87,21 @@ def test_backtest_keys_are_validated_naming_them(series_file: Path) -> None:
 
 def test_a_two_fold_sweep_reports_each_folds_ranges_and_is_summarised(tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
-    run_cli("train", "-m", "data=series", "data.name=airline", "data.input_length=24", "data.horizon=12",
-            "data.backtest.folds=2", "data.backtest.fold=0,1", "trainer.max_epochs=1", "trainer.limit_train_batches=1",
-            f"hydra.sweep.dir={sweep_dir}")
+    run_cli(
+        "train",
+        "-m",
+        "data=series",
+        "data.name=airline",
+        "data.input_length=24",
+        "data.horizon=12",
+        "data.backtest.folds=2",
+        "data.backtest.fold=0,1",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=1",
+        f"hydra.sweep.dir={sweep_dir}",
+    )
     # Airline, 144 months: plain split train 0-100, val 101-122, test 123-143 (21 months); fold 0 moves back 21.
-    expected = {0: {"train": [0, 79], "val": [80, 101], "test": [102, 122]},
-                1: {"train": [0, 100], "val": [101, 122], "test": [123, 143]}}
+    expected = {0: {"train": [0, 79], "val": [80, 101], "test": [102, 122]}, 1: {"train": [0, 100], "val": [101, 122], "test": [123, 143]}}
     for job, fold in ((sweep_dir / "0", 0), (sweep_dir / "1", 1)):
         record = json.loads((job / "metrics.json").read_text())
         assert record["status"] == "completed"
@@ -106,20 +120,30 @@ def test_a_two_fold_sweep_reports_each_folds_ranges_and_is_summarised(tmp_path: 
 
 def test_eval_records_the_ranges_of_the_fold_it_evaluates(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    run_cli("train", "data=series", "data.name=airline", "data.input_length=24", "data.horizon=12", "data.backtest.folds=2",
-            "data.backtest.fold=0", "trainer.max_epochs=1", "trainer.limit_train_batches=1", run_dir=run_dir)
+    run_cli(
+        "train",
+        "data=series",
+        "data.name=airline",
+        "data.input_length=24",
+        "data.horizon=12",
+        "data.backtest.folds=2",
+        "data.backtest.fold=0",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=1",
+        run_dir=run_dir,
+    )
     trained = read_metrics(run_dir)["data_ranges"]
     assert trained == {"folds": 2, "fold": 0, "train": [0, 79], "val": [80, 101], "test": [102, 122]}
     evaluated = {}
     for fold in (0, 1):
-        run_cli("eval", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", f"+data.backtest.fold={fold}",
-                run_dir=tmp_path / f"eval{fold}")
+        run_cli("eval", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", f"+data.backtest.fold={fold}", run_dir=tmp_path / f"eval{fold}")
         evaluated[fold] = read_metrics(tmp_path / f"eval{fold}")["data_ranges"]
     assert evaluated[0] == trained  # the fold it was trained on
     assert evaluated[1] == {"folds": 2, "fold": 1, "train": [0, 100], "val": [101, 122], "test": [123, 143]} != trained
 
 
 # --- data=anomaly_csv ------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def labelled_file(tmp_path: Path) -> Path:
@@ -145,15 +169,27 @@ def test_anomaly_csv_folds_move_back_by_test_blocks_and_refit_the_scaler(labelle
     train = fold.raw_values[:200].double()
     torch.testing.assert_close(fold.scaler.offset, train.mean(dim=0))
     torch.testing.assert_close(fold.scaler.scale, train.std(dim=0, correction=0))
-    with pytest.raises(DataError, match=r"data\.backtest\.fold=0 of data\.backtest\.folds=2: its train range, rows 0-199 .*"
-                                        r"data\.window_length=256"):
+    with pytest.raises(
+        DataError,
+        match=r"data\.backtest\.fold=0 of data\.backtest\.folds=2: its train range, rows 0-199 .*"
+        r"data\.window_length=256",
+    ):
         folded(0, window_length=256).prepare_series()
 
 
 def test_an_anomaly_csv_fold_run_reports_its_ranges_and_predicts_its_test_rows(labelled_file: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    run_cli("train", "data=anomaly_csv", f"data.path={labelled_file}", "data.label_column=label", "data.backtest.folds=2",
-            "data.backtest.fold=0", "trainer.max_epochs=1", "trainer.limit_train_batches=2", run_dir=run_dir)
+    run_cli(
+        "train",
+        "data=anomaly_csv",
+        f"data.path={labelled_file}",
+        "data.label_column=label",
+        "data.backtest.folds=2",
+        "data.backtest.fold=0",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        run_dir=run_dir,
+    )
     record = json.loads((run_dir / "metrics.json").read_text())
     assert record["data_ranges"] == {"folds": 2, "fold": 0, "train": [0, 199], "val": [200, 399], "test": [400, 699]}
     with open(run_dir / "predictions" / "test.csv", newline="") as handle:

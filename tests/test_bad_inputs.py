@@ -24,16 +24,25 @@ from seqexp.config import ConfigError, validate_config
 from seqexp.safety import CheckpointError, OutputError
 from seqexp.train import train
 
-TINY_CLI = ["data.num_windows.train=128", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=8",
-            "trainer.max_epochs=1", "logger=none", "callbacks.figures=null"]
+TINY_CLI = [
+    "data.num_windows.train=128",
+    "data.num_windows.val=64",
+    "data.num_windows.test=64",
+    "model.hidden_size=8",
+    "trainer.max_epochs=1",
+    "logger=none",
+    "callbacks.figures=null",
+]
 TINY = TINY_CLI
 
 
 def snapshot(run_dir: Path) -> dict[str, str]:
     """Content hash of every run output (checkpoints, metrics, logs of the trainer)."""
-    return {str(path.relative_to(run_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(run_dir.rglob("*"))
-            if path.is_file() and ".hydra" not in path.parts and path.suffix != ".log"}
+    return {
+        str(path.relative_to(run_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file() and ".hydra" not in path.parts and path.suffix != ".log"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +67,7 @@ def train_into(run_dir: Path, *overrides: str) -> None:
 
 # ------------------------------------------------------------------ config
 
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -70,8 +80,10 @@ def train_into(run_dir: Path, *overrides: str) -> None:
         (["data.burn_in_steps=20"], "data.burn_in_steps=20: must be an integer in [0, data.window_length=20)"),
         (["data.noise_std=nan"], "data.noise_std=nan: must be a finite number >= 0"),
         (["data.stateful=true"], "data.stateful=true with data.shuffle=true: stateful data serves windows in order, set data.shuffle=false"),
-        (["data.stateful=true", "data.shuffle=false", "data.num_windows.val=10"],
-         "data.stateful=true needs data.num_windows >= data.batch_size=64 (one stream per batch row), got {'val': 10}"),
+        (
+            ["data.stateful=true", "data.shuffle=false", "data.num_windows.val=10"],
+            "data.stateful=true needs data.num_windows >= data.batch_size=64 (one stream per batch row), got {'val': 10}",
+        ),
         (["trainer.max_epochs=abc"], "trainer.max_epochs='abc': must be null, -1 (no limit) or an integer >= 0"),
         (["trainer.precision=8"], "trainer.precision=8: must be one of [64, 32, 16, 'transformer-engine'"),
         (["trainer.accelerator=tpu"], "trainer.accelerator='tpu': must be one of ['auto', 'cpu', 'gpu', 'cuda', 'mps']"),
@@ -112,6 +124,7 @@ def test_bidirectional_forecast_is_supported(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ checkpoints
+
 
 class WritesAFileWhenUnpickled:
     def __init__(self, marker: Path) -> None:
@@ -165,6 +178,7 @@ def test_eval_refuses_a_bad_checkpoint(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ outputs
 
+
 def test_fresh_run_into_a_folder_with_checkpoints_is_refused(untouched: Path) -> None:
     with pytest.raises(OutputError) as error:
         train_into(untouched)
@@ -194,10 +208,12 @@ def test_unwritable_output_dir_fails_at_start(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ training
 
+
 def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(NonFiniteLossError) as error:
-        train_into(tmp_path, "optim=sgd", "optim.lr=1e5", "data.num_windows.train=512", "trainer.max_epochs=4",
-                   "callbacks.last_every_n_steps.every_n_train_steps=1")
+        train_into(
+            tmp_path, "optim=sgd", "optim.lr=1e5", "data.num_windows.train=512", "trainer.max_epochs=4", "callbacks.last_every_n_steps.every_n_train_steps=1"
+        )
     message = str(error.value)
     found = re.match(r"training loss became (nan|inf|-inf) at global step (\d+); stopped at global step \d+", message)
     assert found, message
@@ -211,6 +227,7 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_p
 
 
 # ------------------------------------------------------------------ data files (text, anomaly and series loaders)
+
 
 def write(folder: Path, name: str, content: str | bytes) -> Path:
     path = folder / name
@@ -233,39 +250,69 @@ DATA_FILE_CASES = {
     "text_missing": ("text_csv", [], None, "data.path={path}: no such file"),
     "text_empty": ("text_csv", [], "", "{path}: empty file"),
     "text_only_header": ("text_csv", [], "text,label\n", "{path}: no data rows after the header"),
-    "text_wrong_columns": ("text_csv", [], "body,label\nhello,pos\n",
-                           "{path}: data.text_column='text' is not a column of the file; its header has ['body', 'label']"),
-    "text_not_utf8": ("text_csv", [], b"text,label\ngood movie,pos\n\xff\xfe bad bytes,neg\n",
-                      "{path}, line 3: not valid utf-8 (byte 0xff)"),
+    "text_wrong_columns": (
+        "text_csv",
+        [],
+        "body,label\nhello,pos\n",
+        "{path}: data.text_column='text' is not a column of the file; its header has ['body', 'label']",
+    ),
+    "text_not_utf8": ("text_csv", [], b"text,label\ngood movie,pos\n\xff\xfe bad bytes,neg\n", "{path}, line 3: not valid utf-8 (byte 0xff)"),
     "text_empty_text": ("text_csv", [], "text,label\ngood movie,pos\n,neg\nfine,pos\n", "{path}, line 3: empty text"),
-    "text_unknown_label": ("text_csv", ["data.labels=[pos,neg]"], "text,label\ngood,pos\nbad,neg\nmeh,maybe\n",
-                           "{path}, line 4: unknown label 'maybe' (data.labels=['pos', 'neg'])"),
+    "text_unknown_label": (
+        "text_csv",
+        ["data.labels=[pos,neg]"],
+        "text,label\ngood,pos\nbad,neg\nmeh,maybe\n",
+        "{path}, line 4: unknown label 'maybe' (data.labels=['pos', 'neg'])",
+    ),
     "anomaly_missing": ("anomaly_csv", [], None, "{path}: no such file"),
     "anomaly_empty": ("anomaly_csv", [], "", "{path}: empty file, expected a header line with column names"),
     "anomaly_only_header": ("anomaly_csv", [], "value,label\n", "{path}: no data rows after the header"),
-    "anomaly_wrong_column": ("anomaly_csv", ["data.value_columns=[level]"], SERIES,
-                             "{path}: column 'level' (data.value_columns) is not in the header ['value', 'label']"),
+    "anomaly_wrong_column": (
+        "anomaly_csv",
+        ["data.value_columns=[level]"],
+        SERIES,
+        "{path}: column 'level' (data.value_columns) is not in the header ['value', 'label']",
+    ),
     "anomaly_not_a_number": ("anomaly_csv", [], with_row(5, "abc,0"), "{path}, line 7, column 'value': 'abc' is not a number"),
-    "anomaly_nan_policy_error": ("anomaly_csv", ["data.missing=error"], with_row(5, "nan,0"),
-                                 "{path}, line 7, column 'value': missing value (data.missing=error)"),
+    "anomaly_nan_policy_error": (
+        "anomaly_csv",
+        ["data.missing=error"],
+        with_row(5, "nan,0"),
+        "{path}, line 7, column 'value': missing value (data.missing=error)",
+    ),
     "anomaly_label_not_0_1": ("anomaly_csv", [], with_row(5, "1.0,2"), "{path}, line 7, column 'label': label must be 0 or 1, got '2'"),
     "anomaly_short_row": ("anomaly_csv", [], with_row(5, "1.0"), "{path}, line 7: 1 fields, the header has 2"),
-    "anomaly_window_longer_than_split": ("anomaly_csv", ["data.window_length=32"], SERIES,
-                                         "data: the train split has 20 points, fewer than data.window_length=32"),
+    "anomaly_window_longer_than_split": (
+        "anomaly_csv",
+        ["data.window_length=32"],
+        SERIES,
+        "data: the train split has 20 points, fewer than data.window_length=32",
+    ),
     "series_missing": ("series", [], None, "data.path={path}: no such file"),
     "series_empty": ("series", [], "", "{path}: empty file, expected a header line with column names"),
     "series_only_header": ("series", [], "value,label\n", "{path}: no data rows after the header"),
     "series_wrong_column": ("series", ["data.columns=[level]"], SERIES, "{path}: data.columns has ['level'], not in the header ['value', 'label']"),
     "series_not_a_number": ("series", [], with_row(5, "abc,0"), "{path}, line 7, column 'value': 'abc' is not a number"),
-    "series_window_longer_than_split": ("series", ["data.input_length=30"], SERIES,
-                                        "data.input_length=30 + data.horizon=2 leave no train window: data.csv has 40 steps"),
-    "series_nan_policy_error": ("series", ["data.missing=error"], with_row(5, "nan,0"),
-                                "{path}, line 7, column 'value': missing value"),
+    "series_window_longer_than_split": (
+        "series",
+        ["data.input_length=30"],
+        SERIES,
+        "data.input_length=30 + data.horizon=2 leave no train window: data.csv has 40 steps",
+    ),
+    "series_nan_policy_error": ("series", ["data.missing=error"], with_row(5, "nan,0"), "{path}, line 7, column 'value': missing value"),
     "series_short_row": ("series", [], with_row(5, "1.0"), "{path}, line 7: 1 fields, the header has 2"),
-    "series_question_mark_policy_error": ("series", ["data.missing=error"], with_row(5, "?,0"),
-                                          "{path}, line 7, column 'value': missing value (data.missing=error)"),
-    "anomaly_question_mark_policy_error": ("anomaly_csv", ["data.missing=error"], with_row(5, "?,0"),
-                                           "{path}, line 7, column 'value': missing value (data.missing=error)"),
+    "series_question_mark_policy_error": (
+        "series",
+        ["data.missing=error"],
+        with_row(5, "?,0"),
+        "{path}, line 7, column 'value': missing value (data.missing=error)",
+    ),
+    "anomaly_question_mark_policy_error": (
+        "anomaly_csv",
+        ["data.missing=error"],
+        with_row(5, "?,0"),
+        "{path}, line 7, column 'value': missing value (data.missing=error)",
+    ),
 }
 
 
@@ -273,8 +320,10 @@ DATA_FILE_CASES = {
 def test_bad_data_file_names_the_file_and_line(case: str, tmp_path: Path) -> None:
     preset, extra, content, message = DATA_FILE_CASES[case]
     path = tmp_path / "data.csv" if content is None else write(tmp_path, "data.csv", content)
-    defaults = {"anomaly_csv": ["data.label_column=label", "data.window_length=4"],
-                "series": ["data.input_length=4", "data.horizon=2", "data.time_column=null"]}.get(preset, [])
+    defaults = {
+        "anomaly_csv": ["data.label_column=label", "data.window_length=4"],
+        "series": ["data.input_length=4", "data.horizon=2", "data.time_column=null"],
+    }.get(preset, [])
     cfg = compose_train(f"data={preset}", f"data.path={path}", *defaults, *extra)
     with pytest.raises((ValueError, OSError)) as error:
         datamodule = instantiate(cfg.data)
@@ -296,17 +345,31 @@ def test_inf_in_a_series_is_refused_naming_the_line(preset: str, tmp_path: Path)
 def test_bad_data_file_on_resume_leaves_the_run_untouched(untouched: Path, tmp_path: Path) -> None:
     path = write(tmp_path, "series.csv", with_row(5, "abc,0"))
     with pytest.raises(ValueError, match="line 7, column 'value': 'abc' is not a number"):
-        train(compose_train("data=anomaly_csv", f"data.path={path}", "data.label_column=label", "data.window_length=4",
-                            "task.horizon=2", "trainer.max_epochs=1", "logger=none", "callbacks.figures=null",
-                            f"paths.output_dir={untouched}", f"ckpt_path={untouched / 'checkpoints' / 'last.ckpt'}"))
+        train(
+            compose_train(
+                "data=anomaly_csv",
+                f"data.path={path}",
+                "data.label_column=label",
+                "data.window_length=4",
+                "task.horizon=2",
+                "trainer.max_epochs=1",
+                "logger=none",
+                "callbacks.figures=null",
+                f"paths.output_dir={untouched}",
+                f"ckpt_path={untouched / 'checkpoints' / 'last.ckpt'}",
+            )
+        )
 
 
 def test_nan_loss_found_by_the_deferred_check_names_the_first_bad_step(tmp_path: Path) -> None:
     """With the NaN record read every 50 steps, the run stops at the epoch end, naming the first bad step."""
     with pytest.raises(NonFiniteLossError) as error:
         train_into(tmp_path, "optim=sgd", "optim.lr=1e5", "data.num_windows.train=512", "callbacks.guards.check_every_n_steps=50")
-    found = re.match(r"training loss became \S+ at global step (\d+); stopped at global step (\d+) \(epoch 0\)\. "
-                     r"No checkpoint had been saved yet\.", str(error.value))
+    found = re.match(
+        r"training loss became \S+ at global step (\d+); stopped at global step (\d+) \(epoch 0\)\. "
+        r"No checkpoint had been saved yet\.",
+        str(error.value),
+    )
     assert found, str(error.value)
     assert int(found.group(1)) < int(found.group(2)) == 8  # found at the epoch's last batch (8 batches)
     assert not list(tmp_path.glob("checkpoints/*.ckpt"))

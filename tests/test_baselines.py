@@ -114,8 +114,11 @@ def test_window_forecast_baselines_last_value_and_drift() -> None:
 def test_nearest_neighbour_and_majority_against_a_loop() -> None:
     generator = torch.Generator().manual_seed(1)
     cases = {split: [torch.randn(9, 2, generator=generator) for _ in range(n)] for split, n in (("train", 15), ("val", 6), ("test", 11))}
-    labels = {"train": torch.tensor([0, 1, 2, 2, 2, 1, 0, 2, 1, 2, 0, 2, 1, 1, 2]),
-              "val": torch.tensor([2, 0, 1, 2, 2, 0]), "test": torch.randint(0, 3, (11,), generator=generator)}
+    labels = {
+        "train": torch.tensor([0, 1, 2, 2, 2, 1, 0, 2, 1, 2, 0, 2, 1, 1, 2]),
+        "val": torch.tensor([2, 0, 1, 2, 2, 0]),
+        "test": torch.randint(0, 3, (11,), generator=generator),
+    }
     outcomes = case_baselines(CaseClassificationInputs(cases, labels, 3))
     for split in ("val", "test"):
         predicted = [int(labels["train"][min(range(15), key=lambda j: float(((case - cases["train"][j]) ** 2).sum()))]) for case in cases[split]]

@@ -62,19 +62,25 @@ def names(metrics: dict) -> set[str]:
     return {name.split("/")[1] for name in metrics if name.startswith("baseline/")}
 
 
-@pytest.mark.parametrize(("overrides", "expected", "skipped"), [
-    (["data=sine"], {"train_mean", "linear"}, set()),
-    (["data=sine", "data.target=forecast"], {"train_mean", "linear", "last_value", "drift"}, set()),
-    (["data=ucr"], {"majority_class", "1nn_euclidean"}, set()),
-    (["data=ucr", "data.name=JapaneseVowels"], {"majority_class"}, {"1nn_euclidean"}),  # cases of several lengths
-    (["data=anomaly"], {"rolling_zscore"}, set()),
-])
+@pytest.mark.parametrize(
+    ("overrides", "expected", "skipped"),
+    [
+        (["data=sine"], {"train_mean", "linear"}, set()),
+        (["data=sine", "data.target=forecast"], {"train_mean", "linear", "last_value", "drift"}, set()),
+        (["data=ucr"], {"majority_class", "1nn_euclidean"}, set()),
+        (["data=ucr", "data.name=JapaneseVowels"], {"majority_class"}, {"1nn_euclidean"}),  # cases of several lengths
+        (["data=anomaly"], {"rolling_zscore"}, set()),
+    ],
+)
 def test_every_data_family_gets_its_baselines(overrides: list[str], expected: set[str], skipped: set[str], tmp_path: Path) -> None:
     record = run_in_process(tmp_path, *overrides)
     assert names(record["metrics"]) == expected
     assert set(record["baselines_skipped"]) == skipped
-    assert all(math.isfinite(value) for name, value in record["metrics"].items() if name.startswith("baseline/") and "/test/" in name
-               and not name.endswith(("auroc", "auprc", "vus_roc", "vus_pr")))  # threshold-free anomaly metrics: nan without test anomalies only
+    assert all(
+        math.isfinite(value)
+        for name, value in record["metrics"].items()
+        if name.startswith("baseline/") and "/test/" in name and not name.endswith(("auroc", "auprc", "vus_roc", "vus_pr"))
+    )  # threshold-free anomaly metrics: nan without test anomalies only
 
 
 def test_text_without_scikit_learn_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,8 +15,22 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_benchmark_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "benchmark.json"
-    command = [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--cases", "seed", "--repeats", "1", "--steps", "5",
-               "--startup-repeats", "1", "--threads", "1", "--out", str(out)]
+    command = [
+        sys.executable,
+        str(REPO / "scripts" / "benchmark.py"),
+        "--cases",
+        "seed",
+        "--repeats",
+        "1",
+        "--steps",
+        "5",
+        "--startup-repeats",
+        "1",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    ]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
 
@@ -29,8 +43,7 @@ def test_benchmark_writes_every_figure(tmp_path: Path) -> None:
         assert seed[side]["steps_per_s"] > 0
         assert seed[side]["samples_per_s"] == pytest.approx(seed[side]["steps_per_s"] * 64, rel=0.01)
     assert seed["ratio"] == pytest.approx(seed["seqexp"]["steps_per_s"] / seed["hand_written"]["steps_per_s"], rel=0.02)
-    assert seed["ratio_bare_lightning"] == pytest.approx(
-        seed["bare_lightning"]["steps_per_s"] / seed["hand_written"]["steps_per_s"], rel=0.02)
+    assert seed["ratio_bare_lightning"] == pytest.approx(seed["bare_lightning"]["steps_per_s"] / seed["hand_written"]["steps_per_s"], rel=0.02)
     assert seed["ratio_cpu"] > 0 and seed["seqexp"]["cpu_steps_per_s"] > 0
     startup = report["startup"]
     assert startup["fast_dev_run_s"] > 0 and startup["import_lightning_s"] > 0
@@ -42,8 +55,20 @@ def test_benchmark_writes_every_figure(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_benchmark_short_case_reports_whole_fits(tmp_path: Path) -> None:
     out = tmp_path / "benchmark.json"
-    command = [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--cases", "short", "--repeats", "1",
-               "--startup-repeats", "0", "--threads", "1", "--out", str(out)]
+    command = [
+        sys.executable,
+        str(REPO / "scripts" / "benchmark.py"),
+        "--cases",
+        "short",
+        "--repeats",
+        "1",
+        "--startup-repeats",
+        "0",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    ]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
     short = json.loads(out.read_text())["cases"]["short"]

@@ -62,8 +62,7 @@ def saved_run(folder: Path, *overrides: str) -> Path:
 
 
 def test_eval_binds_the_runs_data_config_with_its_overrides(tmp_path: Path) -> None:
-    result = run_cli("eval", f"ckpt_path={saved_run(tmp_path / 'run')}", "+data.batch_size=0", run_dir=tmp_path / "eval",
-                     check=False, env=IMPORT_TIMES)
+    result = run_cli("eval", f"ckpt_path={saved_run(tmp_path / 'run')}", "+data.batch_size=0", run_dir=tmp_path / "eval", check=False, env=IMPORT_TIMES)
     assert result.returncode == 1
     assert error_lines(result.stderr) == ["Error: invalid config: data.batch_size=0: must be an integer >= 1"]
     assert "Traceback" not in result.stderr
@@ -73,8 +72,15 @@ def test_eval_binds_the_runs_data_config_with_its_overrides(tmp_path: Path) -> N
 @pytest.mark.parametrize("data", ["sine", "text"])
 def test_predict_binds_the_runs_data_config_before_importing_torch(data: str, tmp_path: Path) -> None:
     """Text model or not is read from the run's config (its data class, from the source), not from the checkpoint."""
-    result = run_cli("predict", f"ckpt_path={saved_run(tmp_path / 'run', f'data={data}')}", "+data.batch_size=0",
-                     f"output_file={tmp_path / 'out.csv'}", cwd=tmp_path, check=False, env=IMPORT_TIMES)
+    result = run_cli(
+        "predict",
+        f"ckpt_path={saved_run(tmp_path / 'run', f'data={data}')}",
+        "+data.batch_size=0",
+        f"output_file={tmp_path / 'out.csv'}",
+        cwd=tmp_path,
+        check=False,
+        env=IMPORT_TIMES,
+    )
     assert result.returncode == 1
     assert error_lines(result.stderr) == ["Error: invalid config: data.batch_size=0: must be an integer >= 1"]
     assert "Traceback" not in result.stderr
@@ -93,7 +99,10 @@ def seqexp_targets() -> list[str]:
     """Every ``_target_`` of seqexp's own in conf/, and the classes the `model` section selects."""
     targets = {target for path in CONF.rglob("*.yaml") for target in _targets(OmegaConf.to_container(OmegaConf.load(path)))}
     return sorted(target for target in targets if target.startswith("seqexp.")) + [
-        "seqexp.models.encoder.RecurrentEncoder", "seqexp.models.encoder.LSTMFCNEncoder", "seqexp.tasks.regression.RegressionTask"]
+        "seqexp.models.encoder.RecurrentEncoder",
+        "seqexp.models.encoder.LSTMFCNEncoder",
+        "seqexp.tasks.regression.RegressionTask",
+    ]
 
 
 def _targets(node: object) -> list[str]:
@@ -115,10 +124,10 @@ def test_the_source_tells_what_importing_tells(target: str) -> None:
         return
     signature = inspect.signature(cls)
     assert [(p.name, p.kind, p.default is p.empty) for p in read.signature.parameters.values()] == [
-        (p.name, p.kind, p.default is p.empty) for p in signature.parameters.values()]
+        (p.name, p.kind, p.default is p.empty) for p in signature.parameters.values()
+    ]
     hints = {name: value for name, value in merged_declarations(read.annotations).items() if name not in read.unread}
-    assert {name: repr(value) for name, value in hints.items()} == {
-        name: repr(value) for name, value in declared_types(cls).items() if name in hints}
+    assert {name: repr(value) for name, value in hints.items()} == {name: repr(value) for name, value in declared_types(cls).items() if name in hints}
     assert set(declared_types(cls)) - set(hints) <= read.unread
 
 

@@ -30,8 +30,10 @@ def refused(*overrides: str) -> str:
         (["+trainer.max_epoch=3"], "trainer.max_epoch: not a key of Trainer; the keys are ['accelerator'"),
         (["+callbacks.early_stopping.patiense=3"], "callbacks.early_stopping.patiense: not a key of EarlyStopping"),
         # wrong type and out of range, as declared on the signature
-        (["data=text", "task.pooling=sum"],
-         "task.pooling='sum': must be one of ['last', 'mean', 'max', 'attention'] or a list of items from ['last', 'mean', 'max', 'attention']"),
+        (
+            ["data=text", "task.pooling=sum"],
+            "task.pooling='sum': must be one of ['last', 'mean', 'max', 'attention'] or a list of items from ['last', 'mean', 'max', 'attention']",
+        ),
         (["data=text", "task.dropout=abc"], "task.dropout='abc': must be a number in [0, 1)"),
         (["data=text", "task.label_smoothing=1.0"], "task.label_smoothing=1.0: must be a number in [0, 1)"),
         (["data=anomaly", "task.mode=predict"], "task.mode='predict': must be one of ['forecast', 'reconstruction']"),
@@ -71,13 +73,21 @@ def test_missing_required_key_is_named() -> None:
 
 def test_declarations_read_as_the_messages_say() -> None:
     class Knobs:
-        def __init__(self, size: Annotated[int, Range(ge=1)] = 1, share: Annotated[float, Range(gt=0, le=1)] = 0.5,
-                     kind: Literal["a", "b"] | None = None, std: Annotated[float, Range(ge=0, finite=True)] = 0.0) -> None: ...
+        def __init__(
+            self,
+            size: Annotated[int, Range(ge=1)] = 1,
+            share: Annotated[float, Range(gt=0, le=1)] = 0.5,
+            kind: Literal["a", "b"] | None = None,
+            std: Annotated[float, Range(ge=0, finite=True)] = 0.0,
+        ) -> None: ...
 
     Knobs.__module__ = "seqexp.test"  # declarations are read from seqexp's own classes
     assert value_problems(Knobs, "x", {"size": True, "share": 0, "kind": "c", "std": float("inf")}) == [
-        "x.size=True: must be an integer >= 1", "x.share=0: must be a number in (0, 1]",
-        "x.kind='c': must be null or one of ['a', 'b']", "x.std=inf: must be a finite number >= 0"]
+        "x.size=True: must be an integer >= 1",
+        "x.share=0: must be a number in (0, 1]",
+        "x.kind='c': must be null or one of ['a', 'b']",
+        "x.std=inf: must be a finite number >= 0",
+    ]
     assert value_problems(Knobs, "x", {"size": 3, "share": 1, "kind": None, "std": 2}) == []
 
 
@@ -99,8 +109,10 @@ def test_nothing_is_built_before_the_check(monkeypatch: pytest.MonkeyPatch, tmp_
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [(["task.pooling=sum", "data=text"], "Error: invalid config: task.pooling='sum': must be one of"),
-     (["data=anomaly", "task.horizon=40"], "Error: invalid config: task.horizon=40: must be smaller than data.window_length=32")],
+    [
+        (["task.pooling=sum", "data=text"], "Error: invalid config: task.pooling='sum': must be one of"),
+        (["data=anomaly", "task.horizon=40"], "Error: invalid config: task.horizon=40: must be smaller than data.window_length=32"),
+    ],
 )
 def test_cli_answers_one_error_line_before_any_data_is_read(overrides: list[str], message: str, tmp_path: Path) -> None:
     result = run_cli("train", *overrides, run_dir=tmp_path / "run", check=False)

@@ -25,12 +25,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 # Data options that need a user's file, and the fixture they read.
 USER_FILES: dict[str, list[str]] = {
-    "text_csv": [f"data.path={FIXTURES / 'text' / 'reviews.csv'}", "data.text_column=review",
-                 "data.label_column=sentiment"],
+    "text_csv": [f"data.path={FIXTURES / 'text' / 'reviews.csv'}", "data.text_column=review", "data.label_column=sentiment"],
     # 12 hourly points with gaps and a windows file: windows of 2 points (so horizon 1) fit the 2-point val split.
-    "anomaly_csv": [f"data.path={FIXTURES / 'anomaly' / 'series_with_gaps.csv'}", "data.timestamp_column=time",
-                    f"data.windows_path={FIXTURES / 'anomaly' / 'windows.csv'}", "data.window_length=2",
-                    "task.horizon=1"],
+    "anomaly_csv": [
+        f"data.path={FIXTURES / 'anomaly' / 'series_with_gaps.csv'}",
+        "data.timestamp_column=time",
+        f"data.windows_path={FIXTURES / 'anomaly' / 'windows.csv'}",
+        "data.window_length=2",
+        "task.horizon=1",
+    ],
 }
 # Data options whose defaults generate more than one fast_dev_run batch needs.
 SMALL: dict[str, list[str]] = {
@@ -80,7 +83,8 @@ def test_option_runs_fast_dev_run(group: str, option: str, tmp_path: Path) -> No
         if data not in USER_FILES:
             raise AssertionError(
                 f"{group}={option} (data={data}) failed: {error!r}. If data={data} needs a user's file, "
-                "add it (from tests/fixtures) to USER_FILES in tests/test_config_options.py") from error
+                "add it (from tests/fixtures) to USER_FILES in tests/test_config_options.py"
+            ) from error
         raise
     summary = read_metrics(tmp_path)
     assert summary["status"] == "completed", summary

@@ -45,8 +45,12 @@ def test_more_folds_than_the_smallest_class_is_refused(tmp_path: Path) -> None:
 
 
 def test_overrides_that_the_script_sets_per_fold_are_refused(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, str(SCRIPT), "ItalyPowerDemand", "--out", str(tmp_path), "--", "experiment=ucr",
-                             "data.test_path=Mine_TEST.ts"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "ItalyPowerDemand", "--out", str(tmp_path), "--", "experiment=ucr", "data.test_path=Mine_TEST.ts"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "data.test_path is set per fold by this script; leave it out of the overrides" in result.stderr
     assert not any(tmp_path.iterdir())  # refused before any fold was written
@@ -55,9 +59,22 @@ def test_overrides_that_the_script_sets_per_fold_are_refused(tmp_path: Path) -> 
 @pytest.mark.slow
 def test_cli_prints_the_fold_runs_held_out_scores_and_their_mean(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "ItalyPowerDemand", "--folds", "2", "--out", str(tmp_path), "--",
-         "experiment=ucr", "trainer.max_epochs=2", "logger=none"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "ItalyPowerDemand",
+            "--folds",
+            "2",
+            "--out",
+            str(tmp_path),
+            "--",
+            "experiment=ucr",
+            "trainer.max_epochs=2",
+            "logger=none",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     (folder,) = tmp_path.glob("ItalyPowerDemand/*/*")  # <date>/<time>: a second call gets a folder of its own

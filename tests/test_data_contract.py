@@ -25,16 +25,26 @@ def package_datamodules() -> list[type]:
     found = []
     for info in pkgutil.walk_packages(seqexp.data.__path__, prefix="seqexp.data."):
         module = importlib.import_module(info.name)
-        found += [value for value in vars(module).values()
-                  if inspect.isclass(value) and issubclass(value, L.LightningDataModule) and value.__module__ == module.__name__]
+        found += [
+            value
+            for value in vars(module).values()
+            if inspect.isclass(value) and issubclass(value, L.LightningDataModule) and value.__module__ == module.__name__
+        ]
     return found
 
 
 def test_every_datamodule_of_the_package_subclasses_the_contract() -> None:
     classes = package_datamodules()
     names = {cls.__name__ for cls in classes}
-    assert {"SineDataModule", "TextDataModule", "SeriesDataModule", "UCRDataModule", "SyntheticAnomalyDataModule",
-            "CSVAnomalyDataModule", "RealAnomalyDataModule"} <= names
+    assert {
+        "SineDataModule",
+        "TextDataModule",
+        "SeriesDataModule",
+        "UCRDataModule",
+        "SyntheticAnomalyDataModule",
+        "CSVAnomalyDataModule",
+        "RealAnomalyDataModule",
+    } <= names
     assert [cls.__name__ for cls in classes if not issubclass(cls, SeqDataModule)] == []
 
 
@@ -79,9 +89,12 @@ def test_set_predict_input_refuses_naming_the_class_and_what_it_lacks() -> None:
 
 def test_nothing_in_src_probes_a_datamodule() -> None:
     probe = re.compile(r"(getattr|hasattr)\((self\.trainer\.|trainer\.)?datamodule\b|isinstance\(datamodule\b")
-    hits = [f"{path.relative_to(SRC)}:{number}: {line.strip()}"
-            for path in SRC.rglob("*.py") for number, line in enumerate(path.read_text().splitlines(), start=1)
-            if probe.search(line)]
+    hits = [
+        f"{path.relative_to(SRC)}:{number}: {line.strip()}"
+        for path in SRC.rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if probe.search(line)
+    ]
     assert hits == []
 
 

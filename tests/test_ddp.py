@@ -124,8 +124,7 @@ def test_ddp_inside_a_multirun_runs_each_job_in_its_folder(tmp_path: Path) -> No
 
 def test_stateful_data_refuses_ddp_before_training(tmp_path: Path) -> None:
     """Built in-process: instantiating a DDP Trainer starts no processes; only fit would."""
-    cfg = compose_train("trainer=ddp_cpu", "data.stateful=true", "data.shuffle=false", f"paths.output_dir={tmp_path}",
-                        *TINY_SINE)
+    cfg = compose_train("trainer=ddp_cpu", "data.stateful=true", "data.shuffle=false", f"paths.output_dir={tmp_path}", *TINY_SINE)
     datamodule, _, trainer = build(cfg)
     with pytest.raises(ConfigError, match=r"data\.stateful=true cannot run with 2 processes \(trainer\.strategy=DDPStrategy\)"):
         prepare_ranks(trainer, datamodule.spec)
@@ -135,14 +134,20 @@ def test_stateful_data_refuses_ddp_before_training(tmp_path: Path) -> None:
 def test_sweep_job_command_line_keeps_flags_and_takes_the_jobs_overrides() -> None:
     argv = ["train.py", "-m", "--config-dir", "/my/conf", "model=rnn,gru", "-cn", "train", "trainer=ddp_cpu"]
     assert _job_command_line(argv, ["model=gru", "trainer=ddp_cpu"]) == [
-        "train.py", "--config-dir", "/my/conf", "-cn", "train", "model=gru", "trainer=ddp_cpu", "hydra.mode=RUN"
+        "train.py",
+        "--config-dir",
+        "/my/conf",
+        "-cn",
+        "train",
+        "model=gru",
+        "trainer=ddp_cpu",
+        "hydra.mode=RUN",
     ]
 
 
 def test_ddp_refuses_a_launcher_that_cannot_start_its_ranks(tmp_path: Path) -> None:
     """A joblib worker is not the CLI: Lightning could not re-run it for rank 1."""
-    cfg = compose_train("trainer=ddp_cpu", "hydra/launcher=joblib", "hydra.mode=MULTIRUN", f"paths.output_dir={tmp_path}",
-                        *TINY_SINE)
+    cfg = compose_train("trainer=ddp_cpu", "hydra/launcher=joblib", "hydra.mode=MULTIRUN", f"paths.output_dir={tmp_path}", *TINY_SINE)
     datamodule, _, trainer = build(cfg)
     HydraConfig.instance().set_config(cfg)
     try:
@@ -166,10 +171,26 @@ def test_two_nodes_under_torchrun_match_ddp_cpu(tmp_path: Path) -> None:
     port, run_dir = _free_port(), tmp_path / "nodes"
     nodes = [
         subprocess.Popen(
-            [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node-rank={rank}", "--nproc-per-node=1",
-             "--master-addr=127.0.0.1", f"--master-port={port}", "-m", "seqexp.train", *same, "trainer.devices=1",
-             "trainer.num_nodes=2", f"hydra.run.dir={run_dir}"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nnodes=2",
+                f"--node-rank={rank}",
+                "--nproc-per-node=1",
+                "--master-addr=127.0.0.1",
+                f"--master-port={port}",
+                "-m",
+                "seqexp.train",
+                *same,
+                "trainer.devices=1",
+                "trainer.num_nodes=2",
+                f"hydra.run.dir={run_dir}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=tmp_path,
         )
         for rank in (0, 1)
     ]

@@ -21,8 +21,9 @@ from seqexp.models.pooling import pool_sequence
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("conv_layers", [0, 2])
 def test_outputs_have_one_step_per_input_step(cell: str, bidirectional: bool, conv_layers: int) -> None:
-    encoder = RecurrentEncoder(3, cell=cell, hidden_size=8, num_layers=2, bidirectional=bidirectional,
-                               dropout=0.1, conv_channels=4, conv_kernel_size=4, conv_layers=conv_layers)
+    encoder = RecurrentEncoder(
+        3, cell=cell, hidden_size=8, num_layers=2, bidirectional=bidirectional, dropout=0.1, conv_channels=4, conv_kernel_size=4, conv_layers=conv_layers
+    )
     outputs, _ = encoder(torch.randn(5, 11, 3))
     assert outputs.shape == (5, 11, 8 * (2 if bidirectional else 1)) == (5, 11, encoder.output_size)
 
@@ -41,7 +42,7 @@ def test_packed_padded_batch_matches_each_sequence_alone(cell: str) -> None:
     for row, sequence in enumerate(sequences):
         alone, _ = encoder(sequence.unsqueeze(0))
         torch.testing.assert_close(outputs[row, : len(sequence)], alone[0], rtol=1e-5, atol=1e-6)
-        assert outputs[row, len(sequence):].abs().sum() == 0  # padding never produces outputs
+        assert outputs[row, len(sequence) :].abs().sum() == 0  # padding never produces outputs
         expected_last = torch.cat([alone[0, -1, :6], alone[0, 0, 6:]])
         torch.testing.assert_close(pooled[row], expected_last, rtol=1e-5, atol=1e-6)
 
@@ -76,8 +77,7 @@ def small_lstm_fcn(input_size: int = 3, **overrides) -> LSTMFCNEncoder:
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("dimension_shuffle", [False, True])
 def test_lstm_fcn_outputs_recurrent_and_fcn_features_per_step(cell: str, bidirectional: bool, dimension_shuffle: bool) -> None:
-    encoder = small_lstm_fcn(cell=cell, num_layers=2, bidirectional=bidirectional, dropout=0.1,
-                             dimension_shuffle=dimension_shuffle, branch_dropout=0.5)
+    encoder = small_lstm_fcn(cell=cell, num_layers=2, bidirectional=bidirectional, dropout=0.1, dimension_shuffle=dimension_shuffle, branch_dropout=0.5)
     outputs, state = encoder(torch.randn(5, 11, 3))
     directions = 2 if bidirectional else 1
     assert outputs.shape == (5, 11, 6 * directions + 6) == (5, 11, encoder.output_size)
@@ -110,7 +110,7 @@ def test_lstm_fcn_padding_does_not_change_a_sequences_outputs(bidirectional: boo
     for row, sequence in enumerate(sequences):
         alone, _ = encoder(sequence.unsqueeze(0))
         torch.testing.assert_close(outputs[row, : len(sequence)], alone[0], rtol=1e-5, atol=1e-5)
-        assert outputs[row, len(sequence):].abs().sum() == 0  # padding never produces outputs
+        assert outputs[row, len(sequence) :].abs().sum() == 0  # padding never produces outputs
         for method, vectors in pooled.items():
             expected = pool_sequence(alone, None, method, encoder.num_directions)[0]
             torch.testing.assert_close(vectors[row], expected, rtol=1e-5, atol=1e-5)
@@ -150,8 +150,9 @@ def test_resample_interpolates_each_sequences_valid_steps() -> None:
 
 def test_architecture_picks_the_encoder_and_its_keys() -> None:
     assert isinstance(build_encoder(2, {"hidden_size": 4}), RecurrentEncoder)  # no architecture: a checkpoint from before it
-    encoder = build_encoder(2, {"architecture": "lstm_fcn", "hidden_size": 4, "conv": None,
-                                "fcn": {"filters": [6, 4], "kernel_sizes": [3, 3]}, "compile": False})
+    encoder = build_encoder(
+        2, {"architecture": "lstm_fcn", "hidden_size": 4, "conv": None, "fcn": {"filters": [6, 4], "kernel_sizes": [3, 3]}, "compile": False}
+    )
     assert isinstance(encoder, LSTMFCNEncoder) and encoder.output_size == 4 + 4
     assert {"fcn.filters", "fcn.kernel_sizes", "dimension_shuffle"} <= set(model_keys("lstm_fcn"))
     assert "conv.layers" in model_keys("recurrent") and "conv.layers" not in model_keys("lstm_fcn")

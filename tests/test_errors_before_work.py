@@ -6,8 +6,7 @@ from pathlib import Path
 
 from helpers import run_cli
 
-TINY = ["data.num_windows.train=256", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=8",
-        "trainer.max_epochs=2"]
+TINY = ["data.num_windows.train=256", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=8", "trainer.max_epochs=2"]
 
 
 def one_error_line(result) -> str:  # noqa: ANN001 - a CompletedProcess
@@ -32,8 +31,7 @@ def test_resuming_with_another_model_size_names_the_setting_and_keeps_the_run(tm
     run_cli("train", *TINY, run_dir=run_dir, cwd=tmp_path)
     kept = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
     last = run_dir / "checkpoints" / "last.ckpt"
-    result = run_cli("train", *TINY[:-2], "model.hidden_size=16", "trainer.max_epochs=4", f"ckpt_path={last}",
-                     cwd=tmp_path, check=False)
+    result = run_cli("train", *TINY[:-2], "model.hidden_size=16", "trainer.max_epochs=4", f"ckpt_path={last}", cwd=tmp_path, check=False)
     error = one_error_line(result)
     assert error.startswith(f"Error: ckpt_path={last}: its weights do not fit the model this config builds")
     assert "model.hidden_size=8 there, 16 here" in error
@@ -41,6 +39,7 @@ def test_resuming_with_another_model_size_names_the_setting_and_keeps_the_run(tm
 
 
 def test_a_non_finite_loss_is_one_error_line(tmp_path: Path) -> None:
-    result = run_cli("train", *TINY, "optim=sgd", "optim.lr=1e5", "data.num_windows.train=512", "trainer.max_epochs=4",
-                     run_dir=tmp_path / "run", cwd=tmp_path, check=False)
+    result = run_cli(
+        "train", *TINY, "optim=sgd", "optim.lr=1e5", "data.num_windows.train=512", "trainer.max_epochs=4", run_dir=tmp_path / "run", cwd=tmp_path, check=False
+    )
     assert one_error_line(result).startswith("Error: training loss became")

@@ -31,9 +31,12 @@ SPLITS = ["data.split_fractions.train=0.96", "data.split_fractions.val=0.02", "d
 
 def anomaly_file(path: Path, start: int = 0, points: int = 400) -> Path:
     """Two sines with a labelled bump: the columns data=anomaly_csv reads."""
-    path.write_text("time,a,b,label\n" + "".join(
-        f"{i},{math.sin(i / 5) + (2.0 if 300 <= i < 310 else 0.0):.4f},{math.cos(i / 7):.4f},{int(300 <= i < 310)}\n"
-        for i in range(start, start + points)))
+    path.write_text(
+        "time,a,b,label\n"
+        + "".join(
+            f"{i},{math.sin(i / 5) + (2.0 if 300 <= i < 310 else 0.0):.4f},{math.cos(i / 7):.4f},{int(300 <= i < 310)}\n" for i in range(start, start + points)
+        )
+    )
     return path
 
 
@@ -41,15 +44,28 @@ def overrides(option: str, folder: Path) -> list[str]:
     """A short run of ``data=<option>`` (texts: packed bidirectional LSTMs, of two layers on the user's CSV)."""
     return {
         "sine": ["data=sine", "data.num_windows.train=64", "data.num_windows.val=16", "data.num_windows.test=16"],
-        "sine_stateful": ["data=sine", "data.stateful=true", "data.shuffle=false", "data.batch_size=8", "data.num_windows.train=64",
-                          "data.num_windows.val=16", "data.num_windows.test=16"],  # the hidden state carried from batch to batch
+        "sine_stateful": [
+            "data=sine",
+            "data.stateful=true",
+            "data.shuffle=false",
+            "data.batch_size=8",
+            "data.num_windows.train=64",
+            "data.num_windows.val=16",
+            "data.num_windows.test=16",
+        ],  # the hidden state carried from batch to batch
         "series": ["data=series", "data.name=airline", "data.input_length=24", "data.horizon=12"],
         "text": ["data=text", "model=bidirectional", "trainer.limit_train_batches=2", *SPLITS],
-        "text_csv": ["data=text_csv", f"data.path={REVIEWS}", "data.text_column=review", "data.label_column=sentiment",
-                     "data.batch_size=8", "model=bidirectional", "model.num_layers=2"],
+        "text_csv": [
+            "data=text_csv",
+            f"data.path={REVIEWS}",
+            "data.text_column=review",
+            "data.label_column=sentiment",
+            "data.batch_size=8",
+            "model=bidirectional",
+            "model.num_layers=2",
+        ],
         "anomaly": ["data=anomaly", "data.lengths.train=300", "data.lengths.val=300", "data.lengths.test=300"],
-        "anomaly_csv": ["data=anomaly_csv", f"data.path={anomaly_file(folder / 'plant.csv')}", "data.timestamp_column=time",
-                        "data.label_column=label"],
+        "anomaly_csv": ["data=anomaly_csv", f"data.path={anomaly_file(folder / 'plant.csv')}", "data.timestamp_column=time", "data.label_column=label"],
         "ucr": ["data=ucr", "data.name=BasicMotions"],
     }[option] + TINY
 

@@ -54,13 +54,17 @@ DATA: dict[str, list[str]] = {
     "anomaly": ["data.lengths.train=300", "data.lengths.val=300", "data.lengths.test=300"],
     "anomaly_real": [],  # the built-in ucr_internal_bleeding16
     # 12 hourly points with gaps and a windows file: windows of 2 points (so horizon 1) fit the 2-point val split.
-    "anomaly_csv": ["data.path={fixtures}/anomaly/series_with_gaps.csv", "data.timestamp_column=time",
-                    "data.windows_path={fixtures}/anomaly/windows.csv", "data.window_length=2", "task.horizon=1"],
+    "anomaly_csv": [
+        "data.path={fixtures}/anomaly/series_with_gaps.csv",
+        "data.timestamp_column=time",
+        "data.windows_path={fixtures}/anomaly/windows.csv",
+        "data.window_length=2",
+        "task.horizon=1",
+    ],
     "series": [],  # the built-in seattle_temps
     "ucr": [],  # the built-in BasicMotions
 }
-SHORT_RUN = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=2",
-             "trainer.limit_test_batches=2", "model.hidden_size=16"]
+SHORT_RUN = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=2", "trainer.limit_test_batches=2", "model.hidden_size=16"]
 # The archive's one labelled anomaly lies deep in the test split: score all of it, not 2 batches.
 SHORT_RUN_EXTRA: dict[str, list[str]] = {"anomaly_real": ["trainer.limit_test_batches=null"]}
 
@@ -72,8 +76,10 @@ METRIC_RTOL = 1e-4
 
 def data_overrides(option: str) -> list[str]:
     if option not in DATA:
-        pytest.fail(f"data={option} is new: add the overrides it needs (user files from tests/fixtures, small sizes) "
-                    f"to DATA in {Path(__file__).name}, then write its golden file with SEQEXP_REGENERATE_GOLDEN=1")
+        pytest.fail(
+            f"data={option} is new: add the overrides it needs (user files from tests/fixtures, small sizes) "
+            f"to DATA in {Path(__file__).name}, then write its golden file with SEQEXP_REGENERATE_GOLDEN=1"
+        )
     return [f"data={option}", *COMMON, *DATA[option]]
 
 
@@ -111,6 +117,7 @@ def render(value: Any, indent: int = 0) -> str:
 
 
 # --- first batches ----------------------------------------------------------------------------------
+
 
 def plain_numbers(tensor: torch.Tensor) -> list:
     """Flattened values as JSON numbers; float32 values as their shortest text that reads back to the same float32."""
@@ -161,8 +168,12 @@ def assert_tensor_matches(actual: dict[str, Any], expected: dict[str, Any], wher
     for field in sorted(fields):
         if actual["dtype"].startswith(("float", "bfloat")):
             torch.testing.assert_close(
-                torch.tensor(actual[field], dtype=torch.float64), torch.tensor(expected[field], dtype=torch.float64),
-                **FLOAT_TOLERANCE, equal_nan=True, msg=lambda message, field=field: f"{where} {field}: {message}")
+                torch.tensor(actual[field], dtype=torch.float64),
+                torch.tensor(expected[field], dtype=torch.float64),
+                **FLOAT_TOLERANCE,
+                equal_nan=True,
+                msg=lambda message, field=field: f"{where} {field}: {message}",
+            )
         else:
             assert actual[field] == expected[field], f"{where} {field}: differs from the golden values"
 
@@ -184,14 +195,14 @@ def test_first_batches_match_golden(option: str, tmp_path: Path) -> None:
 
 # --- a short run ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("option", DATA_OPTIONS)
 def test_short_run_metrics_match_golden(option: str, tmp_path: Path) -> None:
     overrides = [*data_overrides(option), *SHORT_RUN, *SHORT_RUN_EXTRA.get(option, [])]
     train(compose_train(*resolve(overrides), f"paths.output_dir={tmp_path}"))
     summary = read_metrics(tmp_path)
     assert summary["status"] == "completed"
-    result = {"overrides": overrides, "epochs": summary["epochs"], "global_step": summary["global_step"],
-              "metrics": summary["metrics"]}
+    result = {"overrides": overrides, "epochs": summary["epochs"], "global_step": summary["global_step"], "metrics": summary["metrics"]}
     if REGENERATE:
         write_golden_section(option, "short_run", result)
         return

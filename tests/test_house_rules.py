@@ -1,5 +1,5 @@
 """The house rules, run by the README's test command: the layer contracts of pyproject.toml's
-[tool.importlinter] (`lint-imports`) and the linter of [tool.ruff] over src, tests and scripts."""
+[tool.importlinter] (`lint-imports`), and the linter and formatter of [tool.ruff] over src, tests and scripts."""
 
 from __future__ import annotations
 
@@ -30,3 +30,8 @@ def test_layer_contracts_hold():
 def test_ruff_finds_nothing():
     result = _run("ruff", "check", "--no-cache", "src", "tests", "scripts")
     assert result.returncode == 0, f"ruff check src tests scripts (`ruff check --fix ...` sorts imports)\n{result.stdout}{result.stderr}"
+
+
+def test_code_is_formatted():
+    result = _run("ruff", "format", "--check", "--no-cache", "src", "tests", "scripts")
+    assert result.returncode == 0, f"ruff format --check src tests scripts (`ruff format src tests scripts` rewrites them)\n{result.stdout}{result.stderr}"

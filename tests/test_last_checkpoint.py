@@ -40,8 +40,7 @@ class RecordLastCheckpoint(L.Callback):
 
 def test_last_ckpt_is_refreshed_after_every_epoch_even_without_a_new_best(tmp_path: Path) -> None:
     # monitor.mode=max: val/mse falls as the model learns, so epochs after the first rarely make a new "best"
-    cfg = compose_train(*SMALL, "trainer.max_epochs=4", "monitor.mode=max", "callbacks.last_every_n_steps.min_interval_s=0",
-                        f"paths.output_dir={tmp_path}")
+    cfg = compose_train(*SMALL, "trainer.max_epochs=4", "monitor.mode=max", "callbacks.last_every_n_steps.min_interval_s=0", f"paths.output_dir={tmp_path}")
     datamodule, task, trainer = build(cfg)
     recorder = RecordLastCheckpoint(tmp_path / "checkpoints" / "last.ckpt")
     trainer.callbacks.append(recorder)
@@ -52,8 +51,13 @@ def test_last_ckpt_is_refreshed_after_every_epoch_even_without_a_new_best(tmp_pa
 
 def test_epoch_ends_within_the_interval_skip_the_save_but_steps_and_the_end_of_fit_do_not(tmp_path: Path) -> None:
     # an interval no fit reaches: only the step trigger (every 6 steps) and the end of fit write last.ckpt
-    cfg = compose_train(*SMALL, "trainer.max_epochs=4", "callbacks.last_every_n_steps.min_interval_s=1e9",
-                        "callbacks.last_every_n_steps.every_n_train_steps=6", f"paths.output_dir={tmp_path}")
+    cfg = compose_train(
+        *SMALL,
+        "trainer.max_epochs=4",
+        "callbacks.last_every_n_steps.min_interval_s=1e9",
+        "callbacks.last_every_n_steps.every_n_train_steps=6",
+        f"paths.output_dir={tmp_path}",
+    )
     datamodule, task, trainer = build(cfg)
     path = tmp_path / "checkpoints" / "last.ckpt"
     seen = []

@@ -51,8 +51,7 @@ class ForgettingWriter(BasePredictionWriter):
 
 def test_lightning_keeps_predicted_batch_indices_where_seqexp_forgets_them() -> None:
     writer = ForgettingWriter()
-    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        callbacks=[writer])
+    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, callbacks=[writer])
     trainer.predict(Doubler(), DataLoader(torch.arange(10.0), batch_size=4), return_predictions=False)
     assert writer.seen == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]  # every batch's indices reached the writer
     assert writer.held == [None, None, None]  # and Lightning's list no longer holds them

@@ -10,8 +10,7 @@ import pytest
 from helpers import read_metrics, run_cli
 from seqexp.loggers import run_name_of
 
-SHORT = ["model.hidden_size=8", "trainer.max_epochs=2", "trainer.limit_train_batches=2", "trainer.limit_val_batches=2",
-         "trainer.limit_test_batches=2"]
+SHORT = ["model.hidden_size=8", "trainer.max_epochs=2", "trainer.limit_train_batches=2", "trainer.limit_val_batches=2", "trainer.limit_test_batches=2"]
 
 
 @pytest.mark.slow

@@ -74,8 +74,7 @@ def test_a_saved_constant_rate_is_no_scheduler_and_a_saved_cosine_spans_the_epoc
 def test_an_old_run_evaluates_and_predicts_as_it_did(old_run: Path, tmp_path: Path) -> None:
     checkpoint = old_run / "checkpoints" / "last.ckpt"  # also the best: the last of two epochs
     run_cli("eval", f"ckpt_path={checkpoint}", run_dir=tmp_path / "eval")
-    tested = {name: value for name, value in json.loads((old_run / "metrics.json").read_text())["metrics"].items()
-              if name.startswith("test/")}
+    tested = {name: value for name, value in json.loads((old_run / "metrics.json").read_text())["metrics"].items() if name.startswith("test/")}
     assert tested and read_metrics(tmp_path / "eval")["metrics"] == tested
     run_cli("predict", f"ckpt_path={checkpoint}", f"output_file={tmp_path / 'predictions.csv'}", cwd=tmp_path)
     # the same rows and numbers as the old code wrote after its test (7e8c8d0 ended lines with \r\n)
@@ -120,8 +119,11 @@ def test_an_old_run_naming_a_moved_datamodule_evaluates_and_predicts_as_it_did(o
         shutil.copy(FIXTURES / "anomaly" / name, user_folder)
     checkpoint = old_run / "checkpoints" / "last.ckpt"  # also the best: the last of two epochs
     run_cli("eval", f"ckpt_path={checkpoint}", run_dir=tmp_path / "eval", cwd=user_folder)
-    tested = {name: value for name, value in json.loads((old_run / "metrics.json").read_text())["metrics"].items()
-              if name.startswith("test/") and name not in REDEFINED}
+    tested = {
+        name: value
+        for name, value in json.loads((old_run / "metrics.json").read_text())["metrics"].items()
+        if name.startswith("test/") and name not in REDEFINED
+    }
     evaluated = read_metrics(tmp_path / "eval")["metrics"]
     assert len(tested) == 12 and {name: evaluated[name] for name in tested} == tested
     run_cli("predict", f"ckpt_path={checkpoint}", f"output_file={tmp_path / 'predictions.csv'}", cwd=user_folder)

@@ -11,8 +11,16 @@ from helpers import compose_train, run_cli
 from seqexp.builder import build
 
 # 512 windows of 8 streams: 64 batches per epoch (as tests/test_tbptt.py).
-SMALL = ["experiment=seed_lstm_sin2cos", "data.num_windows.train=512", "data.num_windows.val=64", "data.num_windows.test=64",
-         "trainer.deterministic=true", "trainer.accelerator=cpu", "logger=none", "callbacks.figures=null"]
+SMALL = [
+    "experiment=seed_lstm_sin2cos",
+    "data.num_windows.train=512",
+    "data.num_windows.val=64",
+    "data.num_windows.test=64",
+    "trainer.deterministic=true",
+    "trainer.accelerator=cpu",
+    "logger=none",
+    "callbacks.figures=null",
+]
 
 
 def test_a_key_the_optimizer_does_not_take_is_one_error_line(tmp_path: Path) -> None:
@@ -23,9 +31,17 @@ def test_a_key_the_optimizer_does_not_take_is_one_error_line(tmp_path: Path) -> 
 
 
 def test_another_torch_optimizer_needs_no_code(tmp_path: Path) -> None:
-    cfg = compose_train(*SMALL, "optim._target_=torch.optim.NAdam", "~optim.betas", "+optim.momentum_decay=0.005",
-                        "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=0", "test=false",
-                        f"paths.output_dir={tmp_path}")
+    cfg = compose_train(
+        *SMALL,
+        "optim._target_=torch.optim.NAdam",
+        "~optim.betas",
+        "+optim.momentum_decay=0.005",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=0",
+        "test=false",
+        f"paths.output_dir={tmp_path}",
+    )
     datamodule, task, trainer = build(cfg)
     trainer.fit(task, datamodule=datamodule)
     optimizer = trainer.optimizers[0]
@@ -37,10 +53,20 @@ def test_chunked_training_steps_step_schedulers_as_lightning_does(tmp_path: Path
     step (manual optimization: the task steps the scheduler) or not (Lightning steps it)."""
     learning_rates = {}
     for chunks, batches in ((1, 8), (4, 2)):
-        cfg = compose_train(*SMALL, f"data.chunks_per_batch={chunks}", f"trainer.limit_train_batches={batches}", "trainer.max_epochs=1",
-                            "scheduler=step", "scheduler.interval=step", "scheduler.step_size=3", "scheduler.gamma=0.5",
-                            "trainer.limit_val_batches=0", "test=false", "callbacks.last_every_n_steps.every_n_train_steps=16",
-                            f"paths.output_dir={tmp_path / str(chunks)}")
+        cfg = compose_train(
+            *SMALL,
+            f"data.chunks_per_batch={chunks}",
+            f"trainer.limit_train_batches={batches}",
+            "trainer.max_epochs=1",
+            "scheduler=step",
+            "scheduler.interval=step",
+            "scheduler.step_size=3",
+            "scheduler.gamma=0.5",
+            "trainer.limit_val_batches=0",
+            "test=false",
+            "callbacks.last_every_n_steps.every_n_train_steps=16",
+            f"paths.output_dir={tmp_path / str(chunks)}",
+        )
         datamodule, task, trainer = build(cfg)
         trainer.fit(task, datamodule=datamodule)
         learning_rates[chunks] = trainer.optimizers[0].param_groups[0]["lr"]

@@ -18,15 +18,28 @@ optuna = pytest.importorskip("optuna", reason="needs the sweep extra: pip instal
 
 # One setting for every trial (a search space of single choices): trials of a command are alike, so what separates
 # the commands is the learning rate each fixes. Two epochs: two validations reported per trial.
-TINY = ["hparams_search=sine_optuna", "model.cell=choice(gru)", "model.hidden_size=choice(16)", "model.num_layers=choice(1)",
-        "trainer.max_epochs=2", "data.num_windows.train=128", "data.num_windows.val=32", "data.num_windows.test=32",
-        "logger=none", "test=false", "callbacks.figures=null", "hydra.sweeper.study_name=shared", "hydra.sweeper.n_trials=4"]
+TINY = [
+    "hparams_search=sine_optuna",
+    "model.cell=choice(gru)",
+    "model.hidden_size=choice(16)",
+    "model.num_layers=choice(1)",
+    "trainer.max_epochs=2",
+    "data.num_windows.train=128",
+    "data.num_windows.val=32",
+    "data.num_windows.test=32",
+    "logger=none",
+    "test=false",
+    "callbacks.figures=null",
+    "hydra.sweeper.study_name=shared",
+    "hydra.sweeper.n_trials=4",
+]
 
 
 def _trial_numbers(sweep_dir: Path) -> list[int]:
     """``hydra.sweeper.trial`` of each job: the trial the sweeper gave it."""
-    return [yaml.safe_load((job / ".hydra" / "hydra.yaml").read_text())["hydra"]["sweeper"]["trial"]
-            for job in sorted(p for p in sweep_dir.iterdir() if p.is_dir())]
+    return [
+        yaml.safe_load((job / ".hydra" / "hydra.yaml").read_text())["hydra"]["sweeper"]["trial"] for job in sorted(p for p in sweep_dir.iterdir() if p.is_dir())
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +48,41 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> dict:
     then a third command on the same file (absolute URL) with 4 trials of a learning rate too small to learn: its
     jobs run in joblib's worker processes and report to their trials through the file."""
     cwd = tmp_path_factory.mktemp("search")
-    together = [subprocess.Popen([sys.executable, "-m", "seqexp.train", *TINY, "hydra.sweeper.storage=sqlite:///study.db",
-                                  "hydra.sweeper.pruner=null", "optim.lr=0.01", f"hydra.sweep.dir={cwd / name}"],
-                                 cwd=cwd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for name in ("a", "b")]
+    together = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "seqexp.train",
+                *TINY,
+                "hydra.sweeper.storage=sqlite:///study.db",
+                "hydra.sweeper.pruner=null",
+                "optim.lr=0.01",
+                f"hydra.sweep.dir={cwd / name}",
+            ],
+            cwd=cwd,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for name in ("a", "b")
+    ]
     outputs = [process.communicate(timeout=600) for process in together]
     for process, (_, stderr) in zip(together, outputs):
         assert process.returncode == 0, stderr[-4000:]
-    later = run_cli("train", *TINY, f"hydra.sweeper.storage=sqlite:///{cwd / 'study.db'}", "optim.lr=0.000001",
-                    "hydra.sweeper.pruner.n_startup_trials=1", "hydra.sweeper.pruner.n_warmup_steps=0",
-                    "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2", f"hydra.sweep.dir={cwd / 'c'}", cwd=cwd)
+    later = run_cli(
+        "train",
+        *TINY,
+        f"hydra.sweeper.storage=sqlite:///{cwd / 'study.db'}",
+        "optim.lr=0.000001",
+        "hydra.sweeper.pruner.n_startup_trials=1",
+        "hydra.sweeper.pruner.n_warmup_steps=0",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.n_jobs=2",
+        f"hydra.sweep.dir={cwd / 'c'}",
+        cwd=cwd,
+    )
     stored = optuna.load_study(study_name="shared", storage=f"sqlite:///{cwd / 'study.db'}")
     return {"cwd": cwd, "later": later, "trials": stored.get_trials()}
 

@@ -130,8 +130,7 @@ class HeldMemory(L.Callback):
         self.held.update(val=0, test=0, predicted_per_window=0.0)
 
     def _measure(self, stage: str, task: AnomalyTask) -> None:
-        state = {name: value for name, value in vars(task).items() if not name.startswith("_modules")
-                 and name not in ("_parameters", "_buffers", "_trainer")}
+        state = {name: value for name, value in vars(task).items() if not name.startswith("_modules") and name not in ("_parameters", "_buffers", "_trainer")}
         self.held[stage] = max(self.held[stage], tensor_bytes(state, set()))
 
     def on_validation_batch_end(self, trainer: L.Trainer, task: AnomalyTask, *args: Any) -> None:
@@ -147,11 +146,17 @@ class HeldMemory(L.Callback):
 
 def test_a_default_anomaly_run_holds_memory_that_follows_the_points(tmp_path: Path) -> None:
     csv_file = tmp_path / "plant.csv"
-    csv_file.write_text("value,label\n" + "".join(
-        f"{math.sin(i / 5):.4f},{int(i % 500 >= 495)}\n" for i in range(4000)))  # val 800, test 1,200 points
-    cfg = compose_train("data=anomaly_csv", f"data.path={csv_file}", "data.label_column=label", "data.window_length=64",
-                        "trainer.max_epochs=1", "model.hidden_size=8", f"paths.output_dir={tmp_path}",
-                        "+callbacks.held_memory._target_=test_point_scores.HeldMemory")
+    csv_file.write_text("value,label\n" + "".join(f"{math.sin(i / 5):.4f},{int(i % 500 >= 495)}\n" for i in range(4000)))  # val 800, test 1,200 points
+    cfg = compose_train(
+        "data=anomaly_csv",
+        f"data.path={csv_file}",
+        "data.label_column=label",
+        "data.window_length=64",
+        "trainer.max_epochs=1",
+        "model.hidden_size=8",
+        f"paths.output_dir={tmp_path}",
+        "+callbacks.held_memory._target_=test_point_scores.HeldMemory",
+    )
     train(cfg)
     assert (tmp_path / "predictions" / "test.csv").exists() and read_metrics(tmp_path)["metrics"]["test/auroc"] is not None
     # Held per point of the split: a sum, a count, a label and the input (about 21 bytes, and room to grow),

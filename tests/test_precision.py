@@ -17,8 +17,7 @@ TINY_SINE = ["data.num_windows.train=128", "data.num_windows.val=64", "data.num_
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_bf16_mixed_runs_every_preset_on_cpu(preset: str, tmp_path: Path) -> None:
-    cfg = compose_train(f"model={preset}", "trainer.precision=bf16-mixed", "debug=fast_dev_run", *TINY_SINE,
-                        f"paths.output_dir={tmp_path}")
+    cfg = compose_train(f"model={preset}", "trainer.precision=bf16-mixed", "debug=fast_dev_run", *TINY_SINE, f"paths.output_dir={tmp_path}")
     datamodule, task, trainer = build(cfg)  # the parts train() builds, so the head can be watched
     head_dtypes: set[torch.dtype] = set()
     task.head.register_forward_hook(lambda module, inputs, output: head_dtypes.add(output.dtype))

@@ -62,10 +62,10 @@ def best(run: Path) -> Path:
 
 # --- forecasting: MASE ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def series_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained(tmp_path_factory.mktemp("series"), "data=series", "data.name=airline", "data.input_length=24",
-                   "data.horizon=12", "trainer.max_epochs=2")
+    return trained(tmp_path_factory.mktemp("series"), "data=series", "data.name=airline", "data.input_length=24", "data.horizon=12", "trainer.max_epochs=2")
 
 
 def test_forecast_file_gives_the_logged_mase(series_run: Path) -> None:
@@ -108,6 +108,7 @@ def test_predict_cli_on_the_test_split_and_on_new_input(series_run: Path, tmp_pa
 
 # --- classification: accuracy --------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def ucr_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return trained(tmp_path_factory.mktemp("ucr"), "data=ucr", "data.name=BasicMotions", "trainer.max_epochs=3")
@@ -135,8 +136,12 @@ def test_predict_classifies_the_test_split_and_a_new_unlabelled_file(ucr_run: Pa
     with gzip.open(ASSETS / "ucr" / "BasicMotions" / "BasicMotions_TEST.ts.gz", "rt") as handle:
         lines = handle.read().splitlines()
     unlabelled = tmp_path / "new.ts"
-    unlabelled.write_text("\n".join("@classLabel false" if line.startswith("@classLabel") else
-                                    line.rsplit(":", 1)[0] if line[:1] not in ("#", "@", "") else line for line in lines) + "\n")
+    unlabelled.write_text(
+        "\n".join(
+            "@classLabel false" if line.startswith("@classLabel") else line.rsplit(":", 1)[0] if line[:1] not in ("#", "@", "") else line for line in lines
+        )
+        + "\n"
+    )
     rows = predicted(ckpt, **{"data": {"test_path": str(unlabelled)}, "output_file": str(tmp_path / "new.csv")})
     assert "truth" not in rows[0] and list(read_rows(tmp_path / "new.csv")[0]) == ["id", "label", "p_Standing", "p_Running", "p_Walking", "p_Badminton"]
     assert [row["label"] for row in rows] == [row["label"] for row in logged]
@@ -145,9 +150,17 @@ def test_predict_classifies_the_test_split_and_a_new_unlabelled_file(ucr_run: Pa
 
 @pytest.mark.slow
 def test_text_file_names_the_texts_and_gives_the_logged_accuracy(tmp_path: Path) -> None:
-    run = trained(tmp_path / "run", "data=text_csv", f"data.path={REVIEWS}", "data.text_column=review",
-                  "data.label_column=sentiment", "data.batch_size=8", "data.split_fractions.test=0.3",
-                  "data.split_fractions.train=0.6", "trainer.max_epochs=2")
+    run = trained(
+        tmp_path / "run",
+        "data=text_csv",
+        f"data.path={REVIEWS}",
+        "data.text_column=review",
+        "data.label_column=sentiment",
+        "data.batch_size=8",
+        "data.split_fractions.test=0.3",
+        "data.split_fractions.train=0.6",
+        "trainer.max_epochs=2",
+    )
     rows = read_rows(run / "predictions" / "test.csv")
     assert list(rows[0]) == ["id", "text", "label", "p_neg", "p_pos", "truth"]
     reviews = {row["review"]: row["sentiment"] for row in read_rows(REVIEWS)}
@@ -160,10 +173,18 @@ def test_text_file_names_the_texts_and_gives_the_logged_accuracy(tmp_path: Path)
 
 # --- anomaly detection: AUPRC --------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def anomaly_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained(tmp_path_factory.mktemp("anomaly"), "data=anomaly", "data.lengths.train=800", "data.lengths.val=500",
-                   "data.lengths.test=500", "data.anomaly_rate=0.1", "trainer.max_epochs=2")
+    return trained(
+        tmp_path_factory.mktemp("anomaly"),
+        "data=anomaly",
+        "data.lengths.train=800",
+        "data.lengths.val=500",
+        "data.lengths.test=500",
+        "data.anomaly_rate=0.1",
+        "trainer.max_epochs=2",
+    )
 
 
 def test_anomaly_file_gives_the_logged_auprc(anomaly_run: Path) -> None:
@@ -191,17 +212,27 @@ def test_anomaly_predict_scores_new_input_in_its_own_units(anomaly_run: Path, tm
     assert list(rows[0]) == ["step", "value_0", "value_1", "score", "threshold", "flag"]  # no labels in the file: no truth
     window, horizon = 32, 4  # data.window_length, task.horizon: the first points are context only
     assert [row["step"] for row in rows] == list(range(window - horizon, len(logged)))
-    assert [row["value_0"] for row in rows] == [float(row["value_0"]) for row in logged[window - horizon:]]
+    assert [row["value_0"] for row in rows] == [float(row["value_0"]) for row in logged[window - horizon :]]
     later = [row["score"] for row in rows if row["step"] >= window - 1]
-    assert later == pytest.approx([float(row["score"]) for row in logged[window - 1:]], rel=1e-4, abs=1e-6)
+    assert later == pytest.approx([float(row["score"]) for row in logged[window - 1 :]], rel=1e-4, abs=1e-6)
 
 
 # --- per-step regression (sine) and the train-run settings ---------------------------------------
 
+
 def test_sine_file_gives_the_logged_mse_over_the_scored_steps(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    train(compose_train("data=sine", "data.num_windows.train=128", "data.num_windows.val=32", "data.num_windows.test=32",
-                        "trainer.max_epochs=1", *SHORT, f"paths.output_dir={run}"))
+    train(
+        compose_train(
+            "data=sine",
+            "data.num_windows.train=128",
+            "data.num_windows.val=32",
+            "data.num_windows.test=32",
+            "trainer.max_epochs=1",
+            *SHORT,
+            f"paths.output_dir={run}",
+        )
+    )
     rows = read_rows(run / "predictions" / "test.csv")
     assert list(rows[0]) == ["window", "step", "prediction", "truth"] and len(rows) == 32 * (20 - 3)
     assert {int(row["step"]) for row in rows} == set(range(3, 20))  # data.burn_in_steps=3 are not scored
@@ -223,6 +254,7 @@ def test_train_caps_or_skips_the_file(tmp_path: Path, caplog: pytest.LogCaptureF
 
 # --- mistakes and file formats -------------------------------------------------------------------
 
+
 def test_predict_mistakes_name_the_key(series_run: Path, ucr_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ckpt = best(series_run)
     with pytest.raises(ConfigError, match="nothing to predict: give output_file=<file>"):
@@ -239,17 +271,23 @@ def test_predict_mistakes_name_the_key(series_run: Path, ucr_run: Path, tmp_path
     with pytest.raises(Exception, match=r"Passengers"):
         predicted(ckpt, data={"path": str(wrong)}, output_file=str(tmp_path / "x.csv"))
     with pytest.raises(Exception, match="channels"):
-        predicted(ucr_run / "checkpoints" / "last.ckpt", data={"test_path": str(Path(__file__).parent / "fixtures" / "ucr" / "Toy_TEST.ts")},
-                  output_file=str(tmp_path / "y.csv"))
+        predicted(
+            ucr_run / "checkpoints" / "last.ckpt",
+            data={"test_path": str(Path(__file__).parent / "fixtures" / "ucr" / "Toy_TEST.ts")},
+            output_file=str(tmp_path / "y.csv"),
+        )
 
 
 def test_file_formats_keep_exact_numbers_and_mark_unknown_values(tmp_path: Path) -> None:
-    table = {"id": torch.arange(2), "text": ["a, b", "c"], "label": ["pos", "neg"],
-             "probabilities": {"pos": torch.tensor([0.1, 0.7], dtype=torch.float32), "neg": torch.tensor([0.9, 0.3])},
-             "truth": torch.tensor([1 / 3, float("nan")], dtype=torch.float64)}
+    table = {
+        "id": torch.arange(2),
+        "text": ["a, b", "c"],
+        "label": ["pos", "neg"],
+        "probabilities": {"pos": torch.tensor([0.1, 0.7], dtype=torch.float32), "neg": torch.tensor([0.9, 0.3])},
+        "truth": torch.tensor([1 / 3, float("nan")], dtype=torch.float64),
+    }
     write_table(table, tmp_path / "t.csv")
-    assert (tmp_path / "t.csv").read_text().splitlines() == [
-        "id,text,label,p_pos,p_neg,truth", '0,"a, b",pos,0.1,0.9,0.3333333333333333', "1,c,neg,0.7,0.3,"]
+    assert (tmp_path / "t.csv").read_text().splitlines() == ["id,text,label,p_pos,p_neg,truth", '0,"a, b",pos,0.1,0.9,0.3333333333333333', "1,c,neg,0.7,0.3,"]
     write_table(table, tmp_path / "t.jsonl")
     first, second = (json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines())
     assert first == {"id": 0, "text": "a, b", "label": "pos", "probabilities": {"pos": 0.1, "neg": 0.9}, "truth": 1 / 3}
@@ -261,6 +299,7 @@ def test_file_formats_keep_exact_numbers_and_mark_unknown_values(tmp_path: Path)
 
 
 # --- the train split's scaling travels in the checkpoint ----------------------------------------
+
 
 def test_the_checkpoint_holds_the_train_scaling(series_run: Path) -> None:
     saved = torch.load(best(series_run), weights_only=True)["SeriesDataModule"]
@@ -275,12 +314,11 @@ def changed_copy(path: Path, folder: Path, column: int) -> Path:
     lines = path.read_text().splitlines()
     rows = [line.split(",") for line in lines[1:]]
     copy = folder / f"changed_{path.name}"
-    copy.write_text("\n".join([lines[0], *(",".join(row[:column] + [str(3 * float(row[column]))] + row[column + 1:]) for row in rows)]) + "\n")
+    copy.write_text("\n".join([lines[0], *(",".join(row[:column] + [str(3 * float(row[column]))] + row[column + 1 :]) for row in rows)]) + "\n")
     return copy
 
 
-def test_new_input_is_scaled_as_the_checkpoint_was_trained_even_if_the_data_changed(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_new_input_is_scaled_as_the_checkpoint_was_trained_even_if_the_data_changed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     airline = ASSETS / "series" / "Airline.csv"
     new_input = tmp_path / "recent.csv"
     new_input.write_text("\n".join(airline.read_text().splitlines()[:1] + airline.read_text().splitlines()[-40:]) + "\n")
@@ -298,8 +336,10 @@ def test_new_input_is_scaled_as_the_checkpoint_was_trained_even_if_the_data_chan
 
     values = "a,b,label\n" + "".join(f"{math.sin(i / 5):.4f},{math.cos(i / 9):.4f},{int(i % 97 == 0)}\n" for i in range(400))
     (tmp_path / "series.csv").write_text(values)
-    trained_on, changed = (CSVAnomalyDataModule(path=str(path), label_column="label", window_length=16)
-                           for path in (tmp_path / "series.csv", changed_copy(tmp_path / "series.csv", tmp_path, 0)))
+    trained_on, changed = (
+        CSVAnomalyDataModule(path=str(path), label_column="label", window_length=16)
+        for path in (tmp_path / "series.csv", changed_copy(tmp_path / "series.csv", tmp_path, 0))
+    )
     for datamodule in (trained_on, changed):
         datamodule.set_predict_input(tmp_path / "series.csv")
     changed.load_state_dict(trained_on.state_dict())
@@ -310,9 +350,15 @@ def test_ucr_cases_are_scaled_anew_with_the_checkpoints_scaler(tmp_path: Path, c
     fixtures = Path(__file__).parent / "fixtures" / "ucr"
     changed = tmp_path / "Toy_TRAIN.ts"
     lines = (fixtures / "Toy_TRAIN.ts").read_text().splitlines()
-    changed.write_text("\n".join(line if line.startswith(("@", "#")) or not line.strip() else
-                                 ":".join(",".join(str(10 * float(value)) for value in part.split(",")) for part in line.split(":")[:-1])
-                                 + ":" + line.split(":")[-1] for line in lines) + "\n")
+    changed.write_text(
+        "\n".join(
+            line
+            if line.startswith(("@", "#")) or not line.strip()
+            else ":".join(",".join(str(10 * float(value)) for value in part.split(",")) for part in line.split(":")[:-1]) + ":" + line.split(":")[-1]
+            for line in lines
+        )
+        + "\n"
+    )
     settings = {"test_path": str(fixtures / "Toy_TEST.ts"), "val_fraction": 0.34, "seed": 1}
     original, rebuilt = (UCRDataModule(train_path=str(path), **settings) for path in (fixtures / "Toy_TRAIN.ts", changed))
     for datamodule in (original, rebuilt):

@@ -27,8 +27,7 @@ LEVELS = [0.1, 0.5, 0.9]
 
 def by_hand_pinball(predictions: list[list[float]], truths: list[float], levels: list[float]) -> float:
     """Mean over rows and quantiles of q * (y - p) if y >= p else (1 - q) * (p - y), rows with a nan truth left out."""
-    losses = [q * (y - p) if y >= p else (1 - q) * (p - y)
-              for row, y in zip(predictions, truths) if not math.isnan(y) for p, q in zip(row, levels)]
+    losses = [q * (y - p) if y >= p else (1 - q) * (p - y) for row, y in zip(predictions, truths) if not math.isnan(y) for p, q in zip(row, levels)]
     return sum(losses) / len(losses)
 
 
@@ -45,8 +44,9 @@ def test_pinball_loss_matches_a_by_hand_sum_on_hard_inputs() -> None:
     metric.update(torch.tensor(predictions[:3]), torch.tensor(truths[:3]))  # two batches, as an epoch comes
     metric.update(torch.tensor(predictions[3:]), torch.tensor(truths[3:]))
     assert metric.compute().item() == pytest.approx(expected, rel=1e-6)
-    elementwise = pinball_loss(torch.tensor(predictions[:5], dtype=torch.float64), torch.tensor(truths[:5], dtype=torch.float64),
-                               torch.tensor(LEVELS, dtype=torch.float64))
+    elementwise = pinball_loss(
+        torch.tensor(predictions[:5], dtype=torch.float64), torch.tensor(truths[:5], dtype=torch.float64), torch.tensor(LEVELS, dtype=torch.float64)
+    )
     assert elementwise.shape == (5, 3) and elementwise.mean().item() == pytest.approx(expected, rel=1e-12)
 
     nan_prediction = PinballLoss(LEVELS)
@@ -94,8 +94,7 @@ def test_quantiles_cannot_cross_whatever_the_head_says() -> None:
 def forecaster(instance_norm: bool, linear_skip: bool) -> ForecastTask:
     spec = DataSpec("features", 2, "horizon", 1, horizon=3, input_length=12, target_features=(1,))
     torch.manual_seed(0)
-    return ForecastTask(spec.to_dict(), MODEL, OPTIM, {"name": "none"}, instance_norm=instance_norm,
-                        linear_skip=linear_skip, quantiles=LEVELS).eval()
+    return ForecastTask(spec.to_dict(), MODEL, OPTIM, {"name": "none"}, instance_norm=instance_norm, linear_skip=linear_skip, quantiles=LEVELS).eval()
 
 
 @pytest.mark.parametrize(("instance_norm", "linear_skip"), [(False, False), (True, False), (False, True), (True, True)])
@@ -110,7 +109,8 @@ def test_the_task_keeps_quantiles_ordered_with_revin_and_the_linear_skip(instanc
     assert (outputs.diff(dim=-1) >= 0).all()
     batch = {"inputs": inputs, "targets": outputs[..., 1] + 1.0}
     assert task.compute_loss(batch, outputs).item() == pytest.approx(
-        pinball_loss(outputs.double(), batch["targets"].double(), torch.tensor(LEVELS)).mean().item(), rel=1e-5)
+        pinball_loss(outputs.double(), batch["targets"].double(), torch.tensor(LEVELS)).mean().item(), rel=1e-5
+    )
 
 
 def test_the_linear_skip_moves_every_quantile_alike() -> None:
@@ -142,8 +142,9 @@ def test_a_quantile_run_writes_ordered_quantile_columns_and_logs_pinball_and_cov
     with (tmp_path / "predictions" / "test.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0])[-5:] == ["Passengers_prediction", "Passengers_q0.1", "Passengers_q0.5", "Passengers_q0.9", "Passengers_truth"]
-    low, median, high, point, truth = (torch.tensor([float(row[f"Passengers_{name}"]) for row in rows], dtype=torch.float64)
-                                       for name in ("q0.1", "q0.5", "q0.9", "prediction", "truth"))
+    low, median, high, point, truth = (
+        torch.tensor([float(row[f"Passengers_{name}"]) for row in rows], dtype=torch.float64) for name in ("q0.1", "q0.5", "q0.9", "prediction", "truth")
+    )
     assert (low <= median).all() and (median <= high).all() and (low < high).all()
     assert torch.equal(median, point)  # the median is the point forecast
     # The file gives back the logged figures: MASE of the median, pinball and coverage.

@@ -91,8 +91,12 @@ def series(seed: int, points: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
     return scores, labels
 
 
-CASES = [(seed, kind, window, thresholds) for seed, (kind, window, thresholds) in enumerate(
-    [("huge", 20, 250), ("ties", 20, 250), ("inf", 9, 40), ("huge", 0, 30), ("ties", 1, 30), ("huge", 37, 60)])]
+CASES = [
+    (seed, kind, window, thresholds)
+    for seed, (kind, window, thresholds) in enumerate(
+        [("huge", 20, 250), ("ties", 20, 250), ("inf", 9, 40), ("huge", 0, 30), ("ties", 1, 30), ("huge", 37, 60)]
+    )
+]
 
 
 @pytest.mark.parametrize(("seed", "kind", "window", "thresholds"), CASES)
@@ -168,8 +172,7 @@ def test_range_precision_and_recall_by_hand() -> None:
 
 def test_anomaly_metrics_report_the_range_aware_keys() -> None:
     scores, labels = series(4, 200, "huge")
-    metrics = anomaly_metrics(torch.from_numpy(scores), torch.from_numpy(labels), threshold=float(np.median(scores)),
-                              vus_window=10, vus_thresholds=50)
+    metrics = anomaly_metrics(torch.from_numpy(scores), torch.from_numpy(labels), threshold=float(np.median(scores)), vus_window=10, vus_thresholds=50)
     assert (metrics["vus_roc"], metrics["vus_pr"]) == pytest.approx(volume_under_surface(scores, labels, 10, 50))
     assert 0 < metrics["range_precision"] < 1 and 0 < metrics["range_recall"] <= 1 and 0 < metrics["range_f1"] < 1
 

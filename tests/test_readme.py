@@ -27,11 +27,14 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
-SHORT = {"trainer.max_epochs": "1", "trainer.limit_train_batches": "2", "trainer.limit_val_batches": "2",
-         "trainer.limit_test_batches": "2"}
+SHORT = {"trainer.max_epochs": "1", "trainer.limit_train_batches": "2", "trainer.limit_val_batches": "2", "trainer.limit_test_batches": "2"}
 # Run folders of earlier README train commands, each named by a part of the command that made it.
-RUN_PLACEHOLDERS = {"<sine run>": "experiment=seed_rnn_sin2cos", "<series run>": "data.path=sales.csv",
-                    "<anomaly run>": "data.path=plant.csv", "<ucr run>": "data.train_path=Mine_TRAIN.ts"}
+RUN_PLACEHOLDERS = {
+    "<sine run>": "experiment=seed_rnn_sin2cos",
+    "<series run>": "data.path=sales.csv",
+    "<anomaly run>": "data.path=plant.csv",
+    "<ucr run>": "data.train_path=Mine_TRAIN.ts",
+}
 PLACEHOLDERS = ("<run>", "<date>/<time>", "<same overrides>", *RUN_PLACEHOLDERS)
 
 
@@ -73,14 +76,16 @@ def write_user_files(folder: Path) -> None:
     values = torch.sin(torch.arange(points) * 0.2) + 0.1 * torch.randn(points, generator=generator)
     labels = torch.zeros(points, dtype=torch.long)
     for start in (400, 900, 1300):  # one anomaly in each of train, val and test
-        values[start:start + 10] += 3.0
-        labels[start:start + 10] = 1
-    (folder / "plant.csv").write_text("timestamp,value,is_anomaly\n" + "".join(
-        f"{step},{value:.5f},{label}\n" for step, (value, label) in enumerate(zip(values.tolist(), labels.tolist()))))
+        values[start : start + 10] += 3.0
+        labels[start : start + 10] = 1
+    (folder / "plant.csv").write_text(
+        "timestamp,value,is_anomaly\n" + "".join(f"{step},{value:.5f},{label}\n" for step, (value, label) in enumerate(zip(values.tolist(), labels.tolist())))
+    )
     days = 400
     units = 50 + 10 * torch.sin(torch.arange(days) * 2 * math.pi / 7) + torch.randn(days, generator=generator)
-    (folder / "sales.csv").write_text("date,units\n" + "".join(
-        f"2024-{1 + day // 28 % 12:02d}-{1 + day % 28:02d},{value:.2f}\n" for day, value in enumerate(units.tolist())))
+    (folder / "sales.csv").write_text(
+        "date,units\n" + "".join(f"2024-{1 + day // 28 % 12:02d}-{1 + day % 28:02d},{value:.2f}\n" for day, value in enumerate(units.tolist()))
+    )
     shutil.copy(FIXTURES / "ucr" / "Toy_TRAIN.ts", folder / "Mine_TRAIN.ts")
     shutil.copy(FIXTURES / "ucr" / "Toy_TEST.ts", folder / "Mine_TEST.ts")
 
@@ -152,8 +157,7 @@ def readme_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
             if "<same overrides>" in result.command:  # resume the main command's run, in its folder
                 result.folder = main.folder
                 known_for_resume = {**known, "<run>": str(main.folder)}
-                result.argv = shortened([sys.executable, *shlex.split(fill(result.command, known_for_resume))[1:]],
-                                        main.folder)
+                result.argv = shortened([sys.executable, *shlex.split(fill(result.command, known_for_resume))[1:]], main.folder)
                 result.argv = [item for item in result.argv if item != "trainer.max_epochs=1"] + ["trainer.max_epochs=2"]
             else:
                 prepare(result, known)

@@ -9,9 +9,18 @@ import pytest
 from helpers import compose_train, read_metrics
 from seqexp.train import train
 
-RUN = ["data.num_windows.train=256", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=16",
-       "model=stacked", "model.dropout=0.2", "trainer.max_epochs=2", "trainer.deterministic=true", "logger=none",
-       "callbacks.figures=null"]
+RUN = [
+    "data.num_windows.train=256",
+    "data.num_windows.val=64",
+    "data.num_windows.test=64",
+    "model.hidden_size=16",
+    "model=stacked",
+    "model.dropout=0.2",
+    "trainer.max_epochs=2",
+    "trainer.deterministic=true",
+    "logger=none",
+    "callbacks.figures=null",
+]
 
 
 def metrics_of(output_dir: Path, *overrides: str) -> dict[str, float]:

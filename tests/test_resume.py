@@ -23,10 +23,18 @@ from seqexp.train import train
 
 EVERY_N_STEPS = 3
 # 8 batches per epoch, 2 epochs: 16 steps, most of them not at an epoch end.
-RUN = ["data.num_windows.train=512", "data.num_windows.val=64", "data.num_windows.test=64", "model=stacked",  # dropout 0.2
-       "model.hidden_size=16",
-       "trainer.max_epochs=2", "trainer.deterministic=true", "logger=none", "callbacks.figures=null",
-       f"callbacks.last_every_n_steps.every_n_train_steps={EVERY_N_STEPS}"]
+RUN = [
+    "data.num_windows.train=512",
+    "data.num_windows.val=64",
+    "data.num_windows.test=64",
+    "model=stacked",  # dropout 0.2
+    "model.hidden_size=16",
+    "trainer.max_epochs=2",
+    "trainer.deterministic=true",
+    "logger=none",
+    "callbacks.figures=null",
+    f"callbacks.last_every_n_steps.every_n_train_steps={EVERY_N_STEPS}",
+]
 TOTAL_STEPS = 16
 
 
@@ -114,8 +122,7 @@ def test_stateful_run_resumed_mid_epoch_carries_the_hidden_state(tmp_path: Path)
     stateful = ["data.stateful=true", "data.shuffle=false", "data.batch_size=32", "model=lstm"]  # 16 steps per epoch
     uninterrupted = run_in_process(tmp_path / "uninterrupted", *stateful)
     with pytest.raises(Interrupted):
-        run_in_process(tmp_path / "run", *stateful, "+callbacks.interrupt._target_=helpers.InterruptAt",
-                       f"+callbacks.interrupt.step={4 * EVERY_N_STEPS}")
+        run_in_process(tmp_path / "run", *stateful, "+callbacks.interrupt._target_=helpers.InterruptAt", f"+callbacks.interrupt.step={4 * EVERY_N_STEPS}")
     checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert checkpoint["global_step"] == 4 * EVERY_N_STEPS and checkpoint["carried_train_state"] is not None
 

@@ -32,8 +32,16 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "data").mkdir()
     for split in ("TRAIN", "TEST"):
         shutil.copy(UCR / f"Toy_{split}.ts", folder / "data" / f"Toy_{split}.ts")
-    run_cli("train", "data=ucr", "data.train_path=data/Toy_TRAIN.ts", "data.test_path=data/Toy_TEST.ts",
-            "trainer.max_epochs=1", "model.hidden_size=8", cwd=folder, run_dir=folder / "outputs" / "run")
+    run_cli(
+        "train",
+        "data=ucr",
+        "data.train_path=data/Toy_TRAIN.ts",
+        "data.test_path=data/Toy_TEST.ts",
+        "trainer.max_epochs=1",
+        "model.hidden_size=8",
+        cwd=folder,
+        run_dir=folder / "outputs" / "run",
+    )
     return folder
 
 
@@ -76,8 +84,7 @@ def test_eval_from_another_folder_applies_data_overrides_and_refuses_model_keys(
     assert read_metrics(elsewhere / "eval")["metrics"]["test/acc"] == 1.0
     assert f"Data: data.test_path=mine.ts (the run had {project / 'data' / 'Toy_TEST.ts'})" in result.stderr + result.stdout
 
-    refused = run_cli("eval", f"ckpt_path={best_checkpoint(project)}", "+model.hidden_size=4", cwd=elsewhere,
-                      run_dir=elsewhere / "refused", check=False)
+    refused = run_cli("eval", f"ckpt_path={best_checkpoint(project)}", "+model.hidden_size=4", cwd=elsewhere, run_dir=elsewhere / "refused", check=False)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert "Error: model.hidden_size=4: the checkpoint's weights fix the model and task" in refused.stderr
     assert not (elsewhere / "refused" / "metrics.json").exists()
@@ -90,8 +97,7 @@ def test_predict_refuses_an_unknown_suffix_before_predicting(project: Path, else
     assert list(elsewhere.iterdir()) == []
 
 
-def test_runs_saved_with_relative_paths_are_found_where_they_were_launched(project: Path, elsewhere: Path,
-                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_runs_saved_with_relative_paths_are_found_where_they_were_launched(project: Path, elsewhere: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Older versions saved data paths as typed: they are relative to the run's launch folder (hydra.yaml's
     runtime.cwd); found there from any folder, or refused naming the key and the path as typed."""
     old = elsewhere / "old_run"
@@ -105,8 +111,11 @@ def test_runs_saved_with_relative_paths_are_found_where_they_were_launched(proje
 
     hydra_file = old / ".hydra" / "hydra.yaml"
     hydra_file.write_text(hydra_file.read_text().replace(f"cwd: {project}\n", f"cwd: {elsewhere / 'moved'}\n"))
-    with pytest.raises(ConfigError, match=r"^data\.train_path=data/Toy_TRAIN\.ts: no such file, relative to .*moved \(where the run "
-                                          r"was launched\) or this folder; .* give its place with \+data\.train_path=<path>$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^data\.train_path=data/Toy_TRAIN\.ts: no such file, relative to .*moved \(where the run "
+        r"was launched\) or this folder; .* give its place with \+data\.train_path=<path>$",
+    ):
         run_config(ckpt)
     with pytest.raises(ConfigError, match=r"^data\.colour=red: not a key of the run's data \(seqexp\.data\.ucr\.UCRDataModule\)"):
         run_config(ckpt, {"data.colour": "red"})
@@ -120,8 +129,7 @@ def test_every_data_path_key_becomes_absolute(tmp_path: Path, monkeypatch: pytes
     monkeypatch.chdir(tmp_path)
     cfg = compose_train("data=anomaly_csv", "data.path=plant.csv", "data.windows_path=./windows.csv", "data.test_path=missing.csv")
     keep_data_paths_absolute(cfg)
-    assert (cfg.data.path, cfg.data.windows_path, cfg.data.test_path) == (str(tmp_path / "plant.csv"), str(tmp_path / "windows.csv"),
-                                                                          "missing.csv")
+    assert (cfg.data.path, cfg.data.windows_path, cfg.data.test_path) == (str(tmp_path / "plant.csv"), str(tmp_path / "windows.csv"), "missing.csv")
 
 
 def test_keys_typed_for_the_run_other_than_data_are_refused_by_name() -> None:

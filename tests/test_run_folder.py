@@ -23,8 +23,9 @@ def test_the_prediction_file_holds_the_values_as_read_and_the_last_line_lists_th
     with CRLF, and the end-of-run line named tensorboard/ whatever the logger."""
     cells = [repr(round(100 + 20 * math.sin(step / 4) + (step % 7) * 0.37, 2)) for step in range(120)]
     (tmp_path / "sales.csv").write_text("sales\n" + "".join(cell + "\n" for cell in cells), encoding="utf-8")
-    result = run_cli("train", "data=series", "data.path=sales.csv", "data.input_length=12", "data.horizon=4",
-                     "trainer.max_epochs=1", "logger=csv", cwd=tmp_path)
+    result = run_cli(
+        "train", "data=series", "data.path=sales.csv", "data.input_length=12", "data.horizon=4", "trainer.max_epochs=1", "logger=csv", cwd=tmp_path
+    )
     (run,) = (tmp_path / "outputs").glob("*/*")
     written = (run / "predictions" / "test.csv").read_bytes()
     assert b"\r" not in written
@@ -38,8 +39,7 @@ def test_the_prediction_file_holds_the_values_as_read_and_the_last_line_lists_th
 
 def test_ctrl_c_prints_the_resume_command_and_leaves_no_empty_predictions_folder(tmp_path: Path) -> None:
     overrides = ["model=lstm", "data=sine", "trainer.max_epochs=1000"]
-    process = subprocess.Popen([sys.executable, "-m", "seqexp.train", *overrides], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "seqexp.train", *overrides], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 300
         while not list(tmp_path.glob("outputs/*/*/checkpoints/last.ckpt")):  # after the first epoch

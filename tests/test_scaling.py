@@ -11,12 +11,15 @@ from seqexp.data.core.scaling import Scaler
 TRAIN = torch.tensor([[1.0, 10.0, 5.0], [3.0, 30.0, 5.0], [5.0, 20.0, 5.0]])  # (time, features); the last is constant
 
 
-@pytest.mark.parametrize(("method", "correction", "offset", "scale"), [
-    ("standard", 1, [3.0, 20.0, 5.0], [2.0, 10.0, 1.0]),
-    ("standard", 0, [3.0, 20.0, 5.0], [(8 / 3) ** 0.5, (200 / 3) ** 0.5, 1.0]),
-    ("minmax", 1, [1.0, 10.0, 5.0], [4.0, 20.0, 1.0]),
-    ("none", 1, [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]),
-])
+@pytest.mark.parametrize(
+    ("method", "correction", "offset", "scale"),
+    [
+        ("standard", 1, [3.0, 20.0, 5.0], [2.0, 10.0, 1.0]),
+        ("standard", 0, [3.0, 20.0, 5.0], [(8 / 3) ** 0.5, (200 / 3) ** 0.5, 1.0]),
+        ("minmax", 1, [1.0, 10.0, 5.0], [4.0, 20.0, 1.0]),
+        ("none", 1, [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]),
+    ],
+)
 def test_fit_statistics_with_constant_features_at_scale_one(method: str, correction: int, offset: list, scale: list) -> None:
     scaler = Scaler(method, correction).fit(TRAIN)
     assert scaler.offset.dtype == torch.float64

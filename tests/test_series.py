@@ -82,8 +82,7 @@ def time_axis_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "seqexp.data.series.files" and r.levelno == logging.WARNING]
 
 
-@pytest.mark.parametrize("index", [[str(step) for step in range(120)], [f"2024-01-01 {h % 24:02d}:00" for h in range(120)]],
-                         ids=["row_counter", "dates"])
+@pytest.mark.parametrize("index", [[str(step) for step in range(120)], [f"2024-01-01 {h % 24:02d}:00" for h in range(120)]], ids=["row_counter", "dates"])
 def test_a_user_csvs_index_column_is_not_forecast(tmp_path: Path, caplog: pytest.LogCaptureFixture, index: list[str]) -> None:
     path = write_indexed(tmp_path / "indexed.csv", trending_series(120), index)
     with caplog.at_level(logging.WARNING, logger="seqexp.data.series.files"):
@@ -109,20 +108,23 @@ def test_an_index_column_listed_in_targets_or_set_as_time_column_is_kept(tmp_pat
         SeriesDataModule(path=str(only_index)).load()
 
 
-@pytest.mark.parametrize("cells, expected", [
-    (["0", "1", "2", "3"], "evenly spaced integers 0, 1, 2, ..."),
-    (["1990", "1995", "2000"], "evenly spaced integers 1990, 1995, 2000, ..."),
-    (["9", "6", "3", "0"], "evenly spaced integers 9, 6, 3, ..."),
-    (["1949-01", "1949-02", "1949-03"], "dates such as '1949-01'"),
-    (["2010/01/01 00:00:00", "2010/01/01 01:00:00", "2010/01/01 02:00:00"], "dates such as '2010/01/01 00:00:00'"),
-    (["0", "1"], None),  # too few rows to tell
-    (["0.0", "1.0", "2.0"], None),  # floats: a measured series may rise evenly
-    (["3", "5", "4", "6"], None),  # integer counts, not evenly spaced
-    (["7", "7", "7"], None),  # constant
-    (["0", "1", "", "3"], None),  # a gap: not an index
-    (["1013.25", "1012.50", "1011.75"], None),  # hPa, not dates
-    (["19580329", "19580405", "19580412"], None),  # yyyymmdd integers are not evenly spaced
-])
+@pytest.mark.parametrize(
+    "cells, expected",
+    [
+        (["0", "1", "2", "3"], "evenly spaced integers 0, 1, 2, ..."),
+        (["1990", "1995", "2000"], "evenly spaced integers 1990, 1995, 2000, ..."),
+        (["9", "6", "3", "0"], "evenly spaced integers 9, 6, 3, ..."),
+        (["1949-01", "1949-02", "1949-03"], "dates such as '1949-01'"),
+        (["2010/01/01 00:00:00", "2010/01/01 01:00:00", "2010/01/01 02:00:00"], "dates such as '2010/01/01 00:00:00'"),
+        (["0", "1"], None),  # too few rows to tell
+        (["0.0", "1.0", "2.0"], None),  # floats: a measured series may rise evenly
+        (["3", "5", "4", "6"], None),  # integer counts, not evenly spaced
+        (["7", "7", "7"], None),  # constant
+        (["0", "1", "", "3"], None),  # a gap: not an index
+        (["1013.25", "1012.50", "1011.75"], None),  # hPa, not dates
+        (["19580329", "19580405", "19580412"], None),  # yyyymmdd integers are not evenly spaced
+    ],
+)
 def test_time_axis_detection_spares_real_data(cells: list[str], expected: str | None) -> None:
     assert time_axis_reason(cells) == expected
 
@@ -204,6 +206,7 @@ def test_short_run_beats_the_last_value_baseline(tmp_path: Path) -> None:
     events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0})
     events.Reload()
     assert "test/forecast_vs_truth" in events.Tags()["images"]
-    script = subprocess.run([sys.executable, str(REPO / "scripts" / "baseline_forecast.py"), *AIRLINE[1:], "--run", str(tmp_path)],
-                            capture_output=True, text=True, check=True)
+    script = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "baseline_forecast.py"), *AIRLINE[1:], "--run", str(tmp_path)], capture_output=True, text=True, check=True
+    )
     assert "seasonal naive (m=12)" in script.stdout and f"{last_value['mase']:.4g}" in script.stdout

@@ -60,12 +60,15 @@ def test_typed_trainer_keys_and_presets_win_over_the_budget(tmp_path: Path) -> N
     assert (trainer.max_epochs, patience) == (30, 10)
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("epochs", 0, "data.budget.epochs=0: must be an integer >= 1"),
-    ("min_steps", 2.5, "data.budget.min_steps=2.5: must be an integer >= 1"),
-    ("patience", 0, r"data.budget.patience=0: must be a number in \(0, 1\]"),
-    ("figures", -1, "data.budget.figures=-1: must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("epochs", 0, "data.budget.epochs=0: must be an integer >= 1"),
+        ("min_steps", 2.5, "data.budget.min_steps=2.5: must be an integer >= 1"),
+        ("patience", 0, r"data.budget.patience=0: must be a number in \(0, 1\]"),
+        ("figures", -1, "data.budget.figures=-1: must be an integer >= 1"),
+    ],
+)
 def test_a_bad_budget_names_the_key(key: str, value: object, message: str) -> None:
     budget = {"epochs": 100, "min_steps": 2000, "patience": 0.2, "figures": 10, key: value}
     with pytest.raises(DataError, match=message):

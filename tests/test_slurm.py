@@ -24,10 +24,23 @@ pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="needs the c
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "slurm_cluster.sh"
 CLUSTER_DIR = Path("/tmp/seqexp-slurm")  # the script's default: a cluster someone already started is used as it is
-LAUNCHER = ["hydra/launcher=slurm", "hydra.launcher.partition=debug", "hydra.launcher.gpus_per_node=0",
-            "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1", "hydra.launcher.timeout_min=10"]
-TINY = ["data=sine", "data.num_windows.train=128", "data.num_windows.val=32", "data.num_windows.test=32",
-        "model.hidden_size=8", "logger=none", "trainer.max_epochs=1"]
+LAUNCHER = [
+    "hydra/launcher=slurm",
+    "hydra.launcher.partition=debug",
+    "hydra.launcher.gpus_per_node=0",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=1",
+    "hydra.launcher.timeout_min=10",
+]
+TINY = [
+    "data=sine",
+    "data.num_windows.train=128",
+    "data.num_windows.val=32",
+    "data.num_windows.test=32",
+    "model.hidden_size=8",
+    "logger=none",
+    "trainer.max_epochs=1",
+]
 
 
 def test_squeue_states_read_as_submitit_reads_sacct() -> None:
@@ -40,7 +53,12 @@ def test_squeue_states_read_as_submitit_reads_sacct() -> None:
         watcher.register_job(job)
     watcher._info_dict.update(watcher.read_info(b"7_[1-2%64]|PENDING|\n7_0|CONFIGURING|vm\n9|CANCELLED|vm\n"))
     assert {job: watcher.is_done(job, mode="cache") for job in ("7_0", "7_1", "7_2", "9", "11")} == {
-        "7_0": False, "7_1": False, "7_2": False, "9": True, "11": True}
+        "7_0": False,
+        "7_1": False,
+        "7_2": False,
+        "9": True,
+        "11": True,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +90,7 @@ def _slurm_jobs(env: dict[str, str], sweep_dir: Path) -> dict[str, str]:
 
 def test_each_sweep_job_is_a_slurm_job_the_sweep_waits_and_a_failed_job_makes_it_exit_1(slurm: dict[str, str], tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
-    result = run_cli("train", "-m", *LAUNCHER, *TINY, "model=gru", "model.hidden_size=8,0", f"hydra.sweep.dir={sweep_dir}",
-                     env=slurm, check=False)
+    result = run_cli("train", "-m", *LAUNCHER, *TINY, "model=gru", "model.hidden_size=8,0", f"hydra.sweep.dir={sweep_dir}", env=slurm, check=False)
     assert "status may be inaccurate" not in result.stderr  # states come from squeue, not from a failing sacct
     jobs = _slurm_jobs(slurm, sweep_dir)
     assert len(jobs) == 2 and "not listed" not in jobs.values(), jobs
@@ -88,8 +105,18 @@ def test_each_sweep_job_is_a_slurm_job_the_sweep_waits_and_a_failed_job_makes_it
 def test_a_requeued_job_saves_last_ckpt_on_sigterm_and_resumes_from_it(slurm: dict[str, str], tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
     # Trains for 6 s of training time (Lightning's Timer, which a resumed fit continues), on any machine's speed.
-    command = [sys.executable, "-m", "seqexp.train", "-m", *LAUNCHER, *TINY, "trainer.max_epochs=-1", "+trainer.max_time=00:00:00:06",
-               "ckpt_path=last", f"hydra.sweep.dir={sweep_dir}"]
+    command = [
+        sys.executable,
+        "-m",
+        "seqexp.train",
+        "-m",
+        *LAUNCHER,
+        *TINY,
+        "trainer.max_epochs=-1",
+        "+trainer.max_time=00:00:00:06",
+        "ckpt_path=last",
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
     sweep = subprocess.Popen(command, env={**os.environ, **slurm}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     last = sweep_dir / "0" / "checkpoints" / "last.ckpt"
     while not last.exists() and sweep.poll() is None:  # the first epoch ended
@@ -111,8 +138,18 @@ def test_an_optuna_search_runs_its_trials_as_slurm_jobs_over_one_storage(slurm: 
     optuna = pytest.importorskip("optuna")
     sweep_dir = tmp_path / "search"
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    run_cli("train", "hparams_search=sine_optuna", *LAUNCHER, *TINY, "trainer.max_epochs=2", "hydra.sweeper.n_trials=2",
-            "hydra.sweeper.n_jobs=2", f"hydra.sweeper.storage={storage}", f"hydra.sweep.dir={sweep_dir}", env=slurm)
+    run_cli(
+        "train",
+        "hparams_search=sine_optuna",
+        *LAUNCHER,
+        *TINY,
+        "trainer.max_epochs=2",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.n_jobs=2",
+        f"hydra.sweeper.storage={storage}",
+        f"hydra.sweep.dir={sweep_dir}",
+        env=slurm,
+    )
     assert len(_slurm_jobs(slurm, sweep_dir)) == 2
     trials = optuna.load_study(study_name="sine_optuna", storage=storage).trials
     assert [trial.state.name for trial in trials] == ["COMPLETE", "COMPLETE"]
@@ -136,8 +173,7 @@ def test_a_job_slurm_ends_without_a_result_ends_the_sweep_with_one_error_line(sl
 
 
 def test_jobs_that_ask_for_more_than_the_node_has_are_refused_at_once(slurm: dict[str, str], tmp_path: Path) -> None:
-    result = run_cli("train", "-m", *LAUNCHER, *TINY, "hydra.launcher.cpus_per_task=4096", f"hydra.sweep.dir={tmp_path / 'sweep'}",
-                     env=slurm, check=False)
+    result = run_cli("train", "-m", *LAUNCHER, *TINY, "hydra.launcher.cpus_per_task=4096", f"hydra.sweep.dir={tmp_path / 'sweep'}", env=slurm, check=False)
     assert result.returncode == 1  # not a sweep that waits forever for jobs that can never start
     assert "Error: hydra/launcher=slurm: sbatch: error: Batch job submission failed: " in result.stderr
     assert "Traceback" not in result.stderr

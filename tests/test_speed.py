@@ -13,9 +13,15 @@ from seqexp.train import train
 
 def test_train_loss_reaches_the_logger_on_the_same_steps_as_a_per_step_log(tmp_path: Path) -> None:
     # 4 batches per epoch, 2 epochs, logger every 3 steps: Lightning writes step metrics at steps 2 and 5.
-    cfg = compose_train("data.num_windows.train=256", "data.num_windows.val=64", "data.num_windows.test=64",
-                        "trainer.max_epochs=2", "trainer.log_every_n_steps=3", "model.hidden_size=8",
-                        f"paths.output_dir={tmp_path}")
+    cfg = compose_train(
+        "data.num_windows.train=256",
+        "data.num_windows.val=64",
+        "data.num_windows.test=64",
+        "trainer.max_epochs=2",
+        "trainer.log_every_n_steps=3",
+        "model.hidden_size=8",
+        f"paths.output_dir={tmp_path}",
+    )
     train(cfg)
     events = EventAccumulator(str(tmp_path / "tensorboard"))
     events.Reload()

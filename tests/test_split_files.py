@@ -66,8 +66,7 @@ def test_series_reads_split_files_without_windows_across_files(tmp_path: Path, c
     paths = {}
     for split, (first, last) in {"train": (0, 120), "val": (120, 160), "test": (160, 200)}.items():
         paths[split] = tmp_path / f"sales_{split}.csv"
-        rows = [f"2024-01-{1 + step // 24:02d} {step % 24:02d}:00,{10 + math.sin(step / 5) + (100 if split == 'test' else 0)}"
-                for step in range(first, last)]
+        rows = [f"2024-01-{1 + step // 24:02d} {step % 24:02d}:00,{10 + math.sin(step / 5) + (100 if split == 'test' else 0)}" for step in range(first, last)]
         paths[split].write_text("date,units\n" + "\n".join(rows) + "\n")
     common = ["data=series", "data.time_column=date", "data.input_length=12", "data.horizon=4"]
     with caplog.at_level(logging.INFO, logger="seqexp.data.series.datamodule"):
@@ -94,8 +93,9 @@ def test_anomaly_csv_reads_split_files_and_logs_anomalies_per_split(tmp_path: Pa
         rows = [f"{math.sin(step / 4) + 5 * label:.4f},{label}" for step, label in zip(range(first, last), labels)]
         paths[split].write_text("value,is_anomaly\n" + "\n".join(rows) + "\n")
     with caplog.at_level(logging.INFO, logger="seqexp.data"):
-        datamodule = data_module("data=anomaly_csv", "data.label_column=is_anomaly", "data.window_length=16",
-                                 *(f"data.{split}_path={path}" for split, path in paths.items()))
+        datamodule = data_module(
+            "data=anomaly_csv", "data.label_column=is_anomaly", "data.window_length=16", *(f"data.{split}_path={path}" for split, path in paths.items())
+        )
     assert datamodule.bounds == {"train": (0, 100), "val": (100, 140), "test": (140, 200)}
     for split in ("val", "test"):  # no window reaches back into the previous file
         assert int(whole(datamodule.datasets[split])["starts"].min()) == 0
@@ -107,13 +107,17 @@ def test_anomaly_csv_reads_split_files_and_logs_anomalies_per_split(tmp_path: Pa
 
 
 @pytest.mark.parametrize("option", ["text_csv", "series", "anomaly_csv"])
-@pytest.mark.parametrize(("settings", "message"), [
-    (["data.path=all.csv", "data.train_path=train.csv", "data.test_path=test.csv"],
-     "data.path and data.train_path, data.test_path: set data.path (one file, split by fractions) or the split files, not both"),
-    (["data.train_path=train.csv"], "data.train_path: split files need both data.train_path and data.test_path"),
-    (["data.val_path=val.csv", "data.test_path=test.csv"],
-     "data.val_path, data.test_path: split files need both data.train_path and data.test_path"),
-])
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            ["data.path=all.csv", "data.train_path=train.csv", "data.test_path=test.csv"],
+            "data.path and data.train_path, data.test_path: set data.path (one file, split by fractions) or the split files, not both",
+        ),
+        (["data.train_path=train.csv"], "data.train_path: split files need both data.train_path and data.test_path"),
+        (["data.val_path=val.csv", "data.test_path=test.csv"], "data.val_path, data.test_path: split files need both data.train_path and data.test_path"),
+    ],
+)
 def test_bad_combinations_are_refused_naming_the_keys(option: str, settings: list[str], message: str) -> None:
     with pytest.raises(InstantiationException) as raised:  # Hydra's wrapper; the run prints the DataError alone
         instantiate(compose_train(f"data={option}", *settings).data)

@@ -17,10 +17,13 @@ def test_time_split_covers_every_point_once_in_order() -> None:
     assert fixed == {"train": (0, 30), "val": (30, 58), "test": (58, 100)}  # val:test = 2:3 of the remaining 70
 
 
-@pytest.mark.parametrize(("fractions", "train_length", "message"), [
-    ({"train": 0.5, "val": 0, "test": 0.5}, None, r"train, val, test must each be > 0"),
-    ({"train": 0.5, "val": 0.2, "test": 0.3}, 100, r"data\.train_length=100: must be between 1 and the series length 100"),
-])
+@pytest.mark.parametrize(
+    ("fractions", "train_length", "message"),
+    [
+        ({"train": 0.5, "val": 0, "test": 0.5}, None, r"train, val, test must each be > 0"),
+        ({"train": 0.5, "val": 0.2, "test": 0.3}, 100, r"data\.train_length=100: must be between 1 and the series length 100"),
+    ],
+)
 def test_time_split_refuses_empty_ranges(fractions: dict, train_length: int | None, message: str) -> None:
     with pytest.raises(DataError, match=message):
         time_split(100, fractions, train_length)

@@ -11,8 +11,7 @@ import pytest
 from helpers import read_metrics, run_cli
 from seqexp.summarize import load_jobs, sort_jobs, summarize, sweep_figure, varied_keys
 
-TINY = ["data.num_windows.train=128", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=8",
-        "trainer.max_epochs=1", "logger=none"]
+TINY = ["data.num_windows.train=128", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=8", "trainer.max_epochs=1", "logger=none"]
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +84,9 @@ def test_summary_of_a_folder_without_jobs_says_what_it_expected(tmp_path: Path) 
 def test_metrics_json_is_strict_json_with_null_for_what_could_not_be_computed(tmp_path: Path) -> None:
     from seqexp.reporting import write_metrics_file
 
-    write_metrics_file(tmp_path / "metrics.json", {"metrics": {"test/auroc": float("nan"), "test/f1": 0.5},
-                                                    "curve": [1.0, float("inf")], "objective": float("-inf")})
+    write_metrics_file(
+        tmp_path / "metrics.json", {"metrics": {"test/auroc": float("nan"), "test/f1": 0.5}, "curve": [1.0, float("inf")], "objective": float("-inf")}
+    )
     text = (tmp_path / "metrics.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     record = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-JSON constant {name}"))
@@ -98,12 +98,15 @@ def test_summary_png_of_an_optuna_search_titles_stars_the_best_and_keeps_the_sea
     span less than 100x), hidden sizes from a geometric choice, layers from range(1, 3); one trial failed."""
     (tmp_path / "multirun.yaml").write_text(
         "hydra:\n  sweeper:\n    params:\n      model.hidden_size: choice(16, 32, 64)\n"
-        "      model.num_layers: range(1, 3)\n      optim.lr: tag(log, interval(0.0003, 0.03))\n")
-    trials = [("0.0012", "16", "1", 0.30), ("0.0041", "64", "2", 0.12), ("0.0093", "32", "1", 0.05),
-              ("0.0150", "16", "2", 0.21), ("0.0021", "32", "2", None)]
+        "      model.num_layers: range(1, 3)\n      optim.lr: tag(log, interval(0.0003, 0.03))\n"
+    )
+    trials = [("0.0012", "16", "1", 0.30), ("0.0041", "64", "2", 0.12), ("0.0093", "32", "1", 0.05), ("0.0150", "16", "2", 0.21), ("0.0021", "32", "2", None)]
     for job, (lr, hidden, layers, mse) in enumerate(trials):
-        record = ({"status": "completed", "monitor": "val/mse", "objective": mse, "metrics": {"val/mse": mse}} if mse is not None
-                  else {"status": "failed", "error": "ValueError: boom", "objective": None})
+        record = (
+            {"status": "completed", "monitor": "val/mse", "objective": mse, "metrics": {"val/mse": mse}}
+            if mse is not None
+            else {"status": "failed", "error": "ValueError: boom", "objective": None}
+        )
         _job(tmp_path, str(job), [f"optim.lr={lr}", f"model.hidden_size={hidden}", f"model.num_layers={layers}"], record)
 
     figure = sweep_figure(load_jobs(tmp_path), "val/mse", "min", tmp_path)

@@ -18,8 +18,7 @@ from seqexp.replicates import describe, t_quantile_975
 from seqexp.summarize import group_jobs, load_jobs, replicates_figure, summarize, summarize_groups
 
 T_975_DF2 = 4.302653  # Student t, 0.975 quantile, 2 degrees of freedom (three replicates), from a printed table
-TINY = ["data=sine", "data.num_windows.train=64", "data.num_windows.val=32", "data.num_windows.test=32",
-        "trainer.max_epochs=1", "logger=none"]
+TINY = ["data=sine", "data.num_windows.train=64", "data.num_windows.val=32", "data.num_windows.test=32", "trainer.max_epochs=1", "logger=none"]
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +53,11 @@ def test_a_seed_sweep_is_described_per_setting(seed_sweep: Path) -> None:
     assert sorted(row["model.hidden_size"] for row in rows) == ["4", "8"]
     records = {job.name: read_metrics(job) for job in seed_sweep.iterdir() if job.is_dir()}
     for row in rows:
-        members = [name for name, record in records.items() if f"model.hidden_size={row['model.hidden_size']}" in
-                   (seed_sweep / name / ".hydra" / "overrides.yaml").read_text()]
+        members = [
+            name
+            for name, record in records.items()
+            if f"model.hidden_size={row['model.hidden_size']}" in (seed_sweep / name / ".hydra" / "overrides.yaml").read_text()
+        ]
         assert sorted(row["jobs"].split()) == sorted(members) and row["n"] == "3" and row["failed"] == "0"
         for metric in ("test/mse", "test/mae", "val/mse"):
             expected = by_hand([records[name]["metrics"][metric] for name in members])

@@ -21,8 +21,7 @@ from seqexp.hydra_callbacks import CheckRunFolder, CheckSweepDirection
 FIXTURES = Path(__file__).parent / "fixtures"
 SHORT = ["trainer.max_epochs=1", "data.num_windows.train=64", "data.num_windows.val=32", "data.num_windows.test=32"]
 
-TINY = ["data.num_windows.train=128", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=8",
-        "logger=none"]
+TINY = ["data.num_windows.train=128", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=8", "logger=none"]
 
 
 def _jobs(sweep_dir: Path) -> list[Path]:
@@ -31,8 +30,7 @@ def _jobs(sweep_dir: Path) -> list[Path]:
 
 def test_failing_job_is_recorded_the_sweep_goes_on_then_exits_1_listing_it(tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
-    result = run_cli("train", "-m", "model.hidden_size=0,8", "debug=fast_dev_run", *TINY[:3], "logger=none",
-                     f"hydra.sweep.dir={sweep_dir}", check=False)
+    result = run_cli("train", "-m", "model.hidden_size=0,8", "debug=fast_dev_run", *TINY[:3], "logger=none", f"hydra.sweep.dir={sweep_dir}", check=False)
     assert result.returncode == 1
     assert f"1 job(s) of the sweep in {sweep_dir} failed" in result.stderr
     assert f"{sweep_dir / '0'}: model.hidden_size=0 " in result.stderr  # the folder and overrides of the failed job
@@ -48,8 +46,9 @@ def test_failing_job_is_recorded_the_sweep_goes_on_then_exits_1_listing_it(tmp_p
 
 def test_fail_fast_stops_the_sweep_at_the_first_failure(tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
-    result = run_cli("train", "-m", "fail_fast=true", "model.hidden_size=0,8", "debug=fast_dev_run", *TINY[:3],
-                     "logger=none", f"hydra.sweep.dir={sweep_dir}", check=False)
+    result = run_cli(
+        "train", "-m", "fail_fast=true", "model.hidden_size=0,8", "debug=fast_dev_run", *TINY[:3], "logger=none", f"hydra.sweep.dir={sweep_dir}", check=False
+    )
     assert result.returncode != 0
     assert "sweep stopped: fail_fast=true" in result.stderr
     assert [p.name for p in _jobs(sweep_dir)] == ["0"]  # job 1 never started
@@ -60,9 +59,18 @@ def test_fail_fast_stops_the_sweep_at_the_first_failure(tmp_path: Path) -> None:
 def test_optuna_search_runs_three_trials_and_reports_the_best(tmp_path: Path) -> None:
     pytest.importorskip("optuna", reason="needs the sweep extra: pip install -e '.[sweep]'")
     sweep_dir = tmp_path / "sweep"
-    run_cli("train", "hparams_search=sine_optuna", "hydra.sweeper.n_trials=3", "model.cell=choice(rnn,gru)",
-            "model.hidden_size=choice(4,8)", "model.num_layers=choice(1)", "trainer.max_epochs=1", *TINY[:3],
-            "logger=none", f"hydra.sweep.dir={sweep_dir}")
+    run_cli(
+        "train",
+        "hparams_search=sine_optuna",
+        "hydra.sweeper.n_trials=3",
+        "model.cell=choice(rnn,gru)",
+        "model.hidden_size=choice(4,8)",
+        "model.num_layers=choice(1)",
+        "trainer.max_epochs=1",
+        *TINY[:3],
+        "logger=none",
+        f"hydra.sweep.dir={sweep_dir}",
+    )
     trials = [read_metrics(job) for job in _jobs(sweep_dir)]
     assert len(trials) == 3 and all(trial["status"] == "completed" for trial in trials)
     result = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
@@ -75,8 +83,9 @@ def test_optuna_search_runs_three_trials_and_reports_the_best(tmp_path: Path) ->
 @pytest.mark.slow
 def test_joblib_launcher_runs_a_two_job_sweep(tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
-    result = run_cli("train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model=rnn,gru", "trainer.max_epochs=1",
-            *TINY, f"hydra.sweep.dir={sweep_dir}")
+    result = run_cli(
+        "train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model=rnn,gru", "trainer.max_epochs=1", *TINY, f"hydra.sweep.dir={sweep_dir}"
+    )
     assert "Joblib.Parallel(n_jobs=2" in result.stdout + result.stderr
     jobs = _jobs(sweep_dir)
     assert [p.name for p in jobs] == ["0", "1"]
@@ -119,9 +128,16 @@ def two_sweeps(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[sub
     (sweep folders, logger and all), as a user starts two sweeps from two terminals in the same second."""
     cwd, barrier = tmp_path_factory.mktemp("two_sweeps"), tmp_path_factory.mktemp("barrier")
     commands = {"4 jobs": ["model=rnn,gru", "model.hidden_size=8,16"], "2 jobs": ["model.hidden_size=8,16"]}
-    processes = [subprocess.Popen([sys.executable, "-c", START_TOGETHER, str(barrier / f"{index}.ready"), str(len(commands)),
-                                   "-m", *overrides, *SHORT], cwd=cwd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                 for index, overrides in enumerate(commands.values())]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", START_TOGETHER, str(barrier / f"{index}.ready"), str(len(commands)), "-m", *overrides, *SHORT],
+            cwd=cwd,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for index, overrides in enumerate(commands.values())
+    ]
     outputs = [process.communicate(timeout=300) for process in processes]
     results = [subprocess.CompletedProcess(p.args, p.returncode, *output) for p, output in zip(processes, outputs)]
     folders = {}
@@ -135,7 +151,8 @@ def two_sweeps(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[sub
 def test_two_sweeps_started_at_once_get_a_folder_each(two_sweeps: tuple) -> None:
     cwd, _, folders = two_sweeps
     assert sorted(p.relative_to(cwd / "outputs" / "multirun") for p in (cwd / "outputs" / "multirun").glob("*/*")) == sorted(
-        p.relative_to(cwd / "outputs" / "multirun") for p in folders.values())
+        p.relative_to(cwd / "outputs" / "multirun") for p in folders.values()
+    )
     assert folders["4 jobs"] != folders["2 jobs"]
     for name, sweep_dir in folders.items():
         jobs = _jobs(sweep_dir)
@@ -188,8 +205,12 @@ def hparams_tab(logdir: Path, sessions: int) -> list[dict]:
     """The HPARAMS tab's columns as TensorBoard serves them to its own page, once ``sessions`` runs are loaded:
     ``tensorboard --logdir`` on 127.0.0.1, the hparams plugin's ``experiment`` endpoint asked as the page asks."""
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--port", str(port),
-                               "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--port", str(port), "--host", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     plugin = f"http://127.0.0.1:{port}/data/plugin/hparams"
     try:
         deadline, loaded = time.monotonic() + 60, 0
@@ -197,8 +218,15 @@ def hparams_tab(logdir: Path, sessions: int) -> list[dict]:
             assert time.monotonic() < deadline and server.poll() is None, f"tensorboard: {loaded} of {sessions} runs loaded"
             time.sleep(0.5)
             try:
-                loaded = _post(f"{plugin}/session_groups", {"experimentName": "", "startIndex": 0, "sliceSize": 100,
-                               "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]}).get("totalSize", 0)
+                loaded = _post(
+                    f"{plugin}/session_groups",
+                    {
+                        "experimentName": "",
+                        "startIndex": 0,
+                        "sliceSize": 100,
+                        "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
+                    },
+                ).get("totalSize", 0)
             except OSError:  # not listening yet
                 continue
         return _post(f"{plugin}/experiment", {"experimentName": "", "hparamsLimit": 1000})["hparamInfos"]
@@ -221,16 +249,14 @@ def test_hparams_tab_of_a_sweep_shows_what_varied_first(two_sweeps: tuple) -> No
 
 # --- the Optuna direction follows monitor.mode (issue 23.3) ---
 
-TEXT_CSV = ["data=text_csv", f"data.path={FIXTURES / 'text' / 'reviews.csv'}", "data.text_column=review",
-            "data.label_column=sentiment"]
+TEXT_CSV = ["data=text_csv", f"data.path={FIXTURES / 'text' / 'reviews.csv'}", "data.text_column=review", "data.label_column=sentiment"]
 
 
 def test_optuna_search_on_accuracy_maximizes_it(tmp_path: Path) -> None:
     """`hparams_search=sine_optuna data=text_csv`: val/acc (monitor.mode=max) is maximized, the best trial is the highest."""
     pytest.importorskip("optuna", reason="needs the sweep extra: pip install -e '.[sweep]'")
     sweep_dir = tmp_path / "sweep"
-    result = run_cli("train", "hparams_search=sine_optuna", *TEXT_CSV, "hydra.sweeper.n_trials=2", "trainer.max_epochs=1",
-                     f"hydra.sweep.dir={sweep_dir}")
+    result = run_cli("train", "hparams_search=sine_optuna", *TEXT_CSV, "hydra.sweeper.n_trials=2", "trainer.max_epochs=1", f"hydra.sweep.dir={sweep_dir}")
     assert "study sine_optuna in memory, to maximize" in result.stdout + result.stderr  # the sweeper's own account of its study
     trials = [read_metrics(job) for job in _jobs(sweep_dir)]
     assert [trial["monitor"] for trial in trials] == ["val/acc", "val/acc"]
@@ -242,7 +268,10 @@ def test_optuna_direction_against_monitor_mode_is_refused_naming_both_keys() -> 
     """What Hydra calls before the sweeper asks for its first trial, on the real conf/."""
     pytest.importorskip("optuna", reason="needs the sweep extra: pip install -e '.[sweep]'")
     disagreeing = compose_train("hparams_search=sine_optuna", *TEXT_CSV, "hydra.sweeper.direction=minimize")
-    with pytest.raises(SystemExit, match=r"^Error: hydra\.sweeper\.direction=minimize disagrees with monitor\.mode=max "
-                                         r"\(monitor\.metric=val/acc\).*set hydra\.sweeper\.direction=maximize"):
+    with pytest.raises(
+        SystemExit,
+        match=r"^Error: hydra\.sweeper\.direction=minimize disagrees with monitor\.mode=max "
+        r"\(monitor\.metric=val/acc\).*set hydra\.sweeper\.direction=maximize",
+    ):
         CheckSweepDirection().on_multirun_start(disagreeing)
     CheckSweepDirection().on_multirun_start(compose_train("hparams_search=sine_optuna", *TEXT_CSV))  # the default follows

@@ -120,25 +120,31 @@ def test_a_column_or_rows_without_any_value_are_refused() -> None:
         apply_missing(values, "drop", "f.csv", [2, 3], ["a", "b"])
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("a,b\n1,2\n3,abc\n", r"bad\.csv, line 3, column 'b': 'abc' is not a number"),
-    ("a,b\n1,2\n\n-inf,3\n", r"bad\.csv, line 4, column 'a': '-inf' is not a finite number"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a,b\n1,2\n3,abc\n", r"bad\.csv, line 3, column 'b': 'abc' is not a number"),
+        ("a,b\n1,2\n\n-inf,3\n", r"bad\.csv, line 4, column 'a': '-inf' is not a finite number"),
+    ],
+)
 def test_bad_numbers_name_file_line_and_column(content: str, message: str, tmp_path: Path) -> None:
     with pytest.raises(TableError, match=message):
         read_columns(write(tmp_path / "bad.csv", content), ["a", "b"])
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("short.csv", "a,b,c\n1,2,3\n4,5\n", r"short\.csv, line 3: 2 fields, the header has 3"),
-    ("long.tsv", "a\tb\n1\t2\n3\t4\t5\n", r"long\.tsv, line 3: 3 fields, the header has 2"),
-    ("empty.csv", "\n  \n", r"empty\.csv: empty file, expected a header line with column names"),
-    ("empty.jsonl", "", r"empty\.jsonl: empty file, expected one JSON object per line"),
-    ("header.csv.gz", "a,b\n", r"header\.csv\.gz: no data rows after the header"),
-    ("broken.jsonl", '{"a": 1}\n{"a": \n', r"broken\.jsonl, line 2: not a JSON object \(Expecting value\)"),
-    ("list.jsonl", '{"a": 1}\n[1, 2]\n', r"list\.jsonl, line 2: not a JSON object"),
-    ("latin.csv", "a,b\n1,2\ncaf\xe9,3\n", r"latin\.csv, line 3: not valid utf-8 \(byte 0xe9\); re-save the file as UTF-8$"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("short.csv", "a,b,c\n1,2,3\n4,5\n", r"short\.csv, line 3: 2 fields, the header has 3"),
+        ("long.tsv", "a\tb\n1\t2\n3\t4\t5\n", r"long\.tsv, line 3: 3 fields, the header has 2"),
+        ("empty.csv", "\n  \n", r"empty\.csv: empty file, expected a header line with column names"),
+        ("empty.jsonl", "", r"empty\.jsonl: empty file, expected one JSON object per line"),
+        ("header.csv.gz", "a,b\n", r"header\.csv\.gz: no data rows after the header"),
+        ("broken.jsonl", '{"a": 1}\n{"a": \n', r"broken\.jsonl, line 2: not a JSON object \(Expecting value\)"),
+        ("list.jsonl", '{"a": 1}\n[1, 2]\n', r"list\.jsonl, line 2: not a JSON object"),
+        ("latin.csv", "a,b\n1,2\ncaf\xe9,3\n", r"latin\.csv, line 3: not valid utf-8 \(byte 0xe9\); re-save the file as UTF-8$"),
+    ],
+)
 def test_structural_errors_name_file_and_line(name: str, content: str, message: str, tmp_path: Path) -> None:
     path = tmp_path / name
     data = content.encode("latin-1")
@@ -198,6 +204,5 @@ def test_series_and_anomaly_data_read_the_same_file_alike(missing: str, tmp_path
     values = anomaly.load_series()[0]
     assert series.load().columns == ("a", "b")
     assert torch.equal(series.load().values, values)
-    expected = {"interpolate": [[1, 10], [2, 20], [3, 30], [4, 40], [5, 50], [6, 60], [7, 70], [8, 80]],
-                "drop": [[1, 10], [7, 70], [8, 80]]}[missing]
+    expected = {"interpolate": [[1, 10], [2, 20], [3, 30], [4, 40], [5, 50], [6, 60], [7, 70], [8, 80]], "drop": [[1, 10], [7, 70], [8, 80]]}[missing]
     assert values.tolist() == expected

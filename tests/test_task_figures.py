@@ -42,8 +42,7 @@ def test_test_figure_names_the_tested_checkpoints_epoch(tmp_path: Path) -> None:
     torch.manual_seed(0)
     task = RegressionTask(SPEC, MODEL, {"name": "adam", "lr": 0.01}, {"name": "none"})
     every_epoch = ModelCheckpoint(dirpath=tmp_path, filename="{epoch}", save_top_k=-1)
-    trainer = L.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[every_epoch])
+    trainer = L.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[every_epoch])
     trainer.fit(task, train_dataloaders=windows(), val_dataloaders=windows())
     assert trainer.current_epoch == 3
 
@@ -53,8 +52,7 @@ def test_test_figure_names_the_tested_checkpoints_epoch(tmp_path: Path) -> None:
     assert title(task.figures("test")) == "test: first window, epoch 2"
 
     # Fitting on from a checkpoint: the weights are the fit's own again, titled with the trainer's epoch.
-    resumed = L.Trainer(max_epochs=4, accelerator="cpu", logger=False, enable_progress_bar=False,
-                        enable_model_summary=False, enable_checkpointing=False)
+    resumed = L.Trainer(max_epochs=4, accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
     resumed.fit(task, train_dataloaders=windows(), val_dataloaders=windows(), ckpt_path=str(tmp_path / "epoch=0.ckpt"))
     resumed.test(task, dataloaders=windows(), verbose=False)
     assert title(task.figures("test")) == f"test: first window, epoch {resumed.current_epoch}"
@@ -81,13 +79,16 @@ def test_anomaly_figure_reads_as_the_prediction_file(tmp_path: Path, monkeypatch
     and two named columns of other units: the test figure shows the columns by name, in their units, on the
     prediction file's steps and time stamps (test points 280-399 of the file, not 0-119 of the split)."""
     plant = tmp_path / "plant.csv"
-    plant.write_text("time,temperature,pressure,is_anomaly\n" + "".join(
-        f"2023-01-01T{i // 60:02d}:{i % 60:02d}:00,{20 + 5 * math.sin(i / 5):.2f},{1000 + 30 * math.cos(i / 7):.2f},"
-        f"{int(300 <= i < 310)}\n" for i in range(400)))
+    plant.write_text(
+        "time,temperature,pressure,is_anomaly\n"
+        + "".join(
+            f"2023-01-01T{i // 60:02d}:{i % 60:02d}:00,{20 + 5 * math.sin(i / 5):.2f},{1000 + 30 * math.cos(i / 7):.2f},{int(300 <= i < 310)}\n"
+            for i in range(400)
+        )
+    )
     figures = drawn(monkeypatch, "anomaly_figure")
     run_dir = tmp_path / "run"
-    train(compose_train("data=anomaly_csv", f"data.path={plant}", "data.label_column=is_anomaly", "trainer.max_epochs=1",
-                        f"paths.output_dir={run_dir}"))
+    train(compose_train("data=anomaly_csv", f"data.path={plant}", "data.label_column=is_anomaly", "trainer.max_epochs=1", f"paths.output_dir={run_dir}"))
     with open(run_dir / "predictions" / "test.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     figure = figures[-1]  # after test
@@ -108,8 +109,7 @@ def test_forecast_figure_names_the_target_and_reads_time_stamps(tmp_path: Path, 
     the column (Passengers), its x axis reads the prediction file's time stamps over its steps."""
     figures = drawn(monkeypatch, "forecast_figure")
     run_dir = tmp_path / "run"
-    train(compose_train("data=series", "data.name=airline", "data.input_length=24", "data.horizon=12", "trainer.max_epochs=1",
-                        f"paths.output_dir={run_dir}"))
+    train(compose_train("data=series", "data.name=airline", "data.input_length=24", "data.horizon=12", "trainer.max_epochs=1", f"paths.output_dir={run_dir}"))
     with open(run_dir / "predictions" / "test.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     (axis,) = figures[-1].axes

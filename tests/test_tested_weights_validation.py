@@ -12,8 +12,17 @@ from helpers import read_metrics, run_cli
 def test_val_metrics_are_the_tested_checkpoints_not_the_last_epochs(tmp_path: Path) -> None:
     # monitor.mode=max: val/mse falls as the model learns, so the "best" (tested) checkpoint is the first epoch's
     run_dir = tmp_path / "run"
-    result = run_cli("train", "data.num_windows.train=256", "data.num_windows.val=64", "data.num_windows.test=64",
-                     "model.hidden_size=8", "trainer.max_epochs=3", "monitor.mode=max", run_dir=run_dir, cwd=tmp_path)
+    result = run_cli(
+        "train",
+        "data.num_windows.train=256",
+        "data.num_windows.val=64",
+        "data.num_windows.test=64",
+        "model.hidden_size=8",
+        "trainer.max_epochs=3",
+        "monitor.mode=max",
+        run_dir=run_dir,
+        cwd=tmp_path,
+    )
     record = read_metrics(run_dir)
     events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0})
     events.Reload()

@@ -97,12 +97,14 @@ def test_max_length_truncates(tmp_path: Path) -> None:
         ([["fine film", ""]], "line 3: no label in 'sentiment'", "missing label"),
         ([["fine film"]], "line 3: no label in 'sentiment'", "missing label"),  # a short row: on_bad_row decides
         ([["fine film", "meh"]], "line 3: unknown label 'meh'", "unknown label"),
-        ([["fine", "film", "pos"]], r"line 3: 1 field more than the header \(a text holding the delimiter must be in double quotes\)",
-         "extra fields"),  # an unquoted comma: 'film' would have been a label of its own
+        (
+            [["fine", "film", "pos"]],
+            r"line 3: 1 field more than the header \(a text holding the delimiter must be in double quotes\)",
+            "extra fields",
+        ),  # an unquoted comma: 'film' would have been a label of its own
     ],
 )
-def test_bad_rows_are_errors_naming_file_and_line_or_counted_skips(rows: list[list[str]], problem: str, kind: str,
-                                                                   tmp_path: Path) -> None:
+def test_bad_rows_are_errors_naming_file_and_line_or_counted_skips(rows: list[list[str]], problem: str, kind: str, tmp_path: Path) -> None:
     good = fixture_rows()
     path = write_csv(tmp_path / "bad.csv", [good[0], *rows, *good[1:]])
     keys = {**CSV_KEYS, "path": str(path), "labels": ["neg", "pos"]}
@@ -141,8 +143,7 @@ def test_bucketed_batches_shard_across_ddp_ranks() -> None:
     """Under DDP Lightning rebuilds the sampler around a DistributedSampler: ranks get disjoint shards."""
     dataset = list(range(101))
     lengths = torch.arange(101)
-    shards = [list(BucketBatchSampler(DistributedSampler(dataset, num_replicas=2, rank=rank, seed=0), 8, lengths=lengths))
-              for rank in (0, 1)]
+    shards = [list(BucketBatchSampler(DistributedSampler(dataset, num_replicas=2, rank=rank, seed=0), 8, lengths=lengths)) for rank in (0, 1)]
     assert len(shards[0]) == len(shards[1])
     indices = [sorted(i for batch in shard for i in batch) for shard in shards]
     assert set(indices[0]) | set(indices[1]) == set(range(101))
@@ -150,10 +151,15 @@ def test_bucketed_batches_shard_across_ddp_ranks() -> None:
 
 
 def make_task(spec: dict, pooling: str | list[str], conv_layers: int = 0, input_kind: str = "tokens") -> ClassificationTask:
-    model = {"cell": "lstm", "hidden_size": 8, "num_layers": 2, "bidirectional": True, "dropout": 0.0,
-             "conv": {"layers": conv_layers, "channels": 6, "kernel_size": 3}}
-    return ClassificationTask(spec, model, {"name": "adam", "lr": 1e-3}, {"name": "none"},
-                              {"dim": 5, "freeze": False, "dropout": 0.5}, pooling=pooling).eval()
+    model = {
+        "cell": "lstm",
+        "hidden_size": 8,
+        "num_layers": 2,
+        "bidirectional": True,
+        "dropout": 0.0,
+        "conv": {"layers": conv_layers, "channels": 6, "kernel_size": 3},
+    }
+    return ClassificationTask(spec, model, {"name": "adam", "lr": 1e-3}, {"name": "none"}, {"dim": 5, "freeze": False, "dropout": 0.5}, pooling=pooling).eval()
 
 
 @pytest.mark.parametrize("conv_layers", [0, 2])
@@ -190,9 +196,13 @@ def test_feature_inputs_of_varying_length_are_classified() -> None:
 def test_task_rejects_bad_values_naming_the_key() -> None:
     spec = {"input_kind": "tokens", "input_size": 30, "target_kind": "class", "output_size": 2, "padding_index": 0}
     model = {"cell": "gru", "hidden_size": 4, "num_layers": 1, "bidirectional": False, "dropout": 0.0}
-    for kwargs, key in [({"pooling": "sum"}, "task.pooling"), ({"pooling": ["max", "max"]}, "task.pooling"),
-                        ({"pooling": []}, "task.pooling"), ({"class_weights": [1.0]}, "task.class_weights"),
-                        ({"label_smoothing": 1.5}, "task.label_smoothing")]:
+    for kwargs, key in [
+        ({"pooling": "sum"}, "task.pooling"),
+        ({"pooling": ["max", "max"]}, "task.pooling"),
+        ({"pooling": []}, "task.pooling"),
+        ({"class_weights": [1.0]}, "task.class_weights"),
+        ({"label_smoothing": 1.5}, "task.label_smoothing"),
+    ]:
         with pytest.raises(ValueError, match=key.replace(".", r"\.")):
             ClassificationTask(spec, model, {"name": "adam", "lr": 1e-3}, {"name": "none"}, {"dim": 4}, **kwargs)
     with pytest.raises(ValueError, match=r"task\.embedding\.word_dropout=1\.0"):
@@ -202,8 +212,7 @@ def test_task_rejects_bad_values_naming_the_key() -> None:
 def test_confusion_matrix_figure_shows_the_epoch_just_evaluated() -> None:
     """FigureLogger runs before the task's epoch-end reset: the figure holds this epoch's counts."""
     torch.manual_seed(0)
-    spec = {"input_kind": "tokens", "input_size": 30, "target_kind": "class", "output_size": 2,
-            "padding_index": 0, "class_names": ["neg", "pos"]}
+    spec = {"input_kind": "tokens", "input_size": 30, "target_kind": "class", "output_size": 2, "padding_index": 0, "class_names": ["neg", "pos"]}
     task = make_task(spec, "mean")
     assert task.figures("test") == {}
     dataset = PaddedSequenceDataset([torch.randint(1, 30, (n,)) for n in (3, 5, 2, 4, 6)], torch.tensor([0, 1, 1, 0, 1]))
@@ -226,8 +235,7 @@ def test_word_dropout_zeros_whole_tokens_in_training_only() -> None:
     torch.manual_seed(0)
     spec = {"input_kind": "tokens", "input_size": 30, "target_kind": "class", "output_size": 2, "padding_index": 0}
     model = {"cell": "gru", "hidden_size": 4, "num_layers": 1, "bidirectional": False, "dropout": 0.0}
-    task = ClassificationTask(spec, model, {"name": "adam", "lr": 1e-3}, {"name": "none"},
-                              {"dim": 6, "dropout": 0.0, "word_dropout": 0.5})
+    task = ClassificationTask(spec, model, {"name": "adam", "lr": 1e-3}, {"name": "none"}, {"dim": 6, "dropout": 0.0, "word_dropout": 0.5})
     seen: list[torch.Tensor] = []
     task.encoder.register_forward_hook(lambda module, args, output: seen.append(args[0]))
     tokens = torch.randint(1, 30, (8, 20))

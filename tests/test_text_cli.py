@@ -40,8 +40,18 @@ def csv_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("csv")
     data = shutil.copy(FIXTURE, folder / "reviews.csv")
     run_dir = folder / "run"
-    run_cli("train", "data=text_csv", f"data.path={data}", "data.text_column=review", "data.label_column=sentiment",
-            "data.batch_size=8", "model=gru", "trainer.max_epochs=3", "logger=none", run_dir=run_dir)
+    run_cli(
+        "train",
+        "data=text_csv",
+        f"data.path={data}",
+        "data.text_column=review",
+        "data.label_column=sentiment",
+        "data.batch_size=8",
+        "model=gru",
+        "trainer.max_epochs=3",
+        "logger=none",
+        run_dir=run_dir,
+    )
     return run_dir
 
 
@@ -133,11 +143,14 @@ def test_a_row_with_an_unquoted_comma_is_refused_naming_file_and_line(tmp_path: 
     """More fields than the header (an unquoted comma in a text) made the text's tail a label, a class of
     its own, and the log said ``skipped: none``; the user's command now stops at that row."""
     (tmp_path / "reviews.csv").write_text(FIXTURE.read_text(encoding="utf-8") + "Great fun, and clever too,pos\n", encoding="utf-8")
-    result = run_cli("train", "data=text_csv", "data.path=reviews.csv", "data.text_column=review", "data.label_column=sentiment",
-                     cwd=tmp_path, check=False)
+    result = run_cli("train", "data=text_csv", "data.path=reviews.csv", "data.text_column=review", "data.label_column=sentiment", cwd=tmp_path, check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert re.search(r"^Error: \S*reviews\.csv, line 50: 1 field more than the header \(a text holding the delimiter must be in "
-                     r"double quotes\); .* data\.on_bad_row=skip", result.stderr, re.MULTILINE)
+    assert re.search(
+        r"^Error: \S*reviews\.csv, line 50: 1 field more than the header \(a text holding the delimiter must be in "
+        r"double quotes\); .* data\.on_bad_row=skip",
+        result.stderr,
+        re.MULTILINE,
+    )
 
 
 def test_texts_longer_than_the_csv_field_limit_are_read_and_truncated_to_max_length(tmp_path: Path) -> None:
@@ -147,8 +160,9 @@ def test_texts_longer_than_the_csv_field_limit_are_read_and_truncated_to_max_len
     body = " ".join(words[i % len(words)] for i in range(100_000))[:500_000]
     letters = [f'"Letter {number}: {body} zebra zebra",{label}\n' for number, label in enumerate(["pos", "neg", "pos"])]
     (tmp_path / "mail.csv").write_text(FIXTURE.read_text(encoding="utf-8") + "".join(letters), encoding="utf-8")
-    result = run_cli("train", "data=text_csv", "data.path=mail.csv", "data.text_column=review", "data.label_column=sentiment",
-                     "trainer.max_epochs=1", cwd=tmp_path)
+    result = run_cli(
+        "train", "data=text_csv", "data.path=mail.csv", "data.text_column=review", "data.label_column=sentiment", "trainer.max_epochs=1", cwd=tmp_path
+    )
     assert re.search(r"text data from \S*mail\.csv: 51 rows, skipped: none", result.stdout + result.stderr)
     (run,) = (tmp_path / "outputs").glob("*/*")
     assert read_metrics(run)["status"] == "completed"

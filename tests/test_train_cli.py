@@ -34,9 +34,14 @@ def test_cnn_rnn_takes_cell_and_direction_overrides() -> None:
 
 @pytest.mark.parametrize(
     ("override", "key"),
-    [("model.hidden_size=0", "model.hidden_size"), ("model.dropout=1.5", "model.dropout"),
-     ("model.num_layers=0", "model.num_layers"), ("model.cell=transformer", "model.cell"),
-     ("optim.lr=-1", "optim.lr"), ("model.hidden_size=abc", "model.hidden_size")],
+    [
+        ("model.hidden_size=0", "model.hidden_size"),
+        ("model.dropout=1.5", "model.dropout"),
+        ("model.num_layers=0", "model.num_layers"),
+        ("model.cell=transformer", "model.cell"),
+        ("optim.lr=-1", "optim.lr"),
+        ("model.hidden_size=abc", "model.hidden_size"),
+    ],
 )
 def test_invalid_values_are_rejected_naming_the_key(override: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
@@ -102,8 +107,7 @@ def test_eval_reproduces_the_test_metric(default_run: Path, tmp_path: Path) -> N
 def test_user_config_dir_adds_its_own_presets(tmp_path: Path) -> None:
     (tmp_path / "myconf" / "model").mkdir(parents=True)
     (tmp_path / "myconf" / "model" / "tiny_gru.yaml").write_text("defaults:\n  - gru\n  - _self_\n\nhidden_size: 3\n")
-    run_cli("train", f"--config-dir={tmp_path / 'myconf'}", "model=tiny_gru", "debug=fast_dev_run", *TINY_SINE,
-            run_dir=tmp_path / "run")
+    run_cli("train", f"--config-dir={tmp_path / 'myconf'}", "model=tiny_gru", "debug=fast_dev_run", *TINY_SINE, run_dir=tmp_path / "run")
     assert "hidden_size: 3" in (tmp_path / "run" / ".hydra" / "config.yaml").read_text()
 
 
@@ -132,6 +136,5 @@ def test_a_bad_data_file_is_one_line_and_full_error_shows_the_trace(tmp_path: Pa
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == f"Error: {bad}, line 3, column 'value': 'abc' is not a number"
     assert f"{bad}, line 3" in (tmp_path / "run" / "train.log").read_text()  # the log keeps it too
-    traced = run_cli("train", "data=series", f"data.path={bad}", run_dir=tmp_path / "again", check=False,
-                     env={"HYDRA_FULL_ERROR": "1"})
+    traced = run_cli("train", "data=series", f"data.path={bad}", run_dir=tmp_path / "again", check=False, env={"HYDRA_FULL_ERROR": "1"})
     assert traced.returncode == 1 and "Traceback" in traced.stderr and f"{bad}, line 3" in traced.stderr

@@ -73,8 +73,9 @@ def test_parser_errors_name_the_file_and_the_problem(tmp_path: Path, text: str, 
 
 
 def toy(**settings) -> UCRDataModule:
-    datamodule = UCRDataModule(train_path=str(FIXTURES / "Toy_TRAIN.ts"), test_path=str(FIXTURES / "Toy_TEST.ts"),
-                               val_fraction=0.34, batch_size=4, seed=1, **settings)
+    datamodule = UCRDataModule(
+        train_path=str(FIXTURES / "Toy_TRAIN.ts"), test_path=str(FIXTURES / "Toy_TEST.ts"), val_fraction=0.34, batch_size=4, seed=1, **settings
+    )
     datamodule.setup()
     return datamodule
 
@@ -100,14 +101,14 @@ def test_validation_is_a_stratified_share_of_the_train_file() -> None:
 
 def test_scaling_is_fitted_on_training_cases_only(tmp_path: Path) -> None:
     shifted = (FIXTURES / "Toy_TEST.ts").read_text().replace("1.5,2.5,3.5,4.5", "100,200,300,400")
-    other = UCRDataModule(train_path=str(FIXTURES / "Toy_TRAIN.ts"), test_path=str(write(tmp_path, shifted, "T.ts")),
-                          val_fraction=0.34, seed=1)
+    other = UCRDataModule(train_path=str(FIXTURES / "Toy_TRAIN.ts"), test_path=str(write(tmp_path, shifted, "T.ts")), val_fraction=0.34, seed=1)
     other.setup()
     reference = toy()
     for split in ("train", "val"):
         assert torch.equal(other.datasets[split].tensors["inputs"], reference.datasets[split].tensors["inputs"])
-    train_steps = torch.cat([case[:length] for case, length in zip(reference.datasets["train"].tensors["inputs"],
-                                                                   reference.datasets["train"].tensors["lengths"])])
+    train_steps = torch.cat(
+        [case[:length] for case, length in zip(reference.datasets["train"].tensors["inputs"], reference.datasets["train"].tensors["lengths"])]
+    )
     torch.testing.assert_close(train_steps.mean(0), torch.zeros(2), atol=1e-5, rtol=0)
 
 
@@ -132,8 +133,9 @@ def test_experiment_ucr_trains_on_every_case_without_validation_and_tests_the_la
     tmp_path: Path, caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
 ) -> None:
     caplog.set_level(logging.INFO, logger="seqexp.data.ucr.datamodule")
-    cfg = compose_train("experiment=ucr", "data.name=ItalyPowerDemand", "trainer.max_epochs=2",
-                        "model.hidden_size=8", f"paths.output_dir={tmp_path}")  # the preset's data.val_fraction=0
+    cfg = compose_train(
+        "experiment=ucr", "data.name=ItalyPowerDemand", "trainer.max_epochs=2", "model.hidden_size=8", f"paths.output_dir={tmp_path}"
+    )  # the preset's data.val_fraction=0
     train(cfg)
     result = read_metrics(tmp_path)
     assert result["status"] == "completed" and 0 <= result["metrics"]["test/acc"] <= 1
@@ -147,8 +149,15 @@ def test_experiment_ucr_trains_on_every_case_without_validation_and_tests_the_la
 
 
 def test_experiment_ucr_with_a_validation_split_tests_the_checkpoint_of_lowest_validation_loss(tmp_path: Path) -> None:
-    cfg = compose_train("experiment=ucr", "data.name=ItalyPowerDemand", "data.val_fraction=0.2", "trainer.max_epochs=4",
-                        "model.hidden_size=8", "logger=csv", f"paths.output_dir={tmp_path}")
+    cfg = compose_train(
+        "experiment=ucr",
+        "data.name=ItalyPowerDemand",
+        "data.val_fraction=0.2",
+        "trainer.max_epochs=4",
+        "model.hidden_size=8",
+        "logger=csv",
+        f"paths.output_dir={tmp_path}",
+    )
     train(cfg)
     with open(tmp_path / "csv" / "metrics.csv", newline="") as handle:
         val_losses = {int(row["epoch"]): float(row["val/loss"]) for row in csv.DictReader(handle) if row["val/loss"]}
@@ -160,26 +169,38 @@ def test_experiment_ucr_with_a_validation_split_tests_the_checkpoint_of_lowest_v
 
 
 def test_a_scheduler_following_validation_without_a_validation_split_is_refused_before_training(tmp_path: Path) -> None:
-    cfg = compose_train("experiment=ucr", "data.name=ItalyPowerDemand", "data.val_fraction=0", "scheduler=plateau",
-                        f"paths.output_dir={tmp_path}")
-    with pytest.raises(ConfigError, match=r"scheduler=plateau follows scheduler\.monitor=val/loss, but the data has no validation "
-                                          r"split \(data\.val_fraction=0\): set data\.val_fraction > 0, scheduler\.monitor=train/loss"):
+    cfg = compose_train("experiment=ucr", "data.name=ItalyPowerDemand", "data.val_fraction=0", "scheduler=plateau", f"paths.output_dir={tmp_path}")
+    with pytest.raises(
+        ConfigError,
+        match=r"scheduler=plateau follows scheduler\.monitor=val/loss, but the data has no validation "
+        r"split \(data\.val_fraction=0\): set data\.val_fraction > 0, scheduler\.monitor=train/loss",
+    ):
         train(cfg)
     assert not list(tmp_path.rglob("*.ckpt"))  # refused before any training
 
 
 def test_eval_of_a_split_the_run_does_not_have_says_so(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    cfg = compose_train("experiment=ucr", "data.name=ItalyPowerDemand", "data.val_fraction=0", "trainer.max_epochs=1",
-                        "model.hidden_size=8", "logger=none", f"paths.output_dir={run}")
+    cfg = compose_train(
+        "experiment=ucr",
+        "data.name=ItalyPowerDemand",
+        "data.val_fraction=0",
+        "trainer.max_epochs=1",
+        "model.hidden_size=8",
+        "logger=none",
+        f"paths.output_dir={run}",
+    )
     train(cfg)
     (run / ".hydra").mkdir()  # where seqexp.eval finds the run's config, as Hydra leaves it
     OmegaConf.save(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]), run / ".hydra" / "config.yaml")
-    for split, message in (("val", r"split=val: the run has no validation split \(data\.val_fraction=0\); evaluate split=test"),
-                           ("valid", r"split='valid': must be one of \('val', 'test'\)")):
+    for split, message in (
+        ("val", r"split=val: the run has no validation split \(data\.val_fraction=0\); evaluate split=test"),
+        ("valid", r"split='valid': must be one of \('val', 'test'\)"),
+    ):
         with initialize_config_module(config_module="seqexp.conf", version_base="1.3"):
-            eval_cfg = compose(config_name="eval", overrides=[f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", f"split={split}",
-                                                              f"paths.output_dir={tmp_path / split}"])
+            eval_cfg = compose(
+                config_name="eval", overrides=[f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", f"split={split}", f"paths.output_dir={tmp_path / split}"]
+            )
         with pytest.raises(ConfigError, match=message):
             evaluate(eval_cfg)
 
@@ -193,8 +214,7 @@ def test_val_fraction_zero_keeps_every_training_case() -> None:
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_every_preset_runs_on_ucr(preset: str, tmp_path: Path) -> None:
-    cfg = compose_train("data=ucr", "data.name=JapaneseVowels", f"model={preset}", "debug=fast_dev_run",
-                        f"paths.output_dir={tmp_path}")
+    cfg = compose_train("data=ucr", "data.name=JapaneseVowels", f"model={preset}", "debug=fast_dev_run", f"paths.output_dir={tmp_path}")
     train(cfg)
     metrics = read_metrics(tmp_path)["metrics"]
     assert 0 <= metrics["test/acc"] <= 1 and math.isfinite(metrics["train/loss"])
@@ -202,7 +222,6 @@ def test_every_preset_runs_on_ucr(preset: str, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_short_run_learns_basic_motions(tmp_path: Path) -> None:
-    cfg = compose_train("experiment=ucr", "data.name=BasicMotions", "trainer.max_epochs=15", "logger=none",
-                        f"paths.output_dir={tmp_path}")
+    cfg = compose_train("experiment=ucr", "data.name=BasicMotions", "trainer.max_epochs=15", "logger=none", f"paths.output_dir={tmp_path}")
     train(cfg)
     assert read_metrics(tmp_path)["metrics"]["test/acc"] >= 0.6  # 4 balanced classes: chance is 0.25

@@ -15,13 +15,16 @@ from seqexp.data.core.windows import WindowStarts
 from seqexp.data.series import SeriesDataModule
 
 
-@pytest.mark.parametrize(("first", "last", "stride", "cover_last", "expected"), [
-    (0, 10, 3, False, [0, 3, 6, 9]),
-    (0, 10, 3, True, [0, 3, 6, 9, 10]),  # the last window ends on the split's last point
-    (2, 8, 3, True, [2, 5, 8]),  # already there: not twice
-    (5, 5, 1, False, [5]),
-    (6, 5, 1, True, []),  # no room for a window
-])
+@pytest.mark.parametrize(
+    ("first", "last", "stride", "cover_last", "expected"),
+    [
+        (0, 10, 3, False, [0, 3, 6, 9]),
+        (0, 10, 3, True, [0, 3, 6, 9, 10]),  # the last window ends on the split's last point
+        (2, 8, 3, True, [2, 5, 8]),  # already there: not twice
+        (5, 5, 1, False, [5]),
+        (6, 5, 1, True, []),  # no room for a window
+    ],
+)
 def test_window_starts_match_the_ranges_they_replace(first: int, last: int, stride: int, cover_last: bool, expected: list[int]) -> None:
     starts = WindowStarts(first, last, stride, cover_last)
     assert len(starts) == len(expected) and starts.all().tolist() == expected
@@ -66,8 +69,7 @@ def test_a_structured_npy_is_memory_mapped_and_windows_like_the_csv(tmp_path: Pa
     array = np.zeros(len(values), dtype=[("value", "f4"), ("label", "u1")])
     array["value"], array["label"] = values, labels
     np.save(npy, array)
-    from_csv, from_npy = (CSVAnomalyDataModule(path=str(path), label_column="label", window_length=16, eval_stride=4)
-                          for path in (csv, npy))
+    from_csv, from_npy = (CSVAnomalyDataModule(path=str(path), label_column="label", window_length=16, eval_stride=4) for path in (csv, npy))
     for datamodule in (from_csv, from_npy):
         datamodule.setup()
     assert isinstance(from_npy.raw_values, np.memmap)  # not read into memory
@@ -87,10 +89,13 @@ def test_a_plain_npy_gives_numbered_columns_to_forecast(tmp_path: Path) -> None:
     assert datamodule.load().columns == ("0", "1") and batch["inputs"].shape == (1, 24, 2) and batch["targets"].shape == (1, 6, 1)
 
 
-@pytest.mark.parametrize(("array", "message"), [
-    (np.zeros((2, 3, 4)), r"bad\.npy: expected a non-empty 1-D or 2-D numeric array \(or a structured array\), got shape \(2, 3, 4\)"),
-    (np.array(["a", "b"]), r"bad\.npy: expected a non-empty 1-D or 2-D numeric array"),
-])
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.zeros((2, 3, 4)), r"bad\.npy: expected a non-empty 1-D or 2-D numeric array \(or a structured array\), got shape \(2, 3, 4\)"),
+        (np.array(["a", "b"]), r"bad\.npy: expected a non-empty 1-D or 2-D numeric array"),
+    ],
+)
 def test_a_npy_that_is_not_a_series_is_refused_naming_the_file(tmp_path: Path, array: np.ndarray, message: str) -> None:
     np.save(tmp_path / "bad.npy", array)
     with pytest.raises(TableError, match=message):

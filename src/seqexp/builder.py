@@ -33,16 +33,23 @@ def build(cfg: DictConfig) -> tuple[SeqDataModule, L.LightningModule, L.Trainer]
     L.seed_everything(cfg.seed, workers=True)
     datamodule: SeqDataModule = instantiate(cfg.data)
     task: L.LightningModule = instantiate(  # optim and scheduler reach the task as plain dicts (it builds them)
-        cfg.task, spec=datamodule.spec.to_dict(), model=cfg.model, optim=cfg.optim, scheduler=cfg.scheduler, _convert_="all",
+        cfg.task,
+        spec=datamodule.spec.to_dict(),
+        model=cfg.model,
+        optim=cfg.optim,
+        scheduler=cfg.scheduler,
+        _convert_="all",
         _recursive_=False,
     )
     if cfg.train and cfg.ckpt_path is not None and Path(cfg.ckpt_path).is_file():  # resume or fine-tune
         check_checkpoint_fits(task, cfg.ckpt_path)
     has_validation = datamodule.has_validation  # False: nothing for checkpoint/early stopping to monitor
     if not has_validation and str(cfg.scheduler.get("monitor") or "").startswith("val/"):
-        raise ConfigError(f"scheduler={hydra_runtime(cfg)[1].get('scheduler', cfg.scheduler.get('_target_'))} follows scheduler.monitor={cfg.scheduler.monitor}, but the data has no "
-                          "validation split (data.val_fraction=0): set data.val_fraction > 0, scheduler.monitor=train/loss, "
-                          "or another scheduler")
+        raise ConfigError(
+            f"scheduler={hydra_runtime(cfg)[1].get('scheduler', cfg.scheduler.get('_target_'))} follows scheduler.monitor={cfg.scheduler.monitor}, but the data has no "
+            "validation split (data.val_fraction=0): set data.val_fraction > 0, scheduler.monitor=train/loss, "
+            "or another scheduler"
+        )
     callbacks = instantiate_group(cfg.get("callbacks") if has_validation else callbacks_without_validation(cfg.get("callbacks")))
     if not cfg.trainer.get("enable_progress_bar", True):  # one switch for the bar: no need to also null the callback
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
@@ -54,11 +61,19 @@ def build(cfg: DictConfig) -> tuple[SeqDataModule, L.LightningModule, L.Trainer]
     if has_validation and cfg.train:  # a job of an Optuna search: each validation reported to its trial, which may be pruned
         callbacks += search_callbacks(cfg)
     if cfg.test and cfg.predictions.write_test:  # writes when train() calls trainer.predict, after test
-        callbacks.append(PredictionFileWriter(Path(cfg.paths.output_dir, "predictions", "test.csv"), cfg.predictions.max_rows,
-                                              keys=("paths.output_dir", "predictions.max_rows")))
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate_group(cfg.get("logger")) or False,
-                                     **({} if has_validation else {"limit_val_batches": 0}), **chunked_training(cfg, task),
-                                     **data_budget(cfg, datamodule, callbacks))
+        callbacks.append(
+            PredictionFileWriter(
+                Path(cfg.paths.output_dir, "predictions", "test.csv"), cfg.predictions.max_rows, keys=("paths.output_dir", "predictions.max_rows")
+            )
+        )
+    trainer: L.Trainer = instantiate(
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=instantiate_group(cfg.get("logger")) or False,
+        **({} if has_validation else {"limit_val_batches": 0}),
+        **chunked_training(cfg, task),
+        **data_budget(cfg, datamodule, callbacks),
+    )
     return datamodule, task, trainer
 
 
@@ -103,8 +118,10 @@ def chunked_training(cfg: DictConfig, task: L.LightningModule) -> dict:
     if chunks == 1:
         return {}
     if cfg.trainer.get("accumulate_grad_batches", 1) != 1:
-        raise ConfigError(f"data.chunks_per_batch={chunks} takes one optimizer step per chunk: it cannot be combined "
-                          f"with trainer.accumulate_grad_batches={cfg.trainer.accumulate_grad_batches} (set it to 1)")
+        raise ConfigError(
+            f"data.chunks_per_batch={chunks} takes one optimizer step per chunk: it cannot be combined "
+            f"with trainer.accumulate_grad_batches={cfg.trainer.accumulate_grad_batches} (set it to 1)"
+        )
     if cfg.trainer.get("max_steps", -1) > 0 and cfg.trainer.max_steps % chunks:  # Lightning stops only at a batch end
         raise ConfigError(f"data.chunks_per_batch={chunks} must divide trainer.max_steps={cfg.trainer.max_steps}")
     for name, callback in (cfg.get("callbacks") or {}).items():

@@ -46,9 +46,13 @@ class Range:
     finite: bool = False
 
     def holds(self, value: float) -> bool:
-        return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
-                and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt)
-                and not (self.finite and not math.isfinite(value)))
+        return (
+            (self.ge is None or value >= self.ge)
+            and (self.gt is None or value > self.gt)
+            and (self.le is None or value <= self.le)
+            and (self.lt is None or value < self.lt)
+            and not (self.finite and not math.isfinite(value))
+        )
 
     def describe(self, words: str) -> str:
         """``"an integer"`` -> ``"an integer >= 1"``; ``"a number"`` -> ``"a number in [0, 1)"``."""
@@ -111,7 +115,7 @@ def annotation_check(annotation: Any) -> Check | None:
         item = annotation_check(args[0])
         if item is None:
             return None
-        words = f"a list of items from {item[1][len('one of '):]}" if item[1].startswith("one of ") else f"a list of {_plural(item[1])}"
+        words = f"a list of items from {item[1][len('one of ') :]}" if item[1].startswith("one of ") else f"a list of {_plural(item[1])}"
         return (lambda v: isinstance(v, (list, tuple)) and all(item[0](x) for x in v), words)
     return None
 
@@ -120,7 +124,7 @@ def _plural(words: str) -> str:
     """``"an integer >= 1"`` -> ``"integers >= 1"``, for the items of a list."""
     for one, many in (("an integer", "integers"), ("a finite number", "finite numbers"), ("a number", "numbers"), ("a string", "strings")):
         if words.startswith(one):
-            return many + words[len(one):]
+            return many + words[len(one) :]
     return words
 
 
@@ -152,8 +156,7 @@ def _hints(klass: type) -> dict[str, Any]:
 
 def declared_types(cls: type) -> dict[str, Any]:
     """What ``cls``'s constructor declares, its seqexp base classes' declarations included."""
-    return merged_declarations(_hints(klass) for klass in cls.__mro__
-                               if "__init__" in vars(klass) and klass.__module__.startswith("seqexp."))
+    return merged_declarations(_hints(klass) for klass in cls.__mro__ if "__init__" in vars(klass) and klass.__module__.startswith("seqexp."))
 
 
 def value_problems(cls: type, group: str, values: Mapping[str, Any]) -> list[str]:
@@ -208,8 +211,7 @@ def bind_problems(target: Any, group: str, node: Mapping[str, Any], passed: tupl
     return signature_problems(inspect.signature(target), getattr(target, "__name__", str(target)), group, node, passed)
 
 
-def signature_problems(signature: inspect.Signature, name: str, group: str, node: Mapping[str, Any],
-                       passed: tuple[str, ...] = ()) -> list[str]:
+def signature_problems(signature: inspect.Signature, name: str, group: str, node: Mapping[str, Any], passed: tuple[str, ...] = ()) -> list[str]:
     """:func:`bind_problems` over a signature, named ``name`` in the messages."""
     keys = {key: value for key, value in node.items() if key not in HYDRA_KEYS}
     try:
@@ -221,8 +223,7 @@ def signature_problems(signature: inspect.Signature, name: str, group: str, node
     takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
     named = [key for key, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and key not in passed]
     problems = [f"{group}.{key}: not a key of {name}; the keys are {named}" for key in keys if key not in parameters and not takes_any]
-    problems += [f"{group}.{key}: required by {name}, not set" for key in named
-                 if parameters[key].default is inspect.Parameter.empty and key not in keys]
+    problems += [f"{group}.{key}: required by {name}, not set" for key in named if parameters[key].default is inspect.Parameter.empty and key not in keys]
     return problems or [f"{group}: does not fit {name}{signature}"]
 
 
@@ -283,8 +284,9 @@ def model_problems(model: Mapping[str, Any]) -> list[str]:
     """The ``model`` section bound to the signature of the encoder its ``architecture`` names, from the source:
     keys no argument takes (``model.x: not a model key``) and values outside what the encoder declares."""
     try:
-        encoders, nested, selector, wrappers, default = (lookup(MODEL_SOURCE, name) for name in (
-            "ENCODERS", "NESTED_SECTIONS", "SELECTOR_KEY", "WRAPPER_KEYS", "DEFAULT_ARCHITECTURE"))
+        encoders, nested, selector, wrappers, default = (
+            lookup(MODEL_SOURCE, name) for name in ("ENCODERS", "NESTED_SECTIONS", "SELECTOR_KEY", "WRAPPER_KEYS", "DEFAULT_ARCHITECTURE")
+        )
         architecture = model.get(selector) or default
         if architecture not in encoders:
             return [f"model.{selector}={architecture!r}: must be one of {sorted(encoders)}"]
@@ -303,7 +305,7 @@ def model_problems(model: Mapping[str, Any]) -> list[str]:
     problems = [f"model.{key}: not a model key; the keys are {allowed}" for name, (key, _) in arguments.items() if name not in parameters]
     hints = {name: value for name, value in merged_declarations(read.annotations).items() if name not in read.unread}
     for name, (key, value) in arguments.items():
-        problems += [f"model.{key}{problem[len(f'model.{name}'):]}" for problem in declared_value_problems(hints, "model", {name: value})]
+        problems += [f"model.{key}{problem[len(f'model.{name}') :]}" for problem in declared_value_problems(hints, "model", {name: value})]
     return problems
 
 

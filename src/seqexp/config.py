@@ -79,17 +79,25 @@ RULES: tuple[Rule, ...] = (
     Rule("optim.weight_decay", "a number >= 0", lambda v: _is_number(v) and v >= 0),
     Rule("scheduler.interval", "one of ['epoch', 'step']", lambda v: v in ("epoch", "step")),  # Lightning's lr_scheduler_config
     Rule("scheduler.frequency", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
-    Rule("task.quantiles", "null or a list of increasing numbers in (0, 1) that holds 0.5, e.g. [0.1,0.5,0.9]",
-         lambda v: v is None or (isinstance(v, (list, ListConfig)) and 0.5 in v and all(_is_number(q) and 0 < q < 1 for q in v)
-                                 and all(a < b for a, b in zip(v, list(v)[1:])))),
+    Rule(
+        "task.quantiles",
+        "null or a list of increasing numbers in (0, 1) that holds 0.5, e.g. [0.1,0.5,0.9]",
+        lambda v: (
+            v is None
+            or (isinstance(v, (list, ListConfig)) and 0.5 in v and all(_is_number(q) and 0 < q < 1 for q in v) and all(a < b for a, b in zip(v, list(v)[1:])))
+        ),
+    ),
 )
 
 _BATCH_LIMIT = "null, an integer >= 0 (batches) or a number in [0, 1] (fraction)"
 TRAINER_RULES: tuple[Rule, ...] = (
     Rule("seed", "an integer in [0, 4294967295] (Lightning replaces others with a random seed)", lambda v: _is_int(v) and 0 <= v < 2**32),
     Rule("trainer.accelerator", "one of ['auto', 'cpu', 'gpu', 'cuda', 'mps']", lambda v: v in ("auto", "cpu", "gpu", "cuda", "mps")),
-    Rule("trainer.devices", "an integer >= 1, -1 (all), 'auto' or a list of device ids",
-         lambda v: v == "auto" or (_is_int(v) and (v >= 1 or v == -1)) or (isinstance(v, ListConfig) and all(_is_int(i) for i in v))),
+    Rule(
+        "trainer.devices",
+        "an integer >= 1, -1 (all), 'auto' or a list of device ids",
+        lambda v: v == "auto" or (_is_int(v) and (v >= 1 or v == -1)) or (isinstance(v, ListConfig) and all(_is_int(i) for i in v)),
+    ),
     Rule("trainer.num_nodes", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
     Rule("trainer.min_epochs", "null or an integer >= 0", lambda v: v is None or (_is_int(v) and v >= 0)),
     Rule("trainer.max_epochs", "null, -1 (no limit) or an integer >= 0", lambda v: v is None or (_is_int(v) and v >= -1)),
@@ -98,15 +106,19 @@ TRAINER_RULES: tuple[Rule, ...] = (
     Rule("trainer.gradient_clip_algorithm", "one of ['norm', 'value']", lambda v: v in ("norm", "value")),
     Rule("trainer.accumulate_grad_batches", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
     Rule("trainer.check_val_every_n_epoch", "null or an integer >= 1", lambda v: v is None or (_is_int(v) and v >= 1)),
-    Rule("trainer.val_check_interval", "null, a number in (0, 1] (fraction of an epoch) or an integer >= 1 (batches)",
-         lambda v: v is None or (_is_int(v) and v >= 1) or (isinstance(v, float) and 0 < v <= 1)),
+    Rule(
+        "trainer.val_check_interval",
+        "null, a number in (0, 1] (fraction of an epoch) or an integer >= 1 (batches)",
+        lambda v: v is None or (_is_int(v) and v >= 1) or (isinstance(v, float) and 0 < v <= 1),
+    ),
     Rule("trainer.log_every_n_steps", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
     Rule("trainer.deterministic", "true, false or 'warn'", lambda v: isinstance(v, bool) or v == "warn"),
     Rule("trainer.detect_anomaly", "true or false", lambda v: isinstance(v, bool)),
     Rule("trainer.fast_dev_run", "true, false or an integer >= 0 (batches)", lambda v: isinstance(v, bool) or (_is_int(v) and v >= 0)),
-    *(Rule(f"trainer.limit_{split}_batches", _BATCH_LIMIT,
-           lambda v: v is None or (_is_int(v) and v >= 0) or (isinstance(v, float) and 0 <= v <= 1))
-      for split in ("train", "val", "test")),
+    *(
+        Rule(f"trainer.limit_{split}_batches", _BATCH_LIMIT, lambda v: v is None or (_is_int(v) and v >= 0) or (isinstance(v, float) and 0 <= v <= 1))
+        for split in ("train", "val", "test")
+    ),
 )
 
 
@@ -197,8 +209,7 @@ def callbacks_without_validation(section: DictConfig | None) -> dict[str, Any]:
     ``val/*`` metric exists, so early stopping is left out and checkpoints monitor nothing (the last
     epoch's weights are the ones tested)."""
     entries = OmegaConf.to_container(section, resolve=True) if section else {}
-    kept = {name: entry for name, entry in entries.items()
-            if entry is not None and not str(entry.get("_target_", "")).endswith("EarlyStopping")}
+    kept = {name: entry for name, entry in entries.items() if entry is not None and not str(entry.get("_target_", "")).endswith("EarlyStopping")}
     return {name: {**entry, "monitor": None} if "monitor" in entry else entry for name, entry in kept.items()}
 
 

@@ -94,4 +94,3 @@ def job_scope() -> Iterator[None]:
         for key in set(os.environ) - set(environ):
             del os.environ[key]
         os.environ.update(environ)
-

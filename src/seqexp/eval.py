@@ -51,8 +51,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     run = trainer.validate if cfg.split == "val" else trainer.test
     run(task, datamodule=datamodule, ckpt_path=str(ckpt_path))
     metrics = scalar_metrics(trainer.callback_metrics)
-    write_metrics_file(cfg.paths.metrics_file, {"status": "completed", "ckpt_path": str(ckpt_path), "metrics": metrics,
-                                                "data_ranges": datamodule.data_ranges()})  # the rows evaluated, as train writes them
+    write_metrics_file(
+        cfg.paths.metrics_file, {"status": "completed", "ckpt_path": str(ckpt_path), "metrics": metrics, "data_ranges": datamodule.data_ranges()}
+    )  # the rows evaluated, as train writes them
     log_final_metrics(metrics)
     announce(f"Run folder: {cfg.paths.output_dir} (metrics.json, eval.log)")
     return metrics

@@ -56,9 +56,15 @@ def export(cfg: DictConfig) -> Path:
     task = get_class(run["task"]["_target_"]).load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
     data_state = checkpoint.get(get_class(run["data"]["_target_"]).__qualname__, {})  # where Lightning saves it
     difference = write_model_file(task, metadata_for(task, run, data_state), output_file, cfg.opset, cfg.tolerance)
-    log.info("Wrote %s (%s) from %s; on two example batches it gives PyTorch's outputs within %.2g. Serve it with: "
-             "python -m seqexp.predict ckpt_path=%s output_file=<file>", output_file.resolve(),
-             MODEL_FORMATS[output_file.suffix.lower()], ckpt_path, difference, output_file)
+    log.info(
+        "Wrote %s (%s) from %s; on two example batches it gives PyTorch's outputs within %.2g. Serve it with: "
+        "python -m seqexp.predict ckpt_path=%s output_file=<file>",
+        output_file.resolve(),
+        MODEL_FORMATS[output_file.suffix.lower()],
+        ckpt_path,
+        difference,
+        output_file,
+    )
     return output_file
 
 

@@ -69,6 +69,7 @@ def check_model_file(path: str | Path, key: str) -> Path:
 
 # --- JSON values: tensors as {"dtype", "values"} -------------------------------------------------------------
 
+
 def to_json(value: Any) -> Any:
     """Plain JSON values; a tensor becomes ``{"dtype": "float64", "values": [...]}`` (exact: JSON keeps every digit)."""
     if isinstance(value, torch.Tensor):
@@ -102,6 +103,7 @@ def _numbers(values: Any) -> Any:
 
 # --- what is exported ---------------------------------------------------------------------------------------
 
+
 def takes_lengths(task: SequenceTask) -> bool:
     """Classification pools over each case's valid steps: its model file takes ``lengths`` (cases may differ in
     length, text and UCR alike); the other tasks read whole windows."""
@@ -131,35 +133,68 @@ def tensor_specs(task: SequenceTask, window_length: int | None) -> dict[str, lis
     spec = task.spec
     time = window_length or "time"
     if spec.input_kind == "tokens":
-        inputs = [{"name": "inputs", "dtype": "int64", "shape": ["batch", time],
-                   "meaning": f"token ids (data.encoder's vocabulary; <pad> = {spec.padding_index} after a text's last token)"}]
+        inputs = [
+            {
+                "name": "inputs",
+                "dtype": "int64",
+                "shape": ["batch", time],
+                "meaning": f"token ids (data.encoder's vocabulary; <pad> = {spec.padding_index} after a text's last token)",
+            }
+        ]
     else:
-        inputs = [{"name": "inputs", "dtype": "float32", "shape": ["batch", time, spec.input_size],
-                   "meaning": "features per step, scaled as in training (data.scaler)"}]
+        inputs = [
+            {
+                "name": "inputs",
+                "dtype": "float32",
+                "shape": ["batch", time, spec.input_size],
+                "meaning": "features per step, scaled as in training (data.scaler)",
+            }
+        ]
     if takes_lengths(task):
-        inputs.append({"name": "lengths", "dtype": "int64", "shape": ["batch"],
-                       "meaning": "valid steps of each sequence (the rest is padding); all the time axis when none is padded"})
+        inputs.append(
+            {
+                "name": "lengths",
+                "dtype": "int64",
+                "shape": ["batch"],
+                "meaning": "valid steps of each sequence (the rest is padding); all the time axis when none is padded",
+            }
+        )
     quantiles = task.hparams.get("quantiles")  # ForecastTask's: a last axis of quantile forecasts
     meanings = {
         "class": (["batch", spec.output_size], "class logits, in the order of labels: softmax gives the probabilities"),
         "per_step": (["batch", time, spec.output_size], "predictions per step, in the targets' units"),
-        "horizon": (["batch", spec.horizon, spec.output_size, *([len(quantiles)] if quantiles else [])],
-                    "forecast, scaled: value = output * scale + offset (data.scaler of the target columns; with "
-                    "data.center=last each window's last input value, unscaled, is the offset)"
-                    + (f"; last axis: the quantiles {list(quantiles)} (task.quantiles), increasing; the median is the point forecast"
-                       if quantiles else "")),
-        "anomaly": (["batch", time],
-                    "per-step anomaly score (squared error, mean over features); NaN where a step is not scored "
-                    "(the context of forecast mode); a point's score is the mean over the windows that score it, "
-                    "flagged when >= task.threshold"),
+        "horizon": (
+            ["batch", spec.horizon, spec.output_size, *([len(quantiles)] if quantiles else [])],
+            "forecast, scaled: value = output * scale + offset (data.scaler of the target columns; with "
+            "data.center=last each window's last input value, unscaled, is the offset)"
+            + (f"; last axis: the quantiles {list(quantiles)} (task.quantiles), increasing; the median is the point forecast" if quantiles else ""),
+        ),
+        "anomaly": (
+            ["batch", time],
+            "per-step anomaly score (squared error, mean over features); NaN where a step is not scored "
+            "(the context of forecast mode); a point's score is the mean over the windows that score it, "
+            "flagged when >= task.threshold",
+        ),
     }
     shape, meaning = meanings[spec.target_kind]
     outputs = [{"name": "outputs", "dtype": "float32", "shape": shape, "meaning": meaning}]
     for name in state_names(task):
-        inputs.append({"name": name, "dtype": "float32", "shape": state_shape(task, "batch"),
-                       "meaning": f"the recurrent state ({name[-1]}) after the streams' previous batch; zeros for the first"})
-        outputs.append({"name": f"next_{name}", "dtype": "float32", "shape": state_shape(task, "batch"),
-                        "meaning": f"the recurrent state ({name[-1]}) after this batch: {name} of the next"})
+        inputs.append(
+            {
+                "name": name,
+                "dtype": "float32",
+                "shape": state_shape(task, "batch"),
+                "meaning": f"the recurrent state ({name[-1]}) after the streams' previous batch; zeros for the first",
+            }
+        )
+        outputs.append(
+            {
+                "name": f"next_{name}",
+                "dtype": "float32",
+                "shape": state_shape(task, "batch"),
+                "meaning": f"the recurrent state ({name[-1]}) after this batch: {name} of the next",
+            }
+        )
     return {"inputs": inputs, "outputs": outputs}
 
 
@@ -240,8 +275,7 @@ def write_model_file(task: SequenceTask, metadata: dict[str, Any], path: Path, o
     example = model_arguments(task, batches[0])
     names = [spec["name"] for spec in metadata["inputs"]]
     if path.suffix.lower() == ".pt" and state_names(task):
-        raise ConfigError(f"data.stateful=true: a TorchScript file ({path}) does not take the hidden state carried from "
-                          "one batch to the next; export to .onnx")
+        raise ConfigError(f"data.stateful=true: a TorchScript file ({path}) does not take the hidden state carried from one batch to the next; export to .onnx")
     path.parent.mkdir(parents=True, exist_ok=True)
     texts = {key: json.dumps(to_json(value), allow_nan=False) for key, value in metadata.items()}
     with torch.no_grad(), warnings.catch_warnings():
@@ -261,20 +295,31 @@ def write_model_file(task: SequenceTask, metadata: dict[str, Any], path: Path, o
             got = served.run(model_arguments(task, batch))
             for wanted, given in zip(as_tuple(expected), got):
                 if given.shape != wanted.shape:
-                    raise ConfigError(f"output_file={path}: the written model gives outputs of shape {list(given.shape)} "
-                                      f"where PyTorch gives {list(wanted.shape)}")
+                    raise ConfigError(
+                        f"output_file={path}: the written model gives outputs of shape {list(given.shape)} where PyTorch gives {list(wanted.shape)}"
+                    )
                 gap = (given - wanted).abs().nan_to_num(0.0)
                 if not torch.equal(given.isnan(), wanted.isnan()):
                     gap = torch.tensor(float("inf"))
                 difference = max(difference, float(gap.max()) if gap.numel() else 0.0)
     if not difference <= tolerance:
-        raise ConfigError(f"output_file={path}: the written model's outputs differ from PyTorch's by {difference:.3g} "
-                          f"(tolerance={tolerance}); the file is left for inspection")
+        raise ConfigError(
+            f"output_file={path}: the written model's outputs differ from PyTorch's by {difference:.3g} "
+            f"(tolerance={tolerance}); the file is left for inspection"
+        )
     return difference
 
 
-def _write_onnx(forward: TaskForward, example: tuple[torch.Tensor, ...], names: list[str], output_names: list[str],
-                time_axis: bool, path: Path, opset: int, texts: dict[str, str]) -> None:
+def _write_onnx(
+    forward: TaskForward,
+    example: tuple[torch.Tensor, ...],
+    names: list[str],
+    output_names: list[str],
+    time_axis: bool,
+    path: Path,
+    opset: int,
+    texts: dict[str, str],
+) -> None:
     try:
         import onnx
     except ImportError:
@@ -282,8 +327,16 @@ def _write_onnx(forward: TaskForward, example: tuple[torch.Tensor, ...], names: 
     axes = {"inputs": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "outputs": {0: "batch", **({1: "time"} if time_axis else {})}}
     axes.update({name: {1: "batch"} for name in [*names, *output_names] if "state" in name})
     with native_notices_dropped(PACKING_NOTICE):
-        torch.onnx.export(forward, example, str(path), dynamo=False, opset_version=opset, input_names=names,
-                          output_names=output_names, dynamic_axes={name: axes[name] for name in [*names, *output_names]})
+        torch.onnx.export(
+            forward,
+            example,
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=names,
+            output_names=output_names,
+            dynamic_axes={name: axes[name] for name in [*names, *output_names]},
+        )
     model = onnx.load(str(path))
     onnx.helper.set_model_props(model, texts)
     onnx.save(model, str(path))
@@ -330,12 +383,12 @@ def metadata_for(task: SequenceTask, run: dict[str, Any], data_state: dict[str, 
 
 # --- serving a model file -------------------------------------------------------------------------------------
 
+
 class ExportedModel:
     """A model file written by ``seqexp.export``: its metadata, and its forward pass run by onnxruntime
     (.onnx) or TorchScript (.pt) on the CPU."""
 
-    def __init__(self, path: Path, metadata: dict[str, Any],
-                 run: Callable[[tuple[torch.Tensor, ...]], tuple[torch.Tensor, ...]]) -> None:
+    def __init__(self, path: Path, metadata: dict[str, Any], run: Callable[[tuple[torch.Tensor, ...]], tuple[torch.Tensor, ...]]) -> None:
         self.path, self.metadata = path, metadata
         self.run = run  # the file's inputs, in order, on the CPU -> its outputs, in order
 
@@ -352,6 +405,7 @@ class ExportedModel:
             raise ConfigError(f"{key}={path}: written by seqexp {metadata['seqexp']['version']} in a newer format; upgrade seqexp")
         names = [spec["name"] for spec in metadata["inputs"]]
         if isinstance(session_or_module, torch.jit.ScriptModule):
+
             def run_torchscript(arguments: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
                 # The profiling executor re-optimizes the graph for every new batch shape (texts: every length),
                 # which costs more than it saves on these small recurrent graphs (several times on variable-length text).

@@ -48,8 +48,10 @@ def _claim_sweep_folder(folder: str) -> None:
     if others:
         owner.unlink()
         shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
-        raise SystemExit(f"Error: hydra.sweep.dir={folder}: already holds {shown} from another run, which this sweep's "
-                         "jobs would mix with or overwrite; choose another hydra.sweep.dir")
+        raise SystemExit(
+            f"Error: hydra.sweep.dir={folder}: already holds {shown} from another run, which this sweep's "
+            "jobs would mix with or overwrite; choose another hydra.sweep.dir"
+        )
 
 
 class CheckRunFolder(Callback):

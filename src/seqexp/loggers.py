@@ -30,7 +30,7 @@ def local_store(tracking_uri: str) -> Path | None:
     """The file (``sqlite:///<path>``) or folder (``file:<path>``) a local tracking URI writes to; None for a server."""
     for prefix in LOCAL_STORES:
         if tracking_uri.startswith(prefix):
-            return Path(tracking_uri[len(prefix):])
+            return Path(tracking_uri[len(prefix) :])
     return None
 
 
@@ -46,13 +46,13 @@ class MLFlowLogger(loggers.MLFlowLogger):
     """Lightning's MLflow logger; ``run_name`` null names the run after ``run_folder`` (see ``run_name_of``),
     and the ``run_folder`` tag holds the folder's whole path."""
 
-    def __init__(self, run_folder: str, tracking_uri: str, run_name: str | None = None,
-                 tags: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(self, run_folder: str, tracking_uri: str, run_name: str | None = None, tags: dict[str, Any] | None = None, **kwargs: Any) -> None:
         store = local_store(tracking_uri)
         if store is not None:
             check_store_folder(store.parent if tracking_uri.startswith("sqlite:") else store)
-        super().__init__(run_name=run_name or run_name_of(Path(run_folder), store), tracking_uri=tracking_uri,
-                         tags={**(tags or {}), "run_folder": str(run_folder)}, **kwargs)
+        super().__init__(
+            run_name=run_name or run_name_of(Path(run_folder), store), tracking_uri=tracking_uri, tags={**(tags or {}), "run_folder": str(run_folder)}, **kwargs
+        )
 
 
 def check_store_folder(folder: Path) -> None:

@@ -76,9 +76,15 @@ def time_axis(axis: Any, times: Sequence[str] | None, first_step: int = 0) -> No
     axis.set_xlabel("timestamp")
 
 
-def forecast_figure(origins: np.ndarray, forecasts: np.ndarray, truths: np.ndarray, title: str,
-                    names: Sequence[str] = (), times: Sequence[str] | None = None,
-                    interval: tuple[np.ndarray, np.ndarray, str] | None = None) -> Any:
+def forecast_figure(
+    origins: np.ndarray,
+    forecasts: np.ndarray,
+    truths: np.ndarray,
+    title: str,
+    names: Sequence[str] = (),
+    times: Sequence[str] | None = None,
+    interval: tuple[np.ndarray, np.ndarray, str] | None = None,
+) -> Any:
     """Truth over the scored range and the forecasts of the windows starting every ``horizon`` rows.
 
     ``origins`` ``(windows,)`` is each window's first target row of the series (the prediction file's
@@ -101,8 +107,15 @@ def forecast_figure(origins: np.ndarray, forecasts: np.ndarray, truths: np.ndarr
             steps = origins[index] + np.arange(horizon)
             axis.plot(steps, forecasts[index, :, column], color="tab:orange", linewidth=1, label=None if count else "forecast")
             if interval is not None:
-                axis.fill_between(steps, interval[0][index, :, column], interval[1][index, :, column], color="tab:orange",
-                                  alpha=0.25, linewidth=0, label=None if count else interval[2])
+                axis.fill_between(
+                    steps,
+                    interval[0][index, :, column],
+                    interval[1][index, :, column],
+                    color="tab:orange",
+                    alpha=0.25,
+                    linewidth=0,
+                    label=None if count else interval[2],
+                )
         axis.set_ylabel(names[column] if column < len(names) else f"target {column}")
         axis.legend(loc="upper right", fontsize="small")
     axes[0, 0].set_title(title)
@@ -155,8 +168,17 @@ def labelled_spans(steps: np.ndarray, labels: np.ndarray, width: float) -> list[
     return [(left, right) for left, right in spans]
 
 
-def anomaly_figure(steps: np.ndarray, series: np.ndarray, names: Sequence[str], scores: np.ndarray, labels: np.ndarray,
-                   threshold: float, title: str, times: Sequence[str] | None = None, first_step: int = 0) -> Any:
+def anomaly_figure(
+    steps: np.ndarray,
+    series: np.ndarray,
+    names: Sequence[str],
+    scores: np.ndarray,
+    labels: np.ndarray,
+    threshold: float,
+    title: str,
+    times: Sequence[str] | None = None,
+    first_step: int = 0,
+) -> Any:
     """Series ``(points, feature)`` in the data's units, one line per name of ``names`` (its columns; a
     panel each, so columns of other units keep their scale), above the points' anomaly ``scores``:
     threshold line, labelled windows shaded, points flagged (score >= threshold) marked. ``steps``

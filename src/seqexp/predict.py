@@ -115,8 +115,9 @@ def checked_run_config(ckpt_path: Path, overrides: dict[str, Any], exported: Exp
     return run_cfg
 
 
-def build(cfg: DictConfig, ckpt_path: Path, text_model: bool, overrides: dict[str, Any],
-          exported: ExportedModel | None = None, run_cfg: DictConfig | None = None) -> tuple[type[L.LightningModule], SeqDataModule]:
+def build(
+    cfg: DictConfig, ckpt_path: Path, text_model: bool, overrides: dict[str, Any], exported: ExportedModel | None = None, run_cfg: DictConfig | None = None
+) -> tuple[type[L.LightningModule], SeqDataModule]:
     """The task class and the DataModule that serves what to predict (``overrides``: the run's data keys to replace;
     ``exported``: the model file ``ckpt_path`` names, which carries the run's config; ``run_cfg``: the run's config
     already checked)."""
@@ -129,11 +130,15 @@ def build(cfg: DictConfig, ckpt_path: Path, text_model: bool, overrides: dict[st
 
     if texts_given(cfg, text_model):
         if not text_model:
-            raise ConfigError(f"text=: {ckpt_path} is not a text model (data=text or data=text_csv); give it "
-                              f"{' or '.join(f'{key}=' for key in NEW_INPUT_KEYS)}, or no input for its test split")
+            raise ConfigError(
+                f"text=: {ckpt_path} is not a text model (data=text or data=text_csv); give it "
+                f"{' or '.join(f'{key}=' for key in NEW_INPUT_KEYS)}, or no input for its test split"
+            )
         if overrides:
-            raise ConfigError(f"{', '.join(overrides)}: texts given as text=/file= are read with the checkpoint's own vocabulary "
-                              "and labels; data keys apply to its test split only")
+            raise ConfigError(
+                f"{', '.join(overrides)}: texts given as text=/file= are read with the checkpoint's own vocabulary "
+                "and labels; data keys apply to its test split only"
+            )
         datamodule = TextDataModule(batch_size=cfg.batch_size)  # vocabulary and labels: restored from the checkpoint
         datamodule.set_predict_input(read_texts(cfg))
         return ClassificationTask, datamodule

@@ -142,8 +142,9 @@ class PredictionFileWriter(BasePredictionWriter):
     def on_predict_epoch_start(self, trainer: L.Trainer, task: L.LightningModule) -> None:
         self.outputs, self.batches, self.table = task.prediction_outputs(), 0, None
 
-    def write_on_batch_end(self, trainer: L.Trainer, task: L.LightningModule, prediction: Any, batch_indices: Any,
-                           batch: Any, batch_idx: int, dataloader_idx: int) -> None:
+    def write_on_batch_end(
+        self, trainer: L.Trainer, task: L.LightningModule, prediction: Any, batch_indices: Any, batch: Any, batch_idx: int, dataloader_idx: int
+    ) -> None:
         self.outputs.add(prediction, batch_indices, trainer)
         self.batches += 1
         forget_predicted_batch_indices(trainer, dataloader_idx, batch_idx)  # Lightning would keep them to the end
@@ -160,8 +161,13 @@ class PredictionFileWriter(BasePredictionWriter):
         del outputs
         rows = row_count(table)
         if self.max_rows is not None and rows > self.max_rows:
-            log.warning("Predictions: kept the first %d of %d rows (%s=%d); a metric recomputed from the file "
-                        "covers those rows only", self.max_rows, rows, self.rows_key, self.max_rows)
+            log.warning(
+                "Predictions: kept the first %d of %d rows (%s=%d); a metric recomputed from the file covers those rows only",
+                self.max_rows,
+                rows,
+                self.rows_key,
+                self.max_rows,
+            )
             table = first_rows(table, self.max_rows)
         self.table = table
         if self.path is not None:
@@ -248,9 +254,9 @@ def write_table(table: Columns, path: str | Path) -> None:
         import pyarrow
         import pyarrow.parquet
 
-        pyarrow.parquet.write_table(pyarrow.table(
-            {name: pyarrow.array(array.tolist() if array.dtype == object else array, from_pandas=True)
-             for name, array in arrays.items()}), path)
+        pyarrow.parquet.write_table(
+            pyarrow.table({name: pyarrow.array(array.tolist() if array.dtype == object else array, from_pandas=True) for name, array in arrays.items()}), path
+        )
         return
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")  # csv's default ends lines with \r\n

@@ -129,8 +129,9 @@ def baseline_verdict(metrics: dict[str, float], monitor: str, mode: str, headlin
     if model is None or not math.isfinite(model):
         return None
     prefix, suffix = "baseline/", f"/{metric}"
-    scores = {name[len(prefix) : -len(suffix)]: value for name, value in metrics.items()
-              if name.startswith(prefix) and name.endswith(suffix) and math.isfinite(value)}
+    scores = {
+        name[len(prefix) : -len(suffix)]: value for name, value in metrics.items() if name.startswith(prefix) and name.endswith(suffix) and math.isfinite(value)
+    }
     if not scores:
         return None
     better = (lambda value: value < model) if mode == "min" else (lambda value: value > model)

@@ -44,8 +44,11 @@ def keep_data_paths_absolute(cfg: DictConfig) -> None:
     if not isinstance(cfg.get("data"), DictConfig):
         return
     folder = _launch_folder()
-    changed = {key: os.path.abspath(folder / cfg.data[key]) for key in data_path_keys(cfg.data)
-               if not Path(cfg.data[key]).is_absolute() and (folder / cfg.data[key]).exists()}
+    changed = {
+        key: os.path.abspath(folder / cfg.data[key])
+        for key in data_path_keys(cfg.data)
+        if not Path(cfg.data[key]).is_absolute() and (folder / cfg.data[key]).exists()
+    }
     if not changed:
         return
     for key, value in changed.items():
@@ -89,8 +92,7 @@ def data_overrides(cfg: DictConfig, entry: str, own_data_keys: tuple[str, ...] =
         raise ConfigError(f"{', '.join(weights)}: the checkpoint's weights fix the model and task; train a new run to change them")
     if added:
         raise ConfigError(f"{', '.join(added)}: seqexp.{entry} applies only data.* keys to the run's config")
-    return {key: value for key, value in _leaves(_plain(cfg.get("data")) or {}, "data").items()
-            if key.split(".", 1)[-1] not in own_data_keys and key != "data"}
+    return {key: value for key, value in _leaves(_plain(cfg.get("data")) or {}, "data").items() if key.split(".", 1)[-1] not in own_data_keys and key != "data"}
 
 
 def saved_config(ckpt_path: Path) -> tuple[DictConfig, Path]:
@@ -101,8 +103,7 @@ def saved_config(ckpt_path: Path) -> tuple[DictConfig, Path]:
     return OmegaConf.load(config_file), config_file
 
 
-def run_config(ckpt_path: Path, overrides: dict[str, Any] | None = None, own_data_keys: tuple[str, ...] = (),
-               saved: DictConfig | None = None) -> DictConfig:
+def run_config(ckpt_path: Path, overrides: dict[str, Any] | None = None, own_data_keys: tuple[str, ...] = (), saved: DictConfig | None = None) -> DictConfig:
     """The config ``ckpt_path`` was trained with, the user's ``data.*`` ``overrides`` in place of the run's
     values, and every data file found, its path made absolute (``own_data_keys``: the entry's own data keys,
     which cannot be given as ``+data.<key>``). ``saved``: the run's config as a model file written by
@@ -126,12 +127,20 @@ def run_config(ckpt_path: Path, overrides: dict[str, Any] | None = None, own_dat
         if f"data.{key}" in overrides:  # typed here, relative to this folder
             run_cfg.data[key] = str(_find(typed, [Path.cwd()], f"data.{key}={typed}: no such file"))
             continue
-        fix = f"give its place with +data.{key}=<path>" if key not in own_data_keys else (
-            f"set data.{key} in {config_file}" if saved is None else "give new input instead")
+        fix = (
+            f"give its place with +data.{key}=<path>"
+            if key not in own_data_keys
+            else (f"set data.{key} in {config_file}" if saved is None else "give new input instead")
+        )
         where = f", relative to {launched} (where the run was launched) or this folder" if launched and not Path(typed).is_absolute() else ""
         named = "the run's config names it" if saved is None else f"the run's config in {config_file} names it"
-        run_cfg.data[key] = str(_find(typed, [Path(folder) for folder in (launched, Path.cwd()) if folder],
-                                      f"data.{key}={typed}: no such file{where}; {named}: put the file back, or {fix}"))
+        run_cfg.data[key] = str(
+            _find(
+                typed,
+                [Path(folder) for folder in (launched, Path.cwd()) if folder],
+                f"data.{key}={typed}: no such file{where}; {named}: put the file back, or {fix}",
+            )
+        )
     return run_cfg
 
 

@@ -89,11 +89,15 @@ def check_checkpoint_fits(task: torch.nn.Module, path: str | Path, key: str = "c
     (another ``model.*`` size, or data with another vocabulary or number of features or classes), naming
     the parameters and the settings that differ, instead of Lightning's ``size mismatch`` traceback."""
     import torch  # noqa: PLC0415 - the task is built: torch is imported
+
     checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     saved = {name: tuple(value.shape) for name, value in checkpoint["state_dict"].items()}
     built = {name: tuple(value.shape) for name, value in task.state_dict().items()}
-    differ = [f"{name}: {list(saved.get(name, ()))} there, {list(built.get(name, ()))} here"
-              for name in sorted(set(saved) | set(built)) if saved.get(name) != built.get(name)]
+    differ = [
+        f"{name}: {list(saved.get(name, ()))} there, {list(built.get(name, ()))} here"
+        for name in sorted(set(saved) | set(built))
+        if saved.get(name) != built.get(name)
+    ]
     if not differ:
         return
     settings = checkpoint.get("hyper_parameters", {})
@@ -125,8 +129,7 @@ def check_outputs(cfg: DictConfig) -> None:
     checkpoint_dir = Path(cfg.paths.checkpoint_dir)
     _check_writable("paths.checkpoint_dir", checkpoint_dir)
     existing = sorted(p.name for p in checkpoint_dir.glob("*.ckpt"))
-    resuming_here = cfg.ckpt_path in LIGHTNING_RESUME or (
-        cfg.ckpt_path is not None and Path(cfg.ckpt_path).resolve().parent == checkpoint_dir.resolve())
+    resuming_here = cfg.ckpt_path in LIGHTNING_RESUME or (cfg.ckpt_path is not None and Path(cfg.ckpt_path).resolve().parent == checkpoint_dir.resolve())
     slurm_requeued = any(Path(cfg.paths.output_dir).glob("hpc_ckpt_*.ckpt"))  # Lightning resumes from it by itself
     if existing and not resuming_here and not slurm_requeued:
         raise OutputError(

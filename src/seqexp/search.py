@@ -27,7 +27,7 @@ def storage_url(storage: str | None, cwd: str | Path) -> str | None:
     so its jobs, a later ``seqexp.summarize`` and commands started elsewhere all open the same file."""
     if not storage or not storage.startswith(SQLITE):
         return storage
-    path, query = storage[len(SQLITE):].partition("?")[::2]
+    path, query = storage[len(SQLITE) :].partition("?")[::2]
     if path.startswith("/") or path in ("", ":memory:"):
         return storage
     return SQLITE + str(Path(cwd, path).resolve()) + (f"?{query}" if query else "")
@@ -55,11 +55,12 @@ def open_storage(url: str | None, attempts: int = 5) -> optuna.storages.BaseStor
 def open_study(url: str | None, study_name: str | None, direction: str, sampler: Any, pruner: Any) -> optuna.Study:
     """The study ``study_name`` in ``url``, created when it is not there yet; one in memory is registered for jobs."""
     storage = open_storage(url)
-    study = optuna.create_study(storage=storage, study_name=study_name, direction=direction, sampler=sampler,
-                                pruner=pruner, load_if_exists=True)
+    study = optuna.create_study(storage=storage, study_name=study_name, direction=direction, sampler=sampler, pruner=pruner, load_if_exists=True)
     if study.direction.name.lower() != direction:
-        raise SystemExit(f"Error: hydra.sweeper.study_name={study.study_name} in hydra.sweeper.storage={url} was made to "
-                         f"{study.direction.name.lower()}, not to {direction}: choose another study_name or storage")
+        raise SystemExit(
+            f"Error: hydra.sweeper.study_name={study.study_name} in hydra.sweeper.storage={url} was made to "
+            f"{study.direction.name.lower()}, not to {direction}: choose another study_name or storage"
+        )
     if url is None:
         _IN_MEMORY[study.study_name] = (study, storage)
     return study
@@ -73,8 +74,9 @@ def job_trial(url: str | None, study_name: str, number: int, pruner: Any) -> opt
         study, storage = _IN_MEMORY[study_name]
     else:
         storage = open_storage(url)
-        study = optuna.load_study(study_name=study_name, storage=storage, pruner=pruner or optuna.pruners.NopPruner(),
-                                  sampler=optuna.samplers.RandomSampler())  # a job samples nothing
+        study = optuna.load_study(
+            study_name=study_name, storage=storage, pruner=pruner or optuna.pruners.NopPruner(), sampler=optuna.samplers.RandomSampler()
+        )  # a job samples nothing
     trial_id = storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study_name), number)
     return optuna.trial.Trial(study, trial_id)
 

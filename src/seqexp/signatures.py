@@ -24,11 +24,26 @@ from typing import Any
 
 # Modules imported for real when a signature names them: they import nothing heavy.
 LIGHT_MODULES = ("typing", "types", "collections.abc", "seqexp.checks")
-SAFE_BUILTINS = {name: getattr(builtins, name) for name in
-                 ("bool", "int", "float", "complex", "str", "bytes", "dict", "list", "tuple", "set", "frozenset", "object", "type")}
+SAFE_BUILTINS = {
+    name: getattr(builtins, name) for name in ("bool", "int", "float", "complex", "str", "bytes", "dict", "list", "tuple", "set", "frozenset", "object", "type")
+}
 ALLOWED_NODES = (  # what a declaration is written with
-    ast.Expression, ast.Name, ast.Load, ast.Constant, ast.Attribute, ast.Subscript, ast.Tuple, ast.List,
-                 ast.Dict, ast.BinOp, ast.BitOr, ast.UnaryOp, ast.USub, ast.Call, ast.keyword)
+    ast.Expression,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Tuple,
+    ast.List,
+    ast.Dict,
+    ast.BinOp,
+    ast.BitOr,
+    ast.UnaryOp,
+    ast.USub,
+    ast.Call,
+    ast.keyword,
+)
 
 
 class Unread(Exception):
@@ -259,8 +274,7 @@ def derives_from(target: str, base: str) -> bool:
     (``seqexp.predict`` tells a text model's run this way before importing torch); :class:`Unread` if either is not
     one of seqexp's classes."""
     wanted = find_class(base)
-    return any(isinstance(klass, SourceClass) and (klass.module, klass.node.name) == (wanted.module, wanted.node.name)
-               for klass in _mro(find_class(target)))
+    return any(isinstance(klass, SourceClass) and (klass.module, klass.node.name) == (wanted.module, wanted.node.name) for klass in _mro(find_class(target)))
 
 
 def read_signature(target: str) -> ReadSignature:

@@ -117,9 +117,17 @@ def summary_table(jobs: Sequence[Job]) -> tuple[list[str], list[list[Any]], str,
     rows = []
     for job in sort_jobs(jobs, mode):
         metrics = job.record.get("metrics", {})
-        row = [job.name, *(job.overrides.get(key) for key in varied), job.status, job.objective, metrics.get(monitor),
-               *(metrics.get(name) for name in metric_names), job.record.get("best_epoch"), job.record.get("epochs"),
-               job.record.get("wall_time_s")]
+        row = [
+            job.name,
+            *(job.overrides.get(key) for key in varied),
+            job.status,
+            job.objective,
+            metrics.get(monitor),
+            *(metrics.get(name) for name in metric_names),
+            job.record.get("best_epoch"),
+            job.record.get("epochs"),
+            job.record.get("wall_time_s"),
+        ]
         rows.append(row + ([job.record.get("error")] if with_errors else []))
     return header, rows, monitor, mode
 
@@ -216,12 +224,13 @@ def sweep_figure(jobs: Sequence[Job], monitor: str, mode: str, sweep_dir: Path) 
         positions = _key_axis(axis, key, [job.overrides.get(key, "") for job in scored], log_keys)
         axis.scatter(positions, [job.objective for job in scored], color="tab:blue", label="job")
         at = scored.index(best)
-        axis.scatter([positions[at]], [best.objective], marker="*", s=220, color="tab:red", zorder=3,
-                     label=f"best: job {best.name}")
+        axis.scatter([positions[at]], [best.objective], marker="*", s=220, color="tab:red", zorder=3, label=f"best: job {best.name}")
     axes[0][0].set_ylabel(f"best {monitor}")
     axes[0][0].legend(loc="best", fontsize="small")
-    figure.suptitle(f"{'/'.join(sweep_dir.parts[-2:])}: best {monitor} ({mode}) of {len(scored)} jobs; best job {best.name} "
-                    f"({monitor} = {best.objective:.4g})", fontsize="medium")
+    figure.suptitle(
+        f"{'/'.join(sweep_dir.parts[-2:])}: best {monitor} ({mode}) of {len(scored)} jobs; best job {best.name} ({monitor} = {best.objective:.4g})",
+        fontsize="medium",
+    )
     figure.tight_layout()
     return figure
 
@@ -230,8 +239,11 @@ def plot_sweep(jobs: Sequence[Job], monitor: str, mode: str, sweep_dir: Path) ->
     """Write ``<sweep_dir>/summary.png``: ``replicates_figure`` when some setting has replicates, else ``sweep_figure``;
     None when there is nothing to draw."""
     groups = group_jobs(jobs)
-    figure = (replicates_figure(summarize_groups(groups, monitor, mode), jobs, monitor, mode, sweep_dir)
-              if has_replicates(groups) else sweep_figure(jobs, monitor, mode, sweep_dir))
+    figure = (
+        replicates_figure(summarize_groups(groups, monitor, mode), jobs, monitor, mode, sweep_dir)
+        if has_replicates(groups)
+        else sweep_figure(jobs, monitor, mode, sweep_dir)
+    )
     if figure is None:
         return None
     import matplotlib.pyplot as plt  # noqa: PLC0415
@@ -337,8 +349,13 @@ def groups_table(summaries: Sequence[GroupSummary], monitor: str) -> tuple[list[
         header += [f"{column}_n"] if column in with_n else []
     rows = []
     for s in summaries:
-        row = [*s.group.setting.values(), len(s.group.completed), s.failed, *([s.unfinished] if with_unfinished else []),
-               " ".join(job.name for job in s.group.jobs)]
+        row = [
+            *s.group.setting.values(),
+            len(s.group.completed),
+            s.failed,
+            *([s.unfinished] if with_unfinished else []),
+            " ".join(job.name for job in s.group.jobs),
+        ]
         for column in columns:
             estimate = s.estimates[column]
             row += [estimate.mean, estimate.sd, estimate.low, estimate.high] + ([estimate.n] if column in with_n else [])
@@ -367,16 +384,30 @@ def groups_markdown(summaries: Sequence[GroupSummary], jobs: Sequence[Job], moni
     keys = list(summaries[0].group.setting)
     columns = list(summaries[0].estimates)
     with_unfinished = any(s.unfinished for s in summaries)
-    rows = [[*s.group.setting.values(), len(s.group.completed), s.failed, *([s.unfinished] if with_unfinished else []),
-             " ".join(job.name for job in s.group.jobs), *(_cell(s.estimates[c], len(s.group.completed)) for c in columns)]
-            for s in summaries]
+    rows = [
+        [
+            *s.group.setting.values(),
+            len(s.group.completed),
+            s.failed,
+            *([s.unfinished] if with_unfinished else []),
+            " ".join(job.name for job in s.group.jobs),
+            *(_cell(s.estimates[c], len(s.group.completed)) for c in columns),
+        ]
+        for s in summaries
+    ]
     table = to_markdown([*keys, "n", "failed", *(["unfinished"] if with_unfinished else []), "jobs", *columns], rows)
-    title = (f"{len(summaries)} groups of jobs that differ only in {_replicated(jobs)}, sorted by mean best {monitor} "
-             f"({mode}). A cell is mean ± sample sd [95 % Student t interval of the mean] over the group's n completed "
-             f"jobs; failed jobs are counted apart, not in n.\n\n")
-    notes = [f"- {column}: null in job{'s' if len(nulls) > 1 else ''} {', '.join(job.name for job in nulls)} of "
-             f"{s.group.label}; described over the {s.estimates[column].n} other{'s' if s.estimates[column].n != 1 else ''}"
-             for s in summaries for column, nulls in s.nulls.items() if nulls]
+    title = (
+        f"{len(summaries)} groups of jobs that differ only in {_replicated(jobs)}, sorted by mean best {monitor} "
+        f"({mode}). A cell is mean ± sample sd [95 % Student t interval of the mean] over the group's n completed "
+        f"jobs; failed jobs are counted apart, not in n.\n\n"
+    )
+    notes = [
+        f"- {column}: null in job{'s' if len(nulls) > 1 else ''} {', '.join(job.name for job in nulls)} of "
+        f"{s.group.label}; described over the {s.estimates[column].n} other{'s' if s.estimates[column].n != 1 else ''}"
+        for s in summaries
+        for column, nulls in s.nulls.items()
+        if nulls
+    ]
     return title + table + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
@@ -411,18 +442,19 @@ def replicates_figure(summaries: Sequence[GroupSummary], jobs: Sequence[Job], mo
         dots = [(x, job.objective) for x, s in zip(positions, scored) for job in s.group.completed if job.objective is not None]
         axis.scatter(*zip(*dots), color="tab:blue", alpha=0.3, s=14, label="job")
         estimates = [s.estimates[objective] for s in scored]
-        axis.errorbar(positions, [e.mean for e in estimates], yerr=[e.sd or 0.0 for e in estimates], fmt="o",
-                      color="tab:blue", capsize=4, label="mean ± sd")
+        axis.errorbar(positions, [e.mean for e in estimates], yerr=[e.sd or 0.0 for e in estimates], fmt="o", color="tab:blue", capsize=4, label="mean ± sd")
         if len(scored) > 1:
-            axis.scatter([positions[0]], [best.estimates[objective].mean], marker="*", s=220, color="tab:red", zorder=3,
-                         label=f"best: {best.group.label}")
+            axis.scatter([positions[0]], [best.estimates[objective].mean], marker="*", s=220, color="tab:red", zorder=3, label=f"best: {best.group.label}")
     axes[0][0].set_ylabel(f"best {monitor}")
     axes[0][0].legend(loc="best", fontsize="small")
     top = best.estimates[objective]
     spread = f" ± {top.sd:.2g}" if top.sd is not None else ""
     groups = f"{len(scored)} groups\nbest: " if len(scored) > 1 else "one group\n"
-    figure.suptitle(f"{'/'.join(sweep_dir.parts[-2:])}: mean best {monitor} ({mode}) ± sd over {_replicated(jobs)}, "
-                    f"{groups}{best.group.label} ({top.mean:.4g}{spread}, n={top.n})", fontsize="medium")
+    figure.suptitle(
+        f"{'/'.join(sweep_dir.parts[-2:])}: mean best {monitor} ({mode}) ± sd over {_replicated(jobs)}, "
+        f"{groups}{best.group.label} ({top.mean:.4g}{spread}, n={top.n})",
+        fontsize="medium",
+    )
     figure.tight_layout()
     return figure
 
@@ -455,13 +487,16 @@ def study_table(sweep_dir: Path) -> str:
     keys = list(dict.fromkeys(key for trial in trials for key in trial.params))
     sign = -1.0 if direction == "maximize" else 1.0
     state = lambda trial: trial.state.name.lower()  # noqa: E731
-    ranked = sorted(trials, key=lambda trial: (STUDY_STATE_ORDER.get(state(trial), 2), trial.number if state(trial) != "complete"
-                                               or trial.value is None else sign * trial.value))
-    rows = [[trial.number, state(trial), trial.value, len(trial.intermediate_values), *(trial.params.get(key) for key in keys)]
-            for trial in ranked]
+    ranked = sorted(
+        trials,
+        key=lambda trial: (STUDY_STATE_ORDER.get(state(trial), 2), trial.number if state(trial) != "complete" or trial.value is None else sign * trial.value),
+    )
+    rows = [[trial.number, state(trial), trial.value, len(trial.intermediate_values), *(trial.params.get(key) for key in keys)] for trial in ranked]
     counts = {label: sum(state(trial) == label for trial in trials) for label in dict.fromkeys(state(trial) for trial in ranked)}
-    return (f"\nOptuna study {name} in {url}: {len(trials)} trials ({', '.join(f'{n} {s}' for s, n in counts.items())}), "
-            f"{direction}; completed trials best first\n\n" + to_markdown(["trial", "state", "value", "validations", *keys], rows))
+    return (
+        f"\nOptuna study {name} in {url}: {len(trials)} trials ({', '.join(f'{n} {s}' for s, n in counts.items())}), "
+        f"{direction}; completed trials best first\n\n" + to_markdown(["trial", "state", "value", "validations", *keys], rows)
+    )
 
 
 def summarize(sweep_dir: str | Path) -> str:
@@ -474,8 +509,7 @@ def summarize(sweep_dir: str | Path) -> str:
         raise SystemExit(f"{sweep_dir}: no job folders with .hydra/overrides.yaml or metrics.json (is this a multirun folder?)")
     header, rows, monitor, mode = summary_table(jobs)
     counts = {status: sum(job.status == status for job in jobs) for status in dict.fromkeys(job.status for job in jobs)}
-    title = (f"{sweep_dir}: {len(jobs)} jobs ({', '.join(f'{n} {s}' for s, n in counts.items())}), "
-             f"sorted by best {monitor} ({mode})\n\n")
+    title = f"{sweep_dir}: {len(jobs)} jobs ({', '.join(f'{n} {s}' for s, n in counts.items())}), sorted by best {monitor} ({mode})\n\n"
     markdown = title + to_markdown(header, rows)
     _write_csv(sweep_dir / "summary.csv", header, rows)
     groups, groups_csv = group_jobs(jobs), sweep_dir / "summary_groups.csv"

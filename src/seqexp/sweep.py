@@ -43,9 +43,17 @@ def run_job(train: Callable[[DictConfig], float | None], cfg: DictConfig) -> flo
             job, overrides = HydraConfig.get().job.num, list(HydraConfig.get().overrides.task)
             if _pruned(error):  # the search stopped this trial early: not a failure
                 log.info("job %s: trial %s", job, error)
-                write_metrics_file(cfg.paths.metrics_file, {
-                    "status": "pruned", "reason": str(error), "overrides": overrides, "monitor": cfg.monitor.metric,
-                    "objective": None, "wall_time_s": round(time.perf_counter() - started, 3)})
+                write_metrics_file(
+                    cfg.paths.metrics_file,
+                    {
+                        "status": "pruned",
+                        "reason": str(error),
+                        "overrides": overrides,
+                        "monitor": cfg.monitor.metric,
+                        "objective": None,
+                        "wall_time_s": round(time.perf_counter() - started, 3),
+                    },
+                )
                 raise
             if users_mistake(error) is None:  # a bug: keep its traceback
                 log.exception("job %s failed; overrides: %s", job, " ".join(overrides))
@@ -86,8 +94,10 @@ def search_callbacks(cfg: DictConfig) -> list:
     url = storage_url(sweeper.storage, HydraConfig.get().runtime.cwd)
     trial = job_trial(url, sweeper.study_name, sweeper.trial, instantiate(sweeper.pruner) if sweeper.pruner else None)
     if trial is None:
-        log.warning("trial %s: its study is in the memory of another process, so this job cannot report to it and is "
-                    "never pruned; set hydra.sweeper.storage (e.g. sqlite:///optuna.db) to prune jobs of a parallel launcher",
-                    sweeper.trial)
+        log.warning(
+            "trial %s: its study is in the memory of another process, so this job cannot report to it and is "
+            "never pruned; set hydra.sweeper.storage (e.g. sqlite:///optuna.db) to prune jobs of a parallel launcher",
+            sweeper.trial,
+        )
         return []
     return [OptunaPruning(trial, cfg.monitor.metric)]

@@ -1,7 +1,7 @@
 """Train recipe: compose -> validate -> instantiate -> fit -> test -> report.
 
-    python -m seqexp.train model=lstm data=sine
-    python -m seqexp.train -m model=rnn,lstm,gru
+python -m seqexp.train model=lstm data=sine
+python -m seqexp.train -m model=rnn,lstm,gru
 """
 
 from __future__ import annotations
@@ -49,8 +49,7 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.test:
         trainer.test(task, datamodule=datamodule, ckpt_path=best["best_model_path"], verbose=True)
     validation, validation_source = tested_weights_validation(trainer, best)  # not the last epoch's, when it was not tested
-    metrics = {**{name: value for name, value in fit_metrics.items() if not name.startswith("val/")}, **validation,
-               **scalar_metrics(trainer.callback_metrics)}
+    metrics = {**{name: value for name, value in fit_metrics.items() if not name.startswith("val/")}, **validation, **scalar_metrics(trainer.callback_metrics)}
     if cfg.test and cfg.predictions.write_test:  # the test split again, through predict_step: <run>/predictions/test.csv
         trainer.predict(task, datamodule=datamodule, ckpt_path=best["best_model_path"], weights_only=True, return_predictions=False)
     objective = best["best_score"] if best["best_score"] is not None else metrics.get(cfg.monitor.metric)

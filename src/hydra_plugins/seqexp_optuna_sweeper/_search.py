@@ -51,8 +51,7 @@ def distribution(override: Override) -> BaseDistribution | str:
         if isinstance(value.start, int) and isinstance(value.end, int):
             return IntDistribution(int(value.start), int(value.end), log=log_scale)
         return FloatDistribution(float(value.start), float(value.end), log=log_scale)
-    raise SystemExit(f"Error: {override.input_line}: the Optuna sweeper takes choice(...), range(...), interval(...) "
-                     "and tag(log, interval(...))")
+    raise SystemExit(f"Error: {override.input_line}: the Optuna sweeper takes choice(...), range(...), interval(...) and tag(log, interval(...))")
 
 
 def search_space(overrides: list[str]) -> tuple[dict[str, BaseDistribution], dict[str, str]]:
@@ -80,8 +79,18 @@ def grid(space: dict[str, BaseDistribution]) -> dict[str, list[Any]]:
 
 
 class OptunaSearch:
-    def __init__(self, sampler: Any, pruner: Any, direction: str, study_name: str | None, storage: str | None,
-                 n_trials: int, n_jobs: int, max_failure_rate: float, params: DictConfig | None) -> None:
+    def __init__(
+        self,
+        sampler: Any,
+        pruner: Any,
+        direction: str,
+        study_name: str | None,
+        storage: str | None,
+        n_trials: int,
+        n_jobs: int,
+        max_failure_rate: float,
+        params: DictConfig | None,
+    ) -> None:
         if direction not in DIRECTIONS:
             raise SystemExit(f"Error: hydra.sweeper.direction={direction}: must be one of {list(DIRECTIONS)}")
         for key, value, low in (("n_trials", n_trials, 0), ("n_jobs", n_jobs, 1)):
@@ -96,8 +105,7 @@ class OptunaSearch:
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
-        self.launcher = Plugins.instance().instantiate_launcher(config=config, hydra_context=hydra_context,
-                                                                task_function=task_function)
+        self.launcher = Plugins.instance().instantiate_launcher(config=config, hydra_context=hydra_context, task_function=task_function)
         self.url = storage_url(self.storage, config.hydra.runtime.cwd)
 
     def sweep(self, arguments: list[str]) -> None:
@@ -109,24 +117,41 @@ class OptunaSearch:
             n_trials = min(n_trials, math.prod(len(choices) for choices in values.values()))
         study = open_study(self.url, self.study_name, self.direction, sampler, self.pruner or optuna.pruners.NopPruner())
         before = len(study.get_trials(deepcopy=False))
-        log.info("Optuna %s: study %s in %s, to %s (%d trials before this sweep); %s, pruner %s; %d trials, %d at once",
-                 optuna.__version__, study.study_name, self.url or "memory", self.direction, before, type(sampler).__name__,
-                 type(self.pruner).__name__ if self.pruner else "none", n_trials, self.n_jobs)
+        log.info(
+            "Optuna %s: study %s in %s, to %s (%d trials before this sweep); %s, pruner %s; %d trials, %d at once",
+            optuna.__version__,
+            study.study_name,
+            self.url or "memory",
+            self.direction,
+            before,
+            type(sampler).__name__,
+            type(self.pruner).__name__ if self.pruner else "none",
+            n_trials,
+            self.n_jobs,
+        )
         job_index, left = 0, n_trials
         while left > 0:
             trials = [study.ask(space) for _ in range(min(self.n_jobs, left))]
-            batch = [tuple([*(f"{key}={value}" for key, value in trial.params.items()),
-                            *(f"{key}={value}" for key, value in fixed.items()),
-                            *([f"hydra.sweeper.study_name={study.study_name}"] if self.study_name is None else []),
-                            f"hydra.sweeper.trial={trial.number}"])
-                     for trial in trials]
+            batch = [
+                tuple(
+                    [
+                        *(f"{key}={value}" for key, value in trial.params.items()),
+                        *(f"{key}={value}" for key, value in fixed.items()),
+                        *([f"hydra.sweeper.study_name={study.study_name}"] if self.study_name is None else []),
+                        f"hydra.sweeper.trial={trial.number}",
+                    ]
+                )
+                for trial in trials
+            ]
             returns = self.launcher.launch(batch, initial_job_idx=job_index)
             job_index, left = job_index + len(returns), left - len(trials)
             states = [self.tell(study, trial, job) for trial, job in zip(trials, returns)]
             failed = states.count(TrialState.FAIL)
             if failed / len(states) > self.max_failure_rate:
-                raise SystemExit(f"Error: {failed} of {len(states)} trials of a batch failed, more than "
-                                 f"hydra.sweeper.max_failure_rate={self.max_failure_rate}: search stopped")
+                raise SystemExit(
+                    f"Error: {failed} of {len(states)} trials of a batch failed, more than "
+                    f"hydra.sweeper.max_failure_rate={self.max_failure_rate}: search stopped"
+                )
         self.report(study, before)
 
     def tell(self, study: optuna.Study, trial: optuna.Trial, job: Any) -> TrialState:
@@ -148,9 +173,14 @@ class OptunaSearch:
         """Log the study's counts and best trial; write them to ``<sweep dir>/optimization_results.yaml``."""
         trials = study.get_trials(deepcopy=False)
         states = Counter(trial.state.name.lower() for trial in trials[before:])
-        result: dict[str, Any] = {"name": "optuna", "study_name": study.study_name, "storage": self.url,
-                                  "direction": self.direction, "trials": len(trials),
-                                  "this_sweep": dict(sorted(states.items()))}
+        result: dict[str, Any] = {
+            "name": "optuna",
+            "study_name": study.study_name,
+            "storage": self.url,
+            "direction": self.direction,
+            "trials": len(trials),
+            "this_sweep": dict(sorted(states.items())),
+        }
         completed = [trial for trial in trials if trial.state == TrialState.COMPLETE]
         if completed:
             best = study.best_trial

@@ -69,7 +69,11 @@ class HyperbandPrunerConf:
 
 store = ConfigStore.instance()
 store.store(group="hydra/sweeper", name="seqexp_optuna", node=SeqexpOptunaSweeperConf, provider="seqexp")
-for group, name, node in [("sampler", "tpe", TPESamplerConf), ("sampler", "random", RandomSamplerConf),
-                          ("sampler", "grid", GridSamplerConf), ("pruner", "median", MedianPrunerConf),
-                          ("pruner", "hyperband", HyperbandPrunerConf)]:
+for group, name, node in [
+    ("sampler", "tpe", TPESamplerConf),
+    ("sampler", "random", RandomSamplerConf),
+    ("sampler", "grid", GridSamplerConf),
+    ("pruner", "median", MedianPrunerConf),
+    ("pruner", "hyperband", HyperbandPrunerConf),
+]:
     store.store(group=f"hydra/sweeper/{group}", name=name, node=node, provider="seqexp")

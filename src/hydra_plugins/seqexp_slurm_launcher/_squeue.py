@@ -18,8 +18,7 @@ from submitit.slurm.slurm import SlurmInfoWatcher
 ENDED = "ENDED"  # the state of a job that squeue no longer lists; any state submitit does not know counts as finished
 # squeue's states of jobs that have not ended (starting, paused, held after a requeue, cleaning up), which submitit,
 # knowing sacct's few unfinished states, would take as ended: they are reported as RUNNING.
-NOT_ENDED = {"CONFIGURING", "SUSPENDED", "STOPPED", "REQUEUE_HOLD", "REQUEUE_FED", "SPECIAL_EXIT", "RESV_DEL_HOLD",
-             "RESIZING", "SIGNALING", "STAGE_OUT"}
+NOT_ENDED = {"CONFIGURING", "SUSPENDED", "STOPPED", "REQUEUE_HOLD", "REQUEUE_FED", "SPECIAL_EXIT", "RESV_DEL_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT"}
 
 
 def keeps_accounting() -> bool:
@@ -41,7 +40,9 @@ class SqueueInfoWatcher(SlurmInfoWatcher):
 
     def read_info(self, string: Any) -> Dict[str, Dict[str, str]]:
         text = string.decode() if isinstance(string, bytes) else string
-        listed = {job: {**stats, "State": "RUNNING"} if stats.get("State") in NOT_ENDED else stats
-                  for job, stats in super().read_info("JobID|State|NodeList\n" + text).items()}
+        listed = {
+            job: {**stats, "State": "RUNNING"} if stats.get("State") in NOT_ENDED else stats
+            for job, stats in super().read_info("JobID|State|NodeList\n" + text).items()
+        }
         gone = {job: {"JobID": job, "State": ENDED} for job in self._registered - self._finished if job not in listed}
         return {**listed, **gone}

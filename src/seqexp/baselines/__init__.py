@@ -63,5 +63,17 @@ def compute_baselines(inputs: BaselineInputs, options: BaselineOptions) -> dict[
     raise TypeError(f"no baselines for {type(inputs).__name__}")
 
 
-__all__ = ["AnomalyInputs", "AnomalyScoring", "BaselineInputs", "BaselineOptions", "CaseClassificationInputs", "Figures", "Outcome",
-           "SeriesForecastInputs", "TextClassificationInputs", "WindowRegressionInputs", "compute_baselines", "headline_metric"]
+__all__ = [
+    "AnomalyInputs",
+    "AnomalyScoring",
+    "BaselineInputs",
+    "BaselineOptions",
+    "CaseClassificationInputs",
+    "Figures",
+    "Outcome",
+    "SeriesForecastInputs",
+    "TextClassificationInputs",
+    "WindowRegressionInputs",
+    "compute_baselines",
+    "headline_metric",
+]

@@ -52,8 +52,9 @@ def rolling_zscore(values: torch.Tensor, start: int, end: int, window: int) -> t
         count = (points - first).clamp(min=1).unsqueeze(1).to(x.dtype)
         mean = (padded[points] - padded[first]) / count
         variance = ((squares[points] - squares[first]) / count - mean * mean).clamp(min=0)
-        scores[chunk - start + offset : chunk - start + offset + len(points)] = (
-            (x[points] - mean).abs() / (variance.sqrt() + 1e-6)).amax(1)  # float64: z-scores reach 1e6
+        scores[chunk - start + offset : chunk - start + offset + len(points)] = ((x[points] - mean).abs() / (variance.sqrt() + 1e-6)).amax(
+            1
+        )  # float64: z-scores reach 1e6
     return scores
 
 

@@ -20,10 +20,12 @@ SPLITS = ("val", "test")
 
 def classification_figures(predicted: torch.Tensor, labels: torch.Tensor, classes: int, split: str) -> Figures:
     """Accuracy and macro-F1 of ``predicted`` class ids, by the task's own torchmetrics."""
-    metrics = torchmetrics.MetricCollection({
-        "acc": torchmetrics.Accuracy(task="multiclass", num_classes=classes),
-        "f1_macro": torchmetrics.F1Score(task="multiclass", num_classes=classes, average="macro"),
-    })
+    metrics = torchmetrics.MetricCollection(
+        {
+            "acc": torchmetrics.Accuracy(task="multiclass", num_classes=classes),
+            "f1_macro": torchmetrics.F1Score(task="multiclass", num_classes=classes, average="macro"),
+        }
+    )
     metrics.update(predicted, labels)
     return collection_figures(metrics, split)
 
@@ -36,8 +38,9 @@ def majority_class(train_labels: torch.Tensor, classes: int) -> int:
 def majority_figures(labels: dict[str, torch.Tensor], classes: int, splits: list[str]) -> Figures:
     """The figures of predicting the train split's majority class for every case of ``splits``."""
     majority = majority_class(labels["train"], classes)
-    return {key: value for split in splits
-            for key, value in classification_figures(torch.full_like(labels[split], majority), labels[split], classes, split).items()}
+    return {
+        key: value for split in splits for key, value in classification_figures(torch.full_like(labels[split], majority), labels[split], classes, split).items()
+    }
 
 
 def pad_cases(series: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

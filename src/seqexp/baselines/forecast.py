@@ -55,8 +55,7 @@ def forecast_baselines(data: SeriesForecastInputs) -> dict[str, Outcome]:
             continue
         shortest = min(int(data.origins[split].min()) for split in SPLITS)
         if name == "seasonal_naive" and shortest < data.season_length:
-            outcomes[name] = (f"data.season_length={data.season_length}: a window starts at row {shortest}, "
-                              "before one season of history exists")
+            outcomes[name] = f"data.season_length={data.season_length}: a window starts at row {shortest}, before one season of history exists"
             continue
         figures: dict[str, float] = {}
         for split in SPLITS:

@@ -30,8 +30,7 @@ def linear_fit(inputs: torch.Tensor, targets: torch.Tensor, causal: bool) -> lis
     map for all steps, or with ``causal`` one per step ``t`` from the inputs up to ``t`` (what a one-way RNN has seen)."""
     if not causal:
         return [torch.linalg.lstsq(_design(inputs), targets.flatten(1).double(), driver="gelsd").solution]
-    return [torch.linalg.lstsq(_design(inputs[:, : step + 1]), targets[:, step].double(), driver="gelsd").solution
-            for step in range(targets.shape[1])]
+    return [torch.linalg.lstsq(_design(inputs[:, : step + 1]), targets[:, step].double(), driver="gelsd").solution for step in range(targets.shape[1])]
 
 
 def linear_predict(weights: list[torch.Tensor], inputs: torch.Tensor, shape: torch.Size) -> torch.Tensor:

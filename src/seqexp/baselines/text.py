@@ -26,8 +26,11 @@ def tfidf_logistic_regression(data: TextClassificationInputs, strengths: list[fl
     best: tuple[float, Figures] | None = None
     for strength in strengths:
         classifier = LogisticRegression(C=strength, solver="liblinear").fit(features["train"], data.labels["train"].numpy())
-        figures = {key: value for split in ("val", "test") for key, value in classification_figures(
-            torch.as_tensor(classifier.predict(features[split])), data.labels[split], data.classes, split).items()}
+        figures = {
+            key: value
+            for split in ("val", "test")
+            for key, value in classification_figures(torch.as_tensor(classifier.predict(features[split])), data.labels[split], data.classes, split).items()
+        }
         if best is None or figures["val/acc"] > best[0]:
             best = (figures["val/acc"], {**figures, "C": strength})
     return best[1]

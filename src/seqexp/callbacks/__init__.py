@@ -12,4 +12,17 @@ from seqexp.callbacks.pruning import OptunaPruning
 from seqexp.callbacks.rng_state import RngState
 from seqexp.callbacks.validation_history import ValidationHistory
 
-__all__ = ["Baselines", "FigureLogger", "LastCheckpoint", "MonitoredMetricCheck", "NanGuard", "NonFiniteLossError", "OptunaPruning", "ResumeHint", "RngState", "RunGuards", "SaveOnSigterm", "ValidationHistory"]
+__all__ = [
+    "Baselines",
+    "FigureLogger",
+    "LastCheckpoint",
+    "MonitoredMetricCheck",
+    "NanGuard",
+    "NonFiniteLossError",
+    "OptunaPruning",
+    "ResumeHint",
+    "RngState",
+    "RunGuards",
+    "SaveOnSigterm",
+    "ValidationHistory",
+]

@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 class Baselines(L.Callback):
     def __init__(self, dtw: bool = False, anomaly_windows: list[int] | None = None, text_strengths: list[float] | None = None) -> None:
         defaults = BaselineOptions()
-        self.options = BaselineOptions(dtw=dtw, anomaly_windows=tuple(anomaly_windows or defaults.anomaly_windows),
-                                       text_strengths=tuple(text_strengths or defaults.text_strengths))
+        self.options = BaselineOptions(
+            dtw=dtw, anomaly_windows=tuple(anomaly_windows or defaults.anomaly_windows), text_strengths=tuple(text_strengths or defaults.text_strengths)
+        )
         self.figures: dict[str, float] = {}  # "baseline/<name>/<split>/<metric>" -> value
         self.skipped: dict[str, str] = {}  # baseline name -> why it has no figures
         self.headline: tuple[str, str] | None = None  # (val metric, min | max) compared when the run's monitor has no baseline
@@ -40,8 +41,12 @@ class Baselines(L.Callback):
             return
         options = self.options
         if isinstance(pl_module, AnomalyTask):  # scored at the task's threshold rule and VUS settings
-            options = BaselineOptions(options.dtw, options.anomaly_windows, options.text_strengths, AnomalyScoring(
-                dict(pl_module.threshold_settings), pl_module.ucr_tolerance, pl_module.vus_window, pl_module.vus_thresholds))
+            options = BaselineOptions(
+                options.dtw,
+                options.anomaly_windows,
+                options.text_strengths,
+                AnomalyScoring(dict(pl_module.threshold_settings), pl_module.ucr_tolerance, pl_module.vus_window, pl_module.vus_thresholds),
+            )
         self.figures, self.skipped = {}, {}
         for name, outcome in compute_baselines(inputs, options).items():
             if isinstance(outcome, str):
@@ -51,6 +56,10 @@ class Baselines(L.Callback):
         self.headline = headline_metric(inputs)
         for tag, value in self.figures.items():
             pl_module.log(tag, value)
-        log.info("baselines: %d figures of %s in %.2f s%s", len(self.figures),
-                 ", ".join(sorted({tag.split("/")[1] for tag in self.figures})) or "none", time.perf_counter() - started,
-                 "".join(f"; {name}: {reason}" for name, reason in self.skipped.items()))
+        log.info(
+            "baselines: %d figures of %s in %.2f s%s",
+            len(self.figures),
+            ", ".join(sorted({tag.split("/")[1] for tag in self.figures})) or "none",
+            time.perf_counter() - started,
+            "".join(f"; {name}: {reason}" for name, reason in self.skipped.items()),
+        )

@@ -25,8 +25,16 @@ class ResumeHint(L.Callback):
         if not isinstance(exception, KeyboardInterrupt) or not trainer.is_global_zero:
             return
         if self.checkpoint.is_file():
-            log.warning("Interrupted at global step %d. Resume from %s with:\n    %s ckpt_path=%s",
-                        trainer.global_step, self.checkpoint.name, self.command, self.checkpoint)
+            log.warning(
+                "Interrupted at global step %d. Resume from %s with:\n    %s ckpt_path=%s",
+                trainer.global_step,
+                self.checkpoint.name,
+                self.command,
+                self.checkpoint,
+            )
         else:
-            log.warning("Interrupted at global step %d, before the first checkpoint (%s): nothing to resume; "
-                        "run the same command again", trainer.global_step, self.checkpoint)
+            log.warning(
+                "Interrupted at global step %d, before the first checkpoint (%s): nothing to resume; run the same command again",
+                trainer.global_step,
+                self.checkpoint,
+            )

@@ -28,8 +28,7 @@ class LastCheckpoint(ModelCheckpoint):
 
     def __init__(self, dirpath: str, every_n_train_steps: int = 100, min_interval_s: Annotated[float, Range(ge=0)] = 0.0) -> None:
         check_arguments(type(self), "callbacks.last_every_n_steps", min_interval_s=min_interval_s)
-        super().__init__(dirpath=dirpath, monitor=None, save_top_k=0, save_last=True,
-                         every_n_train_steps=every_n_train_steps, enable_version_counter=False)
+        super().__init__(dirpath=dirpath, monitor=None, save_top_k=0, save_last=True, every_n_train_steps=every_n_train_steps, enable_version_counter=False)
         self.min_interval_s = min_interval_s
         self._saved_at = float("-inf")  # time.monotonic() of the last save
 

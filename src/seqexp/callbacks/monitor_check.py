@@ -19,5 +19,7 @@ class MonitoredMetricCheck(L.Callback):
     def on_sanity_check_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         logged = sorted(name for name in trainer.callback_metrics if name.startswith("val/"))
         if self.metric.startswith("val/") and logged and self.metric not in logged:
-            raise ConfigError(f"monitor.metric={self.metric}: this run does not log it; its validation metrics are "
-                              f"{logged} (monitor.mode: min for losses and errors, max for scores)")
+            raise ConfigError(
+                f"monitor.metric={self.metric}: this run does not log it; its validation metrics are "
+                f"{logged} (monitor.mode: min for losses and errors, max for scores)"
+            )

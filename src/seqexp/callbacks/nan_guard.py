@@ -44,12 +44,10 @@ class NanGuard(L.Callback):
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
         self._raise_if_bad(trainer)
-        broken = [name for name, value in checkpoint["state_dict"].items()
-                  if torch.is_floating_point(value) and not torch.isfinite(value).all()]
+        broken = [name for name, value in checkpoint["state_dict"].items() if torch.is_floating_point(value) and not torch.isfinite(value).all()]
         if broken:
             raise NonFiniteLossError(
-                f"refusing to save a checkpoint at global step {trainer.global_step}: non-finite weights in {broken[:5]}. "
-                f"{self._last_good(trainer)}"
+                f"refusing to save a checkpoint at global step {trainer.global_step}: non-finite weights in {broken[:5]}. {self._last_good(trainer)}"
             )
 
     def _raise_if_bad(self, trainer: L.Trainer) -> None:
@@ -69,8 +67,12 @@ class NanGuard(L.Callback):
 
     @staticmethod
     def _last_good(trainer: L.Trainer) -> str:
-        saved = {Path(path) for callback in trainer.checkpoint_callbacks
-                 for path in (getattr(callback, "last_model_path", ""), getattr(callback, "best_model_path", "")) if path}
+        saved = {
+            Path(path)
+            for callback in trainer.checkpoint_callbacks
+            for path in (getattr(callback, "last_model_path", ""), getattr(callback, "best_model_path", ""))
+            if path
+        }
         saved = [path for path in saved if path.is_file()]
         if not saved:
             return "No checkpoint had been saved yet."

@@ -36,5 +36,4 @@ class OptunaPruning(L.Callback):
         if trainer.world_size == 1 and self.trial.should_prune():
             import optuna  # noqa: PLC0415  (only a search has a trial)
 
-            raise optuna.TrialPruned(f"pruned at validation {step} (epoch {trainer.current_epoch}, step {trainer.global_step}): "
-                                     f"{self.monitor}={value:.4g}")
+            raise optuna.TrialPruned(f"pruned at validation {step} (epoch {trainer.current_epoch}, step {trainer.global_step}): {self.monitor}={value:.4g}")

@@ -21,8 +21,9 @@ class ValidationHistory(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        self.by_step[trainer.global_step] = {name: float(value) for name, value in trainer.callback_metrics.items()
-                                             if name.startswith("val/") and torch.as_tensor(value).numel() == 1}
+        self.by_step[trainer.global_step] = {
+            name: float(value) for name, value in trainer.callback_metrics.items() if name.startswith("val/") and torch.as_tensor(value).numel() == 1
+        }
 
     def at_step(self, step: int | None) -> tuple[int, dict[str, float]] | None:
         """The figures of the validation at ``step`` (None: the newest), with its step; None when there is none."""

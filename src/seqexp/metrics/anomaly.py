@@ -34,8 +34,7 @@ from seqexp.metrics.range_aware import VUS_THRESHOLDS, VUS_WINDOW, range_precisi
 THRESHOLD_RULES = ("best_f1", "quantile", "mean_std")
 # Metrics of anomaly_metrics that mean nothing on a split without anomalous points: nan, or 0 by the
 # zero_division convention.
-NEED_AN_ANOMALY = ("auroc", "auprc", "vus_roc", "vus_pr", "event_recall", "ucr_hit", "recall", "f1", "pa_recall", "pa_f1",
-                   "range_recall", "range_f1")
+NEED_AN_ANOMALY = ("auroc", "auprc", "vus_roc", "vus_pr", "event_recall", "ucr_hit", "recall", "f1", "pa_recall", "pa_f1", "range_recall", "range_f1")
 # Metrics of anomaly_metrics that mean nothing on a split whose points are all labelled anomalous: nan.
 NEED_A_NORMAL_POINT = ("auroc", "auprc", "vus_roc", "vus_pr", "false_alarms_per_1k")
 # Metrics of anomaly_metrics that are nan when a point's score is nan.
@@ -167,9 +166,7 @@ def _curve(scores: torch.Tensor, labels: torch.Tensor, curve: ScoreCurve | None)
     return curve if curve is not None else ScoreCurve.of(scores, labels)
 
 
-def precision_recall_curve(
-    scores: torch.Tensor, labels: torch.Tensor, curve: ScoreCurve | None = None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def precision_recall_curve(scores: torch.Tensor, labels: torch.Tensor, curve: ScoreCurve | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Precision, recall and the thresholds they hold at, highest threshold first (recall nan
     when there is no anomaly); ``curve``: the split's ``ScoreCurve``, when already sorted."""
     curve = _curve(scores, labels, curve)
@@ -241,7 +238,11 @@ def average_precision(scores: torch.Tensor, labels: torch.Tensor, curve: ScoreCu
 
 
 def choose_threshold(
-    rule: str, scores: torch.Tensor, labels: torch.Tensor, quantile: float = 0.99, k: float = 3.0,
+    rule: str,
+    scores: torch.Tensor,
+    labels: torch.Tensor,
+    quantile: float = 0.99,
+    k: float = 3.0,
     curve: ScoreCurve | None = None,
 ) -> tuple[float, str]:
     """Threshold by ``rule`` on validation scores; returns it and the rule actually used.
@@ -265,8 +266,13 @@ def choose_threshold(
 
 
 def anomaly_metrics(
-    scores: torch.Tensor, labels: torch.Tensor, threshold: float, ucr_tolerance: int = 100,
-    vus_window: int = VUS_WINDOW, vus_thresholds: int = VUS_THRESHOLDS, curve: ScoreCurve | None = None,
+    scores: torch.Tensor,
+    labels: torch.Tensor,
+    threshold: float,
+    ucr_tolerance: int = 100,
+    vus_window: int = VUS_WINDOW,
+    vus_thresholds: int = VUS_THRESHOLDS,
+    curve: ScoreCurve | None = None,
 ) -> dict[str, float]:
     """Every metric of one split at one threshold: AUROC/AUPRC and VUS-ROC/VUS-PR of the raw score,
     point-wise, point-adjusted and range-based precision/recall/F1, event recall, false alarms per

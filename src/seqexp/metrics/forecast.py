@@ -127,9 +127,7 @@ def forecast_metrics(prefix: str = "") -> torchmetrics.MetricCollection:
 def quantile_metrics(quantiles: list[float], prefix: str = "") -> torchmetrics.MetricCollection:
     """``pinball`` (mean pinball loss in the targets' units) and ``coverage`` (share of truths between the outer
     quantiles); update with ``(quantile_preds (..., quantiles), target (...))``."""
-    return torchmetrics.MetricCollection(
-        {"pinball": PinballLoss(quantiles), "coverage": IntervalCoverage()}, prefix=prefix, compute_groups=False
-    )
+    return torchmetrics.MetricCollection({"pinball": PinballLoss(quantiles), "coverage": IntervalCoverage()}, prefix=prefix, compute_groups=False)
 
 
 def naive_forecast(series: torch.Tensor, origins: torch.Tensor, horizon: int, season_length: int = 1) -> torch.Tensor:

@@ -34,9 +34,7 @@ WRAPPER_KEYS = ("compile",)
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
-def recurrent_layer(
-    cell: str, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool, dropout: float
-) -> nn.RNNBase:
+def recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool, dropout: float) -> nn.RNNBase:
     """The cuDNN-backed RNN/LSTM/GRU of every encoder, batch-first (dropout only between stacked layers)."""
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
@@ -50,9 +48,7 @@ def recurrent_layer(
     )
 
 
-def run_recurrent(
-    rnn: nn.RNNBase, inputs: torch.Tensor, lengths: torch.Tensor | None, state: State | None
-) -> tuple[torch.Tensor, State]:
+def run_recurrent(rnn: nn.RNNBase, inputs: torch.Tensor, lengths: torch.Tensor | None, state: State | None) -> tuple[torch.Tensor, State]:
     """``rnn`` over ``(batch, time, features)``; padded batches are packed, so padding never reaches the state."""
     if lengths is None:
         return rnn(inputs, state)
@@ -124,11 +120,7 @@ class RecurrentEncoder(Encoder):
         conv_layers: Annotated[int, Range(ge=0)] = 0,
     ) -> None:
         super().__init__()
-        self.conv = (
-            ConvFront(input_size, conv_channels, conv_kernel_size, conv_layers)
-            if conv_layers > 0
-            else None
-        )
+        self.conv = ConvFront(input_size, conv_channels, conv_kernel_size, conv_layers) if conv_layers > 0 else None
         rnn_input_size = conv_channels if self.conv is not None else input_size
         self.rnn = recurrent_layer(cell, rnn_input_size, hidden_size, num_layers, bidirectional, dropout)
         self.num_directions = 2 if bidirectional else 1
@@ -255,17 +247,13 @@ class LSTMFCNEncoder(Encoder):
         self.fcn = FullyConvolutionalBranch(input_size, list(fcn_filters), list(fcn_kernel_sizes))
         self.dimension_shuffle = dimension_shuffle
         self.shuffle_length = shuffle_length
-        self.rnn = recurrent_layer(
-            cell, shuffle_length if dimension_shuffle else input_size, hidden_size, num_layers, bidirectional, dropout
-        )
+        self.rnn = recurrent_layer(cell, shuffle_length if dimension_shuffle else input_size, hidden_size, num_layers, bidirectional, dropout)
         self.branch_dropout = nn.Dropout(branch_dropout)
         self.num_directions = 2 if bidirectional else 1
         self.recurrent_size = hidden_size * self.num_directions
         self.output_size = self.recurrent_size + self.fcn.output_size
 
-    def _recurrent(
-        self, inputs: torch.Tensor, lengths: torch.Tensor | None, state: State | None
-    ) -> tuple[torch.Tensor, State]:
+    def _recurrent(self, inputs: torch.Tensor, lengths: torch.Tensor | None, state: State | None) -> tuple[torch.Tensor, State]:
         """Recurrent branch: ``(batch, time, recurrent_size)`` outputs and its state."""
         time = inputs.shape[1]
         if self.dimension_shuffle:
@@ -300,10 +288,7 @@ def lstm_fcn_problems(bidirectional: bool, filters: list[int], kernel_sizes: lis
     """What is wrong with an LSTM-FCN's settings together, each message naming its ``model.`` keys."""
     problems = []
     if not filters or len(filters) != len(kernel_sizes):
-        problems.append(
-            f"model.fcn.filters={filters} and model.fcn.kernel_sizes={kernel_sizes}: one kernel size per "
-            "block's filter count, at least one block"
-        )
+        problems.append(f"model.fcn.filters={filters} and model.fcn.kernel_sizes={kernel_sizes}: one kernel size per block's filter count, at least one block")
     elif bidirectional and not dimension_shuffle and filters[-1] % 2:
         problems.append(
             f"model.fcn.filters={filters}: the last block's count must be even with model.bidirectional=true "
@@ -350,9 +335,7 @@ def unknown_model_keys(model: dict) -> list[str]:
 
 def encoder_arguments(model: dict) -> dict[str, Any]:
     """The encoder's constructor arguments from a ``model`` section (``conv.layers`` -> ``conv_layers``)."""
-    arguments = {
-        key: value for key, value in model.items() if key not in NESTED_SECTIONS and key not in WRAPPER_KEYS and key != SELECTOR_KEY
-    }
+    arguments = {key: value for key, value in model.items() if key not in NESTED_SECTIONS and key not in WRAPPER_KEYS and key != SELECTOR_KEY}
     for section in NESTED_SECTIONS:
         arguments.update({f"{section}_{key}": value for key, value in (model.get(section) or {}).items()})
     return arguments

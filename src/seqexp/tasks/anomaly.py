@@ -71,7 +71,12 @@ class AnomalyTask(SequenceTask):
     sync_epoch_metrics = True  # every rank computes the same values, over the gathered series
 
     def __init__(
-        self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None,
+        self,
+        spec: dict,
+        model: dict,
+        optim: dict,
+        scheduler: dict,
+        embedding: dict | None = None,
         mode: Mode = "forecast",
         horizon: AtLeastOne = 1,
         score_smoothing: AtLeastOne = 1,
@@ -84,8 +89,7 @@ class AnomalyTask(SequenceTask):
         super().__init__(spec, model, optim, scheduler, embedding)
         if self.spec.target_kind != "anomaly" or self.spec.input_kind != "features":
             raise ValueError(f"AnomalyTask needs feature inputs and anomaly labels, the data declares {self.spec}")
-        check_arguments(type(self), "task", mode=mode, horizon=horizon, score_smoothing=score_smoothing,
-                        vus_window=vus_window, vus_thresholds=vus_thresholds)
+        check_arguments(type(self), "task", mode=mode, horizon=horizon, score_smoothing=score_smoothing, vus_window=vus_window, vus_thresholds=vus_thresholds)
         self.threshold_settings = {"rule": "best_f1", "quantile": 0.99, "k": 3.0, **(threshold or {})}
         if self.threshold_settings["rule"] not in THRESHOLD_RULES:
             raise ValueError(f"task.threshold.rule={self.threshold_settings['rule']!r}: must be one of {list(THRESHOLD_RULES)}")
@@ -172,7 +176,8 @@ class AnomalyTask(SequenceTask):
             value, used = choose_threshold(settings["rule"], scores, labels, settings["quantile"], settings["k"], curve)
             if used != settings["rule"]:
                 self._warn_once(
-                    stage, "threshold",
+                    stage,
+                    "threshold",
                     f"task.threshold.rule={settings['rule']} needs anomalous points in the val split, which has none: "
                     f"the threshold falls back to the {used} rule (task.threshold.quantile={settings['quantile']}). "
                     f"Set task.threshold.rule={used} to choose it, or give val anomalies ({self._split_keys()}).",
@@ -194,14 +199,16 @@ class AnomalyTask(SequenceTask):
         self._series = {stage: {**series, "threshold": torch.tensor(threshold)}}  # not the previous split's: O(points) each
         if not bool(labels.any()):
             self._warn_once(
-                stage, "metrics",
+                stage,
+                "metrics",
                 f"the {stage} split has no anomalous point among its {len(labels)} scored points: "
                 f"{', '.join(f'{stage}/{name}' for name in NEED_AN_ANOMALY)} cannot be computed (logged as nan, "
                 f"or 0 by convention). Give the split anomalies ({self._split_keys()}).",
             )
         if bool(labels.all()):
             self._warn_once(
-                stage, "normal",
+                stage,
+                "normal",
                 f"the {stage} split has no normal point: all its {len(labels)} scored points are labelled anomalous, "
                 f"so {', '.join(f'{stage}/{name}' for name in NEED_A_NORMAL_POINT)} cannot be computed (logged as nan; "
                 f"false alarms are counted per 1,000 normal points). Give the split normal points ({self._split_keys()}).",
@@ -209,7 +216,8 @@ class AnomalyTask(SequenceTask):
         unscored = int(torch.isnan(scores).sum())
         if unscored:
             self._warn_once(
-                stage, "nan scores",
+                stage,
+                "nan scores",
                 f"{unscored} of the {len(scores)} scored points of the {stage} split have a nan score: "
                 f"{', '.join(f'{stage}/{name}' for name in NEED_SCORES)} cannot be computed (logged as nan).",
             )
@@ -241,8 +249,7 @@ class AnomalyTask(SequenceTask):
         scores = self(batch, "predict").float()
         first = scores.shape[1] - self.horizon if self.mode == "forecast" else 0
         # contiguous copies: a slice would keep every step of the window alive until the file is written
-        return {"starts": batch["starts"] + first, "scores": scores[:, first:].contiguous(),
-                "labels": batch["targets"][:, first:].to(torch.uint8).contiguous()}
+        return {"starts": batch["starts"] + first, "scores": scores[:, first:].contiguous(), "labels": batch["targets"][:, first:].to(torch.uint8).contiguous()}
 
     def prediction_outputs(self) -> PredictionOutputs:
         return ScoredPoints()
@@ -281,8 +288,17 @@ class AnomalyTask(SequenceTask):
             index, values = PredictionIndex(), series["series"].numpy()
             names = tuple(f"feature {feature} (scaled)" for feature in range(values.shape[1]))
         title = self.figure_title(stage, f"{self.mode} score")
-        figure = anomaly_figure(index.first_step + points.numpy(), values, names, series["scores"].numpy(), series["labels"].numpy(),
-                                float(series["threshold"]), title, index.times, index.first_step)
+        figure = anomaly_figure(
+            index.first_step + points.numpy(),
+            values,
+            names,
+            series["scores"].numpy(),
+            series["labels"].numpy(),
+            float(series["threshold"]),
+            title,
+            index.times,
+            index.first_step,
+        )
         return {f"{stage}/anomaly_scores": figure}
 
 

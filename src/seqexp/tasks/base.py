@@ -106,12 +106,7 @@ class SequenceTask(L.LightningModule):
         self._train_loss_steps += detached.numel()
         trainer = self.trainer
         steps_done, batches_done = self.optimizer_steps_done()
-        if (
-            batches_done % max(trainer.log_every_n_steps, 1) == 0
-            or trainer.is_last_batch
-            or 0 < trainer.max_steps <= steps_done
-            or trainer.fast_dev_run
-        ):
+        if batches_done % max(trainer.log_every_n_steps, 1) == 0 or trainer.is_last_batch or 0 < trainer.max_steps <= steps_done or trainer.fast_dev_run:
             mean = self._train_loss_sum / self._train_loss_steps
             self.log("train/loss", mean, prog_bar=True)
             if loggers_write_this_step(trainer):

@@ -31,7 +31,12 @@ class ClassificationTask(SequenceTask):
     progress_bar_metrics = ("acc",)
 
     def __init__(
-        self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None,
+        self,
+        spec: dict,
+        model: dict,
+        optim: dict,
+        scheduler: dict,
+        embedding: dict | None = None,
         pooling: Pooling | list[Pooling] = "max",
         dropout: Share = 0.0,
         class_weights: list[float] | None = None,
@@ -53,12 +58,8 @@ class ClassificationTask(SequenceTask):
         self.loss = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
         self.class_names = list(self.spec.class_names) or [str(index) for index in range(classes)]
         self.metrics = nn.ModuleDict({stage: self._metric_collection(stage, classes) for stage in STAGES})
-        self.train_metrics = torchmetrics.MetricCollection(
-            {"acc": torchmetrics.Accuracy(task="multiclass", num_classes=classes)}, prefix="train/"
-        )
-        self.confusion = nn.ModuleDict(
-            {stage: torchmetrics.ConfusionMatrix(task="multiclass", num_classes=classes) for stage in STAGES}
-        )
+        self.train_metrics = torchmetrics.MetricCollection({"acc": torchmetrics.Accuracy(task="multiclass", num_classes=classes)}, prefix="train/")
+        self.confusion = nn.ModuleDict({stage: torchmetrics.ConfusionMatrix(task="multiclass", num_classes=classes) for stage in STAGES})
 
     @classmethod
     def check_config(cls, cfg: Mapping[str, Any]) -> None:

@@ -32,9 +32,13 @@ def check_quantiles(quantiles: list[float] | None) -> tuple[float, ...] | None:
     if quantiles is None:
         return None
     allowed = "null or a list of increasing numbers in (0, 1) that holds 0.5 (the median: the point forecast), e.g. [0.1,0.5,0.9]"
-    if (not isinstance(quantiles, (list, tuple)) or not quantiles
-            or not all(isinstance(q, (int, float)) and not isinstance(q, bool) and 0 < q < 1 for q in quantiles)
-            or any(a >= b for a, b in zip(quantiles, quantiles[1:])) or 0.5 not in quantiles):
+    if (
+        not isinstance(quantiles, (list, tuple))
+        or not quantiles
+        or not all(isinstance(q, (int, float)) and not isinstance(q, bool) and 0 < q < 1 for q in quantiles)
+        or any(a >= b for a, b in zip(quantiles, quantiles[1:]))
+        or 0.5 not in quantiles
+    ):
         raise ValueError(f"task.quantiles={quantiles!r}: must be {allowed}")
     return tuple(float(q) for q in quantiles)
 
@@ -56,7 +60,12 @@ class ForecastTask(RegressionTask):
     progress_bar_metrics = tuple(forecast_metrics().keys())
 
     def __init__(
-        self, spec: dict, model: dict, optim: dict, scheduler: dict, embedding: dict | None = None,
+        self,
+        spec: dict,
+        model: dict,
+        optim: dict,
+        scheduler: dict,
+        embedding: dict | None = None,
         instance_norm: bool = False,
         linear_skip: bool = False,  # conf/task/forecast.yaml turns it on; False loads checkpoints saved before it existed
         quantiles: list[float] | None = None,  # None: point forecasts (MSE), as before the key existed
@@ -82,8 +91,7 @@ class ForecastTask(RegressionTask):
             # Every quantile of every step and target: (batch, horizon * targets * quantiles), laid out by horizon_layout.
             self.head = nn.Linear(self.encoder_output_size, self.spec.output_size * self.spec.horizon * len(self.quantiles))
             self.register_buffer("quantile_levels", torch.tensor(self.quantiles), persistent=False)
-            self.quantile_metrics = nn.ModuleDict({stage: quantile_metrics(list(self.quantiles), prefix=f"{stage}/")
-                                                   for stage in ("val", "test")})
+            self.quantile_metrics = nn.ModuleDict({stage: quantile_metrics(list(self.quantiles), prefix=f"{stage}/") for stage in ("val", "test")})
         # Per stage: (origin, forecast, truth, quantile forecasts or None) of every window of the epoch, in
         # original units, on the CPU.
         self._forecasts: dict[str, list[tuple[torch.Tensor, ...]]] = {}
@@ -123,8 +131,7 @@ class ForecastTask(RegressionTask):
             if self.quantiles is None:
                 return prediction + skip
             median = self.median_index
-            prediction = torch.cat([prediction[..., :median], prediction[..., median : median + 1] + skip.unsqueeze(-1),
-                                    prediction[..., median + 1 :]], dim=-1)
+            prediction = torch.cat([prediction[..., :median], prediction[..., median : median + 1] + skip.unsqueeze(-1), prediction[..., median + 1 :]], dim=-1)
         return prediction if self.quantiles is None else ordered_quantiles(prediction, self.median_index)
 
     def compute_loss(self, batch: dict[str, torch.Tensor], outputs: torch.Tensor) -> torch.Tensor:
@@ -214,8 +221,7 @@ class ForecastTask(RegressionTask):
         from seqexp.plotting import forecast_figure
 
         index = index or PredictionIndex()
-        origins, forecasts, truths, *quantile_forecasts = (torch.cat(parts) if parts[0] is not None else None
-                                                           for parts in zip(*self._forecasts[stage]))
+        origins, forecasts, truths, *quantile_forecasts = (torch.cat(parts) if parts[0] is not None else None for parts in zip(*self._forecasts[stage]))
         title = self.figure_title(stage, f"forecasts of {self.spec.horizon} steps, one every {self.spec.horizon} steps")
         interval = None
         if self.quantiles is not None:  # the outer quantiles

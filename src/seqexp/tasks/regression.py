@@ -75,8 +75,7 @@ class RegressionTask(TruncatedBPTT, SequenceTask):
         windows, steps = prediction.shape[:2]
         per_step = self.spec.target_kind == "per_step"
         first = self.spec.burn_in_steps if per_step else 1
-        columns = {"window": torch.arange(windows).repeat_interleave(steps),
-                   "step" if per_step else "horizon": (torch.arange(steps) + first).repeat(windows)}
+        columns = {"window": torch.arange(windows).repeat_interleave(steps), "step" if per_step else "horizon": (torch.arange(steps) + first).repeat(windows)}
         return {**columns, **target_columns(index.names, prediction.flatten(0, 1), truth.flatten(0, 1) if index.truth else None)}
 
     def figures(self, stage: str, index: PredictionIndex | None = None) -> dict[str, Any]:

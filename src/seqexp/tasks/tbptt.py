@@ -124,8 +124,9 @@ class TruncatedBPTT(L.LightningModule):
             if isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 value = self.trainer.callback_metrics.get(self._scheduler_monitor)
                 if value is None:
-                    raise ValueError(f"scheduler.monitor={self._scheduler_monitor!r} was not logged this {interval}; "
-                                     f"logged: {sorted(self.trainer.callback_metrics)}")
+                    raise ValueError(
+                        f"scheduler.monitor={self._scheduler_monitor!r} was not logged this {interval}; logged: {sorted(self.trainer.callback_metrics)}"
+                    )
                 config.scheduler.step(value)
             else:
                 config.scheduler.step()

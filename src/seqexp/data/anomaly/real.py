@@ -96,8 +96,7 @@ def read_labelled_csv(
     for name in names:
         _check_column(path, header, name, "data.value_columns")
     _refuse_dates(path, names)
-    columns = read_columns(path, names + ([label_column] if label_column else []),
-                           [timestamp_column] if timestamp_column else [], key=key)
+    columns = read_columns(path, names + ([label_column] if label_column else []), [timestamp_column] if timestamp_column else [], key=key)
     values, kept = apply_missing(columns.matrix(names), missing, columns.source, columns.lines, names)
 
     # Labels and timestamps of every row (a windows file counts rows before any is dropped), then of the kept rows.
@@ -121,8 +120,9 @@ def _refuse_dates(path: str | Path, names: list[str]) -> None:
         return
     dated = time_axis_candidates(Path(path), names, dates_only=True)
     if dated:
-        raise TableError(f"{path}: column {dated[0]!r} holds dates, not values: name it with "
-                         f"data.timestamp_column={dated[0]} (or list the values in data.value_columns)")
+        raise TableError(
+            f"{path}: column {dated[0]!r} holds dates, not values: name it with data.timestamp_column={dated[0]} (or list the values in data.value_columns)"
+        )
 
 
 def find_time_axes(path: str | Path, names: list[str]) -> dict[str, str]:
@@ -167,12 +167,13 @@ def _windows_to_labels(path: Path, length: int, timestamps: list[str] | None) ->
         start, end = start or "", end or ""
         if timestamps is None:
             if not (start.isdigit() and end.isdigit()):
-                raise TableError(f"{location(path, line)}: start {start!r} and end {end!r} must be row indices (integers >= 0) when there is no timestamp column")
+                raise TableError(
+                    f"{location(path, line)}: start {start!r} and end {end!r} must be row indices (integers >= 0) when there is no timestamp column"
+                )
             first, last = int(start), int(end)
             if last >= length:
                 raise TableError(
-                    f"{location(path, line, 'end')}: row index {last} is past the series' last row index "
-                    f"{length - 1} (indices count data rows from 0)"
+                    f"{location(path, line, 'end')}: row index {last} is past the series' last row index {length - 1} (indices count data rows from 0)"
                 )
         else:
             first, last = _timestamp_span(path, line, start, end, timestamps, numeric_times)
@@ -182,9 +183,7 @@ def _windows_to_labels(path: Path, length: int, timestamps: list[str] | None) ->
     return labels
 
 
-def _timestamp_span(
-    path: Path, line: int, start: str, end: str, timestamps: list[str], numeric_times: list[float | None]
-) -> tuple[int, int]:
+def _timestamp_span(path: Path, line: int, start: str, end: str, timestamps: list[str], numeric_times: list[float | None]) -> tuple[int, int]:
     """First and last row whose timestamp lies in [start, end]."""
     bounds = (_as_number(start), _as_number(end))
     numeric = None not in bounds and None not in numeric_times
@@ -199,8 +198,16 @@ def _timestamp_span(
 class CSVAnomalyDataModule(AnomalyWindowsDataModule):
     """The user's own labelled series from a CSV file (see the module docstring for the layout)."""
 
-    split_keys = ("data.split_fractions", "data.train_length", "data.backtest.fold", "data.label_column", "data.windows_path",
-                  "data.train_path", "data.val_path", "data.test_path")
+    split_keys = (
+        "data.split_fractions",
+        "data.train_length",
+        "data.backtest.fold",
+        "data.label_column",
+        "data.windows_path",
+        "data.train_path",
+        "data.val_path",
+        "data.test_path",
+    )
 
     @classmethod
     def check_config(cls, cfg: Mapping[str, Any]) -> None:
@@ -236,11 +243,11 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
         if not path and not self.split_paths:
             raise DataError("data.path: set it to your CSV file (data.path=/path/to/series.csv), or set data.train_path and data.test_path")
         if self.split_paths and windows_path:
-            raise DataError("data.windows_path and data.train_path: a windows file labels one series (data.path); "
-                            "give each split file a data.label_column instead")
+            raise DataError(
+                "data.windows_path and data.train_path: a windows file labels one series (data.path); give each split file a data.label_column instead"
+            )
         if "val" in self.split_paths and train_length is not None:
-            raise DataError("data.train_length and data.val_path: train_length cuts val out of the train file; "
-                            "with a val file, set data.train_length=null")
+            raise DataError("data.train_length and data.val_path: train_length cuts val out of the train file; with a val file, set data.train_length=null")
         check_missing_policy(missing)
         path = path or self.split_paths["train"]  # columns and timestamps: the train file's
         self.path, self.windows_path = Path(path), windows_path
@@ -253,20 +260,24 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
         self._find_time_column()
         if self.split_paths:
             return self._load_split_files()
-        values, labels, _ = read_labelled_csv(
-            self.path, self.timestamp_column, self.value_columns, self.label_column, self.windows_path, self.missing
-        )
+        values, labels, _ = read_labelled_csv(self.path, self.timestamp_column, self.value_columns, self.label_column, self.windows_path, self.missing)
         bounds = time_split(len(values), self.split_fractions, self.train_length)
         if self.folds == 1:
             return values, labels, bounds
         bounds = rolling_origin_split(bounds, self.folds, self.fold)
         start, end = bounds["train"]
         if end - start < self.window_length:
-            raise DataError(f"data.backtest.fold={self.fold} of data.backtest.folds={self.folds}: its train range, rows "
-                            f"{start}-{end - 1} of {self.path}, has {end - start} points, fewer than one window "
-                            f"(data.window_length={self.window_length}); use fewer folds or shorter windows")
-        log.info("data: backtest fold %d of %d (data.backtest.fold, data.backtest.folds): %s", self.fold, self.folds,
-                 ", ".join(f"{split} rows {first}-{last - 1}" for split, (first, last) in bounds.items()))
+            raise DataError(
+                f"data.backtest.fold={self.fold} of data.backtest.folds={self.folds}: its train range, rows "
+                f"{start}-{end - 1} of {self.path}, has {end - start} points, fewer than one window "
+                f"(data.window_length={self.window_length}); use fewer folds or shorter windows"
+            )
+        log.info(
+            "data: backtest fold %d of %d (data.backtest.fold, data.backtest.folds): %s",
+            self.fold,
+            self.folds,
+            ", ".join(f"{split} rows {first}-{last - 1}" for split, (first, last) in bounds.items()),
+        )
         return values, labels, bounds
 
     def data_ranges(self) -> dict[str, Any]:
@@ -286,12 +297,18 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
         if not axes:
             return
         self.timestamp_column, *others = axes
-        log.warning("%s: column %r looks like a time axis (%s): it names the points and is not a value. "
-                    "Set data.timestamp_column=%s to say so, or data.value_columns=[...] to choose the values.",
-                    self.path, self.timestamp_column, axes[self.timestamp_column], self.timestamp_column)
+        log.warning(
+            "%s: column %r looks like a time axis (%s): it names the points and is not a value. "
+            "Set data.timestamp_column=%s to say so, or data.value_columns=[...] to choose the values.",
+            self.path,
+            self.timestamp_column,
+            axes[self.timestamp_column],
+            self.timestamp_column,
+        )
         if others:
-            log.warning("%s: columns %s also look like a time axis; they are left out of the values "
-                        "(data.value_columns=[...] chooses the values).", self.path, others)
+            log.warning(
+                "%s: columns %s also look like a time axis; they are left out of the values (data.value_columns=[...] chooses the values).", self.path, others
+            )
             self.value_columns = [name for name in names if name not in axes]
 
     def _load_split_files(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[int, int]]]:
@@ -301,8 +318,7 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
         parts, bounds, start = [], {}, 0
         value_columns = self.value_columns
         for split, path in self.split_paths.items():
-            part = read_labelled_csv(path, self.timestamp_column, value_columns, self.label_column, None, self.missing,
-                                     key=f"data.{split}_path")
+            part = read_labelled_csv(path, self.timestamp_column, value_columns, self.label_column, None, self.missing, key=f"data.{split}_path")
             value_columns = value_columns or list(self.value_names())
             bounds[split], self.context_starts[split] = (start, start + len(part[0])), start
             parts.append(part)
@@ -316,8 +332,11 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
             self.context_starts["val"] = first
         self.times = [time for part in parts for time in part[2]] if self.timestamp_column else None
         log.info("data: split files %s", ", ".join(f"{split} {path}" for split, path in self.split_paths.items()))
-        return (torch.cat([torch.as_tensor(np.asarray(part[0], dtype=np.float64)) for part in parts]), torch.cat([part[1] for part in parts]),
-                {split: bounds[split] for split in SPLITS})
+        return (
+            torch.cat([torch.as_tensor(np.asarray(part[0], dtype=np.float64)) for part in parts]),
+            torch.cat([part[1] for part in parts]),
+            {split: bounds[split] for split in SPLITS},
+        )
 
     # --- prediction: the file's own names for points and features (see AnomalyWindowsDataModule) --
     def value_names(self) -> tuple[str, ...]:
@@ -330,8 +349,7 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
         if self.split_paths:  # every split file's, in order
             self.prepare_series()
             return self.times
-        return read_labelled_csv(self.path, self.timestamp_column, self.value_columns, self.label_column,
-                                 self.windows_path, self.missing)[2]
+        return read_labelled_csv(self.path, self.timestamp_column, self.value_columns, self.label_column, self.windows_path, self.missing)[2]
 
     def has_labels(self) -> bool:
         return bool(self.label_column or self.windows_path)
@@ -339,8 +357,7 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
     def read_new_series(self, path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None]:
         """New input with the training's value and timestamp columns; its labels are read when it has the label column."""
         label_column = self.label_column if self.label_column in read_header(path) else None
-        values, labels, times = read_labelled_csv(path, self.timestamp_column, list(self.value_names()), label_column,
-                                                  None, self.missing)
+        values, labels, times = read_labelled_csv(path, self.timestamp_column, list(self.value_names()), label_column, None, self.missing)
         return values, labels if label_column else None, times
 
 

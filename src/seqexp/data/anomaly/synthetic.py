@@ -160,7 +160,11 @@ class SyntheticAnomalyDataModule(AnomalyWindowsDataModule):
             log.warning(
                 "data: the %s split holds %d anomalous points, short of the %d its rate asks: no free place after %d tries "
                 "(lower data.anomaly_rate / data.train_contamination or data.anomaly_length, or lengthen data.lengths.%s)",
-                split, covered, round(target), MAX_PLACEMENT_TRIES, split,
+                split,
+                covered,
+                round(target),
+                MAX_PLACEMENT_TRIES,
+                split,
             )
         return sorted(placed, key=lambda anomaly: anomaly.start)
 

@@ -54,8 +54,7 @@ def log_split_anomalies(labels: torch.Tensor, bounds: dict[str, tuple[int, int]]
         start, end = bounds[split]
         split_labels = labels[start:end].bool()
         points, windows = int(split_labels.sum()), len(runs(split_labels))
-        log.info("data: %s split has %d points, %d anomalous (%.2f%%) in %d windows",
-                 split, end - start, points, 100.0 * points / max(end - start, 1), windows)
+        log.info("data: %s split has %d points, %d anomalous (%.2f%%) in %d windows", split, end - start, points, 100.0 * points / max(end - start, 1), windows)
 
 
 @dataclass(frozen=True)
@@ -134,9 +133,7 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, SeqDataModule):
         for split in SPLITS:
             start, end = bounds[split]
             if end - start < self.window_length:
-                raise DataError(
-                    f"data: the {split} split has {end - start} points, fewer than data.window_length={self.window_length}"
-                )
+                raise DataError(f"data: the {split} split has {end - start} points, fewer than data.window_length={self.window_length}")
         self.scaler = Scaler("standard", correction=0).fit(float64_rows(values, *bounds["train"]))
         self.raw_values, self.labels, self.bounds = values, labels, bounds
         log_split_anomalies(labels, bounds)
@@ -183,8 +180,7 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, SeqDataModule):
         return WindowStarts(first, end - self.window_length, self.eval_stride, cover_last=True)
 
     def _windows(self, split: str) -> WindowDataset:
-        return WindowDataset(self._window_starts(split),
-                             LabelledWindows(self.raw_values, self.labels, self.scaler, self.window_length, self.bounds[split][0]))
+        return WindowDataset(self._window_starts(split), LabelledWindows(self.raw_values, self.labels, self.scaler, self.window_length, self.bounds[split][0]))
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
@@ -222,15 +218,15 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, SeqDataModule):
         self.setup()
         values, labels, times = self.read_new_series(path)
         if values.shape[1] != self.raw_values.shape[1]:
-            raise DataError(f"{path}: {values.shape[1]} value columns, the model was trained on {self.raw_values.shape[1]} "
-                            f"({', '.join(self.value_names())})")
+            raise DataError(f"{path}: {values.shape[1]} value columns, the model was trained on {self.raw_values.shape[1]} ({', '.join(self.value_names())})")
         if len(values) < self.window_length:
             raise DataError(f"{path}: {len(values)} points, fewer than the model's data.window_length={self.window_length}")
         known = labels if labels is not None else torch.zeros(len(values), dtype=torch.uint8)
-        self.datasets["predict"] = WindowDataset(WindowStarts(0, len(values) - self.window_length, self.eval_stride, cover_last=True),
-                                                 LabelledWindows(values, known, self.scaler, self.window_length, 0))
-        self.predict_index = PredictionIndex(truth=labels is not None, times=None if times is None else tuple(times),
-                                             names=self.value_names(), values=values)
+        self.datasets["predict"] = WindowDataset(
+            WindowStarts(0, len(values) - self.window_length, self.eval_stride, cover_last=True),
+            LabelledWindows(values, known, self.scaler, self.window_length, 0),
+        )
+        self.predict_index = PredictionIndex(truth=labels is not None, times=None if times is None else tuple(times), names=self.value_names(), values=values)
 
     def prediction_index(self) -> PredictionIndex:
         """Points of the test split (or of the new input, once set), with their values in the data's own units."""
@@ -241,5 +237,10 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, SeqDataModule):
         self.prepare_series()
         start, end = self.bounds[split]
         times = self.point_times()
-        return PredictionIndex(truth=self.has_labels(), first_step=start, times=None if times is None else tuple(times[start:end]),
-                               names=self.value_names(), values=float64_rows(self.raw_values, start, end))
+        return PredictionIndex(
+            truth=self.has_labels(),
+            first_step=start,
+            times=None if times is None else tuple(times[start:end]),
+            names=self.value_names(),
+            values=float64_rows(self.raw_values, start, end),
+        )

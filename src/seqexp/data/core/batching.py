@@ -54,7 +54,11 @@ class ChunkedBatches:
 
 
 def tensor_loader(
-    dataset: BatchedTensorDataset, batch_size: int, shuffle: bool, num_workers: int = 0, seed: int | None = None,
+    dataset: BatchedTensorDataset,
+    batch_size: int,
+    shuffle: bool,
+    num_workers: int = 0,
+    seed: int | None = None,
     chunks: int = 1,
 ) -> DataLoader:
     """Resumable mid-epoch (see ``resumable.py``); the shuffle order follows ``seed`` and the epoch

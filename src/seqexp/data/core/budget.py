@@ -60,6 +60,7 @@ class StepBudget:
     def callback_settings(self, max_epochs: int) -> dict[str, int]:
         """Early stopping's patience in validation runs (one an epoch) and the figures' spacing in epochs, for a
         budget of ``max_epochs``."""
-        return {"early_stopping.patience": max(1, math.ceil(self.patience * max_epochs)),
-                "figures.every_n_epochs": max(1, math.ceil(max_epochs / self.figures))}
-
+        return {
+            "early_stopping.patience": max(1, math.ceil(self.patience * max_epochs)),
+            "figures.every_n_epochs": max(1, math.ceil(max_epochs / self.figures)),
+        }

@@ -55,8 +55,10 @@ class SeqDataModule(L.LightningDataModule, abc.ABC):
         """Serve ``source`` (a file of new input; for text data, the texts) from ``predict_dataloader`` instead of
         the test split. Called by ``seqexp.predict`` when the user gives new input (only where
         :attr:`predicts_new_input` is true, or for texts). Default: refuses."""
-        raise NotImplementedError(f"{type(self).__name__} takes no new input to predict: it does not implement "
-                                  "set_predict_input (and predicts_new_input is False); predict its test split")
+        raise NotImplementedError(
+            f"{type(self).__name__} takes no new input to predict: it does not implement "
+            "set_predict_input (and predicts_new_input is False); predict its test split"
+        )
 
     def prediction_index(self) -> PredictionIndex:
         """What names the rows of what ``predict_dataloader`` serves: steps, time stamps, column names, values in the

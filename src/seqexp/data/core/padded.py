@@ -38,8 +38,7 @@ class PaddedSequenceDataset(Dataset):
 
     def __getitem__(self, index: int) -> Batch:
         start = int(self.offsets[index])
-        return {"inputs": self.steps[start : start + int(self.lengths[index])], "targets": self.targets[index],
-                "lengths": self.lengths[index]}
+        return {"inputs": self.steps[start : start + int(self.lengths[index])], "targets": self.targets[index], "lengths": self.lengths[index]}
 
     def __getitems__(self, indices: list[int]) -> Batch:
         index = torch.as_tensor(indices, dtype=torch.long)

@@ -82,8 +82,14 @@ def restore_scaling(scaler: Scaler, saved: dict[str, Any], source: str) -> bool:
     instead of scaling silently anew."""
     changed = scaler.offset is not None and not (torch.allclose(scaler.offset, saved["offset"]) and torch.allclose(scaler.scale, saved["scale"]))
     if changed:
-        log.warning("data: %s, refitted, scales differently from the checkpoint's train split (offset %s, scale %s; "
-                    "saved %s, %s): the files changed since training? Using the checkpoint's scaling.",
-                    source, scaler.offset.tolist(), scaler.scale.tolist(), saved["offset"].tolist(), saved["scale"].tolist())
+        log.warning(
+            "data: %s, refitted, scales differently from the checkpoint's train split (offset %s, scale %s; "
+            "saved %s, %s): the files changed since training? Using the checkpoint's scaling.",
+            source,
+            scaler.offset.tolist(),
+            scaler.scale.tolist(),
+            saved["offset"].tolist(),
+            saved["scale"].tolist(),
+        )
     scaler.load_state_dict(saved)
     return changed

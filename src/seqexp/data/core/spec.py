@@ -44,8 +44,7 @@ class DataSpec:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "DataSpec":
-        return cls(**{**values, "class_names": tuple(values.get("class_names", ())),
-                      "target_features": tuple(values.get("target_features", ()))})
+        return cls(**{**values, "class_names": tuple(values.get("class_names", ())), "target_features": tuple(values.get("target_features", ()))})
 
 
 @dataclass(frozen=True)

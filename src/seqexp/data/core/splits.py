@@ -47,8 +47,10 @@ def check_backtest(data: Mapping[str, Any]) -> None:
     if not isinstance(fold, int) or isinstance(fold, bool) or not 0 <= fold < folds:
         raise ConfigError(f"data.backtest.fold={fold!r}: must be an integer in [0, {folds - 1}] (data.backtest.folds={folds})")
     if folds > 1 and any(data.get(f"{split}_path") for split in SPLITS):
-        raise ConfigError(f"data.backtest.folds={folds}: a backtest cuts one series (data.name or data.path), "
-                          "not split files (data.train_path, data.val_path, data.test_path)")
+        raise ConfigError(
+            f"data.backtest.folds={folds}: a backtest cuts one series (data.name or data.path), "
+            "not split files (data.train_path, data.val_path, data.test_path)"
+        )
 
 
 def rolling_origin_split(bounds: dict[str, tuple[int, int]], folds: int, fold: int) -> dict[str, tuple[int, int]]:
@@ -61,8 +63,10 @@ def rolling_origin_split(bounds: dict[str, tuple[int, int]], folds: int, fold: i
     moved = {split: (start - shift, end - shift) for split, (start, end) in bounds.items()}
     moved["train"] = (bounds["train"][0], moved["val"][0])
     if moved["train"][1] <= moved["train"][0]:
-        raise DataError(f"data.backtest.fold={fold} of data.backtest.folds={folds}: its val and test ranges start at row "
-                        f"{moved['val'][0]}, which leaves no train range; use fewer folds")
+        raise DataError(
+            f"data.backtest.fold={fold} of data.backtest.folds={folds}: its val and test ranges start at row "
+            f"{moved['val'][0]}, which leaves no train range; use fewer folds"
+        )
     return moved
 
 

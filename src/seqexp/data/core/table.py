@@ -53,8 +53,7 @@ class TableError(DataError):
 
 def location(source: str | Path, line: int | None = None, column: str | None = None) -> str:
     """``<file>, line 7, column 'value'``: where a problem is, as every message of the data modules says it."""
-    return ", ".join([str(source)] + ([f"line {line}"] if line is not None else [])
-                     + ([f"column {column!r}"] if column is not None else []))
+    return ", ".join([str(source)] + ([f"line {line}"] if line is not None else []) + ([f"column {column!r}"] if column is not None else []))
 
 
 def is_missing(cell: str | None) -> bool:
@@ -106,8 +105,16 @@ def resolve_format(path: Path, format: str = "auto", default: str | None = None)
     raise TableError(f"{path}: cannot tell the format from {suffix!r}; set data.format to csv, tsv or jsonl")
 
 
-def read_table(path: str | Path, format: str = "auto", *, default_format: str | None = None, encoding: str = "utf-8",
-               strict_width: bool = True, key: str | None = "data.path", encoding_key: str | None = None) -> Table:
+def read_table(
+    path: str | Path,
+    format: str = "auto",
+    *,
+    default_format: str | None = None,
+    encoding: str = "utf-8",
+    strict_width: bool = True,
+    key: str | None = "data.path",
+    encoding_key: str | None = None,
+) -> Table:
     """Read a whole table (see the module docstring); refuse a missing, empty or header-only file.
 
     ``key`` is the setting that names the file and ``encoding_key`` the one that sets ``encoding``,
@@ -115,7 +122,7 @@ def read_table(path: str | Path, format: str = "auto", *, default_format: str | 
     Every cell is kept as text: for long numeric series, ``read_columns`` keeps only the numbers.
     """
     path, kind, header, rows = _open_rows(path, format, default_format, encoding, strict_width, key, encoding_key)
-    table = Table(path, kind, header, [Row(line, cells[: len(header)], cells[len(header):]) for line, cells in rows])
+    table = Table(path, kind, header, [Row(line, cells[: len(header)], cells[len(header) :]) for line, cells in rows])
     if not table.rows:
         raise TableError(f"{path}: no data rows after the header")
     return table
@@ -156,16 +163,22 @@ class Columns:
         return np.stack([self.numbers[name] for name in names], axis=1)
 
 
-def read_columns(path: str | Path, numeric: Sequence[str], text: Sequence[str] = (), *, default_format: str | None = "csv",
-                 key: str | None = "data.path") -> Columns:
+def read_columns(
+    path: str | Path, numeric: Sequence[str], text: Sequence[str] = (), *, default_format: str | None = "csv", key: str | None = "data.path"
+) -> Columns:
     """The ``numeric`` columns as numbers (see ``parse_number``) and the ``text`` columns as text; the caller
     has checked the names against ``read_header``. Errors as ``read_table``'s. A ``.npy`` file is
     memory-mapped instead of read (see ``_array_columns``)."""
     if is_array_file(path):
         arrays = _array_columns(path, key)
         length = len(next(iter(arrays.values())))
-        return Columns(Path(path), tuple(arrays), {name: arrays[name] for name in numeric}, range(1, length + 1),  # type: ignore[arg-type]
-                       {name: [str(value) for value in arrays[name].tolist()] for name in text})
+        return Columns(
+            Path(path),
+            tuple(arrays),
+            {name: arrays[name] for name in numeric},
+            range(1, length + 1),  # type: ignore[arg-type]
+            {name: [str(value) for value in arrays[name].tolist()] for name in text},
+        )
     path, _, header, rows = _open_rows(path, "auto", default_format, "utf-8", True, key, None)
     # Each row's file line: while every row follows on the line after the last (no blank line, no cell spanning
     # lines) they are ``range(first, first + rows)`` and nothing is stored; from the first row that does not,
@@ -199,8 +212,7 @@ def read_columns(path: str | Path, numeric: Sequence[str], text: Sequence[str] =
     for name, column in columns.items():
         infinite = np.flatnonzero(np.isinf(column))
         if len(infinite):  # float() takes "inf": checked once per column, not per cell
-            raise TableError(f"{location(path, int(line_numbers[infinite[0]]), name)}: "
-                             f"{str(float(column[infinite[0]]))!r} is not a finite number")
+            raise TableError(f"{location(path, int(line_numbers[infinite[0]]), name)}: {str(float(column[infinite[0]]))!r} is not a finite number")
     return Columns(path, header, columns, line_numbers, texts)
 
 
@@ -223,13 +235,13 @@ def _array_columns(path: str | Path, key: str | None) -> dict[str, np.ndarray]:
     if array.dtype.names:
         return {name: array[name] for name in array.dtype.names}
     if array.ndim not in (1, 2) or len(array) == 0 or not np.issubdtype(array.dtype, np.number):
-        raise TableError(f"{path}: expected a non-empty 1-D or 2-D numeric array (or a structured array), got "
-                         f"shape {array.shape} of {array.dtype}")
+        raise TableError(f"{path}: expected a non-empty 1-D or 2-D numeric array (or a structured array), got shape {array.shape} of {array.dtype}")
     return {"0": array} if array.ndim == 1 else {str(column): array[:, column] for column in range(array.shape[1])}
 
 
-def _open_rows(path: str | Path, format: str, default_format: str | None, encoding: str, strict_width: bool,
-               key: str | None, encoding_key: str | None) -> tuple[Path, str, tuple[str, ...], Iterator[tuple[int, tuple[str | None, ...]]]]:
+def _open_rows(
+    path: str | Path, format: str, default_format: str | None, encoding: str, strict_width: bool, key: str | None, encoding_key: str | None
+) -> tuple[Path, str, tuple[str, ...], Iterator[tuple[int, tuple[str | None, ...]]]]:
     """The file's path, format, header and an iterator over its data rows ``(line, cells)``; refuses a
     missing or empty file."""
     path = Path(path)
@@ -267,12 +279,12 @@ def _decode_error(path: Path, opener, encoding: str, encoding_key: str | None) -
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         hint = f" or set {encoding_key} to the file's encoding (e.g. latin-1)" if encoding_key else ""
-        return TableError(f"{location(path, line)}: not valid {encoding} (byte {data[error.start]:#04x}); "
-                          f"re-save the file as UTF-8{hint}")
+        return TableError(f"{location(path, line)}: not valid {encoding} (byte {data[error.start]:#04x}); re-save the file as UTF-8{hint}")
 
 
-def _delimited_rows(path: Path, lines: Iterator[str], delimiter: str,
-                    strict_width: bool) -> tuple[tuple[str, ...] | None, Iterator[tuple[int, tuple[str | None, ...]]]]:
+def _delimited_rows(
+    path: Path, lines: Iterator[str], delimiter: str, strict_width: bool
+) -> tuple[tuple[str, ...] | None, Iterator[tuple[int, tuple[str | None, ...]]]]:
     """The header and a generator of the data rows after it (read as they are asked for)."""
     lift_field_size_limit()
     reader = csv.reader(lines, delimiter=delimiter)
@@ -304,8 +316,7 @@ def _stripped_rows(path: Path, reader: Any) -> Iterator[tuple[int, tuple[str, ..
         raise TableError(f"{location(path, reader.line_num)}: {error}") from None
 
 
-def _fitted_rows(path: Path, rows: Iterator[tuple[int, tuple[str, ...]]], width: int,
-                 strict_width: bool) -> Iterator[tuple[int, tuple[str | None, ...]]]:
+def _fitted_rows(path: Path, rows: Iterator[tuple[int, tuple[str, ...]]], width: int, strict_width: bool) -> Iterator[tuple[int, tuple[str | None, ...]]]:
     """Rows as wide as the header: a longer or shorter one is refused, or (``strict_width=False``) padded
     with None; a longer one then keeps its extra cells after the header's width (``read_table`` parts them)."""
     for line, cells in rows:
@@ -354,8 +365,7 @@ def parse_number(cell: str | None, source: str | Path, line: int, column: str) -
     return number
 
 
-def apply_missing(values: np.ndarray, missing: str, source: str | Path, lines: Sequence[int],
-                  columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray | range]:
+def apply_missing(values: np.ndarray, missing: str, source: str | Path, lines: Sequence[int], columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray | range]:
     """``values`` ``(rows, columns)`` (NaN = missing) under the ``missing`` policy: the values without NaN
     and the indices of the rows kept (every row unless ``drop``; ``range(rows)`` when no value is missing,
     which costs nothing where an index array of a long series costs 8 bytes a row). ``lines`` and
@@ -367,8 +377,9 @@ def apply_missing(values: np.ndarray, missing: str, source: str | Path, lines: S
     steps = np.arange(len(values))
     if missing == "error":
         row, column = np.argwhere(gaps)[0]
-        raise TableError(f"{location(source, lines[row], columns[column])}: missing value (data.missing=error); "
-                         "set data.missing=interpolate or data.missing=drop")
+        raise TableError(
+            f"{location(source, lines[row], columns[column])}: missing value (data.missing=error); set data.missing=interpolate or data.missing=drop"
+        )
     if missing == "drop":
         kept = ~gaps.any(axis=1)
         if not kept.any():

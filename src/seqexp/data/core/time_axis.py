@@ -46,5 +46,4 @@ def time_axis_candidates(path: Path, wanted: list[str], targets: Collection[str]
     text so that ``time_axis_reason`` can judge every cell (a listed target is the user's choice and is never one)."""
     header, first = first_rows(path, MIN_TIME_AXIS_ROWS)
     looks_like_axis = DATE_CELL if dates_only else re.compile(rf"-?\d+|{DATE_CELL.pattern}")
-    return [name for name in wanted if name not in targets and first
-            and all(looks_like_axis.fullmatch(cells[header.index(name)] or "") for cells in first)]
+    return [name for name in wanted if name not in targets and first and all(looks_like_axis.fullmatch(cells[header.index(name)] or "") for cells in first)]

@@ -83,7 +83,10 @@ BUILTIN_SERIES: dict[str, BuiltinSeries] = {
     "seattle_temps": BuiltinSeries("seattle-temps.csv", "date", ("temp",), 24, "hourly temperature (F), Seattle 2010"),
     "sf_temps": BuiltinSeries("sf-temps.csv", "date", ("temp",), 24, "hourly temperature (F), San Francisco 2010"),
     "seattle_weather": BuiltinSeries(
-        "seattle-weather.csv", "date", ("temp_max", "temp_min", "precipitation", "wind"), 365,
+        "seattle-weather.csv",
+        "date",
+        ("temp_max", "temp_min", "precipitation", "wind"),
+        365,
         "daily weather, Seattle 2012-2015 (4 variables)",
     ),
     "co2": BuiltinSeries("co2.csv", "date", ("co2",), 52, "weekly CO2 (ppmv), Mauna Loa 1958-2001"),
@@ -93,8 +96,9 @@ BUILTIN_SERIES: dict[str, BuiltinSeries] = {
 }
 
 
-def forecast_window_starts(split: str, bounds: dict[str, tuple[int, int]], input_length: int, horizon: int,
-                           stride: int = 1, context_start: int = 0) -> WindowStarts:
+def forecast_window_starts(
+    split: str, bounds: dict[str, tuple[int, int]], input_length: int, horizon: int, stride: int = 1, context_start: int = 0
+) -> WindowStarts:
     """The first input row of every window of ``split`` (see the module docstring): a training window lies inside
     the train range; a val/test window's targets lie inside its range while its inputs may reach back, never before
     row ``context_start`` (the first row of the split's own file, with split files)."""
@@ -116,7 +120,7 @@ class ForecastWindows:
     targets: list[int]
     center_last: bool
     scaler: Scaler  # the train range's, read per batch (a checkpoint's restored scaler applies at once);
-                    # with center_last each window's last input replaces its offset
+    # with center_last each window's last input replaces its offset
     mase_scale: torch.Tensor  # (targets,)
 
     def __call__(self, starts: torch.Tensor) -> Batch:
@@ -232,8 +236,8 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
         """Read the file (or the split files, one after the other) once and apply the missing-value policy."""
         if self.table is None:
             table = handle_missing(
-                read_series_csv(self.source, self.columns, self.time_column, self.targets or (),
-                                "data.train_path" if self.split_paths else "data.path"), self.missing
+                read_series_csv(self.source, self.columns, self.time_column, self.targets or (), "data.train_path" if self.split_paths else "data.path"),
+                self.missing,
             )
             if self.split_paths:
                 table = self._append_split_files(table)
@@ -250,14 +254,22 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
         ``file_bounds`` records each file's rows, so no window crosses from one file into the next."""
         tables, start = [], 0
         for split, path in self.split_paths.items():
-            table = train if split == "train" else handle_missing(
-                read_series_csv(path, list(train.columns), self.time_column, self.targets or (), f"data.{split}_path"), self.missing)
+            table = (
+                train
+                if split == "train"
+                else handle_missing(read_series_csv(path, list(train.columns), self.time_column, self.targets or (), f"data.{split}_path"), self.missing)
+            )
             self.file_bounds[split] = (start, start + len(table.values))
             tables.append(table)
             start += len(table.values)
         times = None if train.times is None else [time for table in tables for time in table.times]
-        return SeriesTable(", ".join(table.source for table in tables), times, train.columns,
-                           torch.cat([table.values for table in tables]), np.concatenate([table.lines for table in tables]))
+        return SeriesTable(
+            ", ".join(table.source for table in tables),
+            times,
+            train.columns,
+            torch.cat([table.values for table in tables]),
+            np.concatenate([table.lines for table in tables]),
+        )
 
     @property
     def target_indices(self) -> list[int]:
@@ -292,7 +304,8 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
                 raise DataError(
                     f"data.backtest.fold={self.fold} of data.backtest.folds={self.folds}: its train range, rows {start}-{end - 1} "
                     f"of {self.source.name}, has {end - start} steps, fewer than one window (data.input_length={self.input_length} "
-                    f"+ data.horizon={self.horizon}); use fewer folds or shorter windows")
+                    f"+ data.horizon={self.horizon}); use fewer folds or shorter windows"
+                )
             return bounds
         bounds = dict(self.file_bounds)
         if "val" not in bounds:
@@ -345,8 +358,14 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
     def baseline_inputs(self) -> SeriesForecastInputs:
         """The target columns in their own units, the val and test windows' first target rows, the train range and the
         MASE denominator: the forecasts and figures of the model's own windows."""
-        return SeriesForecastInputs(self.load().values[:, self.target_indices], {split: self.origins(split) for split in ("val", "test")},
-                                    self.horizon, self.bounds["train"], self.season_length, self.mase_scale())
+        return SeriesForecastInputs(
+            self.load().values[:, self.target_indices],
+            {split: self.origins(split) for split in ("val", "test")},
+            self.horizon,
+            self.bounds["train"],
+            self.season_length,
+            self.mase_scale(),
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """The train range's scaler and MASE denominator, saved in every checkpoint (see ``restore_scaling``)."""
@@ -377,8 +396,9 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
                 )
 
     def _windows(self, values: torch.Tensor, starts: WindowStarts) -> WindowDataset:
-        return WindowDataset(starts, ForecastWindows(values, self.input_length, self.horizon, self.target_indices,
-                                                     self.center == "last", self.train_scaler(), self.mase_scale()))
+        return WindowDataset(
+            starts, ForecastWindows(values, self.input_length, self.horizon, self.target_indices, self.center == "last", self.train_scaler(), self.mase_scale())
+        )
 
     # --- prediction (seqexp.predict, predictions/test.csv) ---------------------------------------
     predict_table: SeriesTable | None = None  # new input set by set_predict_input
@@ -387,8 +407,9 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
         """Forecast from another file with the training's columns (``seqexp.predict data.path=...``): every
         window of it, the last ones reaching past its end (truth unknown there), scaled as in training."""
         self.setup()
-        table = SeriesDataModule(path=str(path), columns=list(self.load().columns), targets=self.targets,
-                                 time_column=self.time_column, missing=self.missing).load()
+        table = SeriesDataModule(
+            path=str(path), columns=list(self.load().columns), targets=self.targets, time_column=self.time_column, missing=self.missing
+        ).load()
         if len(table.values) < self.input_length:
             raise DataError(f"{path}: {len(table.values)} rows, fewer than the model's data.input_length={self.input_length}")
         self.datasets["predict"] = self._windows(table.values, WindowStarts(0, len(table.values) - self.input_length))
@@ -406,11 +427,14 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
             return
         self._check_sizes()
         if self.folds > 1:
-            log.info("data: backtest fold %d of %d (data.backtest.fold, data.backtest.folds): %s", self.fold, self.folds,
-                     ", ".join(f"{split} rows {start}-{end - 1}" for split, (start, end) in self.bounds.items()))
+            log.info(
+                "data: backtest fold %d of %d (data.backtest.fold, data.backtest.folds): %s",
+                self.fold,
+                self.folds,
+                ", ".join(f"{split} rows {start}-{end - 1}" for split, (start, end) in self.bounds.items()),
+            )
         for split in SPLITS:
             self.datasets[split] = self._windows(self.load().values, self.window_starts(split))
             start, end = self.bounds[split]
             origin = self.split_paths.get(split) or (f"held out of {self.split_paths['train']}" if self.split_paths else self.source.name)
-            log.info("data: %s split has %d steps (rows %d-%d, %s), %d windows",
-                     split, end - start, start, end - 1, origin, len(self.datasets[split]))
+            log.info("data: %s split has %d steps (rows %d-%d, %s), %d windows", split, end - start, start, end - 1, origin, len(self.datasets[split]))

@@ -48,18 +48,20 @@ def _drop_time_axes(source: Path, wanted: list[str], candidates: dict[str, list[
         log.warning(
             "%s: column %r looks like a time axis (%s), not a value to forecast; it is left out. "
             "Set data.time_column=%s to use it as the time axis, or data.targets=[...] to choose "
-            "the columns to forecast (a listed column is kept).", source, name, reason, name or "''",
+            "the columns to forecast (a listed column is kept).",
+            source,
+            name,
+            reason,
+            name or "''",
         )
     if not kept:
-        raise DataError(
-            f"{source}: no value columns: {wanted} look like a time axis (see the warning above); "
-            "set data.targets=[...] to forecast them anyway"
-        )
+        raise DataError(f"{source}: no value columns: {wanted} look like a time axis (see the warning above); set data.targets=[...] to forecast them anyway")
     return kept
 
 
-def read_series_csv(path: str | Path, columns: list[str] | None = None, time_column: str | None = None,
-                    targets: Collection[str] = (), key: str = "data.path") -> SeriesTable:
+def read_series_csv(
+    path: str | Path, columns: list[str] | None = None, time_column: str | None = None, targets: Collection[str] = (), key: str = "data.path"
+) -> SeriesTable:
     """Read numeric ``columns`` (default: all but ``time_column``); missing cells become NaN.
 
     With neither ``columns`` nor ``time_column`` set, a column that looks like a time axis
@@ -82,8 +84,7 @@ def read_series_csv(path: str | Path, columns: list[str] | None = None, time_col
     if candidates:
         wanted = _drop_time_axes(path, wanted, {name: read.text[name] for name in candidates})
         for name in set(candidates) & set(wanted):  # not a time axis after all: a value column, read as text
-            read.numbers[name] = np.array([parse_number(cell, path, line, name) for cell, line in zip(read.text[name], read.lines)],
-                                          dtype=np.float64)
+            read.numbers[name] = np.array([parse_number(cell, path, line, name) for cell, line in zip(read.text[name], read.lines)], dtype=np.float64)
     times = read.text[time_column] if time_column is not None else None
     matrix = read.matrix(wanted)  # a .npy's memory map is read into memory here: forecasting windows read every row
     values = torch.from_numpy(np.array(matrix, dtype=np.float64) if isinstance(matrix, np.memmap) else matrix)

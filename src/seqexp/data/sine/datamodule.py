@@ -66,8 +66,9 @@ class SineDataModule(TensorSplitLoaders, SeqDataModule):
         if not isinstance(chunks_per_batch, int) or chunks_per_batch < 1:
             raise DataError(f"data.chunks_per_batch must be an integer >= 1, got {chunks_per_batch!r}")
         if chunks_per_batch > 1 and not stateful:
-            raise DataError(f"data.chunks_per_batch={chunks_per_batch} serves consecutive batches of the same streams: "
-                            "it needs data.stateful=true (and data.shuffle=false)")
+            raise DataError(
+                f"data.chunks_per_batch={chunks_per_batch} serves consecutive batches of the same streams: it needs data.stateful=true (and data.shuffle=false)"
+            )
         self.target = target
         self.window_length = window_length
         self.lag_steps = lag_steps
@@ -89,8 +90,10 @@ class SineDataModule(TensorSplitLoaders, SeqDataModule):
         train_batches = self.num_windows["train"] // batch_size  # stateful: windows per stream
         if chunks_per_batch > 1 and train_batches % chunks_per_batch:
             # Every item then holds K chunks, so global_step stays a multiple of K at every batch end.
-            raise DataError(f"data.chunks_per_batch={chunks_per_batch} must divide the {train_batches} training batches "
-                            "per epoch (data.num_windows.train // data.batch_size)")
+            raise DataError(
+                f"data.chunks_per_batch={chunks_per_batch} must divide the {train_batches} training batches "
+                "per epoch (data.num_windows.train // data.batch_size)"
+            )
 
     @property
     def spec(self) -> DataSpec:
@@ -132,9 +135,7 @@ class SineDataModule(TensorSplitLoaders, SeqDataModule):
         start, end = time_range
         if not self.stateful:
             latest = end - steps[-1].item()
-            starts = start + lead * self.time_step + (latest - start - lead * self.time_step) * torch.rand(
-                count, 1, generator=generator, dtype=torch.float64
-            )
+            starts = start + lead * self.time_step + (latest - start - lead * self.time_step) * torch.rand(count, 1, generator=generator, dtype=torch.float64)
             return starts + steps
         streams = self.batch_size
         per_stream = count // streams
@@ -175,6 +176,9 @@ class SineDataModule(TensorSplitLoaders, SeqDataModule):
     def baseline_inputs(self) -> WindowRegressionInputs:
         """Every split's generated windows, as the model sees them."""
         self.setup()
-        return WindowRegressionInputs({split: self.datasets[split].tensors["inputs"] for split in SPLITS},
-                                      {split: self.datasets[split].tensors["targets"] for split in SPLITS},
-                                      self.spec.burn_in_steps, horizon=self.target == "forecast")
+        return WindowRegressionInputs(
+            {split: self.datasets[split].tensors["inputs"] for split in SPLITS},
+            {split: self.datasets[split].tensors["targets"] for split in SPLITS},
+            self.spec.burn_in_steps,
+            horizon=self.target == "forecast",
+        )

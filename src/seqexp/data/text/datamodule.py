@@ -230,8 +230,9 @@ class TextDataModule(SeqDataModule):
         log.info("text data from %s: %d rows, skipped: %s; vocabulary %d tokens", source, row_count, skipped, len(self.encoder.vocabulary))
         for split, balance in self.class_balance().items():
             shares = ", ".join(f"{label} {share:.1%}" for label, share in balance.items())
-            origin = f" from {self.split_paths[split]}" if split in self.split_paths else (
-                f" held out of {self.split_paths['train']}" if self.split_paths else "")
+            origin = (
+                f" from {self.split_paths[split]}" if split in self.split_paths else (f" held out of {self.split_paths['train']}" if self.split_paths else "")
+            )
             log.info("  %s: %d texts%s (%s)", split, len(self.splits[split]), origin, shares)
 
     def class_balance(self) -> dict[str, dict[str, float]]:
@@ -283,10 +284,12 @@ class TextDataModule(SeqDataModule):
         self.prepare()
         label_ids = {name: index for index, name in enumerate(self.class_names)}
         kept = {split: [(text, label) for text, label in self.splits[split] if label in label_ids] for split in SPLITS}
-        return TextClassificationInputs({split: [text for text, _ in examples] for split, examples in kept.items()},
-                                        {split: torch.tensor([label_ids[label] for _, label in examples], dtype=torch.long)
-                                         for split, examples in kept.items()},
-                                        len(self.class_names), partial(self.tokenizer, limit=self.max_length))
+        return TextClassificationInputs(
+            {split: [text for text, _ in examples] for split, examples in kept.items()},
+            {split: torch.tensor([label_ids[label] for _, label in examples], dtype=torch.long) for split, examples in kept.items()},
+            len(self.class_names),
+            partial(self.tokenizer, limit=self.max_length),
+        )
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         """Training: shuffled by ``(seed, epoch)``, bucketed by length, resumable mid-epoch. Val/test: file order."""
@@ -297,8 +300,9 @@ class TextDataModule(SeqDataModule):
         sampler = EpochShuffleSampler(len(dataset), shuffle=True, seed=self.seed)
         if not self.bucketing["enabled"]:
             return ResumableDataLoader(dataset, batch_size=self.batch_size, sampler=sampler, **workers)
-        batch_sampler = BucketBatchSampler(sampler, self.batch_size, drop_last=False, lengths=dataset.lengths,
-                                           pool_batches=self.bucketing["pool_batches"], seed=self.seed)
+        batch_sampler = BucketBatchSampler(
+            sampler, self.batch_size, drop_last=False, lengths=dataset.lengths, pool_batches=self.bucketing["pool_batches"], seed=self.seed
+        )
         return ResumableDataLoader(dataset, batch_sampler=batch_sampler, **workers)
 
     def train_dataloader(self) -> DataLoader:

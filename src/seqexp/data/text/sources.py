@@ -32,8 +32,9 @@ class TextRow:
     extra_fields: int = 0  # fields beyond the header's (an unquoted delimiter in a text shifts the label)
 
 
-def read_text_rows(path: str | Path, text_column: str, label_column: str, format: str = "auto", encoding: str = "utf-8",
-                   key: str = "data.path") -> list[TextRow]:
+def read_text_rows(
+    path: str | Path, text_column: str, label_column: str, format: str = "auto", encoding: str = "utf-8", key: str = "data.path"
+) -> list[TextRow]:
     """All rows of a CSV/TSV/JSONL file (optionally .gz/.bz2 compressed), in file order; ``key`` is the setting naming it."""
     table = read_table(path, format, encoding=encoding, strict_width=False, key=key, encoding_key="data.encoding")
     for key, column in (("data.text_column", text_column), ("data.label_column", label_column)):
@@ -42,8 +43,7 @@ def read_text_rows(path: str | Path, text_column: str, label_column: str, format
         if table.format == "jsonl":
             raise TextDataError(f"{table.source}: no row has the field {key}={column!r}; the rows' fields are {list(table.header)}")
         raise TextDataError(f"{table.source}: {key}={column!r} is not a column of the file; its header has {list(table.header)}")
-    return [TextRow(row.line, text, label, len(row.extra))
-            for row, text, label in zip(table.rows, table.column(text_column), table.column(label_column))]
+    return [TextRow(row.line, text, label, len(row.extra)) for row, text, label in zip(table.rows, table.column(text_column), table.column(label_column))]
 
 
 def rotten_tomatoes_path() -> Path:
