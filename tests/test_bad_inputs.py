@@ -373,3 +373,13 @@ def test_nan_loss_found_by_the_deferred_check_names_the_first_bad_step(tmp_path:
     assert found, str(error.value)
     assert int(found.group(1)) < int(found.group(2)) == 8  # found at the epoch's last batch (8 batches)
     assert not list(tmp_path.glob("checkpoints/*.ckpt"))
+
+
+def test_a_missing_ucr_file_names_its_key_without_a_traceback(tmp_path: Path) -> None:
+    train_file = tmp_path / "Mine_TRAIN.ts"
+    train_file.write_text("placeholder: never read, the test file is missing\n")
+    missing = tmp_path / "Mine_TEST.ts"
+    result = run_cli("train", "data=ucr", f"data.train_path={train_file}", f"data.test_path={missing}", run_dir=tmp_path / "run", check=False)
+    assert result.returncode == 1
+    assert f"Error: data.test_path={missing}: no such .ts file" in result.stderr
+    assert "Traceback" not in result.stderr

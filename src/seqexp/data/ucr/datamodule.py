@@ -86,6 +86,9 @@ class UCRDataModule(TensorSplitLoaders, SeqDataModule):
     def load(self) -> dict[str, TsDataset]:
         """Parse both files once; they must agree on channels and classes."""
         if not self.files:
+            for split in ("train", "test"):  # the user's own files: a missing one names its key, not a traceback
+                if not Path(self.paths[split]).is_file():
+                    raise DataError(f"data.{split}_path={self.paths[split]}: no such .ts file")
             train, test = read_ts(self.paths["train"]), read_ts(self.paths["test"])
             if train.channels != test.channels:
                 raise DataError(f"{test.source}: {test.channels} channels, but {train.source} has {train.channels}")
