@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from seqexp.data.anomaly.windows import SPLITS, AnomalyWindowsDataModule
+from seqexp.data.core.contract import BatchSize, Workers
 from seqexp.data.core.errors import DataError
 from seqexp.data.core.splits import check_backtest, check_split_files, held_out_share, rolling_origin_split, split_paths, time_split
 from seqexp.data.core.table import Columns, TableError, apply_missing, check_missing_policy, is_array_file, location, read_columns, read_header, read_table
@@ -227,8 +228,8 @@ class CSVAnomalyDataModule(AnomalyWindowsDataModule):
         window_length: int = 32,
         train_stride: int = 1,
         eval_stride: int = 1,
-        batch_size: int = 64,
-        num_workers: int = 0,
+        batch_size: BatchSize = 64,
+        num_workers: Workers = 0,
         seed: int = 0,
         train_path: str | None = None,
         val_path: str | None = None,
@@ -381,8 +382,8 @@ class RealAnomalyDataModule(CSVAnomalyDataModule):
         window_length: int = 32,
         train_stride: int = 1,
         eval_stride: int = 1,
-        batch_size: int = 64,
-        num_workers: int = 0,
+        batch_size: BatchSize = 64,
+        num_workers: Workers = 0,
         seed: int = 0,
     ) -> None:
         if source not in SOURCES:

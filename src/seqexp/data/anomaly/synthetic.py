@@ -27,6 +27,7 @@ import torch
 
 from seqexp.checks import Range, check_arguments
 from seqexp.data.anomaly.windows import SPLITS, AnomalyWindowsDataModule, check_int
+from seqexp.data.core.contract import BatchSize, Workers
 from seqexp.data.core.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,8 @@ class SyntheticAnomalyDataModule(AnomalyWindowsDataModule):
         window_length: int = 32,
         train_stride: int = 1,
         eval_stride: int = 1,
-        batch_size: int = 64,
-        num_workers: int = 0,
+        batch_size: BatchSize = 64,
+        num_workers: Workers = 0,
         seed: int = 0,
     ) -> None:
         super().__init__(window_length, train_stride, eval_stride, batch_size, num_workers, seed)
