@@ -82,7 +82,7 @@ def test_same_seed_same_series_other_seed_other_series() -> None:
 )
 def test_bad_synthetic_settings_name_the_key(settings: dict, key: str) -> None:
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
-        SyntheticAnomalyDataModule(**{"lengths": SMALL, **settings}).spec
+        SyntheticAnomalyDataModule(**{"lengths": SMALL, **settings}).setup()
 
 
 def test_real_ucr_series_has_its_archive_label_in_test() -> None:
@@ -152,6 +152,6 @@ def test_bad_windows_file_and_missing_path(tmp_path: Path) -> None:
     with pytest.raises(TableError, match=r"windows\.csv, line 2, column 'end': row index 99 is past the series' last row index 5"):
         read_labelled_csv(FIXTURES / "plain.csv", windows_path=windows)
     with pytest.raises(TableError, match=r"nowhere\.csv: no such file"):
-        CSVAnomalyDataModule(path=str(tmp_path / "nowhere.csv")).spec
+        CSVAnomalyDataModule(path=str(tmp_path / "nowhere.csv")).setup()
     with pytest.raises(ValueError, match=r"data\.path"):
         CSVAnomalyDataModule()

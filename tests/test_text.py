@@ -69,6 +69,7 @@ def test_reads_csv_tsv_and_jsonl_alike(kind: str, tmp_path: Path) -> None:
 
 def test_user_csv_datamodule_maps_labels_and_batches_with_lengths() -> None:
     datamodule = TextDataModule(**CSV_KEYS, batch_size=8, seed=0)
+    datamodule.setup("fit")
     spec = datamodule.spec
     assert (spec.input_kind, spec.target_kind, spec.output_size, spec.class_names) == ("tokens", "class", 2, ("neg", "pos"))
     assert spec.padding_index == 0 and spec.input_size == len(datamodule.encoder.vocabulary)

@@ -116,8 +116,9 @@ def test_builtin_problems_match_the_archive() -> None:
     vowels = UCRDataModule(name="JapaneseVowels").load()
     assert (len(vowels["train"].series), len(vowels["test"].series), vowels["train"].channels) == (270, 370, 12)
     assert min(vowels["test"].lengths) == 7 and max(vowels["test"].lengths) == 29
-    motions = UCRDataModule(name="BasicMotions").spec
-    assert (motions.input_size, motions.class_names) == (6, ("Standing", "Running", "Walking", "Badminton"))
+    motions = UCRDataModule(name="BasicMotions")
+    motions.setup("fit")
+    assert (motions.spec.input_size, motions.spec.class_names) == (6, ("Standing", "Running", "Walking", "Badminton"))
 
 
 def test_bad_settings_name_the_key() -> None:

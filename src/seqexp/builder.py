@@ -32,6 +32,10 @@ def build(cfg: DictConfig) -> tuple[SeqDataModule, L.LightningModule, L.Trainer]
     preflight(cfg)  # ckpt_path and output folders, before anything is built
     L.seed_everything(cfg.seed, workers=True)
     datamodule: SeqDataModule = instantiate(cfg.data)
+    # The task's sizes come from the data: read it now, as Lightning's docs do for a model sized by its DataModule.
+    # Every rank runs this (DDP re-runs the command); the Trainer's own setup calls later keep what was read here.
+    datamodule.prepare_data()
+    datamodule.setup("fit" if cfg.train else "test")
     task: L.LightningModule = instantiate(  # optim and scheduler reach the task as plain dicts (it builds them)
         cfg.task,
         spec=datamodule.spec.to_dict(),

@@ -29,7 +29,7 @@ import torch
 from seqexp.baselines.inputs import AnomalyInputs
 from seqexp.checks import Range, check_arguments
 from seqexp.data.core.batching import TensorSplitLoaders
-from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
+from seqexp.data.core.contract import BatchSize, NotSetUpError, SeqDataModule, Workers
 from seqexp.data.core.errors import DataError
 from seqexp.data.core.scaling import Scaler, restore_scaling
 from seqexp.data.core.spec import SPLITS, DataSpec, PredictionIndex
@@ -121,7 +121,8 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, SeqDataModule):
     # --- shared -------------------------------------------------------------------------------
     @property
     def spec(self) -> DataSpec:
-        self.prepare_series()  # the number of features may only be known from the file
+        if self.raw_values is None:  # the number of features may only be known from the file setup reads
+            raise NotSetUpError(self)
         features = self.raw_values.shape[1]
         return DataSpec(input_kind="features", input_size=features, target_kind="anomaly", output_size=features)
 

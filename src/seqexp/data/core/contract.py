@@ -7,9 +7,13 @@ Lightning hooks it needs (``setup``, ``*_dataloader``, ``state_dict``), and over
 where its data differs. Defaults are the neutral value where one exists (no budget of its own, rows named
 0, 1, 2, ...), and otherwise refuse clearly, naming the class and what it lacks.
 
-Reading data: constructors only store and check settings. Files are read by ``prepare_data``/``setup``, or
-lazily (once, cached) by ``spec`` where the task's sizes (features, vocabulary, classes) can only be known
-from the data: the builder reads ``spec`` before the Trainer exists, to build the task.
+Reading data: constructors only store and check settings. Files are read (or series generated) by ``setup``, once:
+Lightning calls it again for each stage (fit, test, predict), and a later call keeps what the first one read. Every
+DDP rank needs the data, so it is read in ``setup``, not in ``prepare_data`` (which Lightning runs on one rank; seqexp's
+files are local, so no family downloads anything there). ``spec`` only reports what ``setup`` read; asked for
+before, it raises :class:`NotSetUpError`. The task's sizes (features, vocabulary, classes) come from the data, so
+``seqexp.builder.build`` calls ``prepare_data()`` and ``setup()`` before it reads ``spec`` to build the task, as
+Lightning's DataModule docs do (``dm.prepare_data(); dm.setup("fit"); model = Model(num_classes=dm.num_classes)``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ from seqexp.data.core.spec import DataSpec, PredictionIndex
 # Constructor arguments every DataModule takes, declared once: the config pass reads them off the signatures.
 BatchSize = Annotated[int, Range(ge=1)]
 Workers = Annotated[int, Range(ge=0)]  # DataLoader worker processes
+
+
+class NotSetUpError(RuntimeError):
+    """``spec`` was asked for before ``setup`` read the data: a mistake of the calling code, not of the user's data."""
+
+    def __init__(self, datamodule: object) -> None:
+        super().__init__(f"{type(datamodule).__name__}.spec is known once the data is read: call prepare_data() and setup() first (seqexp.builder.build does)")
 
 
 class SeqDataModule(L.LightningDataModule, abc.ABC):
@@ -49,7 +60,8 @@ class SeqDataModule(L.LightningDataModule, abc.ABC):
     @abc.abstractmethod
     def spec(self) -> DataSpec:
         """What the task is built from: input kind and size, target kind, classes, padding index (``DataSpec``).
-        Called by ``seqexp.builder.build`` right after the DataModule is made; it may read the data once."""
+        Called by ``seqexp.builder.build`` after ``setup``; reads nothing itself. A family whose spec needs its data
+        raises :class:`NotSetUpError` when asked before ``setup``."""
 
     def set_predict_input(self, source: str | Path | list[str]) -> None:
         """Serve ``source`` (a file of new input; for text data, the texts) from ``predict_dataloader`` instead of

@@ -54,7 +54,7 @@ import torch
 from seqexp.baselines.inputs import SeriesForecastInputs
 from seqexp.data.core.batching import TensorSplitLoaders
 from seqexp.data.core.budget import StepBudget
-from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
+from seqexp.data.core.contract import BatchSize, NotSetUpError, SeqDataModule, Workers
 from seqexp.data.core.errors import DataError
 from seqexp.data.core.scaling import METHODS as SCALINGS
 from seqexp.data.core.scaling import Scaler, restore_scaling
@@ -278,10 +278,11 @@ class SeriesDataModule(TensorSplitLoaders, SeqDataModule):
 
     @property
     def spec(self) -> DataSpec:
-        table = self.load()
+        if self.table is None:  # the columns are known once setup has read the file
+            raise NotSetUpError(self)
         return DataSpec(
             input_kind="features",
-            input_size=len(table.columns),
+            input_size=len(self.table.columns),
             target_kind="horizon",
             output_size=len(self.target_indices),
             horizon=self.horizon,

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 from seqexp.baselines.inputs import TextClassificationInputs
 from seqexp.data.core.batching import keep_batch
 from seqexp.data.core.buckets import BucketBatchSampler
-from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
+from seqexp.data.core.contract import BatchSize, NotSetUpError, SeqDataModule, Workers
 from seqexp.data.core.errors import DataError
 from seqexp.data.core.padded import PaddedSequenceDataset
 from seqexp.data.core.resumable import EpochShuffleSampler, ResumableDataLoader
@@ -247,7 +247,8 @@ class TextDataModule(SeqDataModule):
 
     @property
     def spec(self) -> DataSpec:
-        self.prepare()
+        if self.encoder is None or self.class_names is None:  # vocabulary and labels: from setup's reading (or a checkpoint)
+            raise NotSetUpError(self)
         return DataSpec(
             input_kind="tokens",
             input_size=len(self.encoder.vocabulary),

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from seqexp.baselines.inputs import CaseClassificationInputs
 from seqexp.data.core.batching import BatchedTensorDataset, TensorSplitLoaders
-from seqexp.data.core.contract import BatchSize, SeqDataModule, Workers
+from seqexp.data.core.contract import BatchSize, NotSetUpError, SeqDataModule, Workers
 from seqexp.data.core.errors import DataError
 from seqexp.data.core.scaling import Scaler, restore_scaling
 from seqexp.data.core.spec import DataSpec, PredictionIndex
@@ -114,9 +114,11 @@ class UCRDataModule(TensorSplitLoaders, SeqDataModule):
 
     @property
     def spec(self) -> DataSpec:
+        if not self.files:  # channels and classes are known once setup has read the files
+            raise NotSetUpError(self)
         return DataSpec(
             input_kind="features",
-            input_size=self.load()["train"].channels,
+            input_size=self.files["train"].channels,
             target_kind="class",
             output_size=len(self.class_names),
             class_names=self.class_names,
