@@ -12,9 +12,10 @@ import pytest
 from omegaconf import OmegaConf, open_dict
 
 from helpers import compose_train, run_cli
-from seqexp.checks import declared_types, locate, merged_declarations
+from seqexp.checks import ConfigError, config_problems, declared_types, locate, merged_declarations, source_rule_problems
+from seqexp.config import validate_config
 from seqexp.predict import TEXT_DATA
-from seqexp.signatures import Unread, derives_from, read_signature
+from seqexp.signatures import Unread, derives_from, lookup, read_function, read_rule, read_signature
 
 CONF = Path(__file__).parents[1] / "src" / "seqexp" / "conf"
 IMPORT_TIMES = {"PYTHONPROFILEIMPORTTIME": "1"}  # python -X importtime: a stderr line for each module imported
@@ -37,6 +38,24 @@ def error_lines(output: str) -> list[str]:
         (["+data.windw_length=8"], "Error: invalid config: data.windw_length: not a key of SineDataModule; the keys are ['target'"),
         (["model=lstm_fcn", "model.fcn.kernel_sizes=[3,0]"], "Error: invalid config: model.fcn.kernel_sizes=[3, 0]: must be a list of integers >= 1"),
         (["+model.conv.layer=2"], "Error: invalid config: model.conv.layer: not a model key; the keys are ['architecture', 'cell'"),
+        # cross-field rules: each class's check_config, read from its source
+        (["data=anomaly", "task.horizon=40"], "Error: invalid config: task.horizon=40: must be smaller than data.window_length=32"),
+        (
+            ["data=text", "task.pooling=[max,max]"],
+            "Error: invalid config: task.pooling=['max', 'max']: must be one of ['last', 'mean', 'max', 'attention'], or a list",
+        ),
+        (["data=series", "task.quantiles=[0.9,0.5,0.1]"], "Error: invalid config: task.quantiles=[0.9, 0.5, 0.1]: must be null or a list of increasing"),
+        (["data=series", "data.backtest.folds=2", "data.backtest.fold=3"], "Error: invalid config: data.backtest.fold=3: must be an integer in [0, 1]"),
+        (
+            ["data=anomaly_csv", "data.path=series.csv", "data.backtest.folds=2", "data.backtest.fold=3"],
+            "Error: invalid config: data.backtest.fold=3: must be an integer in [0, 1]",
+        ),
+        (["data.stateful=true"], "Error: invalid config: data.stateful=true with data.shuffle=true: stateful data serves windows in order"),
+        (
+            ["data.stateful=true", "data.shuffle=false", "data.num_windows.val=10"],
+            "Error: invalid config: data.stateful=true needs data.num_windows >= data.batch_size=64 (one stream per batch row), got {'val': 10}",
+        ),
+        (["data.burn_in_steps=20"], "Error: invalid config: data.burn_in_steps=20: must be an integer in [0, data.window_length=20) so some steps"),
     ],
 )
 def test_train_answers_a_config_mistake_without_importing_torch(overrides: list[str], message: str, tmp_path: Path) -> None:
@@ -135,3 +154,49 @@ def test_a_package_reexport_and_its_module_name_the_same_class() -> None:
     assert read_signature("seqexp.tasks.RegressionTask").signature == read_signature("seqexp.tasks.regression.RegressionTask").signature
     with pytest.raises(Unread):
         read_signature("lightning.pytorch.Trainer")  # another library's: bound once imported
+
+
+@pytest.mark.parametrize("target", seqexp_targets())
+def test_the_source_reads_each_rule_of_ours_as_the_class_defines_it(target: str) -> None:
+    """A class of ours with a ``check_config`` has it read from the source (so its mistakes are answered before torch),
+    compiled from the same code; a class without one is left to the importing pass, which finds none."""
+    owner = next((klass for klass in locate(target).__mro__ if "check_config" in vars(klass)), None)
+    try:
+        rule = read_rule(target)
+    except Unread:
+        assert owner is None, f"{target}: {owner.__qualname__}.check_config must be read from the source"
+        return
+    assert owner is not None and rule is not None
+    code, own = rule.func.__code__, owner.check_config.__func__.__code__
+    assert (code.co_code, code.co_names, code.co_consts) == (own.co_code, own.co_names, own.co_consts)
+
+
+def test_a_rule_read_from_the_source_is_not_run_again_once_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from seqexp.tasks.anomaly import AnomalyTask  # noqa: PLC0415 - the imported class, whose rule must not run
+
+    monkeypatch.setattr(AnomalyTask, "check_config", classmethod(lambda cls, cfg: pytest.fail("AnomalyTask.check_config ran in the importing pass")))
+    validate_config(compose_train("data=anomaly"))
+
+
+class UsersData:
+    """Another package's class: the source pass does not read it, so its rule runs once it is imported."""
+
+    def __init__(self, rows: int = 1) -> None:
+        self.rows = rows
+
+    @classmethod
+    def check_config(cls, cfg: dict) -> None:
+        if cfg["data"]["rows"] > 3:
+            raise ConfigError(f"data.rows={cfg['data']['rows']}: must be at most 3")
+
+
+def test_a_rule_the_source_does_not_tell_runs_once_imported() -> None:
+    cfg = {"data": {"_target_": f"{__name__}.UsersData", "rows": 5}}
+    assert source_rule_problems(cfg) == ([], frozenset())
+    assert config_problems(cfg, frozenset()) == ["data.rows=5: must be at most 3"]
+    assert config_problems(cfg, frozenset({"data"})) == []  # answered from the source: not run twice
+
+
+def test_a_function_that_needs_torch_is_left_to_the_importing_pass() -> None:
+    with pytest.raises(Unread, match="torch"):
+        read_function(lookup("seqexp.data.core.splits", "stratified_split", functions=True))

@@ -128,9 +128,14 @@ def test_the_linear_skip_moves_every_quantile_alike() -> None:
 def test_bad_quantiles_are_refused_naming_the_key() -> None:
     with pytest.raises(ConfigError, match=r"task.quantiles=\[0.9, 0.5, 0.1\]: must be null or a list of increasing numbers in \(0, 1\) that holds 0.5"):
         validate_config(compose_train("data=series", "task.quantiles=[0.9,0.5,0.1]"))
+    with pytest.raises(ConfigError, match=r"^invalid config: task.quantiles=\[0.0, 0.5, 1.0\]: must be null or a list of numbers in \(0, 1\)$"):
+        validate_config(compose_train("data=series", "task.quantiles=[0.0,0.5,1.0]"))  # the range, as the signature declares it
     spec = DataSpec("features", 1, "horizon", 1, horizon=2, input_length=4, target_features=(0,))
-    for quantiles in ([0.1, 0.9], [0.9, 0.5, 0.1], [0.0, 0.5, 1.0], [0.5, 0.5], [], [True]):
-        with pytest.raises(ValueError, match=r"task.quantiles=.*: must be null or a list of increasing numbers in \(0, 1\)"):
+    for quantiles in ([0.1, 0.9], [0.9, 0.5, 0.1], [0.5, 0.5], []):
+        with pytest.raises(ValueError, match=r"task.quantiles=.*: must be null or a list of increasing numbers in \(0, 1\) that holds 0.5"):
+            ForecastTask(spec.to_dict(), MODEL, OPTIM, {"name": "none"}, quantiles=quantiles)
+    for quantiles in ([0.0, 0.5, 1.0], [True]):
+        with pytest.raises(ValueError, match=r"task.quantiles=.*: must be null or a list of numbers in \(0, 1\)$"):
             ForecastTask(spec.to_dict(), MODEL, OPTIM, {"name": "none"}, quantiles=quantiles)
 
 

@@ -9,9 +9,10 @@ Everything raises :class:`ConfigError`. Constructors called from plain Python ch
 the same declarations (:func:`check_arguments`).
 
 The pass runs in two steps. :func:`source_problems` reads the signatures of seqexp's own classes from their
-source (:mod:`seqexp.signatures`), so most mistakes are answered before torch and Lightning are imported;
-:func:`config_problems` then imports every target, binds what the source could not tell (another library's
-classes, the user's) and runs the cross-field rules. This module imports neither torch nor Hydra;
+source (:mod:`seqexp.signatures`), and :func:`source_rule_problems` their ``check_config`` rules, so a mistake is
+answered before torch and Lightning are imported wherever the source tells; :func:`config_problems` then imports
+every target, binds what the source could not tell (another library's classes, the user's) and runs the rules that
+were not read from the source. Each rule runs once. This module imports neither torch nor Hydra;
 ``seqexp.config`` runs the pass.
 """
 
@@ -25,7 +26,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
-from seqexp.signatures import Unread, lookup, read_signature
+from seqexp.signatures import Unread, lookup, read_rule, read_signature
 
 # Keys Hydra's instantiate consumes itself.
 HYDRA_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
@@ -327,9 +328,31 @@ def source_problems(cfg: Mapping[str, Any]) -> list[str]:
     return [problem for group, node in target_nodes(cfg).items() for problem in source_node_problems(group, node, PASSED.get(group, ()))]
 
 
-def config_problems(cfg: Mapping[str, Any]) -> list[str]:
+def source_rule_problems(cfg: Mapping[str, Any]) -> tuple[list[str], frozenset[str]]:
+    """The cross-field rules of a resolved run config's classes that the source tells (:func:`read_rule`), run, importing
+    none: their problems, and the groups whose rule is answered here (a group whose class has none, as the source
+    tells, included). A rule that fails otherwise than with :class:`ConfigError` (a value whose declaration the source
+    could not tell) is left to the class's own, once imported."""
+    problems, answered = [], set()
+    for group, node in target_nodes(cfg).items():
+        try:
+            rule = read_rule(str(node["_target_"]))
+            if rule is not None:
+                rule(cfg)
+        except Unread:
+            continue
+        except ConfigError as error:
+            problems.append(str(error))
+        except Exception:  # noqa: BLE001 - the imported class's check_config runs instead, after its values are bound
+            continue
+        answered.add(group)
+    return problems, frozenset(answered)
+
+
+def config_problems(cfg: Mapping[str, Any], answered: frozenset[str] = frozenset()) -> list[str]:
     """Every ``_target_`` node of a resolved run config (plain dicts) imported, bound and its values checked; when
-    all hold, the classes' cross-field rules (which may then take each value's type for granted)."""
+    all hold, the cross-field rules of the classes (which may then take each value's type for granted) that are not
+    ``answered`` from the source already (:func:`source_rule_problems`)."""
     nodes = target_nodes(cfg)
     problems = [problem for group, node in nodes.items() for problem in node_problems(group, node, cfg, PASSED.get(group, ()))]
-    return problems or [problem for node in nodes.values() for problem in cross_field_problems(node, cfg)]
+    return problems or [problem for group, node in nodes.items() if group not in answered for problem in cross_field_problems(node, cfg)]

@@ -14,7 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from seqexp.checks import ConfigError, config_problems, model_problems, source_problems
+from seqexp.checks import ConfigError, config_problems, model_problems, source_problems, source_rule_problems
 
 
 def override_key(override: str) -> str:
@@ -79,14 +79,6 @@ RULES: tuple[Rule, ...] = (
     Rule("optim.weight_decay", "a number >= 0", lambda v: _is_number(v) and v >= 0),
     Rule("scheduler.interval", "one of ['epoch', 'step']", lambda v: v in ("epoch", "step")),  # Lightning's lr_scheduler_config
     Rule("scheduler.frequency", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
-    Rule(
-        "task.quantiles",
-        "null or a list of increasing numbers in (0, 1) that holds 0.5, e.g. [0.1,0.5,0.9]",
-        lambda v: (
-            v is None
-            or (isinstance(v, (list, ListConfig)) and 0.5 in v and all(_is_number(q) and 0 < q < 1 for q in v) and all(a < b for a, b in zip(v, list(v)[1:])))
-        ),
-    ),
 )
 
 _BATCH_LIMIT = "null, an integer >= 0 (batches) or a number in [0, 1] (fraction)"
@@ -122,32 +114,27 @@ TRAINER_RULES: tuple[Rule, ...] = (
 )
 
 
-def _cross_field_problems(cfg: DictConfig) -> list[str]:
-    """Values that are fine alone but not together; each message names every key involved."""
-    get = lambda key: OmegaConf.select(cfg, key, default=None)  # noqa: E731
-    problems = []
-    window, burn_in = get("data.window_length"), get("data.burn_in_steps")
-    if _is_int(window) and window >= 1 and burn_in is not None and not (_is_int(burn_in) and 0 <= burn_in < window):
-        problems.append(f"data.burn_in_steps={burn_in!r}: must be an integer in [0, data.window_length={window}) so some steps are scored")
-    if get("data.stateful") is True and _is_int(get("data.batch_size")):
-        short = {s: n for s in ("train", "val", "test") if _is_int(n := get(f"data.num_windows.{s}")) and n < get("data.batch_size")}
-        if short:
-            problems.append(f"data.stateful=true needs data.num_windows >= data.batch_size={get('data.batch_size')} (one stream per batch row), got {short}")
-    min_epochs, max_epochs = get("trainer.min_epochs"), get("trainer.max_epochs")
+def _trainer_epochs_problems(cfg: DictConfig) -> list[str]:
+    """``trainer.min_epochs`` within ``trainer.max_epochs``: a rule across the keys of Lightning's Trainer, which has no
+    ``check_config`` of ours (our classes' rules across keys are their own ``check_config``)."""
+    min_epochs, max_epochs = (OmegaConf.select(cfg, f"trainer.{key}", default=None) for key in ("min_epochs", "max_epochs"))
     if _is_int(min_epochs) and _is_int(max_epochs) and max_epochs >= 0 and min_epochs > max_epochs:
-        problems.append(f"trainer.min_epochs={min_epochs}: larger than trainer.max_epochs={max_epochs}")
-    return problems
+        return [f"trainer.min_epochs={min_epochs}: larger than trainer.max_epochs={max_epochs}"]
+    return []
 
 
 def validate_config(cfg: DictConfig, rules: tuple[Rule, ...] = RULES + TRAINER_RULES) -> None:
     """Fail before anything is built, naming the key, its value and what is allowed. What the config and the
-    source of seqexp's classes tell is checked before torch and Lightning are imported; what needs a class
-    (another library's signature, a ``check_config`` rule, Lightning's precisions) once that holds."""
-    _refuse(rule_problems(cfg, rules) + _cross_field_problems(cfg))  # keys no constructor takes, and rules across keys
+    source of seqexp's classes tell (their signatures and their ``check_config`` rules) is checked before torch and
+    Lightning are imported; what needs a class (another library's signature, a rule the source does not tell,
+    Lightning's precisions) once that holds."""
+    _refuse(rule_problems(cfg, rules) + _trainer_epochs_problems(cfg))  # keys no constructor takes, and the Trainer's epochs
     groups = _resolved_groups(cfg)
     model = groups.get("model")
     _refuse(model_problems(model if isinstance(model, dict) else {}) + source_problems(groups))  # signatures, from the source
-    _refuse(_imported_problems(cfg) or config_problems(groups))  # every `_target_` imported and bound, then check_config
+    problems, answered = source_rule_problems(groups)
+    _refuse(problems)  # check_config rules, from the source
+    _refuse(_imported_problems(cfg) or config_problems(groups, answered))  # every `_target_` imported and bound, then the other rules
 
 
 def rule_problems(cfg: DictConfig, rules: tuple[Rule, ...]) -> list[str]:

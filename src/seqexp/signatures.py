@@ -5,27 +5,39 @@ DataModule or a task imports torch and Lightning (seconds); reading its module w
 milliseconds, so a config mistake is answered before either is imported. A dotted path is followed as Python
 would (``seqexp.data.sine.SineDataModule`` through the package's ``from ... import`` re-exports, old layout or
 new), without running any ``__init__``; annotations are evaluated over typing's names, builtins and
-:class:`seqexp.checks.Range`, module constants included (``Literal[POOLINGS]``). Whatever cannot be told from the
-source (a class of another library, a decorator, a module ``__getattr__``, an annotation naming torch) is
-:class:`Unread`: that class, or that parameter, is left to the pass that imports it.
+:class:`seqexp.checks.Range`, module constants included (``Literal[POOLINGS]``). A class's cross-field rule, its
+``check_config`` classmethod, is read the same way (:func:`read_rule`): the function is compiled alone, over the
+module's constants, light modules' names and other functions read likewise. Whatever cannot be told from the
+source (a class of another library, a decorator, a module ``__getattr__``, an annotation naming torch, a rule
+that calls into torch) is :class:`Unread`: that class, parameter or rule is left to the pass that imports it.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import importlib
 import importlib.util
 import inspect
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 # Modules imported for real when a signature names them: they import nothing heavy.
 LIGHT_MODULES = ("typing", "types", "collections.abc", "seqexp.checks")
 SAFE_BUILTINS = {
     name: getattr(builtins, name) for name in ("bool", "int", "float", "complex", "str", "bytes", "dict", "list", "tuple", "set", "frozenset", "object", "type")
+}
+# What a rule's body may call besides the names its module binds: pure functions, and exceptions to raise or catch.
+RULE_BUILTINS = {
+    **SAFE_BUILTINS,
+    **{
+        name: getattr(builtins, name)
+        for name in ("abs", "all", "any", "enumerate", "isinstance", "len", "max", "min", "range", "repr", "round", "sorted", "sum", "zip")
+        + ("Exception", "KeyError", "TypeError", "ValueError")
+    },
 }
 ALLOWED_NODES = (  # what a declaration is written with
     ast.Expression,
@@ -56,6 +68,14 @@ class SourceClass:
 
     module: str
     node: ast.ClassDef
+
+
+@dataclass(frozen=True)
+class SourceFunction:
+    """A function as its module's source defines it (at the top level, or in a class body)."""
+
+    module: str
+    node: ast.FunctionDef
 
 
 @dataclass(frozen=True)
@@ -101,9 +121,11 @@ def _absolute(module: str, node: ast.ImportFrom) -> str:
     return f"{package}.{node.module}" if node.module else package
 
 
-def lookup(module: str, name: str, depth: int = 0) -> Any:
+def lookup(module: str, name: str, depth: int = 0, functions: bool = False) -> Any:
     """What ``name`` is at the top of ``module``: a value (a constant, typing's names, Range), a
-    :class:`SourceClass`, or :class:`Unread`. The last top-level binding wins, as when the module runs."""
+    :class:`SourceClass`, or :class:`Unread`; with ``functions``, a function of seqexp's is a :class:`SourceFunction`
+    and :data:`RULE_BUILTINS` are found too (names in a rule's body). The last top-level binding wins, as when the
+    module runs."""
     if depth > 20:
         raise Unread(f"{module}.{name}: imports go round")
     if module in LIGHT_MODULES:
@@ -119,6 +141,8 @@ def lookup(module: str, name: str, depth: int = 0) -> Any:
     for statement in tree.body:
         if isinstance(statement, ast.ClassDef) and statement.name == name:
             found = SourceClass(module, statement)
+        elif isinstance(statement, ast.FunctionDef) and statement.name == name and functions:
+            found = SourceFunction(module, statement)
         elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) and statement.name == name:
             found = Unread(f"{module}.{name}: a function")
         elif isinstance(statement, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in statement.targets):
@@ -136,32 +160,33 @@ def lookup(module: str, name: str, depth: int = 0) -> Any:
             for alias in statement.names:
                 if (alias.asname or alias.name.split(".")[0]) == name:
                     found = ("module", alias.name if alias.asname else alias.name.split(".")[0])
-    if isinstance(found, (SourceClass, Unread)):
+    if isinstance(found, (SourceClass, SourceFunction, Unread)):
         if isinstance(found, Unread):
             raise found
         return found
     if found is not None and found[0] == "expression":
         return evaluate(module, found[1], depth + 1)
     if found is not None and found[0] == "import":
-        return _imported(found[1], found[2], depth + 1)
+        return _imported(found[1], found[2], depth + 1, functions)
     if found is not None:  # `import typing`
         if found[1] not in LIGHT_MODULES:
             raise Unread(f"{module}.{name}: the module {found[1]}")
         return importlib.import_module(found[1])
     for source in stars:
         try:
-            return lookup(source, name, depth + 1)
+            return lookup(source, name, depth + 1, functions)
         except Unread:
             continue
-    if name in SAFE_BUILTINS:
-        return SAFE_BUILTINS[name]
+    known = RULE_BUILTINS if functions else SAFE_BUILTINS
+    if name in known:
+        return known[name]
     raise Unread(f"{module}.{name}: not found in the source")
 
 
-def _imported(source: str, name: str, depth: int) -> Any:
+def _imported(source: str, name: str, depth: int, functions: bool = False) -> Any:
     """``from source import name``: the name in ``source``, or its submodule ``source.name``."""
     try:
-        return lookup(source, name, depth)
+        return lookup(source, name, depth, functions)
     except Unread:
         if module_file(f"{source}.{name}") is None:
             raise
@@ -302,3 +327,84 @@ def read_signature(target: str) -> ReadSignature:
     if signature is None:
         raise Unread(f"{target}: no __init__ in its source")
     return ReadSignature(found.node.name, signature, annotations, frozenset(unread))
+
+
+RULE = "check_config"  # the classmethod that holds a class's cross-field rule, check_config(cls, cfg)
+REFUSED_IN_RULES = (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.AsyncFunctionDef, ast.Await, ast.Yield, ast.YieldFrom)
+
+
+def _undecorated(node: ast.FunctionDef) -> ast.FunctionDef:
+    """A copy of ``node`` without decorators and annotations: the rule is called, never inspected."""
+    bare = copy.deepcopy(node)
+    bare.decorator_list = []
+    for inner in ast.walk(bare):
+        if isinstance(inner, ast.arg):
+            inner.annotation = None
+        elif isinstance(inner, ast.FunctionDef):
+            inner.returns = None
+    return bare
+
+
+def _free_names(node: ast.FunctionDef) -> set[str]:
+    """The names ``node`` reads from its module: what it reads less what it binds itself (arguments, assignments,
+    loop and comprehension targets, nested definitions, ``except ... as``)."""
+    nodes = list(ast.walk(node))
+    bound = {inner.arg for inner in nodes if isinstance(inner, ast.arg)}
+    bound |= {inner.id for inner in nodes if isinstance(inner, ast.Name) and not isinstance(inner.ctx, ast.Load)}
+    bound |= {inner.name for inner in nodes if isinstance(inner, (ast.FunctionDef, ast.ClassDef, ast.ExceptHandler)) and inner.name and inner is not node}
+    return {inner.id for inner in nodes if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Load)} - bound
+
+
+def read_function(found: SourceFunction, depth: int = 0) -> Callable[..., Any]:
+    """``found`` compiled alone, its free names bound to what its module binds them to; :class:`Unread` where one
+    is not a constant, a light module's name or a function read likewise (a class, torch), or the body imports."""
+    if depth > 20:
+        raise Unread(f"{found.module}.{found.node.name}: calls go round")
+    node = _undecorated(found.node)
+    if any(isinstance(inner, REFUSED_IN_RULES) for inner in ast.walk(node)):
+        raise Unread(f"{found.module}.{node.name}: imports, declares globals or is a generator")
+    namespace: dict[str, Any] = {"__builtins__": RULE_BUILTINS, "__name__": found.module}
+    for name in sorted(_free_names(node)):
+        if name.startswith("__"):
+            raise Unread(f"{found.module}.{node.name}: reads {name}")
+        value = lookup(found.module, name, depth + 1, functions=True)
+        if isinstance(value, SourceClass):
+            raise Unread(f"{found.module}.{node.name}: reads the class {name}")
+        namespace[name] = read_function(value, depth + 1) if isinstance(value, SourceFunction) else value
+    exec(compile(ast.Module(body=[node], type_ignores=[]), str(module_file(found.module)), "exec"), namespace)  # noqa: S102 - seqexp's own source, its names resolved above
+    return namespace[node.name]
+
+
+def _rule(found: SourceClass) -> ast.FunctionDef | None:
+    """The ``check_config`` a class body defines, None if it defines none; :class:`Unread` if it is bound otherwise."""
+    for statement in found.node.body:
+        if isinstance(statement, ast.FunctionDef) and statement.name == RULE:
+            if [ast.unparse(decorator) for decorator in statement.decorator_list] != ["classmethod"]:
+                raise Unread(f"{found.node.name}.{RULE}: not a plain classmethod")
+            return statement
+        targets = statement.targets if isinstance(statement, ast.Assign) else [getattr(statement, "target", None)]
+        if any(isinstance(target, ast.Name) and target.id == RULE for target in targets) or getattr(statement, "name", None) == RULE:
+            raise Unread(f"{found.node.name}.{RULE}: not defined as a classmethod")  # check_config = ..., async def, a nested class
+    return None
+
+
+@lru_cache(maxsize=None)
+def read_rule(target: str) -> Callable[[Any], None] | None:
+    """The cross-field rule of the seqexp class ``target`` names, ``check_config(cls, cfg)``, read from the source as
+    a function of ``cfg``; None if the source tells that the class has none. :class:`Unread` if the class, or its
+    rule, cannot be told without importing (another library's base comes first in its MRO, the rule reads ``cls``
+    or what :func:`read_function` cannot read): then the pass that imports the class runs its own."""
+    found = find_class(target)
+    if found.node.decorator_list or any(keyword.arg == "metaclass" for keyword in found.node.keywords):
+        raise Unread(f"{target}: decorated, or with a metaclass")
+    for klass in _mro(found):
+        if isinstance(klass, Opaque):
+            raise Unread(f"{target}: another library's base class may define {RULE}")
+        node = _rule(klass)
+        if node is None:
+            continue
+        arguments = [*node.args.posonlyargs, *node.args.args]
+        if len(arguments) != 2 or any(isinstance(inner, ast.Name) and inner.id == arguments[0].arg for inner in ast.walk(node)):
+            raise Unread(f"{target}: {RULE} must take (cls, cfg) and read cfg only")
+        return partial(read_function(SourceFunction(klass.module, node)), None)  # cls: a rule read here does not use it
+    return None

@@ -12,11 +12,12 @@ minimises the pinball loss instead; the median is the point forecast the metrics
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Mapping
 
 import torch
 from torch import nn
 
+from seqexp.checks import ConfigError, Range, check_arguments
 from seqexp.data.core.spec import PredictionIndex
 from seqexp.metrics.forecast import forecast_metrics, pinball_loss, quantile_metrics
 from seqexp.predictions import Columns, target_columns, time_columns
@@ -24,23 +25,6 @@ from seqexp.tasks.instance_norm import window_statistics
 from seqexp.tasks.regression import RegressionTask
 
 SCALING_KEYS = ("target_offset", "target_scale", "mase_scale", "origin")
-
-
-def check_quantiles(quantiles: list[float] | None) -> tuple[float, ...] | None:
-    """``task.quantiles`` as a tuple of floats, or None (point forecasts); refuses what is not increasing
-    numbers in (0, 1) with the median (0.5) among them, naming the key."""
-    if quantiles is None:
-        return None
-    allowed = "null or a list of increasing numbers in (0, 1) that holds 0.5 (the median: the point forecast), e.g. [0.1,0.5,0.9]"
-    if (
-        not isinstance(quantiles, (list, tuple))
-        or not quantiles
-        or not all(isinstance(q, (int, float)) and not isinstance(q, bool) and 0 < q < 1 for q in quantiles)
-        or any(a >= b for a, b in zip(quantiles, quantiles[1:]))
-        or 0.5 not in quantiles
-    ):
-        raise ValueError(f"task.quantiles={quantiles!r}: must be {allowed}")
-    return tuple(float(q) for q in quantiles)
 
 
 def ordered_quantiles(raw: torch.Tensor, median_index: int) -> torch.Tensor:
@@ -68,8 +52,10 @@ class ForecastTask(RegressionTask):
         embedding: dict | None = None,
         instance_norm: bool = False,
         linear_skip: bool = False,  # conf/task/forecast.yaml turns it on; False loads checkpoints saved before it existed
-        quantiles: list[float] | None = None,  # None: point forecasts (MSE), as before the key existed
+        quantiles: list[Annotated[float, Range(gt=0, lt=1)]] | None = None,  # None: point forecasts (MSE), as before the key existed
     ) -> None:
+        check_arguments(type(self), "task", quantiles=quantiles)
+        self.check_config({"task": {"quantiles": quantiles}})
         super().__init__(spec, model, optim, scheduler, embedding)
         if self.spec.target_kind != "horizon":
             raise ValueError(f"ForecastTask needs horizon targets (data=series), the data declares {self.spec.target_kind!r}")
@@ -85,7 +71,7 @@ class ForecastTask(RegressionTask):
         # extrapolate a line exactly, so the RNN only learns what a linear forecast misses.
         self.linear_skip = nn.Linear(self.spec.input_length, self.spec.horizon) if linear_skip else None
         self.metrics = nn.ModuleDict({stage: forecast_metrics(prefix=f"{stage}/") for stage in ("val", "test")})
-        self.quantiles = check_quantiles(quantiles)
+        self.quantiles = tuple(float(q) for q in quantiles) if quantiles is not None else None
         if self.quantiles is not None:
             self.median_index = self.quantiles.index(0.5)
             # Every quantile of every step and target: (batch, horizon * targets * quantiles), laid out by horizon_layout.
@@ -95,6 +81,15 @@ class ForecastTask(RegressionTask):
         # Per stage: (origin, forecast, truth, quantile forecasts or None) of every window of the epoch, in
         # original units, on the CPU.
         self._forecasts: dict[str, list[tuple[torch.Tensor, ...]]] = {}
+
+    @classmethod
+    def check_config(cls, cfg: Mapping[str, Any]) -> None:
+        """``task.quantiles`` (numbers in (0, 1), as the signature declares) increase and hold the median, 0.5: the
+        point forecast the metrics score."""
+        quantiles = cfg["task"].get("quantiles")
+        if quantiles is not None and (0.5 not in quantiles or any(low >= high for low, high in zip(quantiles, quantiles[1:]))):
+            allowed = "null or a list of increasing numbers in (0, 1) that holds 0.5 (the median: the point forecast), e.g. [0.1,0.5,0.9]"
+            raise ConfigError(f"task.quantiles={quantiles!r}: must be {allowed}")
 
     def forward(self, batch: dict[str, torch.Tensor], stage: str = "predict") -> torch.Tensor:
         """With ``instance_norm``, reversible instance normalisation (RevIN, Kim et al. 2022): each input

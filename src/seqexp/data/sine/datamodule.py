@@ -33,8 +33,16 @@ TARGETS = ("sin2cos", "lag", "forecast")
 class SineDataModule(TensorSplitLoaders, SeqDataModule):
     @classmethod
     def check_config(cls, cfg: Mapping[str, Any]) -> None:
-        """Stateful data carries each stream's hidden state from one window to the next: no shuffling."""
+        """Some steps of a window are scored after the burn-in. Stateful data carries each stream's hidden state from
+        one window to the next: one stream per batch row, and no shuffling."""
         data = cfg["data"]
+        window, burn_in, batch_size = data.get("window_length"), data.get("burn_in_steps"), data.get("batch_size")
+        if isinstance(window, int) and burn_in is not None and not (isinstance(burn_in, int) and 0 <= burn_in < window):
+            raise ConfigError(f"data.burn_in_steps={burn_in!r}: must be an integer in [0, data.window_length={window}) so some steps are scored")
+        if data.get("stateful") is True and isinstance(batch_size, int):
+            short = {split: count for split in SPLITS if isinstance(count := (data.get("num_windows") or {}).get(split), int) and count < batch_size}
+            if short:
+                raise ConfigError(f"data.stateful=true needs data.num_windows >= data.batch_size={batch_size} (one stream per batch row), got {short}")
         if data.get("stateful") is True and data.get("shuffle", True) is True:
             raise ConfigError("data.stateful=true with data.shuffle=true: stateful data serves windows in order, set data.shuffle=false")
 
