@@ -112,7 +112,8 @@ CASES: dict[str, Case] = {
 # A whole short fit rather than steady-state steps: the airline job as users run it (every default callback,
 # logger and figures on), a fixed 30 epochs of 2 steps, validated each epoch. Per-epoch fixed costs dominate.
 # data.budget=null: composed here, trainer.max_epochs is not "typed", so the budget would win; null gives what the
-# typed key gives on the command line (30 epochs, patience 10, a figure every 5 epochs).
+# typed key gives on the command line (30 epochs, patience 10, figures every 5 epochs but at most every
+# callbacks.figures.min_interval_s: in a fit of about a second, once, after the last epoch).
 SHORT_OVERRIDES = ("data=series", "data.name=airline", "data.input_length=24", "data.horizon=12", "data.budget=null", "trainer.max_epochs=30")
 CASES["short"] = Case(
     "short",
