@@ -9,6 +9,7 @@ indices until predict ended, and the file's text was built whole. `scripts/memor
 from __future__ import annotations
 
 import gc
+import json
 import math
 import os
 import subprocess
@@ -23,6 +24,7 @@ import torch
 
 from helpers import compose_train
 from seqexp import plotting
+from seqexp.callbacks import baselines as baselines_callback
 from seqexp.data.anomaly.real import read_labelled_csv
 from seqexp.plotting import PLOT_COLUMNS, anomaly_figure
 from seqexp.predictions import write_table
@@ -280,6 +282,68 @@ def test_the_rolling_zscore_baseline_takes_a_few_bytes_per_point() -> None:
     float64 arrays of the whole split at once, and the labels int64: about 55 bytes a point of the series at the
     peak; the sums made in place and the scores a chunk at a time, about 22 (the metrics' sort of float64 scores)."""
     assert peak_bytes_per_point(BASELINES, 1_000_000) < 32
+
+
+ROLLING_ZSCORE = """
+import sys, torch
+from seqexp.baselines.anomaly import rolling_zscore
+
+def resident(field):
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith(field))
+
+points = int(sys.argv[1])
+values = torch.sin(torch.arange(points) * 0.1256).float().unsqueeze(1)  # (points, 1) scaled, float32
+with open("/proc/self/clear_refs", "w") as clear:
+    clear.write("5")
+before = resident("VmRSS")
+rolling_zscore(values, 200, points, 200)
+print((resident("VmHWM") - before) / points)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the peak resident memory from /proc")
+def test_the_rolling_zscore_holds_its_scores_and_one_chunk() -> None:
+    """Scoring 1M points: the float64 rows, their running sums and sums of squares over the whole split (and a
+    product of the rows) were held at once, about 40 bytes a point; made a chunk at a time, the float64 scores
+    (8 bytes a point) and one chunk's buffers."""
+    assert peak_bytes_per_point(ROLLING_ZSCORE, 1_000_000) < 24
+
+
+def test_the_baselines_are_scored_before_the_test_epoch_gathers_its_sums(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The baselines need nothing of the model's test run: scored when test starts, they do not sit beside the
+    per-point sums of the whole test split, which the task gathers over the epoch (at the epoch's end Lightning
+    runs the callbacks' hooks before the task's, so the sums were all held while a long series was scored)."""
+    data = labelled_csv(tmp_path / "series.csv", 6_000)
+    tasks: list[AnomalyTask] = []
+    held: list[int] = []  # positions of the test split whose sums the task held when the baselines were scored
+    own_setup = AnomalyTask.setup
+
+    def setup(task: AnomalyTask, stage: str) -> None:
+        tasks.append(task)
+        own_setup(task, stage)
+
+    score = baselines_callback.compute_baselines
+
+    def compute_baselines(inputs, options):
+        held.append(sum(len(points.total) for stage, points in tasks[-1]._points.items() if stage == "test"))
+        return score(inputs, options)
+
+    monkeypatch.setattr(AnomalyTask, "setup", setup)
+    monkeypatch.setattr(baselines_callback, "compute_baselines", compute_baselines)
+    run_dir = tmp_path / "run"
+    train(
+        compose_train(
+            "data=anomaly_csv",
+            f"data.path={data}",
+            "data.label_column=label",
+            "trainer.max_epochs=1",
+            "trainer.limit_train_batches=1",
+            f"paths.output_dir={run_dir}",
+        )
+    )
+    assert held == [0]
+    assert json.loads((run_dir / "metrics.json").read_text())["metrics"]["baseline/rolling_zscore/window"] in (10.0, 25.0, 50.0, 100.0, 200.0)
 
 
 def test_reading_a_labelled_csv_holds_its_numbers_and_little_else(tmp_path: Path) -> None:

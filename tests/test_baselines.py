@@ -17,6 +17,7 @@ from seqexp.baselines import (
     TextClassificationInputs,
     WindowRegressionInputs,
 )
+from seqexp.baselines import anomaly as anomaly_module
 from seqexp.baselines.anomaly import anomaly_baselines, rolling_zscore
 from seqexp.baselines.classification import case_baselines, dtw_distances
 from seqexp.baselines.forecast import forecast_baselines
@@ -202,6 +203,30 @@ def test_rolling_zscore_against_a_loop_and_the_window_chosen_on_val() -> None:
     val_spike, test_spike = rolling_zscore(values, 150, 151, window), rolling_zscore(values, 260, 261, window)
     assert outcome["test/f1"] == (1.0 if float(test_spike) >= float(val_spike) else 0.0)
     assert outcome["val/f1"] == 1.0
+
+
+def test_rolling_zscore_a_chunk_at_a_time_gives_the_sums_of_one_pass_to_the_last_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The running sums are made a chunk of rows at a time (7 here, so that windows reach back over several
+    chunks); the scores are those of one cumulative sum over every row, written out here, bit for bit."""
+
+    def one_pass(values: torch.Tensor, start: int, end: int, window: int) -> torch.Tensor:
+        offset = max(start - window, 0)
+        x = values[offset:end].double()
+        sums = torch.cat([torch.zeros(1, x.shape[1], dtype=x.dtype), torch.cumsum(x, 0)])
+        squares = torch.cat([torch.zeros(1, x.shape[1], dtype=x.dtype), torch.cumsum(x * x, 0)])
+        points = torch.arange(start - offset, end - offset)
+        first = (points - window).clamp(min=0)
+        count = (points - first).clamp(min=1).unsqueeze(1).to(x.dtype)
+        mean = (sums[points] - sums[first]) / count
+        variance = ((squares[points] - squares[first]) / count - mean * mean).clamp(min=0)
+        return ((x[points] - mean).abs() / (variance.sqrt() + 1e-6)).amax(1)
+
+    monkeypatch.setattr(anomaly_module, "CHUNK", 7)
+    generator = torch.Generator().manual_seed(5)
+    values = (100.0 + 3.0 * torch.randn(120, 2, generator=generator)).float()  # a level far from 0: rounding shows
+    for start, end in ((0, 120), (3, 50), (60, 61), (40, 120)):
+        for window in (1, 3, 7, 8, 30):
+            assert torch.equal(rolling_zscore(values, start, end, window), one_pass(values, start, end, window)), (start, end, window)
 
 
 def test_the_linear_baseline_reads_no_input_after_a_step() -> None:

@@ -2,7 +2,7 @@
 
 ``compute_baselines(inputs, options)`` takes what the DataModule's ``baseline_inputs()`` gives and returns, per
 baseline, its figures under the model's metric names (``val/mase``, ``test/acc``, ...) or one sentence saying why
-it has none. ``seqexp.callbacks.Baselines`` logs them as ``baseline/<name>/<metric>`` at the end of test.
+it has none. ``seqexp.callbacks.Baselines`` logs them as ``baseline/<name>/<metric>`` when test starts.
 Nothing here knows Lightning, Hydra or a DataModule: plain functions over tensors.
 """
 

@@ -37,24 +37,31 @@ class AnomalyScoring:
 
 def rolling_zscore(values: torch.Tensor, start: int, end: int, window: int) -> torch.Tensor:
     """Scores of points ``start..end-1`` of ``values`` ``(time, feature)`` from their ``window`` predecessors (only
-    rows ``start - window .. end-1`` are read, so memory follows the split, not the series; the running sums are
-    made in place and the scores ``CHUNK`` points at a time: a few float64 values a point, not a dozen)."""
-    offset = max(start - window, 0)
-    x = values[offset:end].double()
-    padded = torch.zeros(len(x) + 1, x.shape[1], dtype=x.dtype)  # running sums from 0: row i sums rows < i
-    torch.cumsum(x, 0, out=padded[1:])
-    squares = torch.zeros_like(padded)
-    torch.cumsum(x * x, 0, out=squares[1:])
-    scores = torch.empty(end - start, dtype=x.dtype)
-    for chunk in range(start - offset, end - offset, CHUNK):
-        points = torch.arange(chunk, min(chunk + CHUNK, end - offset))
-        first = (points - window).clamp(min=0)
-        count = (points - first).clamp(min=1).unsqueeze(1).to(x.dtype)
-        mean = (padded[points] - padded[first]) / count
-        variance = ((squares[points] - squares[first]) / count - mean * mean).clamp(min=0)
-        scores[chunk - start + offset : chunk - start + offset + len(points)] = ((x[points] - mean).abs() / (variance.sqrt() + 1e-6)).amax(
-            1
-        )  # float64: z-scores reach 1e6
+    rows ``start - window .. end-1`` are read). Memory follows the scores alone (float64: z-scores reach 1e6): the
+    running sums are made ``CHUNK`` rows at a time, each chunk's sums continuing the last kept one, so they are
+    the sums one cumulative sum over every row gives (torch sums a dimension in order), to the last bit."""
+    offset = max(start - window, 0)  # running sums start here: row i's sum holds rows offset .. i-1
+    features = values.shape[1]
+    sums = torch.zeros(1, features, dtype=torch.float64)  # running sums of rows ``kept - len(sums) + 1 .. kept``
+    squares = torch.zeros_like(sums)
+    kept = offset  # the row whose running sum ends ``sums``
+    scores = torch.empty(end - start, dtype=torch.float64)
+    for first_point in range(start, end, CHUNK):
+        last_point = min(first_point + CHUNK, end)
+        x = values[kept:last_point].double()  # the rows not summed yet, up to the chunk's last point
+        sums = torch.cat([sums, torch.cumsum(torch.cat([sums[-1:], x]), 0)[1:]])  # from the last sum on, in order
+        squares = torch.cat([squares, torch.cumsum(torch.cat([squares[-1:], x * x]), 0)[1:]])
+        row_of_first = last_point - len(sums) + 1  # the row whose running sum is sums[0]
+        kept = last_point
+        points = torch.arange(first_point, last_point)
+        first = (points - window).clamp(min=offset)
+        count = (points - first).clamp(min=1).unsqueeze(1).to(torch.float64)
+        mean = (sums[points - row_of_first] - sums[first - row_of_first]) / count
+        variance = ((squares[points - row_of_first] - squares[first - row_of_first]) / count - mean * mean).clamp(min=0)
+        inputs = values[first_point:last_point].double()
+        scores[first_point - start : last_point - start] = ((inputs - mean).abs() / (variance.sqrt() + 1e-6)).amax(1)
+        keep = last_point - max(last_point - window, offset) + 1  # the next chunk's first points reach back window rows
+        sums, squares = sums[-keep:], squares[-keep:]
     return scores
 
 
@@ -94,11 +101,15 @@ def evaluate(data: AnomalyInputs, scorer: Scorer, settings: list[int], scoring: 
     rule = scoring.threshold
     val_scores = scorer("val", setting)
     value, _ = choose_threshold(rule["rule"], val_scores, labels["val"], rule["quantile"], rule["k"])
-    figures: Figures = {}
-    for split, scores in (("val", val_scores), ("test", scorer("test", setting))):
-        metrics = anomaly_metrics(scores, labels[split], value, scoring.ucr_tolerance, scoring.vus_window, scoring.vus_thresholds)
-        figures.update({f"{split}/{name}": float(metric) for name, metric in metrics.items()})
-    return setting, figures
+    figures = split_figures("val", val_scores, labels["val"], value, scoring)
+    del val_scores  # not held while test is scored
+    return setting, {**figures, **split_figures("test", scorer("test", setting), labels["test"], value, scoring)}
+
+
+def split_figures(split: str, scores: torch.Tensor, labels: torch.Tensor, threshold: float, scoring: AnomalyScoring) -> Figures:
+    """The task's metrics of one split's scores at ``threshold``, as ``{"<split>/<metric>": value}``."""
+    metrics = anomaly_metrics(scores, labels, threshold, scoring.ucr_tolerance, scoring.vus_window, scoring.vus_thresholds)
+    return {f"{split}/{name}": float(metric) for name, metric in metrics.items()}
 
 
 def anomaly_baselines(data: AnomalyInputs, scoring: AnomalyScoring, windows: list[int]) -> dict[str, Outcome]:

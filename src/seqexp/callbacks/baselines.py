@@ -1,10 +1,15 @@
-"""The classical baselines of the run's task, computed at the end of test on the splits the model sees.
+"""The classical baselines of the run's task, computed when test starts, on the splits the model sees.
 
 The DataModule hands its splits over (``SeqDataModule.baseline_inputs``); ``seqexp.baselines`` scores each baseline
 with the model's own metric functions; this callback logs the figures as ``baseline/<name>/<split>/<metric>``, so
 they reach every logger (TensorBoard's scalars), ``trainer.callback_metrics`` and, through ``seqexp.train``,
-``metrics.json`` beside the model's. A baseline that cannot be computed is kept in :attr:`Baselines.skipped` with
-the reason, which ``metrics.json`` records as ``baselines_skipped``.
+``metrics.json`` beside the model's, as test's epoch figures. A baseline that cannot be computed is kept in
+:attr:`Baselines.skipped` with the reason, which ``metrics.json`` records as ``baselines_skipped``.
+
+The baselines need nothing of the model's test run, so they are scored before its first batch
+(``on_test_epoch_start``): what the task gathers over the test epoch (an anomaly run's per-point sums of the
+whole test split) is not yet held while a baseline scores a long series (at the epoch's end, Lightning calls
+the callbacks' hooks before the task's own, so the sums were all still there).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import time
 
 import lightning as L
 
+from seqexp.allocator import release_freed_memory
 from seqexp.baselines import AnomalyScoring, BaselineOptions, compute_baselines, headline_metric
 from seqexp.tasks.anomaly import AnomalyTask
 
@@ -29,9 +35,9 @@ class Baselines(L.Callback):
         self.figures: dict[str, float] = {}  # "baseline/<name>/<split>/<metric>" -> value
         self.skipped: dict[str, str] = {}  # baseline name -> why it has no figures
         self.headline: tuple[str, str] | None = None  # (val metric, min | max) compared when the run's monitor has no baseline
-        self.ran = False  # whether test ended with this callback: figures and skipped are the run's
+        self.ran = False  # whether test ran with this callback: figures and skipped are the run's
 
-    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         started, self.ran = time.perf_counter(), True
         try:
             inputs = trainer.datamodule.baseline_inputs()
@@ -54,6 +60,8 @@ class Baselines(L.Callback):
                 continue
             self.figures.update({f"baseline/{name}/{metric}": value for metric, value in outcome.items()})
         self.headline = headline_metric(inputs)
+        del inputs
+        release_freed_memory()  # the baselines' series and scores: not resident under the test epoch
         for tag, value in self.figures.items():
             pl_module.log(tag, value)
         log.info(
