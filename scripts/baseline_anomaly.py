@@ -50,7 +50,7 @@ def main() -> None:
     cfg = compose_train(overrides)
     datamodule = instantiate(cfg.data)
     data = datamodule.baseline_inputs()
-    values, bounds = data.values, data.bounds
+    values, bounds = data.values[:], data.bounds  # every row, scaled
     differences = AnomalyInputs(torch.cat([torch.zeros_like(values[:1]), torch.diff(values, dim=0)]), data.labels, bounds)
     scoring = AnomalyScoring(dict(cfg.task.threshold), cfg.task.ucr_tolerance, cfg.task.vus_window, cfg.task.vus_thresholds)
     rows = {}

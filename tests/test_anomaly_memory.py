@@ -24,8 +24,10 @@ import torch
 
 from helpers import compose_train
 from seqexp import plotting
+from seqexp.baselines import AnomalyInputs, AnomalyScoring
+from seqexp.baselines import anomaly as anomaly_baselines_module
 from seqexp.callbacks import baselines as baselines_callback
-from seqexp.data.anomaly.real import read_labelled_csv
+from seqexp.data.anomaly.real import CSVAnomalyDataModule, read_labelled_csv
 from seqexp.plotting import PLOT_COLUMNS, anomaly_figure
 from seqexp.predictions import write_table
 from seqexp.tasks.anomaly import AnomalyTask
@@ -344,6 +346,69 @@ def test_the_baselines_are_scored_before_the_test_epoch_gathers_its_sums(tmp_pat
     )
     assert held == [0]
     assert json.loads((run_dir / "metrics.json").read_text())["metrics"]["baseline/rolling_zscore/window"] in (10.0, 25.0, 50.0, 100.0, 200.0)
+
+
+def test_the_baselines_read_the_rows_they_score_a_chunk_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DataModule hands the baselines its series as rows scaled when read, not a scaled copy of the whole series
+    (20 MB at 5M points, held while the baseline's scores were sorted): the rolling z-score reads val and test and
+    the ``window`` rows before each, a chunk at a time, and scores as it did on the whole scaled series."""
+    data = CSVAnomalyDataModule(path=str(labelled_csv(tmp_path / "series.csv", 20_000)), label_column="label")
+    data.prepare_data()
+    data.setup()
+    reads: list[tuple[int, int]] = []
+    scaled_values = data.scaled_values
+
+    def recorded(start: int = 0, end: int | None = None) -> torch.Tensor:
+        rows = scaled_values(start, end)
+        reads.append((start, start + len(rows)))
+        return rows
+
+    monkeypatch.setattr(data, "scaled_values", recorded)
+    monkeypatch.setattr(anomaly_baselines_module, "CHUNK", 1_000)
+    windows = [10, 25, 50, 100, 200]
+    figures = anomaly_baselines_module.anomaly_baselines(data.baseline_inputs(), AnomalyScoring(), windows)["rolling_zscore"]
+    (val_start, _), (_, test_end) = data.bounds["val"], data.bounds["test"]
+    assert reads and min(start for start, _ in reads) == val_start - max(windows) and max(end for _, end in reads) == test_end
+    assert max(end - start for start, end in reads) <= 1_000 + max(windows)
+    whole = AnomalyInputs(scaled_values(), data.labels, dict(data.bounds))
+    expected = anomaly_baselines_module.anomaly_baselines(whole, AnomalyScoring(), windows)["rolling_zscore"]
+    assert figures.keys() == expected.keys()
+    assert all(figures[name] == expected[name] or (math.isnan(figures[name]) and math.isnan(expected[name])) for name in figures)
+
+
+FREED_AFTER_A_LARGER_ONE = """
+import sys, torch
+from seqexp.allocator import map_large_allocations
+
+def resident():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS"))
+
+if sys.argv[1] == "mapped":
+    map_large_allocations()
+larger = torch.ones(4 << 20)  # 16 MB, freed: glibc raises its own threshold to its size
+del larger
+before = resident()
+scores = torch.ones(2 << 20)  # 8 MB, as a split's per-point arrays are
+del scores
+print((resident() - before) / 2**20)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator, resident memory from /proc")
+def test_a_large_array_goes_back_to_the_system_when_freed_whatever_was_freed_before() -> None:
+    """``seqexp.allocator.map_large_allocations`` (the anomaly task's ``setup``): after a larger block was freed,
+    glibc served an 8 MB array from its heap and kept its pages resident once freed; with the threshold fixed
+    the array has pages of its own, handed back when it is freed."""
+
+    def kept_mb(mode: str) -> float:
+        environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+        result = subprocess.run([sys.executable, "-c", FREED_AFTER_A_LARGER_ONE, mode], env=environment, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return float(result.stdout)
+
+    assert kept_mb("glibc") > 6  # without: the freed array stays resident
+    assert kept_mb("mapped") < 1
 
 
 def test_reading_a_labelled_csv_holds_its_numbers_and_little_else(tmp_path: Path) -> None:

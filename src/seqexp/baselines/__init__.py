@@ -18,6 +18,7 @@ from seqexp.baselines.inputs import (
     BaselineInputs,
     CaseClassificationInputs,
     SeriesForecastInputs,
+    SlicedRows,
     TextClassificationInputs,
     WindowRegressionInputs,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "Figures",
     "Outcome",
     "SeriesForecastInputs",
+    "SlicedRows",
     "TextClassificationInputs",
     "WindowRegressionInputs",
     "compute_baselines",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from seqexp.baselines.inputs import AnomalyInputs
+from seqexp.baselines.inputs import AnomalyInputs, SlicedRows
 from seqexp.baselines.outcome import Figures, Outcome
 from seqexp.metrics.anomaly import anomaly_metrics, average_precision, choose_threshold
 
@@ -35,30 +35,29 @@ class AnomalyScoring:
     vus_thresholds: int = 250
 
 
-def rolling_zscore(values: torch.Tensor, start: int, end: int, window: int) -> torch.Tensor:
+def rolling_zscore(values: torch.Tensor | SlicedRows, start: int, end: int, window: int) -> torch.Tensor:
     """Scores of points ``start..end-1`` of ``values`` ``(time, feature)`` from their ``window`` predecessors (only
-    rows ``start - window .. end-1`` are read). Memory follows the scores alone (float64: z-scores reach 1e6): the
-    running sums are made ``CHUNK`` rows at a time, each chunk's sums continuing the last kept one, so they are
-    the sums one cumulative sum over every row gives (torch sums a dimension in order), to the last bit."""
+    rows ``start - window .. end-1`` are read, each once). Memory follows the scores alone (float64: z-scores reach
+    1e6): the running sums are made ``CHUNK`` rows at a time, each chunk's sums continuing the last kept one, so
+    they are the sums one cumulative sum over every row gives (torch sums a dimension in order), to the last bit."""
     offset = max(start - window, 0)  # running sums start here: row i's sum holds rows offset .. i-1
     features = values.shape[1]
-    sums = torch.zeros(1, features, dtype=torch.float64)  # running sums of rows ``kept - len(sums) + 1 .. kept``
+    sums = torch.zeros(1, features, dtype=torch.float64)  # running sums of rows ``summed - len(sums) + 1 .. summed``
     squares = torch.zeros_like(sums)
-    kept = offset  # the row whose running sum ends ``sums``
+    summed = offset  # the row whose running sum ends ``sums``
     scores = torch.empty(end - start, dtype=torch.float64)
     for first_point in range(start, end, CHUNK):
         last_point = min(first_point + CHUNK, end)
-        x = values[kept:last_point].double()  # the rows not summed yet, up to the chunk's last point
+        x = values[summed:last_point].double()  # the rows not summed yet, to the chunk's last point (scaled here: sliced rows)
+        inputs = x[first_point - summed :]  # the chunk's own points
         sums = torch.cat([sums, torch.cumsum(torch.cat([sums[-1:], x]), 0)[1:]])  # from the last sum on, in order
         squares = torch.cat([squares, torch.cumsum(torch.cat([squares[-1:], x * x]), 0)[1:]])
-        row_of_first = last_point - len(sums) + 1  # the row whose running sum is sums[0]
-        kept = last_point
+        row_of_first, summed = last_point - len(sums) + 1, last_point  # the row whose running sum is sums[0]
         points = torch.arange(first_point, last_point)
         first = (points - window).clamp(min=offset)
         count = (points - first).clamp(min=1).unsqueeze(1).to(torch.float64)
         mean = (sums[points - row_of_first] - sums[first - row_of_first]) / count
         variance = ((squares[points - row_of_first] - squares[first - row_of_first]) / count - mean * mean).clamp(min=0)
-        inputs = values[first_point:last_point].double()
         scores[first_point - start : last_point - start] = ((inputs - mean).abs() / (variance.sqrt() + 1e-6)).amax(1)
         keep = last_point - max(last_point - window, offset) + 1  # the next chunk's first points reach back window rows
         sums, squares = sums[-keep:], squares[-keep:]
@@ -70,7 +69,7 @@ def windows_of(values: torch.Tensor, window: int) -> torch.Tensor:
     return values.double().unfold(0, window, 1).reshape(len(values) - window + 1, -1)
 
 
-def subsequence_pca(values: torch.Tensor, bounds: dict[str, tuple[int, int]], split: str, window: int, variance: float) -> torch.Tensor:
+def subsequence_pca(values: torch.Tensor | SlicedRows, bounds: dict[str, tuple[int, int]], split: str, window: int, variance: float) -> torch.Tensor:
     """Scores of the points of ``split``: the mean reconstruction error of the windows holding each point
     (windows start up to ``window - 1`` points before the split and end inside it), against the principal
     subspace that keeps ``variance`` of the variance of the train split's windows."""

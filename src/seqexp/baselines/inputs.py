@@ -56,10 +56,25 @@ class TextClassificationInputs:
 
 
 @dataclass(frozen=True)
+class SlicedRows:
+    """A series' rows made when a slice of them is read (``rows[start:end]`` calls ``read(start, end)``): a baseline
+    then holds the rows it is scoring, not a scaled copy of the whole series (millions of points in a long file)."""
+
+    read: Callable[[int, int], torch.Tensor]  # (start, end) -> rows [start, end), (time, features)
+    shape: tuple[int, int]  # (time, features) of the whole series
+
+    def __getitem__(self, rows: slice) -> torch.Tensor:
+        start, end, step = rows.indices(self.shape[0])
+        if step != 1:
+            raise ValueError(f"SlicedRows reads consecutive rows, not every {step}th")
+        return self.read(start, end)
+
+
+@dataclass(frozen=True)
 class AnomalyInputs:
     """One labelled series cut into ranges (``data=anomaly``, ``anomaly_csv``, ``anomaly_real``)."""
 
-    values: torch.Tensor  # (time, features) scaled as the model sees them
+    values: torch.Tensor | SlicedRows  # (time, features) scaled as the model sees them, read by slices
     labels: torch.Tensor  # (time,) 1 = anomalous
     bounds: dict[str, tuple[int, int]]  # [start, end) rows of train, val and test
 

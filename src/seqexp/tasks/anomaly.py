@@ -37,7 +37,7 @@ from typing import Annotated, Any, Literal, Mapping
 import torch
 from torch import nn
 
-from seqexp.allocator import release_freed_memory
+from seqexp.allocator import map_large_allocations, release_freed_memory
 from seqexp.checks import ConfigError, Range, check_arguments
 from seqexp.data.core.spec import PredictionIndex
 from seqexp.metrics.anomaly import (
@@ -118,6 +118,11 @@ class AnomalyTask(SequenceTask):
         horizon = task.get("horizon", 1)
         if task.get("mode", "forecast") == "forecast" and isinstance(window, int) and horizon >= window:
             raise ConfigError(f"task.horizon={horizon}: must be smaller than data.window_length={window}")
+
+    def setup(self, stage: str) -> None:
+        """Evaluation builds per-point arrays of whole splits, one phase after another: each goes back to the
+        system when freed (``seqexp.allocator``), so a phase's peak does not stack on what earlier ones left."""
+        map_large_allocations()
 
     # --- scoring ------------------------------------------------------------------------------
     def forward(self, batch: Batch, stage: str = "predict") -> torch.Tensor:

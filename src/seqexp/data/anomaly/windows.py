@@ -26,7 +26,7 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 
-from seqexp.baselines.inputs import AnomalyInputs
+from seqexp.baselines.inputs import AnomalyInputs, SlicedRows
 from seqexp.checks import Range, check_arguments
 from seqexp.data.core.batching import TensorSplitLoaders
 from seqexp.data.core.contract import BatchSize, NotSetUpError, SeqDataModule, Workers
@@ -167,9 +167,9 @@ class AnomalyWindowsDataModule(TensorSplitLoaders, SeqDataModule):
         return self.scaled_values(start, end), self.labels[start:end].long()
 
     def baseline_inputs(self) -> AnomalyInputs:
-        """The whole series normalised as the model sees it, its labels and the splits' rows."""
+        """The series normalised as the model sees it (scaled as the baselines read its rows), its labels and the splits' rows."""
         self.prepare_series()
-        return AnomalyInputs(self.scaled_values(), self.labels, dict(self.bounds))
+        return AnomalyInputs(SlicedRows(self.scaled_values, tuple(self.raw_values.shape)), self.labels, dict(self.bounds))
 
     def _window_starts(self, split: str) -> WindowStarts:
         """Train: windows every ``train_stride`` inside the split; val/test: every ``eval_stride`` from up to

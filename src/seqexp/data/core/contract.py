@@ -96,6 +96,6 @@ class SeqDataModule(L.LightningDataModule, abc.ABC):
 
     def baseline_inputs(self) -> BaselineInputs:
         """The splits as the task's classical baselines need them (``seqexp.baselines.inputs``): the rows, scaling and
-        units the model is scored on. Called by ``seqexp.callbacks.Baselines`` when test ends. Default: refuses (the run
+        units the model is scored on. Called by ``seqexp.callbacks.Baselines`` when test starts. Default: refuses (the run
         then records why it has no baselines)."""
         raise NotImplementedError(f"{type(self).__name__} offers its splits to no baseline: it does not implement baseline_inputs")
