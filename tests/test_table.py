@@ -153,6 +153,33 @@ def test_structural_errors_name_file_and_line(name: str, content: str, message: 
         read_table(path)
 
 
+UNCLOSED = 'text,label\ngood one,pos\n"bad, film,neg\nfine movie,pos\nawful,neg\n'  # the quote on line 3 swallowed lines 3-5
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("q.csv", UNCLOSED, r"q\.csv, line 3: a quote opened here is never closed \(the rest of the file, lines 3-5, would be one cell\); close it or escape"),
+        ("q.tsv.gz", UNCLOSED.replace(",", "\t").rstrip("\n"), r"q\.tsv\.gz, line 3: .* never closed \(the rest of the file, lines 3-5,"),
+        ("crlf.csv", 'a,b\r\n"x\r\ny",1\r\n2,"open\r\n3,4\r\n', r"crlf\.csv, line 4: .* never closed \(the rest of the file, lines 4-5,"),
+        ("last.csv", 'a,b\n1,2\n3,"', r"last\.csv, line 3: a quote opened here is never closed \(the rest of the file, line 3,"),
+        ("header.csv", '"a,b\n1,2\n', r"header\.csv, line 1: .* never closed \(the rest of the file, lines 1-2,"),
+    ],
+)
+def test_a_quote_never_closed_names_the_line_it_opened_on(name: str, content: str, message: str, tmp_path: Path) -> None:
+    """Non-strict ``csv`` reads such a quote as one cell holding the rest of the file: rows lost, and the error
+    (if any) at the file's end. Refused whoever reads: cells as text, numbers, or rows the caller judges."""
+    path = write(tmp_path / name, content)
+    for read in (read_table, lambda path: read_table(path, strict_width=False), lambda path: read_columns(path, [])):
+        with pytest.raises(TableError, match=message):
+            read(path)
+
+
+def test_quoted_cells_spanning_lines_up_to_the_last_line_still_read(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.csv", 'a,b\n"x\ny",1\n2,"p ""q""\r\nr\n"')  # the last cell closes on the file's last line
+    assert [(row.line, row.cells) for row in read_table(path).rows] == [(3, ("x\ny", "1")), (6, ("2", 'p "q"\r\nr'))]
+
+
 def test_cells_longer_than_the_csv_field_limit_are_read(tmp_path: Path) -> None:
     path = write(tmp_path / "big.csv", "a,b\n1,2\n3," + "x" * 50 + "\n")
     limit = csv.field_size_limit(20)  # as Python's own 131,072 characters, for a 50-character cell

@@ -28,6 +28,7 @@ import gzip
 import io
 import json
 import math
+import re
 import sys
 from array import array
 from collections.abc import Iterator, Sequence
@@ -45,6 +46,7 @@ DELIMITERS = {"csv": ",", "tsv": "\t"}
 COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open}
 MISSING_CELLS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})  # compared lower-cased
 MISSING_POLICIES = ("interpolate", "drop", "error")
+LINE_BREAKS = re.compile(r"\r\n|\r|\n")  # where a text file's lines end (as io's newline="" splits them)
 
 
 class TableError(DataError):
@@ -287,8 +289,9 @@ def _delimited_rows(
 ) -> tuple[tuple[str, ...] | None, Iterator[tuple[int, tuple[str | None, ...]]]]:
     """The header and a generator of the data rows after it (read as they are asked for)."""
     lift_field_size_limit()
+    lines = _LinesRead(lines)
     reader = csv.reader(lines, delimiter=delimiter)
-    rows = _stripped_rows(path, reader)
+    rows = _stripped_rows(path, reader, lines)
     header = next(rows, None)
     return (None, iter(())) if header is None else (header[1], _fitted_rows(path, rows, len(header[1]), strict_width))
 
@@ -305,15 +308,48 @@ def lift_field_size_limit() -> None:
             limit //= 2
 
 
-def _stripped_rows(path: Path, reader: Any) -> Iterator[tuple[int, tuple[str, ...]]]:
-    """Non-blank rows as ``(line, stripped cells)``; a quoting error names its line."""
+class _LinesRead:
+    """The file's lines for ``csv``, noting when they run out: a record that ``csv`` returns after that
+    ended inside a quoted cell (no other state spans lines), which non-strict ``csv`` keeps silently."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.ended = False
+
+    def __iter__(self) -> _LinesRead:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self._lines)
+        except StopIteration:
+            self.ended = True
+            raise
+
+
+def _stripped_rows(path: Path, reader: Any, lines: _LinesRead) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """Non-blank rows as ``(line, stripped cells)``; a quoting error names its line, and a quote never
+    closed is refused (``csv.reader(strict=True)`` would also refuse ``"Great" film``, which reads today)."""
     try:
         for cells in reader:
+            if lines.ended:
+                raise _unclosed_quote(path, cells[-1], reader.line_num)
             if not cells or (not cells[0].strip() and not any(cell.strip() for cell in cells)):
                 continue
             yield reader.line_num, tuple(cell.strip() for cell in cells)
     except csv.Error as error:
         raise TableError(f"{location(path, reader.line_num)}: {error}") from None
+
+
+def _unclosed_quote(path: Path, cell: str, last_line: int) -> TableError:
+    """The error for a quoted ``cell`` that runs to the file's end (line ``last_line``): it would swallow
+    every row after it. The cell holds the line breaks of the lines it took, so it names where it opened."""
+    breaks = LINE_BREAKS.findall(cell)
+    opened = last_line - len(breaks) + (1 if breaks and cell.endswith(breaks[-1]) else 0)
+    span = f"lines {opened}-{last_line}" if last_line > opened else f"line {last_line}"
+    return TableError(
+        f'{location(path, opened)}: a quote opened here is never closed (the rest of the file, {span}, would be one cell); close it or escape it as ""'
+    )
 
 
 def _fitted_rows(path: Path, rows: Iterator[tuple[int, tuple[str, ...]]], width: int, strict_width: bool) -> Iterator[tuple[int, tuple[str | None, ...]]]:
