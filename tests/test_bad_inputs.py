@@ -332,6 +332,18 @@ def test_bad_data_file_names_the_file_and_line(case: str, tmp_path: Path) -> Non
     assert message.format(path=path) in str(error.value)
 
 
+def test_a_quote_never_closed_from_the_cli_names_the_line_it_opened_on(tmp_path: Path) -> None:
+    """Not a bad row that data.on_bad_row=skip may skip: the quote swallows the good rows after it."""
+    path = write(tmp_path, "q.csv", 'text,label\ngood one,pos\n"bad, film,neg\nfine movie,pos\nawful,neg\n')
+    result = run_cli("train", "data=text_csv", f"data.path={path}", "data.on_bad_row=skip", run_dir=tmp_path / "run", check=False)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == [
+        f'Error: {path}, line 3: a quote opened here is never closed (the rest of the file, lines 3-5, would be one cell); close it or escape it as ""'
+    ]
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("preset", ["anomaly_csv", "series"])
 def test_inf_in_a_series_is_refused_naming_the_line(preset: str, tmp_path: Path) -> None:
     path = write(tmp_path, "data.csv", with_row(5, "inf,0"))

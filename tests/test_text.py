@@ -117,6 +117,20 @@ def test_bad_rows_are_errors_naming_file_and_line_or_counted_skips(rows: list[li
     assert sum(len(examples) for examples in skipping.splits.values()) == len(good)
 
 
+def test_a_quote_never_closed_is_an_error_even_when_bad_rows_are_skipped(tmp_path: Path) -> None:
+    """Not a bad row to skip: it would eat the good rows after it. A quoted text spanning lines still reads."""
+    good = fixture_rows()
+    path = write_csv(tmp_path / "bad.csv", good[:2])
+    path.write_text(path.read_text() + '"bad, film,neg\nfine movie,pos\n')
+    for policy in ("error", "skip"):
+        with pytest.raises(TableError, match=r"bad\.csv, line 4: a quote opened here is never closed \(the rest of the file, lines 4-5,"):
+            TextDataModule(**{**CSV_KEYS, "path": str(path), "on_bad_row": policy}).prepare()
+    spanning = write_csv(tmp_path / "spanning.csv", [*good, ["a long\nreview, on two lines", "pos"]])
+    datamodule = TextDataModule(**{**CSV_KEYS, "path": str(spanning), "on_bad_row": "error"})
+    datamodule.prepare()
+    assert "a long\nreview, on two lines" in [text for split in datamodule.splits.values() for text, _ in split]
+
+
 def test_missing_column_and_non_utf8_are_clear_errors(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "cols.csv", fixture_rows(), header=("body", "sentiment"))
     with pytest.raises(TextDataError, match=r"cols.csv: data.text_column='review' is not a column.*\['body', 'sentiment'\]"):

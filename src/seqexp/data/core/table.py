@@ -9,8 +9,9 @@ Every data family reads its files here, so they agree on:
   ``.jsonl``, ``.ndjson``, ``.json`` with one object per line), or given explicitly;
 * rows: the first non-blank line is the header (JSONL: the fields, in order of first appearance);
   blank lines are skipped; cells are stripped; a UTF-8 byte-order mark is dropped; each row keeps
-  its 1-based file line (where it ends, should a quoted cell span lines); a row with more or fewer
-  cells than the header is refused, unless the caller judges each row itself (``strict_width=False``);
+  its 1-based file line (where it ends, should a quoted cell span lines); a quote never closed (which
+  ``csv`` reads as one cell holding the rest of the file) is refused naming its line; a row with more
+  or fewer cells than the header is refused, unless the caller judges each row itself (``strict_width=False``);
   a cell may be as long as memory allows (no 131,072-character limit, as Python's ``csv`` has);
 * missing cells: ``MISSING_CELLS`` in any case (empty, ``NA``, ``N/A``, ``NaN``, ``null``, ``None``,
   ``?``), a JSON ``null`` or an absent JSONL field;
