@@ -251,7 +251,7 @@ def _open_rows(
     if not path.is_file():
         raise TableError(f"{key}={path}: no such file" if key else f"{path}: no such file")
     kind = resolve_format(path, format, default_format)
-    lines = _text_lines(path, encoding, encoding_key)
+    lines = _TextLines(path, encoding, encoding_key)
     header, rows = _json_rows(path, lines) if kind == "jsonl" else _delimited_rows(path, lines, DELIMITERS[kind], strict_width)
     if header is None:
         expected = "one JSON object per line" if kind == "jsonl" else "a header line with column names"
@@ -259,17 +259,27 @@ def _open_rows(
     return path, kind, header, rows
 
 
-def _text_lines(path: Path, encoding: str, encoding_key: str | None) -> Iterator[str]:
-    """The file's lines, decompressed and decoded, newlines kept (as ``csv`` wants them); no byte-order mark."""
-    opener = COMPRESSED.get(path.suffix.lower(), open)
-    try:
-        with opener(path, "rb") as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as text:  # type: ignore[operator]
-            for number, line in enumerate(text):
-                yield line.removeprefix("\ufeff") if number == 0 else line
-    except UnicodeDecodeError:
-        raise _decode_error(path, opener, encoding, encoding_key) from None
-    except (OSError, EOFError) as error:  # a damaged or mislabelled .gz/.bz2
-        raise TableError(f"{path}: cannot be read ({error})") from None
+class _TextLines:
+    """The file's lines, decompressed and decoded, newlines kept (as ``csv`` wants them); no byte-order mark.
+    ``ended`` once the last was read: a record that ``csv`` returns after that ended inside a quoted cell
+    (no other state spans lines), which non-strict ``csv`` keeps silently. Known here, not by wrapping the
+    lines, so each line costs no extra Python call."""
+
+    def __init__(self, path: Path, encoding: str, encoding_key: str | None) -> None:
+        self.path, self.encoding, self.encoding_key = path, encoding, encoding_key
+        self.ended = False
+
+    def __iter__(self) -> Iterator[str]:
+        path, opener = self.path, COMPRESSED.get(self.path.suffix.lower(), open)
+        try:
+            with opener(path, "rb") as raw, io.TextIOWrapper(raw, encoding=self.encoding, newline="") as text:  # type: ignore[operator]
+                for number, line in enumerate(text):
+                    yield line.removeprefix("\ufeff") if number == 0 else line
+        except UnicodeDecodeError:
+            raise _decode_error(path, opener, self.encoding, self.encoding_key) from None
+        except (OSError, EOFError) as error:  # a damaged or mislabelled .gz/.bz2
+            raise TableError(f"{path}: cannot be read ({error})") from None
+        self.ended = True
 
 
 def _decode_error(path: Path, opener, encoding: str, encoding_key: str | None) -> TableError:  # type: ignore[no-untyped-def]
@@ -286,11 +296,10 @@ def _decode_error(path: Path, opener, encoding: str, encoding_key: str | None) -
 
 
 def _delimited_rows(
-    path: Path, lines: Iterator[str], delimiter: str, strict_width: bool
+    path: Path, lines: _TextLines, delimiter: str, strict_width: bool
 ) -> tuple[tuple[str, ...] | None, Iterator[tuple[int, tuple[str | None, ...]]]]:
     """The header and a generator of the data rows after it (read as they are asked for)."""
     lift_field_size_limit()
-    lines = _LinesRead(lines)
     reader = csv.reader(lines, delimiter=delimiter)
     rows = _stripped_rows(path, reader, lines)
     header = next(rows, None)
@@ -309,26 +318,7 @@ def lift_field_size_limit() -> None:
             limit //= 2
 
 
-class _LinesRead:
-    """The file's lines for ``csv``, noting when they run out: a record that ``csv`` returns after that
-    ended inside a quoted cell (no other state spans lines), which non-strict ``csv`` keeps silently."""
-
-    def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
-        self.ended = False
-
-    def __iter__(self) -> _LinesRead:
-        return self
-
-    def __next__(self) -> str:
-        try:
-            return next(self._lines)
-        except StopIteration:
-            self.ended = True
-            raise
-
-
-def _stripped_rows(path: Path, reader: Any, lines: _LinesRead) -> Iterator[tuple[int, tuple[str, ...]]]:
+def _stripped_rows(path: Path, reader: Any, lines: _TextLines) -> Iterator[tuple[int, tuple[str, ...]]]:
     """Non-blank rows as ``(line, stripped cells)``; a quoting error names its line, and a quote never
     closed is refused (``csv.reader(strict=True)`` would also refuse ``"Great" film``, which reads today)."""
     try:
@@ -364,7 +354,7 @@ def _fitted_rows(path: Path, rows: Iterator[tuple[int, tuple[str, ...]]], width:
         yield line, cells
 
 
-def _json_rows(path: Path, lines: Iterator[str]) -> tuple[tuple[str, ...] | None, Iterator[tuple[int, tuple[str | None, ...]]]]:
+def _json_rows(path: Path, lines: _TextLines) -> tuple[tuple[str, ...] | None, Iterator[tuple[int, tuple[str | None, ...]]]]:
     """The header (every record's fields, in order of first appearance, so the whole file is read first) and the rows."""
     records = []
     for number, line in enumerate(lines, start=1):
