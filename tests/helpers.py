@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,15 @@ def compose_train(*overrides: str) -> DictConfig:
 
 class Interrupted(Exception):
     """Raised by ``InterruptAt``."""
+
+
+class SigtermDuringPredict(L.Callback):
+    """Sends its own process SIGTERM at predict's first batch: a real signal that Lightning's predict loop records
+    (``trainer.received_sigterm``) but never acts on."""
+
+    def on_predict_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if batch_idx == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 class InterruptAt(L.Callback):

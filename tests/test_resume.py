@@ -1,4 +1,5 @@
-"""Resume with nothing lost: SIGKILL mid-epoch, then resume from last.ckpt; SIGTERM saves and exits cleanly.
+"""Resume with nothing lost: SIGKILL mid-epoch, then resume from last.ckpt; SIGTERM saves, records the run as
+interrupted and exits 143, and stops a sweep at the job it interrupted.
 
 Bit-identical on CPU: ``trainer.deterministic=true``, the shuffle order follows (seed, epoch), the
 training loader resumes at the batch the checkpoint was taken after, and the checkpoint carries the
@@ -19,6 +20,7 @@ import torch
 
 from helpers import Interrupted, compose_train, read_metrics, run_cli
 from seqexp.config import folder_to_resume
+from seqexp.sweep import SIGTERM_EXIT_STATUS
 from seqexp.train import train
 
 EVERY_N_STEPS = 3
@@ -48,17 +50,19 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return run_in_process(tmp_path_factory.mktemp("uninterrupted"))
 
 
-def start_and_signal(run_dir: Path, signum: int) -> tuple[subprocess.Popen, int]:
-    """Start the CLI, freeze it as soon as a last.ckpt exists, send ``signum``; return it and the saved step.
+def start_and_signal(run_dir: Path, signum: int, *sweep: str) -> tuple[subprocess.Popen, int]:
+    """Start the CLI, freeze it as soon as ``run_dir`` has a last.ckpt, send ``signum``; return it and the saved step.
+    With ``sweep`` (``-m``, its overrides and ``hydra.sweep.dir``), ``run_dir`` is the folder of the job to watch.
 
-    Its output goes to ``run_dir.parent / "console.txt"`` (a file: a full pipe would stall the run)."""
-    command = [sys.executable, "-m", "seqexp.train", *RUN, f"hydra.run.dir={run_dir}"]
-    with open(run_dir.parent / "console.txt", "w") as console:
+    Its output goes to ``console.txt`` beside the run or sweep folder (a file: a full pipe would stall the run)."""
+    where = list(sweep) or [f"hydra.run.dir={run_dir}"]
+    command = [sys.executable, "-m", "seqexp.train", *where[:1], *RUN, *where[1:]]
+    with open(console_file(run_dir, *sweep), "w") as console:
         process = subprocess.Popen(command, stdout=console, stderr=subprocess.STDOUT, env={**os.environ, "HYDRA_FULL_ERROR": "1"})
     last = run_dir / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 300
     while not last.exists():
-        assert process.poll() is None, (run_dir.parent / "console.txt").read_text()[-4000:]
+        assert process.poll() is None, console_file(run_dir, *sweep).read_text()[-4000:]
         assert time.monotonic() < deadline, "no last.ckpt within 300 s"
         time.sleep(0.01)
     process.send_signal(signal.SIGSTOP)  # hold it still while we read the checkpoint
@@ -66,6 +70,10 @@ def start_and_signal(run_dir: Path, signum: int) -> tuple[subprocess.Popen, int]
     process.send_signal(signum)
     process.send_signal(signal.SIGCONT)
     return process, saved_step
+
+
+def console_file(run_dir: Path, *sweep: str) -> Path:
+    return (run_dir.parent.parent if sweep else run_dir.parent) / "console.txt"  # outside the sweep folder, which must be new
 
 
 @pytest.mark.slow
@@ -88,21 +96,60 @@ def test_sigkill_mid_epoch_then_resume_gives_the_identical_test_metric(uninterru
 
 
 @pytest.mark.slow
-def test_sigterm_saves_last_ckpt_and_exits_cleanly(uninterrupted: dict, tmp_path: Path) -> None:
+def test_sigterm_saves_last_ckpt_records_the_run_as_interrupted_and_exits_143(uninterrupted: dict, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     process, _ = start_and_signal(run_dir, signal.SIGTERM)
     process.wait(timeout=120)
     output = (tmp_path / "console.txt").read_text()
-    assert process.returncode == 0, output[-4000:]
+    assert process.returncode == SIGTERM_EXIT_STATUS == 143, output[-4000:]
     assert "Traceback" not in output
-    assert "SIGTERM at global step" in output and f"resume with ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}" in output
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert "SIGTERM at global step" in output and f"resume with ckpt_path={last}" in output
     stopped_at = int(output.split("SIGTERM at global step ")[1].split(":")[0])
-    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    checkpoint = torch.load(last, map_location="cpu", weights_only=True)
     assert checkpoint["global_step"] == stopped_at  # saved at the step it stopped, nothing lost
-    assert not (run_dir / "metrics.json").exists()
+    record = read_metrics(run_dir)
+    assert (record["status"], record["reason"], record["last_checkpoint"], record["objective"]) == ("interrupted", "SIGTERM", str(last), None)
 
-    resumed = run_in_process(run_dir, f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}")
+    resumed = run_in_process(run_dir, f"ckpt_path={last}")
+    assert resumed["status"] == "completed"
     assert resumed["metrics"]["test/mse"] == uninterrupted["metrics"]["test/mse"]
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_sweep_at_the_job_it_interrupts_and_that_job_resumes(tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    job_dir, last = sweep_dir / "0", sweep_dir / "0" / "checkpoints" / "last.ckpt"
+    process, saved_step = start_and_signal(job_dir, signal.SIGTERM, "-m", "seed=1,2", f"hydra.sweep.dir={sweep_dir}")
+    process.wait(timeout=120)
+    output = (tmp_path / "console.txt").read_text()
+    assert process.returncode == SIGTERM_EXIT_STATUS, output[-4000:]  # was 0: a scheduler took the sweep as done
+    assert "Traceback" not in output and "SIGTERM stopped job 0" in output
+    assert not (sweep_dir / "1").exists()  # no job started after the signal
+    record = read_metrics(job_dir)
+    assert (record["status"], record["last_checkpoint"]) == ("interrupted", str(last))
+    stopped_at = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
+    assert saved_step <= stopped_at < TOTAL_STEPS
+
+    # the command the log gives: the job's overrides and its last.ckpt, going on in the job's folder
+    resume = output.split("resume with:\n")[1].splitlines()[0].split()
+    assert resume[:3] == ["python", "-m", "seqexp.train"] and resume[-1] == f"ckpt_path={last}"
+    resumed = run_cli("train", *resume[3:], cwd=tmp_path)
+    assert not (tmp_path / "outputs").exists() and "Traceback" not in resumed.stderr
+    assert (read_metrics(job_dir)["status"], read_metrics(job_dir)["global_step"]) == ("completed", TOTAL_STEPS)
+
+
+@pytest.mark.slow
+def test_sigterm_during_predict_stops_the_sweep_too(tmp_path: Path) -> None:
+    """Lightning's predict loop (and the last batch of test, and the end of fit) records a SIGTERM without acting
+    on it: the job used to complete, the next one started and the sweep exited 0."""
+    sweep_dir = tmp_path / "sweep"
+    signalled = ["+callbacks.sigterm._target_=helpers.SigtermDuringPredict", f"hydra.sweep.dir={sweep_dir}"]
+    result = run_cli("train", "-m", *RUN, "seed=1,2", *signalled, check=False, env={"PYTHONPATH": str(Path(__file__).parent)})
+    assert result.returncode == SIGTERM_EXIT_STATUS, (result.stdout + result.stderr)[-4000:]
+    assert not (sweep_dir / "1").exists()
+    record = read_metrics(sweep_dir / "0")
+    assert (record["status"], record["last_checkpoint"]) == ("interrupted", str(sweep_dir / "0" / "checkpoints" / "last.ckpt"))
 
 
 def test_a_resume_with_other_overrides_starts_a_fresh_folder_and_keeps_the_old_one(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from seqexp.builder import build
 from seqexp.config import ConfigError
 from seqexp.data.core.errors import DataError
 from seqexp.data.sine import SineDataModule
+from seqexp.sweep import SIGTERM_EXIT_STATUS
 from seqexp.train import train
 
 # 512 windows of 8 streams: 64 batches per epoch.
@@ -214,7 +215,7 @@ def test_sigterm_saves_a_chunked_run_at_a_batch_end(tmp_path: Path) -> None:
         assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "console.txt").read_text()[-4000:]
         time.sleep(0.01)
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=120) == 0, (tmp_path / "console.txt").read_text()[-4000:]
+    assert process.wait(timeout=120) == SIGTERM_EXIT_STATUS, (tmp_path / "console.txt").read_text()[-4000:]
     output = (tmp_path / "console.txt").read_text()
     assert "SIGTERM at global step" in output and "Traceback" not in output
     stopped_at = int(output.split("SIGTERM at global step ")[1].split(":")[0])

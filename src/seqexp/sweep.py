@@ -10,14 +10,20 @@ fails after its ranks connected always stops the sweep: its other rank processes
 A job of an Optuna search (``hydra/sweeper=seqexp_optuna``) reports each validation to its trial
 (``search_callbacks``); one the pruner stops writes ``status: pruned`` and re-raises ``optuna.TrialPruned`` for the
 sweeper, which records the trial as pruned, not failed.
+
+A run or job stopped by SIGTERM (Lightning's ``SIGTERMException``, after ``SaveOnSigterm`` saved ``last.ckpt``)
+writes ``status: interrupted`` and ends the process with exit status 143 (128 + SIGTERM, what a shell reports
+for a process the signal ends): a sweep starts no further job, and a scheduler sees that the run did not finish.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable, NoReturn
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
@@ -28,53 +34,71 @@ from seqexp.distributed import in_multirun, job_scope, joined_process_group
 
 log = logging.getLogger(__name__)
 
+SIGTERM_EXIT_STATUS = 128 + signal.SIGTERM  # 143: a run stopped by SIGTERM, single or in a sweep
+
 
 def run_job(train: Callable[[DictConfig], float | None], cfg: DictConfig) -> float | None:
-    """``train(cfg)``; in a multirun, a failure becomes a failed entry instead of the end of the sweep."""
-    if not in_multirun():
-        return train(cfg)
+    """``train(cfg)``; in a multirun, a failure becomes a failed entry instead of the end of the sweep; SIGTERM
+    ends the run (and the sweep) with ``status: interrupted`` and exit status 143."""
     started = time.perf_counter()
-    with job_scope():
-        try:
+    try:
+        if not in_multirun():
             return train(cfg)
-        except Exception as error:
-            from seqexp.reporting import write_metrics_file  # noqa: PLC0415 - Lightning: not before a single run's config pass
+        with job_scope():
+            return _recorded_job(train, cfg, started)
+    except SystemExit as stop:
+        if not _terminated(stop):
+            raise
+        _stop_for_sigterm(cfg, started)
 
-            job, overrides = HydraConfig.get().job.num, list(HydraConfig.get().overrides.task)
-            if _pruned(error):  # the search stopped this trial early: not a failure
-                log.info("job %s: trial %s", job, error)
-                write_metrics_file(
-                    cfg.paths.metrics_file,
-                    {
-                        "status": "pruned",
-                        "reason": str(error),
-                        "overrides": overrides,
-                        "monitor": cfg.monitor.metric,
-                        "objective": None,
-                        "wall_time_s": round(time.perf_counter() - started, 3),
-                    },
-                )
-                raise
-            if users_mistake(error) is None:  # a bug: keep its traceback
-                log.exception("job %s failed; overrides: %s", job, " ".join(overrides))
-            else:
-                log.error("job %s failed; overrides: %s\n%s", job, " ".join(overrides), error)
-            write_metrics_file(
-                cfg.paths.metrics_file,
-                {
-                    "status": "failed",
-                    "error": f"{type(error).__name__}: {error}",
-                    "overrides": overrides,
-                    "monitor": cfg.monitor.metric,
-                    "objective": None,
-                    "wall_time_s": round(time.perf_counter() - started, 3),
-                },
-            )
-            if cfg.get("fail_fast", False) or joined_process_group():
-                # SystemExit passes through Hydra's per-job error capture: no further job starts.
-                reason = "fail_fast=true" if cfg.get("fail_fast", False) else "its DDP ranks cannot be left behind"
-                raise SystemExit(f"job {job} failed ({type(error).__name__}: {error}); sweep stopped: {reason}") from error
-            return None
+
+def _recorded_job(train: Callable[[DictConfig], float | None], cfg: DictConfig, started: float) -> float | None:
+    """One job of a multirun: an exception is written to its ``metrics.json`` and, unless it must stop the sweep, passed over."""
+    try:
+        return train(cfg)
+    except Exception as error:
+        job, overrides = HydraConfig.get().job.num, list(HydraConfig.get().overrides.task)
+        if _pruned(error):  # the search stopped this trial early: not a failure
+            log.info("job %s: trial %s", job, error)
+            _write_record(cfg, "pruned", started, reason=str(error))
+            raise
+        if users_mistake(error) is None:  # a bug: keep its traceback
+            log.exception("job %s failed; overrides: %s", job, " ".join(overrides))
+        else:
+            log.error("job %s failed; overrides: %s\n%s", job, " ".join(overrides), error)
+        _write_record(cfg, "failed", started, error=f"{type(error).__name__}: {error}")
+        if cfg.get("fail_fast", False) or joined_process_group():
+            # SystemExit passes through Hydra's per-job error capture: no further job starts.
+            reason = "fail_fast=true" if cfg.get("fail_fast", False) else "its DDP ranks cannot be left behind"
+            raise SystemExit(f"job {job} failed ({type(error).__name__}: {error}); sweep stopped: {reason}") from error
+        return None
+
+
+def _stop_for_sigterm(cfg: DictConfig, started: float) -> NoReturn:
+    """Record the run as interrupted, say how to resume it, and exit 143. A SystemExit passes through Hydra's
+    launchers, so no later job of a sweep starts."""
+    from seqexp.builder import resume_command  # noqa: PLC0415 - Lightning is imported: it raised the SIGTERMException
+
+    last = Path(cfg.paths.checkpoint_dir, "last.ckpt")
+    _write_record(cfg, "interrupted", started, reason="SIGTERM", last_checkpoint=str(last) if last.is_file() else None)
+    run = f"job {HydraConfig.get().job.num}" if in_multirun() else "the run"
+    then = "; the sweep stops (no later job starts)" if in_multirun() else ""
+    resume = f"resume with:\n    {resume_command(cfg)} ckpt_path={last}" if last.is_file() else "no last.ckpt to resume from"
+    log.warning("SIGTERM stopped %s (metrics.json: status interrupted)%s; %s", run, then, resume)
+    raise SystemExit(SIGTERM_EXIT_STATUS)
+
+
+def _write_record(cfg: DictConfig, status: str, started: float, **fields: Any) -> None:
+    """The job's ``metrics.json`` when it did not complete: why, with its overrides and no objective."""
+    from seqexp.reporting import write_metrics_file  # noqa: PLC0415 - Lightning: not before a single run's config pass
+
+    record = {"status": status, **fields, "overrides": list(HydraConfig.get().overrides.task), "monitor": cfg.monitor.metric, "objective": None}
+    write_metrics_file(cfg.paths.metrics_file, {**record, "wall_time_s": round(time.perf_counter() - started, 3)})
+
+
+def _terminated(stop: SystemExit) -> bool:
+    exceptions = sys.modules.get("lightning.pytorch.utilities.exceptions")  # imported by the run's Trainer, if it got that far
+    return exceptions is not None and isinstance(stop, exceptions.SIGTERMException)
 
 
 def _pruned(error: BaseException) -> bool:
