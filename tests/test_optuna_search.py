@@ -1,11 +1,14 @@
 """The Optuna search on Optuna >= 4 (hydra_plugins.seqexp_optuna_sweeper), through the real CLI: a study kept in a
 storage is shared by two processes started together and continued by a later command, whose trials the median
-pruner stops (recorded as pruned, through the joblib launcher's worker processes), and summarize lists them all."""
+pruner stops (recorded as pruned, through the joblib launcher's worker processes), and summarize lists them all; a
+search stopped by SIGTERM fails the trial it interrupted in the storage, where it would stay RUNNING for good."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ import yaml
 
 from helpers import read_metrics, run_cli
 from seqexp.summarize import summarize
+from seqexp.sweep import SIGTERM_EXIT_STATUS
 
 optuna = pytest.importorskip("optuna", reason="needs the sweep extra: pip install -e '.[sweep]'")
 
@@ -122,3 +126,27 @@ def test_summarize_lists_every_trial_of_the_stored_study(study: dict) -> None:
     study_rows = [line for line in table.split("Optuna study")[1].splitlines() if line.startswith("| ")][1:]  # less the header
     assert [row.split("|")[2].strip() for row in study_rows] == ["complete"] * 8 + ["pruned"] * 4
     assert all(row.split("|")[5].strip() == "gru" for row in study_rows)  # the params columns: model.cell first
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_trial_fails_it_in_the_stored_study_and_the_search_exits_143(tmp_path: Path) -> None:
+    """The old sweeper left the interrupted trial RUNNING in the storage: a zombie a continued or shared study counts."""
+    sweep_dir, last = tmp_path / "sweep", tmp_path / "sweep" / "0" / "checkpoints" / "last.ckpt"
+    longer = ["trainer.max_epochs=3", "data.num_windows.train=2048", "callbacks.last_every_n_steps.every_n_train_steps=2"]
+    overrides = [o for o in TINY if o.split("=")[0] not in {x.split("=")[0] for x in longer}] + longer
+    command = [sys.executable, "-m", "seqexp.train", *overrides, "hydra.sweeper.storage=sqlite:///study.db", f"hydra.sweep.dir={sweep_dir}"]
+    with open(tmp_path / "console.txt", "w") as console:  # a file: a full pipe would stall the run
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=console, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300
+    while not last.exists():  # trial 0 is training
+        assert process.poll() is None, (tmp_path / "console.txt").read_text()[-4000:]
+        assert time.monotonic() < deadline, "no last.ckpt within 300 s"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=120)
+    output = (tmp_path / "console.txt").read_text()
+    assert process.returncode == SIGTERM_EXIT_STATUS, output[-4000:]
+    stored = optuna.load_study(study_name="shared", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    assert [(trial.number, trial.state) for trial in stored.get_trials()] == [(0, optuna.trial.TrialState.FAIL)]  # was RUNNING
+    assert "trial 0 failed: the sweep stopped before its job returned" in output and not (sweep_dir / "1").exists()
+    assert read_metrics(sweep_dir / "0")["status"] == "interrupted"

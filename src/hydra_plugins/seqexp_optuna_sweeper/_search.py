@@ -3,7 +3,7 @@
 Each trial is a Hydra job whose overrides are the trial's parameters, plus ``hydra.sweeper.trial=<number>`` so the
 job can report its validations to the trial (``seqexp.search.job_trial``). How a job ended becomes the trial's state:
 a value -> COMPLETE, ``optuna.TrialPruned`` -> PRUNED, anything else (seqexp records a failed job and returns
-None) -> FAIL.
+None) -> FAIL. A launch that ends the sweep (SIGTERM, Ctrl-C, fail_fast) fails the trials of its batch too.
 """
 
 from __future__ import annotations
@@ -143,7 +143,11 @@ class OptunaSearch:
                 )
                 for trial in trials
             ]
-            returns = self.launcher.launch(batch, initial_job_idx=job_index)
+            try:
+                returns = self.launcher.launch(batch, initial_job_idx=job_index)
+            except BaseException:  # SIGTERM (seqexp's exit 143), Ctrl-C, fail_fast: the sweep ends inside this batch
+                self.abandon(study, trials)
+                raise
             job_index, left = job_index + len(returns), left - len(trials)
             states = [self.tell(study, trial, job) for trial, job in zip(trials, returns)]
             failed = states.count(TrialState.FAIL)
@@ -168,6 +172,13 @@ class OptunaSearch:
             log.warning("trial %d failed: its job returned %r, not a finite number", trial.number, value)
             return study.tell(trial, state=TrialState.FAIL).state
         return study.tell(trial, float(value)).state
+
+    def abandon(self, study: optuna.Study, trials: list[optuna.Trial]) -> None:
+        """Tell the study that trials whose jobs never returned did not finish (FAIL): left RUNNING, they would stay
+        so for good in a stored study, and a continued or shared one would count them."""
+        for trial in trials:
+            if study.tell(trial, state=TrialState.FAIL, skip_if_finished=True).state == TrialState.FAIL:
+                log.warning("trial %d failed: the sweep stopped before its job returned", trial.number)
 
     def report(self, study: optuna.Study, before: int) -> None:
         """Log the study's counts and best trial; write them to ``<sweep dir>/optimization_results.yaml``."""
