@@ -7,8 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import lightning as L
 from hydra import compose, initialize_config_module
@@ -34,6 +35,21 @@ def run_cli(
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
     return result
+
+
+def sigterm_when(command: list[str], console: Path, ready: Callable[[subprocess.Popen], bool], cwd: Path | None = None) -> tuple[int, str]:
+    """Start ``command``, send it SIGTERM as soon as ``ready(process)`` (never a fixed sleep), wait for it; return its
+    exit status and output (``console``: a file, since a full pipe would stall the run)."""
+    with open(console, "w") as output:
+        process = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300
+    while not ready(process):
+        assert process.poll() is None, console.read_text()[-4000:]
+        assert time.monotonic() < deadline, f"not ready within 300 s: {' '.join(command)}"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=120)
+    return process.returncode, console.read_text()
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any]:

@@ -5,16 +5,14 @@ search stopped by SIGTERM fails the trial it interrupted in the storage, where i
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import read_metrics, run_cli
+from helpers import read_metrics, run_cli, sigterm_when
 from seqexp.summarize import summarize
 from seqexp.sweep import SIGTERM_EXIT_STATUS
 
@@ -135,17 +133,8 @@ def test_sigterm_during_a_trial_fails_it_in_the_stored_study_and_the_search_exit
     longer = ["trainer.max_epochs=3", "data.num_windows.train=2048", "callbacks.last_every_n_steps.every_n_train_steps=2"]
     overrides = [o for o in TINY if o.split("=")[0] not in {x.split("=")[0] for x in longer}] + longer
     command = [sys.executable, "-m", "seqexp.train", *overrides, "hydra.sweeper.storage=sqlite:///study.db", f"hydra.sweep.dir={sweep_dir}"]
-    with open(tmp_path / "console.txt", "w") as console:  # a file: a full pipe would stall the run
-        process = subprocess.Popen(command, cwd=tmp_path, stdout=console, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 300
-    while not last.exists():  # trial 0 is training
-        assert process.poll() is None, (tmp_path / "console.txt").read_text()[-4000:]
-        assert time.monotonic() < deadline, "no last.ckpt within 300 s"
-        time.sleep(0.01)
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=120)
-    output = (tmp_path / "console.txt").read_text()
-    assert process.returncode == SIGTERM_EXIT_STATUS, output[-4000:]
+    status, output = sigterm_when(command, tmp_path / "console.txt", lambda _: last.exists(), cwd=tmp_path)  # trial 0 is training
+    assert status == SIGTERM_EXIT_STATUS, output[-4000:]
     stored = optuna.load_study(study_name="shared", storage=f"sqlite:///{tmp_path / 'study.db'}")
     assert [(trial.number, trial.state) for trial in stored.get_trials()] == [(0, optuna.trial.TrialState.FAIL)]  # was RUNNING
     assert "trial 0 failed: the sweep stopped before its job returned" in output and not (sweep_dir / "1").exists()

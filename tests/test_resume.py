@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import Interrupted, compose_train, read_metrics, run_cli
+from helpers import Interrupted, compose_train, read_metrics, run_cli, sigterm_when
 from seqexp.config import folder_to_resume
 from seqexp.sweep import SIGTERM_EXIT_STATUS
 from seqexp.train import train
@@ -175,3 +175,29 @@ def test_stateful_run_resumed_mid_epoch_carries_the_hidden_state(tmp_path: Path)
 
     resumed = run_in_process(tmp_path / "run", *stateful, f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}")
     assert resumed["metrics"]["test/mse"] == uninterrupted["metrics"]["test/mse"]
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("small") / "run"
+    run_cli("train", *RUN[:3], "model.hidden_size=16", "trainer.max_epochs=1", "test=false", run_dir=run_dir)
+    return run_dir / "checkpoints" / "last.ckpt"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", ["eval", "predict"])
+def test_sigterm_during_eval_or_predict_exits_143(small_checkpoint: Path, tmp_path: Path, recipe: str) -> None:
+    """Lightning's test loop raised a SIGTERMException that exited 0, and its predict loop let predict complete (exit 0)."""
+    command = [sys.executable, "-m", f"seqexp.{recipe}", f"ckpt_path={small_checkpoint}", "+data.num_windows.test=200000", f"hydra.run.dir={tmp_path / 'out'}"]
+    command += [f"output_file={tmp_path / 'predictions.csv'}"] if recipe == "predict" else []
+    status, output = sigterm_when(command, tmp_path / "console.txt", lambda process: catches_sigterm(process.pid))  # the stage runs
+    assert status == SIGTERM_EXIT_STATUS, output[-4000:]  # was 0: a scheduler took the command as done
+    assert "Traceback" not in output and "SIGTERM stopped the command in its Trainer stage (exit 143)" in output
+    assert not (tmp_path / "out" / "metrics.json").exists() and "Final metrics" not in output
+
+
+def catches_sigterm(pid: int) -> bool:
+    """Whether process ``pid`` has a SIGTERM handler (Linux: the SigCgt mask), which Lightning installs as a stage starts."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    caught = int(next(line for line in status if line.startswith("SigCgt:")).split()[1], 16)
+    return bool(caught >> (signal.SIGTERM - 1) & 1)

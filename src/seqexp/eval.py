@@ -20,6 +20,7 @@ from seqexp.config import ConfigError, instantiate_group, validate_config
 from seqexp.console import announce, quiet_library_noise, route_lightning_logs, user_errors_are_short
 from seqexp.run_config import data_overrides, run_config
 from seqexp.safety import check_checkpoint, check_checkpoint_file
+from seqexp.sweep import exits_143_on_sigterm
 
 if TYPE_CHECKING:
     from seqexp.data.core.contract import SeqDataModule
@@ -37,6 +38,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     validate_config(OmegaConf.masked_copy(run_cfg, ["data", "task"]))  # the run's data and task, overrides applied
     import lightning as L  # noqa: PLC0415 - once the config holds
 
+    from seqexp.callbacks.preemption import StopOnSigterm  # noqa: PLC0415
     from seqexp.reporting import log_final_metrics, scalar_metrics, write_metrics_file  # noqa: PLC0415
 
     route_lightning_logs()
@@ -47,7 +49,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if cfg.split == "val" and not datamodule.has_validation:
         raise ConfigError("split=val: the run has no validation split (data.val_fraction=0); evaluate split=test")
     task = get_class(run_cfg.task._target_).load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
-    trainer: L.Trainer = instantiate(cfg.trainer, logger=instantiate_group(cfg.get("logger")) or False)
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=instantiate_group(cfg.get("logger")) or False, callbacks=[StopOnSigterm()])
     run = trainer.validate if cfg.split == "val" else trainer.test
     run(task, datamodule=datamodule, ckpt_path=str(ckpt_path))
     metrics = scalar_metrics(trainer.callback_metrics)
@@ -61,6 +63,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 @user_errors_are_short
+@exits_143_on_sigterm
 def main(cfg: DictConfig) -> None:
     evaluate(cfg)
 

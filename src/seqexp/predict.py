@@ -35,6 +35,7 @@ from seqexp.console import quiet_library_noise, route_lightning_logs, user_error
 from seqexp.run_config import data_overrides, run_config, saved_config
 from seqexp.safety import check_checkpoint, check_checkpoint_file, is_exported
 from seqexp.signatures import Unread, derives_from
+from seqexp.sweep import exits_143_on_sigterm
 
 if TYPE_CHECKING:
     import lightning as L
@@ -169,6 +170,7 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
         if not texts_given(cfg, text_config):
             run_cfg = checked_run_config(ckpt_path, overrides)
 
+    from seqexp.callbacks.preemption import StopOnSigterm  # noqa: PLC0415
     from seqexp.exported import ExportedModel  # noqa: PLC0415
     from seqexp.predictions import PredictionFileWriter, records  # noqa: PLC0415
 
@@ -182,7 +184,7 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     check_something_to_predict(cfg, text_model)  # again: the checkpoint told, when the run's config did not
     writer = PredictionFileWriter(cfg.output_file, cfg.max_rows)  # a file that cannot be written fails here
     task_class, datamodule = build(cfg, ckpt_path, text_model, overrides, exported, run_cfg)
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=[writer])
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=[writer, StopOnSigterm()])
     if exported is None:
         task = task_class.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
         trainer.predict(task, datamodule=datamodule, ckpt_path=str(ckpt_path), weights_only=True, return_predictions=False)
@@ -199,6 +201,7 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")
 @user_errors_are_short
+@exits_143_on_sigterm
 def main(cfg: DictConfig) -> None:
     predict(cfg)
 

@@ -14,16 +14,18 @@ sweeper, which records the trial as pruned, not failed.
 A run or job stopped by SIGTERM (Lightning's ``SIGTERMException``, after ``SaveOnSigterm`` saved ``last.ckpt``)
 writes ``status: interrupted`` and ends the process with exit status 143 (128 + SIGTERM, what a shell reports
 for a process the signal ends): a sweep starts no further job, and a scheduler sees that the run did not finish.
+``exits_143_on_sigterm`` gives ``python -m seqexp.eval`` and ``seqexp.predict`` the same exit status.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, NoReturn, TypeVar
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
@@ -35,6 +37,7 @@ from seqexp.distributed import in_multirun, job_scope, joined_process_group
 log = logging.getLogger(__name__)
 
 SIGTERM_EXIT_STATUS = 128 + signal.SIGTERM  # 143: a run stopped by SIGTERM, single or in a sweep
+Result = TypeVar("Result")
 
 
 def run_job(train: Callable[[DictConfig], float | None], cfg: DictConfig) -> float | None:
@@ -50,6 +53,23 @@ def run_job(train: Callable[[DictConfig], float | None], cfg: DictConfig) -> flo
         if not _terminated(stop):
             raise
         _stop_for_sigterm(cfg, started)
+
+
+def exits_143_on_sigterm(entry: Callable[..., Result]) -> Callable[..., Result]:
+    """``python -m seqexp.eval`` and ``seqexp.predict``: a SIGTERM that stopped their Trainer stage (Lightning's
+    ``SIGTERMException``, a ``SystemExit`` with status 0) ends the program with 143, as it ends a run."""
+
+    @functools.wraps(entry)
+    def wrapper(*args: Any, **kwargs: Any) -> Result:
+        try:
+            return entry(*args, **kwargs)
+        except SystemExit as stop:
+            if not _terminated(stop):
+                raise
+            log.warning("SIGTERM stopped the command in its Trainer stage (exit %d)", SIGTERM_EXIT_STATUS)
+            raise SystemExit(SIGTERM_EXIT_STATUS) from None
+
+    return wrapper
 
 
 def _recorded_job(train: Callable[[DictConfig], float | None], cfg: DictConfig, started: float) -> float | None:

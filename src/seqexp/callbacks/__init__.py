@@ -7,7 +7,7 @@ from seqexp.callbacks.interrupt import ResumeHint
 from seqexp.callbacks.last_checkpoint import LastCheckpoint
 from seqexp.callbacks.monitor_check import MonitoredMetricCheck
 from seqexp.callbacks.nan_guard import NanGuard, NonFiniteLossError
-from seqexp.callbacks.preemption import SaveOnSigterm
+from seqexp.callbacks.preemption import SaveOnSigterm, StopOnSigterm
 from seqexp.callbacks.pruning import OptunaPruning
 from seqexp.callbacks.rng_state import RngState
 from seqexp.callbacks.validation_history import ValidationHistory
@@ -24,5 +24,6 @@ __all__ = [
     "RngState",
     "RunGuards",
     "SaveOnSigterm",
+    "StopOnSigterm",
     "ValidationHistory",
 ]

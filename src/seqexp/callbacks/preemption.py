@@ -24,7 +24,16 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 log = logging.getLogger(__name__)
 
 
-class SaveOnSigterm(L.Callback):
+class StopOnSigterm(L.Callback):
+    """Raise the ``SIGTERMException`` Lightning recorded but left unraised, once the stage is over (eval and predict
+    use it alone: they save nothing)."""
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if trainer.received_sigterm:  # caught where Lightning's loops no longer look: stop here, as they would have
+            raise SIGTERMException
+
+
+class SaveOnSigterm(StopOnSigterm):
     def __init__(self, dirpath: str, filename: str = "last") -> None:
         self.path = Path(dirpath) / f"{filename}.ckpt"
 
@@ -34,7 +43,3 @@ class SaveOnSigterm(L.Callback):
             return  # nothing to save outside training (a test or predict run just stops)
         trainer.save_checkpoint(self.path)
         log.warning(f"SIGTERM at global step {trainer.global_step}: saved {self.path}; resume with ckpt_path={self.path}")
-
-    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if trainer.received_sigterm:  # caught where Lightning's loops no longer look: stop here, as they would have
-            raise SIGTERMException
