@@ -83,7 +83,7 @@ start() {
         munged --force --socket="$dir/munge.socket" --key-file="$dir/munge.key" --pid-file="$dir/munged.pid" \
             --log-file="$dir/log/munged.log" --seed-file="$dir/munged.seed"
     fi
-    pid_alive "$dir/slurmctld.pid" || slurmctld -i
+    pid_alive "$dir/slurmctld.pid" || slurmctld -c  # -c: a fresh queue; jobs of a cluster stopped earlier in DIR are not revived
     pid_alive "$dir/slurmd.pid" || slurmd
     for _ in $(seq 60); do
         case $(node_state) in
