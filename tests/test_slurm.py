@@ -181,7 +181,7 @@ def test_jobs_that_ask_for_more_than_the_node_has_are_refused_at_once(slurm: dic
 
 def test_a_restarted_cluster_starts_with_an_empty_queue(slurm: dict[str, str]) -> None:
     """A cluster stopped with a job still running comes back idle at once, not busy with the revived job until its time limit."""
-    job = _slurm(slurm, "sbatch", "--parsable", "--time=5", "--wrap", "sleep 600").strip()
+    job = _slurm(slurm, "sbatch", "--parsable", "--time=5", "--output=/dev/null", "--wrap", "sleep 600").strip()
     subprocess.run([str(SCRIPT), "stop", str(CLUSTER_DIR)], check=True, capture_output=True)
     started = subprocess.run([str(SCRIPT), "start", str(CLUSTER_DIR)], capture_output=True, text=True)
     assert started.returncode == 0, started.stdout + started.stderr
