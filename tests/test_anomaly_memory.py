@@ -61,6 +61,20 @@ def shaded(axis) -> list[tuple[float, float]]:
     return spans
 
 
+def train_one_batch(data: Path, run_dir: Path) -> None:
+    """A ``data=anomaly_csv`` run of ``data`` with the default keys but one training batch, into ``run_dir``."""
+    train(
+        compose_train(
+            "data=anomaly_csv",
+            f"data.path={data}",
+            "data.label_column=label",
+            "trainer.max_epochs=1",
+            "trainer.limit_train_batches=1",
+            f"paths.output_dir={run_dir}",
+        )
+    )
+
+
 def test_a_long_series_is_drawn_with_a_bounded_number_of_points_and_every_anomaly_stays_visible() -> None:
     points = 300_000
     steps = np.arange(points) + 1_000_000  # the prediction file's steps
@@ -187,16 +201,7 @@ def test_the_default_run_keeps_nothing_per_window_while_predicting_and_draws_a_b
     monkeypatch.setattr(plotting, "anomaly_figure", lambda *args, **kwargs: figures.append(draw(*args, **kwargs)) or figures[-1])
     run_dir = tmp_path / "run"
     try:
-        train(
-            compose_train(
-                "data=anomaly_csv",
-                f"data.path={data}",
-                "data.label_column=label",
-                "trainer.max_epochs=1",
-                "trainer.limit_train_batches=1",
-                f"paths.output_dir={run_dir}",
-            )
-        )
+        train_one_batch(data, run_dir)
     finally:
         if tracemalloc.is_tracing():
             tracemalloc.stop()
@@ -334,16 +339,7 @@ def test_the_baselines_are_scored_before_the_test_epoch_gathers_its_sums(tmp_pat
     monkeypatch.setattr(AnomalyTask, "setup", setup)
     monkeypatch.setattr(baselines_callback, "compute_baselines", compute_baselines)
     run_dir = tmp_path / "run"
-    train(
-        compose_train(
-            "data=anomaly_csv",
-            f"data.path={data}",
-            "data.label_column=label",
-            "trainer.max_epochs=1",
-            "trainer.limit_train_batches=1",
-            f"paths.output_dir={run_dir}",
-        )
-    )
+    train_one_batch(data, run_dir)
     assert held == [0]
     assert json.loads((run_dir / "metrics.json").read_text())["metrics"]["baseline/rolling_zscore/window"] in (10.0, 25.0, 50.0, 100.0, 200.0)
 
