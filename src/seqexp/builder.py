@@ -20,6 +20,7 @@ from seqexp.config import ConfigError, callbacks_without_validation, hydra_runti
 from seqexp.data.core.budget import TRAINER_KEYS as BUDGET_KEYS
 from seqexp.data.core.contract import SeqDataModule
 from seqexp.predictions import PredictionFileWriter
+from seqexp.profiler import NoProfiler
 from seqexp.safety import check_checkpoint_fits, preflight
 from seqexp.sweep import search_callbacks
 
@@ -74,6 +75,7 @@ def build(cfg: DictConfig) -> tuple[SeqDataModule, L.LightningModule, L.Trainer]
         cfg.trainer,
         callbacks=callbacks,
         logger=instantiate_group(cfg.get("logger")) or False,
+        profiler=cfg.trainer.get("profiler") or NoProfiler(),
         **({} if has_validation else {"limit_val_batches": 0}),
         **chunked_training(cfg, task),
         **data_budget(cfg, datamodule, callbacks),
