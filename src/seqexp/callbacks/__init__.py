@@ -8,6 +8,7 @@ from seqexp.callbacks.last_checkpoint import LastCheckpoint
 from seqexp.callbacks.monitor_check import MonitoredMetricCheck
 from seqexp.callbacks.nan_guard import NanGuard, NonFiniteLossError
 from seqexp.callbacks.preemption import SaveOnSigterm, StopOnSigterm
+from seqexp.callbacks.progress_bar import ProgressBar
 from seqexp.callbacks.pruning import OptunaPruning
 from seqexp.callbacks.rng_state import RngState
 from seqexp.callbacks.validation_history import ValidationHistory
@@ -20,6 +21,7 @@ __all__ = [
     "NanGuard",
     "NonFiniteLossError",
     "OptunaPruning",
+    "ProgressBar",
     "ResumeHint",
     "RngState",
     "RunGuards",

@@ -1,0 +1,57 @@
+"""The default progress bar redraws by the clock: at most every callbacks.progress_bar.min_interval_s seconds,
+and after each loop's last batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import pytest
+
+from helpers import compose_train
+from seqexp.builder import build
+from seqexp.callbacks import ProgressBar
+from seqexp.config import ConfigError
+
+
+class BarPositions(L.Callback):
+    """The train bar's count after each batch, as the user's terminal last showed it."""
+
+    def __init__(self, bar: ProgressBar) -> None:
+        self.bar = bar
+        self.shown: list[int] = []
+
+    def on_train_batch_end(self, trainer: L.Trainer, task: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.shown.append(self.bar.train_progress_bar.n)
+
+
+def shown_positions(tmp_path: Path, min_interval_s: float) -> list[int]:
+    cfg = compose_train(
+        "data.num_windows.train=1280",  # 20 batches of 64
+        "trainer.max_epochs=1",
+        "model.hidden_size=8",
+        f"callbacks.progress_bar.min_interval_s={min_interval_s}",
+        f"paths.output_dir={tmp_path}",
+    )
+    datamodule, task, trainer = build(cfg)
+    bar = trainer.progress_bar_callback
+    assert isinstance(bar, ProgressBar)
+    positions = BarPositions(bar)
+    trainer.callbacks.append(positions)  # after the bar: sees what it drew for the batch
+    trainer.fit(task, datamodule=datamodule)
+    return positions.shown
+
+
+def test_a_long_interval_draws_only_the_last_batch(tmp_path: Path) -> None:
+    # the sanity check's validation bar drew last just before training started: one clock for all bars
+    assert shown_positions(tmp_path, 3600) == [0] * 19 + [20]
+
+
+def test_no_interval_draws_every_batch(tmp_path: Path) -> None:
+    assert shown_positions(tmp_path, 0) == list(range(1, 21))
+
+
+def test_a_negative_interval_is_refused_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match="callbacks.progress_bar.min_interval_s"):
+        ProgressBar(min_interval_s=-1)
