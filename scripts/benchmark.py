@@ -35,6 +35,7 @@ the reason in the JSON.
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import tempfile
 import time
@@ -271,16 +272,21 @@ def run_case(case: Case, args: argparse.Namespace, workdir: Path, compile_encode
     bare_cpu: list[float] = []
     fit_seconds: list[float] = []
     for repeat in range(args.repeats):  # A B C A B C ...: drifts in machine load hit all alike
+        # Each loop starts with no garbage left by the one before: a full collection scans every object the process
+        # holds (0.2 s here), and one falling inside a timed window of text's 20 steps moved its ratio by 0.15.
+        gc.collect()
         steps_per_s, cpu_steps_per_s = hand_written_steps_per_s(
             cfg, spec, batches, case.warmup, args_steps(case, args), torch.device(args.device), args.precision
         )
         hand.append(steps_per_s)
         hand_cpu.append(cpu_steps_per_s)
         run_cfg = compose_case(case, args, workdir / label.replace(" +", "_") / f"run{repeat}", compile_encoder)
+        gc.collect()
         steps_per_s, cpu_steps_per_s, fit_s = seqexp_steps_per_s(run_cfg, case, args)
         framework.append(steps_per_s)
         framework_cpu.append(cpu_steps_per_s)
         fit_seconds.append(fit_s)
+        gc.collect()
         steps_per_s, cpu_steps_per_s = bare_lightning_steps_per_s(cfg, case, args)
         bare.append(steps_per_s)
         bare_cpu.append(cpu_steps_per_s)
@@ -394,9 +400,14 @@ def run_short(case: Case, args: argparse.Namespace, workdir: Path) -> dict[str, 
         L.seed_everything(cfg.seed, verbose=False)
         datamodule: L.LightningDataModule = instantiate(cfg.data)
         datamodule.setup("fit")
+        gc.collect()  # each fit starts with no garbage left by the one before (see run_case)
         hand.append(hand_short_fit(cfg, datamodule, device))
-        framework.append(seqexp_short_fit(compose_train([*overrides, f"paths.output_dir={workdir / case.name / f'run{repeat}'}"])))
-        bare.append(bare_short_fit(compose_train([*overrides, f"paths.output_dir={workdir / case.name / f'bare{repeat}'}"])))
+        framework_cfg = compose_train([*overrides, f"paths.output_dir={workdir / case.name / f'run{repeat}'}"])
+        gc.collect()
+        framework.append(seqexp_short_fit(framework_cfg))
+        bare_cfg = compose_train([*overrides, f"paths.output_dir={workdir / case.name / f'bare{repeat}'}"])
+        gc.collect()
+        bare.append(bare_short_fit(bare_cfg))
     batch_size = cfg.data.batch_size
     result = {
         "description": case.description,
