@@ -4,6 +4,7 @@ the prediction file's bytes and values, the end-of-run line, and what Ctrl-C lea
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import signal
 import subprocess
@@ -39,7 +40,16 @@ def test_the_prediction_file_holds_the_values_as_read_and_the_last_line_lists_th
 
 def test_ctrl_c_prints_the_resume_command_and_leaves_no_empty_predictions_folder(tmp_path: Path) -> None:
     overrides = ["model=lstm", "data=sine", "trainer.max_epochs=1000"]
-    process = subprocess.Popen([sys.executable, "-m", "seqexp.train", *overrides], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "seqexp.train", *overrides],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # as in a terminal's foreground job: a suite started in the background by a non-interactive shell (`cmd &`)
+        # passes SIGINT down ignored, and Python then never raises KeyboardInterrupt (the run completed, exit 0)
+        preexec_fn=functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 300
         while not list(tmp_path.glob("outputs/*/*/checkpoints/last.ckpt")):  # after the first epoch
