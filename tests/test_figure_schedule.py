@@ -95,3 +95,16 @@ def test_objects_from_before_the_fit_are_frozen_during_it_and_collectable_after(
     with pytest.raises(RuntimeError, match="a failing fit"):
         fit(tmp_path / "failing", monkeypatch, "trainer.max_epochs=1", first=[failing])
     assert failing.seen > 10_000 and gc.get_freeze_count() == 0
+
+
+def test_objects_the_process_froze_itself_stay_frozen_after_a_fit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gc.freeze()  # e.g. a server that froze its start-up objects before forking workers
+    try:
+        frozen = gc.get_freeze_count()
+        counter = FrozenCount()
+        fit(tmp_path, monkeypatch, "trainer.max_epochs=1", first=[counter])
+        # nothing more frozen (unfreezing ours would unfreeze the process's too; freed objects leave the count)
+        assert 0.9 * frozen < counter.seen <= frozen
+        assert 0.9 * frozen < gc.get_freeze_count() <= frozen
+    finally:
+        gc.unfreeze()

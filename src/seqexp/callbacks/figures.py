@@ -31,6 +31,7 @@ class FigureLogger(L.Callback):
         self.every_n_epochs = every_n_epochs
         self.min_interval_s = min_interval_s
         self._drawn_at = float("-inf")  # time.monotonic() when the last figures were logged
+        self._froze = False  # whether setup froze the objects alive then (see setup)
 
     def _log(self, trainer: L.Trainer, task: L.LightningModule, stage: str) -> None:
         writers = [logger.experiment for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
@@ -50,15 +51,23 @@ class FigureLogger(L.Callback):
 
     # A full collection scans every object the process holds (400,000 once torch and Lightning are imported: 0.1-0.2 s
     # each); the ones that exist when a stage starts (modules, the model, the data) are set aside for its duration,
-    # so a collection after drawing scans what the stage made since (the drawing's cycles among them).
+    # so a collection after drawing scans what the stage made since (the drawing's cycles among them). A process that
+    # froze objects itself keeps them frozen: gc.unfreeze() cannot tell its objects from ours, so nothing is frozen here.
     def setup(self, trainer: L.Trainer, task: L.LightningModule, stage: str) -> None:
-        gc.freeze()
+        self._froze = gc.get_freeze_count() == 0
+        if self._froze:
+            gc.freeze()
 
     def teardown(self, trainer: L.Trainer, task: L.LightningModule, stage: str) -> None:
-        gc.unfreeze()  # collectable again: a process that fits several times frees each fit's objects
+        self._unfreeze()  # collectable again: a process that fits several times frees each fit's objects
 
     def on_exception(self, trainer: L.Trainer, task: L.LightningModule, exception: BaseException) -> None:
-        gc.unfreeze()  # Lightning skips teardown when a stage fails
+        self._unfreeze()  # Lightning skips teardown when a stage fails
+
+    def _unfreeze(self) -> None:
+        if self._froze:
+            gc.unfreeze()
+            self._froze = False
 
     def on_train_start(self, trainer: L.Trainer, task: L.LightningModule) -> None:
         self._drawn_at = time.monotonic()  # the interval counts from the start of training
