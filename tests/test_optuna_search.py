@@ -139,3 +139,11 @@ def test_sigterm_during_a_trial_fails_it_in_the_stored_study_and_the_search_exit
     assert [(trial.number, trial.state) for trial in stored.get_trials()] == [(0, optuna.trial.TrialState.FAIL)]  # was RUNNING
     assert "trial 0 failed: the sweep stopped before its job returned" in output and not (sweep_dir / "1").exists()
     assert read_metrics(sweep_dir / "0")["status"] == "interrupted"
+
+    # the command the log gives finishes the trial's job in its folder as one run: not a new search (the search
+    # config sets hydra.mode MULTIRUN; the old command started 20 new trials under outputs/multirun)
+    resume = output.split("resume with:\n")[1].splitlines()[0].split()
+    assert resume[-2:] == ["hydra.mode=RUN", f"ckpt_path={last}"]
+    resumed = run_cli("train", *resume[3:], cwd=tmp_path)
+    assert resumed.returncode == 0 and not (tmp_path / "outputs").exists(), resumed.stderr[-3000:]
+    assert read_metrics(sweep_dir / "0")["status"] == "completed" and not (sweep_dir / "1").exists()

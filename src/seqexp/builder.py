@@ -19,6 +19,7 @@ from seqexp.callbacks import FigureLogger, MonitoredMetricCheck, ResumeHint, Val
 from seqexp.config import ConfigError, callbacks_without_validation, hydra_runtime, instantiate_group, override_key, validate_config
 from seqexp.data.core.budget import TRAINER_KEYS as BUDGET_KEYS
 from seqexp.data.core.contract import SeqDataModule
+from seqexp.distributed import in_multirun
 from seqexp.predictions import PredictionFileWriter
 from seqexp.profiler import NoProfiler
 from seqexp.safety import check_checkpoint_fits, preflight
@@ -110,9 +111,11 @@ def data_budget(cfg: DictConfig, datamodule: SeqDataModule, callbacks: list) -> 
 
 
 def resume_command(cfg: DictConfig) -> str:
-    """``python -m seqexp.train`` with the overrides this run was started with, less any ``ckpt_path``."""
+    """``python -m seqexp.train`` with the overrides this run was started with, less any ``ckpt_path``. A job of a
+    sweep resumes as one run, in its folder: ``hydra.mode=RUN``, since a config the job was composed with may set
+    MULTIRUN (``hparams_search=...`` does), and the command would then start a new search instead."""
     overrides = [item for item in hydra_runtime(cfg)[0] if override_key(item) != "ckpt_path"]
-    return shlex.join(["python", "-m", "seqexp.train", *overrides])
+    return shlex.join(["python", "-m", "seqexp.train", *overrides, *(["hydra.mode=RUN"] if in_multirun() else [])])
 
 
 def chunked_training(cfg: DictConfig, task: L.LightningModule) -> dict:
