@@ -147,3 +147,18 @@ def test_sigterm_during_a_trial_fails_it_in_the_stored_study_and_the_search_exit
     resumed = run_cli("train", *resume[3:], cwd=tmp_path)
     assert resumed.returncode == 0 and not (tmp_path / "outputs").exists(), resumed.stderr[-3000:]
     assert read_metrics(sweep_dir / "0")["status"] == "completed" and not (sweep_dir / "1").exists()
+
+
+@pytest.mark.slow
+def test_a_resumed_trial_stopped_again_keeps_resuming_as_one_run(tmp_path: Path) -> None:
+    """A trial's job resumed with its printed command (``... hydra.mode=RUN ckpt_path=...``) and stopped again must
+    print a command that again resumes it, not one that starts a search (the search config sets MULTIRUN)."""
+    run, last = tmp_path / "run", tmp_path / "run" / "checkpoints" / "last.ckpt"
+    fixed = [item.replace("choice(", "").rstrip(")") for item in TINY if not item.startswith("hydra.")]
+    longer = ["trainer.max_epochs=3", "data.num_windows.train=2048", "callbacks.last_every_n_steps.every_n_train_steps=2"]
+    overrides = [o for o in fixed if o.split("=")[0] not in {x.split("=")[0] for x in longer}] + longer
+    command = [sys.executable, "-m", "seqexp.train", *overrides, "hydra.mode=RUN", f"hydra.run.dir={run}"]
+    status, output = sigterm_when(command, tmp_path / "console.txt", lambda _: last.exists(), cwd=tmp_path)
+    assert status == SIGTERM_EXIT_STATUS, output[-4000:]
+    resume = output.split("resume with:\n")[1].splitlines()[0].split()
+    assert resume[-2:] == ["hydra.mode=RUN", f"ckpt_path={last}"] and "hparams_search=sine_optuna" in resume
