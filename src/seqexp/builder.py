@@ -11,7 +11,6 @@ import warnings
 from pathlib import Path
 
 import lightning as L
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import EarlyStopping, ProgressBar
 from omegaconf import DictConfig
@@ -113,13 +112,12 @@ def data_budget(cfg: DictConfig, datamodule: SeqDataModule, callbacks: list) -> 
 
 def resume_command(cfg: DictConfig) -> str:
     """``python -m seqexp.train`` with the overrides this run was started with, less any ``ckpt_path``. A job of a
-    sweep resumes as one run, in its folder: ``hydra.mode=RUN``, since a config the job was composed with may set
-    MULTIRUN (``hparams_search=...`` does), and the command would then start a new search instead; a job so resumed
-    keeps it for its own resume."""
-    overrides = [item for item in hydra_runtime(cfg)[0] if override_key(item) != "ckpt_path"]
-    one_run = "hydra.mode=RUN"
-    resumed_job = HydraConfig.initialized() and one_run in HydraConfig.get().overrides.hydra
-    return shlex.join(["python", "-m", "seqexp.train", *overrides, *([one_run] if in_multirun() or resumed_job else [])])
+    sweep resumes as one run, in its folder: ``hydra.mode=RUN``, since an ``hparams_search`` option sets MULTIRUN and
+    the command would then start a new search instead (a search's job resumed so, stopped again, says the same)."""
+    overrides, choices = hydra_runtime(cfg)
+    overrides = [item for item in overrides if override_key(item) != "ckpt_path"]
+    one_run = ["hydra.mode=RUN"] if in_multirun() or choices.get("hparams_search") else []
+    return shlex.join(["python", "-m", "seqexp.train", *overrides, *one_run])
 
 
 def chunked_training(cfg: DictConfig, task: L.LightningModule) -> dict:
