@@ -37,6 +37,12 @@ TINY = [
 ]
 
 
+def long_enough_to_stop(overrides: list[str]) -> list[str]:
+    """``overrides`` with a first trial long enough to be stopped while it trains, saving last.ckpt every 2 steps."""
+    longer = ["trainer.max_epochs=3", "data.num_windows.train=2048", "callbacks.last_every_n_steps.every_n_train_steps=2"]
+    return [o for o in overrides if o.split("=")[0] not in {x.split("=")[0] for x in longer}] + longer
+
+
 def _trial_numbers(sweep_dir: Path) -> list[int]:
     """``hydra.sweeper.trial`` of each job: the trial the sweeper gave it."""
     return [
@@ -130,8 +136,7 @@ def test_summarize_lists_every_trial_of_the_stored_study(study: dict) -> None:
 def test_sigterm_during_a_trial_fails_it_in_the_stored_study_and_the_search_exits_143(tmp_path: Path) -> None:
     """The old sweeper left the interrupted trial RUNNING in the storage: a zombie a continued or shared study counts."""
     sweep_dir, last = tmp_path / "sweep", tmp_path / "sweep" / "0" / "checkpoints" / "last.ckpt"
-    longer = ["trainer.max_epochs=3", "data.num_windows.train=2048", "callbacks.last_every_n_steps.every_n_train_steps=2"]
-    overrides = [o for o in TINY if o.split("=")[0] not in {x.split("=")[0] for x in longer}] + longer
+    overrides = long_enough_to_stop(TINY)
     command = [sys.executable, "-m", "seqexp.train", *overrides, "hydra.sweeper.storage=sqlite:///study.db", f"hydra.sweep.dir={sweep_dir}"]
     status, output = sigterm_when(command, tmp_path / "console.txt", lambda _: last.exists(), cwd=tmp_path)  # trial 0 is training
     assert status == SIGTERM_EXIT_STATUS, output[-4000:]
@@ -155,8 +160,7 @@ def test_a_resumed_trial_stopped_again_keeps_resuming_as_one_run(tmp_path: Path)
     print a command that again resumes it, not one that starts a search (the search config sets MULTIRUN)."""
     run, last = tmp_path / "run", tmp_path / "run" / "checkpoints" / "last.ckpt"
     fixed = [item.replace("choice(", "").rstrip(")") for item in TINY if not item.startswith("hydra.")]
-    longer = ["trainer.max_epochs=3", "data.num_windows.train=2048", "callbacks.last_every_n_steps.every_n_train_steps=2"]
-    overrides = [o for o in fixed if o.split("=")[0] not in {x.split("=")[0] for x in longer}] + longer
+    overrides = long_enough_to_stop(fixed)
     command = [sys.executable, "-m", "seqexp.train", *overrides, "hydra.mode=RUN", f"hydra.run.dir={run}"]
     status, output = sigterm_when(command, tmp_path / "console.txt", lambda _: last.exists(), cwd=tmp_path)
     assert status == SIGTERM_EXIT_STATUS, output[-4000:]
