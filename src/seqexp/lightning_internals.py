@@ -7,12 +7,15 @@ instead of somewhere deep in a run.
 
 from __future__ import annotations
 
-from typing import get_args
+import logging
+from typing import Any, get_args
 
 import lightning as L
 from lightning.fabric.connector import _PRECISION_INPUT
+from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping
 from lightning.pytorch.overrides.distributed import _IndexBatchSamplerWrapper
 from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
+from lightning.pytorch.trainer import call
 
 # Every precision value the Trainer accepts: Lightning's own Literal, so the list follows Lightning.
 PRECISIONS: list[str | int] = [value for literal in get_args(_PRECISION_INPUT) for value in get_args(literal)]
@@ -39,3 +42,41 @@ def forget_predicted_batch_indices(trainer: L.Trainer, dataloader_idx: int, batc
     sampler = getattr(loader, "batch_sampler", None)
     if isinstance(sampler, _IndexBatchSamplerWrapper) and batch_idx < len(sampler.seen_batch_indices):
         sampler.seen_batch_indices[batch_idx] = None
+
+
+_dispatch_log = logging.getLogger(call.__name__)
+
+
+def skip_no_op_callback_hooks(profiler_type: type) -> None:
+    """Make Lightning's callback dispatch (``call._call_callback_hooks``, which every loop calls) skip the hooks
+    a callback leaves as ``Callback``'s no-ops, in trainers whose profiler is a ``profiler_type`` (one that
+    records nothing); a trainer with any other profiler gets Lightning's own function. Lightning calls every
+    callback for every hook, three to eight per training step, and labels each call for the profiler with the
+    callback's ``state_key`` (a microsecond for ``ModelCheckpoint``): about 1 µs per callback per hook, 4 % of
+    a small RNN's step with 14 callbacks. The callbacks that override a hook are called in Lightning's order,
+    with the same arguments and ``_current_fx_name`` set as Lightning sets it. Installing again does nothing."""
+    lightnings = call._call_callback_hooks
+    if getattr(lightnings, "skips_no_ops_under", None) is not None:
+        return
+
+    def call_overridden_callback_hooks(trainer: L.Trainer, hook_name: str, *args: Any, monitoring_callbacks: bool | None = None, **kwargs: Any) -> None:
+        if not isinstance(trainer.profiler, profiler_type):
+            return lightnings(trainer, hook_name, *args, monitoring_callbacks=monitoring_callbacks, **kwargs)
+        if _dispatch_log.isEnabledFor(logging.DEBUG):
+            _dispatch_log.debug(f"{trainer.__class__.__name__}: calling callback hook: {hook_name}")
+        pl_module = trainer.lightning_module
+        if pl_module:
+            caller = pl_module._current_fx_name
+            pl_module._current_fx_name = hook_name
+        no_op = getattr(Callback, hook_name, None)
+        for callback in trainer.callbacks:
+            if monitoring_callbacks is not None and isinstance(callback, (EarlyStopping, Checkpoint)) is not monitoring_callbacks:
+                continue  # Lightning's split: the monitoring callbacks (early stopping, checkpoints) or the others
+            fn = getattr(callback, hook_name)
+            if getattr(fn, "__func__", None) is not no_op and callable(fn):
+                fn(trainer, trainer.lightning_module, *args, **kwargs)
+        if pl_module:
+            pl_module._current_fx_name = caller
+
+    call_overridden_callback_hooks.skips_no_ops_under = profiler_type  # type: ignore[attr-defined]
+    call._call_callback_hooks = call_overridden_callback_hooks
