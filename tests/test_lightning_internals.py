@@ -9,9 +9,15 @@ from __future__ import annotations
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.trainer.connectors.logger_connector.result import _ResultCollection
 from torch.utils.data import DataLoader
 
-from seqexp.lightning_internals import PRECISIONS, forget_predicted_batch_indices, starts_rank_processes
+from seqexp.lightning_internals import (
+    PRECISIONS,
+    forget_predicted_batch_indices,
+    skip_moves_of_logged_values_already_there,
+    starts_rank_processes,
+)
 
 
 def test_precision_values_are_lightnings_accepted_strings() -> None:
@@ -55,3 +61,20 @@ def test_lightning_keeps_predicted_batch_indices_where_seqexp_forgets_them() -> 
     trainer.predict(Doubler(), DataLoader(torch.arange(10.0), batch_size=4), return_predictions=False)
     assert writer.seen == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]  # every batch's indices reached the writer
     assert writer.held == [None, None, None]  # and Lightning's list no longer holds them
+
+
+def test_logged_value_accumulators_move_only_when_a_tensor_is_elsewhere() -> None:
+    skip_moves_of_logged_values_already_there()
+    results = _ResultCollection(training=True)
+    for value, batch_size in ((1.0, 2), (4.0, 6)):
+        results.log("training_step", "loss", torch.tensor(value), on_step=False, on_epoch=True, batch_size=batch_size)
+    accumulator = results["training_step.loss"]
+    assert accumulator.compute().item() == (1.0 * 2 + 4.0 * 6) / 8  # the batch-size-weighted mean, as before
+    value = accumulator.value
+    assert accumulator.to(torch.device("cpu")) is accumulator and accumulator.value is value  # there already: untouched
+    accumulator.to(torch.device("meta"))  # another device: Lightning's move, every tensor
+    assert accumulator.value.device.type == accumulator.cumulated_batch_size.device.type == "meta"
+    assert {tensor.device.type for tensor in accumulator._defaults.values()} == {"meta"}
+    accumulator._computed = torch.zeros(1)  # one tensor elsewhere (on the CPU): moved too
+    accumulator.to(torch.device("meta"))
+    assert accumulator._computed.device.type == "meta"

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from seqexp.data.core.spec import DataSpec, PredictionIndex
-from seqexp.lightning_internals import loggers_write_this_step
+from seqexp.lightning_internals import loggers_write_this_step, skip_moves_of_logged_values_already_there
 from seqexp.models.encoder import build_encoder
 from seqexp.predictions import Columns, PredictionOutputs
 from seqexp.tasks.optim import build_optimizer, build_scheduler
@@ -51,6 +51,7 @@ class SequenceTask(L.LightningModule):
         embedding: dict | None = None,
     ) -> None:
         super().__init__()
+        skip_moves_of_logged_values_already_there()  # self.log at a ninth of its cost: logged values stay where they are
         # Plain values only: the checkpoint alone rebuilds the task, and loads weights-only.
         self.save_hyperparameters(logger=False)
         self.spec = DataSpec.from_dict(spec)
