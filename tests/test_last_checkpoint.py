@@ -71,3 +71,23 @@ def test_epoch_ends_within_the_interval_skip_the_save_but_steps_and_the_end_of_f
     trainer.fit(task, datamodule=datamodule)
     assert seen == [(None, 4), (6, 8), (12, 12)]  # never more than 6 steps behind once the first 6 are done
     assert saved_step(path) == trainer.global_step == 16  # the end of fit is always saved
+
+
+def test_an_epoch_that_saved_a_new_best_copies_it_as_last_ckpt_instead_of_saving_again(tmp_path: Path) -> None:
+    cfg = compose_train(*SMALL, "trainer.max_epochs=3", "callbacks.last_every_n_steps.min_interval_s=0", f"paths.output_dir={tmp_path}")
+    datamodule, task, trainer = build(cfg)
+    serialized: list[tuple[str, int]] = []  # every checkpoint written by Lightning's save: file name, global step
+    save = trainer.save_checkpoint
+    trainer.save_checkpoint = lambda path, *args, **kwargs: (serialized.append((Path(path).name, trainer.global_step)), save(path, *args, **kwargs))[1]
+    recorder = RecordLastCheckpoint(tmp_path / "checkpoints" / "last.ckpt")
+    trainer.callbacks.append(recorder)
+    trainer.fit(task, datamodule=datamodule)
+    best_steps = {step for name, step in serialized if name.startswith("epoch_")}
+    last_steps = {step for name, step in serialized if name == "last.ckpt"}
+    assert 4 in best_steps and not best_steps & last_steps  # the first epoch is always a best: its last.ckpt is a copy
+    assert best_steps | last_steps == {4, 8, 12}  # yet every epoch's end left last.ckpt at its step
+    assert recorder.seen == [(4, 4), (8, 8)] and saved_step(recorder.path) == 12
+    best = Path(trainer.checkpoint_callback.best_model_path)
+    if saved_step(best) == 12:  # the last epoch made the best: the same bytes
+        assert recorder.path.read_bytes() == best.read_bytes()
+    assert not list((tmp_path / "checkpoints").glob("*.tmp"))

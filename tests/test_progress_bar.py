@@ -1,5 +1,5 @@
-"""The default progress bar redraws by the clock: at most every callbacks.progress_bar.min_interval_s seconds,
-and after each loop's last batch."""
+"""The default progress bar draws by the clock: at most every callbacks.progress_bar.min_interval_s seconds, whatever
+asks for a redraw; its count is exact after each loop's last batch."""
 
 from __future__ import annotations
 
@@ -55,3 +55,29 @@ def test_no_interval_draws_every_batch(tmp_path: Path) -> None:
 def test_a_negative_interval_is_refused_naming_the_key() -> None:
     with pytest.raises(ConfigError, match="callbacks.progress_bar.min_interval_s"):
         ProgressBar(min_interval_s=-1)
+
+
+def terminal_draws(tmp_path: Path, capsys: pytest.CaptureFixture, min_interval_s: float) -> int:
+    """Carriage returns the bars wrote over a fit of 10 epochs of 2 batches, each validated: one per draw."""
+    cfg = compose_train(
+        "data.num_windows.train=128",
+        "trainer.max_epochs=10",
+        "callbacks.early_stopping=null",
+        "model.hidden_size=8",
+        f"callbacks.progress_bar.min_interval_s={min_interval_s}",
+        f"paths.output_dir={tmp_path / str(min_interval_s)}",
+    )
+    datamodule, task, trainer = build(cfg)
+    capsys.readouterr()
+    trainer.fit(task, datamodule=datamodule)
+    return capsys.readouterr().out.count("\r")
+
+
+def test_epoch_and_validation_hooks_do_not_redraw_within_the_interval(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # Lightning redraws about ten times an epoch here (descriptions, postfix metrics, resets, bars of each
+    # validation); within the interval, about a bar's first draw and its close (the default 0.2 s: 119 draws before, 27 now).
+    every_request = terminal_draws(tmp_path, capsys, 0)
+    by_the_clock = terminal_draws(tmp_path, capsys, 3600)
+    bars = 1 + 1 + 10  # sanity check, training, one per validation
+    assert every_request >= 8 * 10
+    assert by_the_clock <= 3 * bars

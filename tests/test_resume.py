@@ -95,6 +95,18 @@ def test_sigkill_mid_epoch_then_resume_gives_the_identical_test_metric(uninterru
     assert resumed["best_score"] == uninterrupted["best_score"]
 
 
+def test_resume_from_a_last_ckpt_copied_from_the_best_gives_the_identical_test_metric(uninterrupted: dict, tmp_path: Path) -> None:
+    # The first epoch always makes a best checkpoint, and its end's last.ckpt is that file's copy (one save, not two).
+    first = tmp_path / "first"
+    run_in_process(first, "trainer.max_epochs=1")
+    last, best = first / "checkpoints" / "last.ckpt", first / "checkpoints" / "epoch_000.ckpt"
+    assert last.read_bytes() == best.read_bytes()
+    resumed = run_in_process(tmp_path / "resumed", f"ckpt_path={last}")
+    assert resumed["global_step"] == uninterrupted["global_step"] == TOTAL_STEPS
+    assert resumed["metrics"]["test/mse"] == uninterrupted["metrics"]["test/mse"]  # bit-identical
+    assert resumed["best_score"] == uninterrupted["best_score"]
+
+
 @pytest.mark.slow
 def test_sigterm_saves_last_ckpt_records_the_run_as_interrupted_and_exits_143(uninterrupted: dict, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"

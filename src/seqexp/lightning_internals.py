@@ -13,7 +13,7 @@ from typing import Any, get_args
 import lightning as L
 import torch
 from lightning.fabric.connector import _PRECISION_INPUT
-from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping
+from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.overrides.distributed import _IndexBatchSamplerWrapper
 from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
 from lightning.pytorch.trainer import call
@@ -27,6 +27,14 @@ PRECISIONS: list[str | int] = [value for literal in get_args(_PRECISION_INPUT) f
 def starts_rank_processes(trainer: L.Trainer) -> bool:
     """True when ``fit`` will start ranks 1..N-1 by re-running the command line (not under torchrun or SLURM)."""
     return isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher)
+
+
+def full_checkpoint_saved_at(callback: ModelCheckpoint, global_step: int) -> str | None:
+    """The local file ``callback`` saved at ``global_step`` holding the whole training state (not weights only), or None."""
+    path = callback._last_checkpoint_saved
+    if callback._last_global_step_saved != global_step or not path or callback.save_weights_only or "://" in path:
+        return None
+    return path
 
 
 def loggers_write_this_step(trainer: L.Trainer) -> bool:
