@@ -95,13 +95,17 @@ def test_sigkill_mid_epoch_then_resume_gives_the_identical_test_metric(uninterru
     assert resumed["best_score"] == uninterrupted["best_score"]
 
 
-def test_resume_from_a_last_ckpt_copied_from_the_best_gives_the_identical_test_metric(uninterrupted: dict, tmp_path: Path) -> None:
-    # The first epoch always makes a best checkpoint, and its end's last.ckpt is that file's copy (one save, not two).
+def test_resume_from_a_last_ckpt_copied_from_the_best_gives_the_identical_test_metric(tmp_path: Path) -> None:
+    # The first epoch always makes a best checkpoint, saved after its validation, and the epoch's end copies that file
+    # as last.ckpt. The learning rate halves after each epoch: a resume that skipped the epoch's scheduler step would
+    # train the second epoch at twice the rate, and the test metric would differ.
+    halving = ["scheduler=step", "scheduler.step_size=1"]
+    uninterrupted = run_in_process(tmp_path / "uninterrupted", *halving)
     first = tmp_path / "first"
-    run_in_process(first, "trainer.max_epochs=1")
+    run_in_process(first, *halving, "trainer.max_epochs=1")
     last, best = first / "checkpoints" / "last.ckpt", first / "checkpoints" / "epoch_000.ckpt"
     assert last.read_bytes() == best.read_bytes()
-    resumed = run_in_process(tmp_path / "resumed", f"ckpt_path={last}")
+    resumed = run_in_process(tmp_path / "resumed", *halving, f"ckpt_path={last}")
     assert resumed["global_step"] == uninterrupted["global_step"] == TOTAL_STEPS
     assert resumed["metrics"]["test/mse"] == uninterrupted["metrics"]["test/mse"]  # bit-identical
     assert resumed["best_score"] == uninterrupted["best_score"]

@@ -56,7 +56,9 @@ class LastCheckpoint(ModelCheckpoint):
 
     def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict) -> None:
         # every save: step trigger, epoch end, end of fit
-        same_step = [path for callback in trainer.checkpoint_callbacks if callback is not self and (path := full_checkpoint_saved_at(callback, trainer.global_step))]
+        same_step = [
+            path for callback in trainer.checkpoint_callbacks if callback is not self and (path := full_checkpoint_saved_at(callback, trainer.global_step))
+        ]
         if same_step:
             self._copy_as_last(trainer, same_step[0], self.format_checkpoint_name(monitor_candidates, self.CHECKPOINT_NAME_LAST))
         else:
