@@ -63,8 +63,8 @@ def skip_no_op_callback_hooks(profiler_type: type) -> None:
     a callback leaves as ``Callback``'s no-ops, in trainers whose profiler is a ``profiler_type`` (one that
     records nothing); a trainer with any other profiler gets Lightning's own function. Lightning calls every
     callback for every hook, three to eight per training step, and labels each call for the profiler with the
-    callback's ``state_key`` (a microsecond for ``ModelCheckpoint``): about 1 µs per callback per hook, 4 % of
-    a small RNN's step with 14 callbacks. The callbacks that override a hook are called in Lightning's order,
+    callback's ``state_key`` (a microsecond for ``ModelCheckpoint``): about 1 µs per callback per hook, 3 % of
+    the seed model's step with its 13 callbacks. The callbacks that override a hook are called in Lightning's order,
     with the same arguments and ``_current_fx_name`` set as Lightning sets it. Installing again does nothing."""
     lightnings = call._call_callback_hooks
     if getattr(lightnings, "skips_no_ops_under", None) is not None:
