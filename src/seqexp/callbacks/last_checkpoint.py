@@ -56,11 +56,10 @@ class LastCheckpoint(ModelCheckpoint):
 
     def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict) -> None:
         # every save: step trigger, epoch end, end of fit
-        same_step = [
-            path for callback in trainer.checkpoint_callbacks if callback is not self and (path := full_checkpoint_saved_at(callback, trainer.global_step))
-        ]
+        others = (callback for callback in trainer.checkpoint_callbacks if callback is not self)
+        same_step = next((path for callback in others if (path := full_checkpoint_saved_at(callback, trainer.global_step))), None)
         if same_step:
-            self._copy_as_last(trainer, same_step[0], self.format_checkpoint_name(monitor_candidates, self.CHECKPOINT_NAME_LAST))
+            self._copy_as_last(trainer, same_step, self.format_checkpoint_name(monitor_candidates, self.CHECKPOINT_NAME_LAST))
         else:
             super()._save_last_checkpoint(trainer, monitor_candidates)
         self._saved_at = time.monotonic()
@@ -68,13 +67,12 @@ class LastCheckpoint(ModelCheckpoint):
     def _copy_as_last(self, trainer: L.Trainer, source: str, filepath: str) -> None:
         """What Lightning's save of ``last.ckpt`` does (path, step, loggers told, ranks in step), with a copy of ``source``
         for the write: into a temporary file beside it, renamed over the old one (a kill leaves one whole file)."""
-        self.last_model_path = filepath
         if trainer.is_global_zero:
             temporary = f"{filepath}.{os.getpid()}.tmp"
             shutil.copyfile(source, temporary)
             os.replace(temporary, filepath)
+        self.last_model_path = self._last_checkpoint_saved = filepath
         self._last_global_step_saved = trainer.global_step
-        self._last_checkpoint_saved = filepath
         if trainer.is_global_zero:
             for logger in trainer.loggers:
                 logger.after_save_checkpoint(proxy(self))
