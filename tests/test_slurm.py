@@ -160,7 +160,8 @@ def test_an_optuna_search_runs_its_trials_as_slurm_jobs_over_one_storage(slurm: 
 
 def test_a_job_slurm_ends_without_a_result_ends_the_sweep_with_one_error_line(slurm: dict[str, str], tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
-    command = [sys.executable, "-m", "seqexp.train", "-m", *LAUNCHER, *TINY, f"hydra.sweep.dir={sweep_dir}"]
+    long_job = [item for item in TINY if not item.startswith("trainer.max_epochs=")] + ["trainer.max_epochs=1000"]  # still running at scancel on a busy machine
+    command = [sys.executable, "-m", "seqexp.train", "-m", *LAUNCHER, *long_job, f"hydra.sweep.dir={sweep_dir}"]
     sweep = subprocess.Popen(command, env={**os.environ, **slurm}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while not list(sweep_dir.glob(".submitit/*/*_submitted.pkl")) and sweep.poll() is None:
         time.sleep(0.1)
