@@ -3,6 +3,7 @@ asks for a redraw; its count is exact after each loop's last batch."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +58,11 @@ def test_a_negative_interval_is_refused_naming_the_key() -> None:
         ProgressBar(min_interval_s=-1)
 
 
-def terminal_draws(tmp_path: Path, capsys: pytest.CaptureFixture, min_interval_s: float) -> int:
-    """Carriage returns the bars wrote over a fit of 10 epochs of 2 batches, each validated: one per draw."""
+def terminal_output(tmp_path: Path, capsys: pytest.CaptureFixture, min_interval_s: float, *overrides: str) -> str:
+    """What the bars wrote over a fit of 10 epochs of 2 batches, each validated."""
     cfg = compose_train(
         "data.num_windows.train=128",
+        *overrides,
         "trainer.max_epochs=10",
         "callbacks.early_stopping=null",
         "model.hidden_size=8",
@@ -70,7 +72,11 @@ def terminal_draws(tmp_path: Path, capsys: pytest.CaptureFixture, min_interval_s
     datamodule, task, trainer = build(cfg)
     capsys.readouterr()
     trainer.fit(task, datamodule=datamodule)
-    return capsys.readouterr().out.count("\r")
+    return capsys.readouterr().out
+
+
+def terminal_draws(tmp_path: Path, capsys: pytest.CaptureFixture, min_interval_s: float) -> int:
+    return terminal_output(tmp_path, capsys, min_interval_s).count("\r")  # one per draw
 
 
 def test_epoch_and_validation_hooks_do_not_redraw_within_the_interval(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -81,3 +87,16 @@ def test_epoch_and_validation_hooks_do_not_redraw_within_the_interval(tmp_path: 
     bars = 1 + 1 + 10  # sanity check, training, one per validation
     assert every_request >= 8 * 10
     assert by_the_clock <= 3 * bars
+
+
+def test_validations_shorter_than_the_interval_leave_no_bar_in_the_output(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    output = terminal_output(tmp_path, capsys, 0.2)  # the default interval; each validation here takes milliseconds
+    assert "Epoch 9: 100%" in output
+    assert "Validation" not in output and "Sanity Checking" not in output  # not even a `0/?` line, drawn then cleared
+
+
+def test_a_validation_longer_than_the_interval_shows_its_bar_then_clears_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    output = terminal_output(tmp_path, capsys, 0.01, "data.num_windows.val=16384")  # 256 val batches an epoch
+    drawn = output.rfind("Validation DataLoader 0: ")
+    assert drawn >= 0, output[-2000:]
+    assert re.search(r"\n\r {20,}\x1b\[A", output[drawn:])  # tqdm's clear: blanks the line below the train bar, back up
