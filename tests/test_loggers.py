@@ -1,4 +1,5 @@
-"""Other trackers beside TensorBoard: MLflow's real store read back with MLflow's own client."""
+"""seqexp's TensorBoard writes read back with TensorBoard's reader; other trackers beside TensorBoard: MLflow's real
+store read back with MLflow's own client."""
 
 from __future__ import annotations
 
@@ -6,11 +7,39 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+from tensorboard.compat.proto.event_pb2 import Event
 
 from helpers import read_metrics, run_cli
-from seqexp.loggers import run_name_of
+from seqexp.loggers import TensorBoardLogger, run_name_of
 
 SHORT = ["model.hidden_size=8", "trainer.max_epochs=2", "trainer.limit_train_batches=2", "trainer.limit_val_batches=2", "trainer.limit_test_batches=2"]
+
+
+def test_one_write_of_scalars_is_one_event_that_tensorboard_reads_value_by_value(tmp_path: Path) -> None:
+    logger = TensorBoardLogger(save_dir=str(tmp_path), name="tb", version=0)
+    logger.log_metrics({"val/mse": torch.tensor(0.25), "val/mae": 0.5, "epoch": 3, "lr": {"group0": 0.1, "group1": 0.2}}, step=7)
+    logger.log_metrics({"train/loss": 1.5}, step=8)
+    with pytest.raises(ValueError, match="you tried to log abc"):  # Lightning's own message for a value it cannot write
+        logger.log_metrics({"val/name": "abc"}, step=9)
+    logger.finalize("success")
+
+    (events_file,) = (tmp_path / "tb" / "version_0").glob("events.out.tfevents.*")
+    events_written = [Event.FromString(record) for record in RawEventFileLoader(str(events_file)).Load()]
+    written = [[(value.tag, value.simple_value) for value in event.summary.value] for event in events_written]
+    assert [("val/mse", 0.25), ("val/mae", 0.5)] in written and [("train/loss", 1.5)] in written  # one event per write
+    events = EventAccumulator(str(events_file.parent))
+    events.Reload()
+    assert sorted(events.Tags()["scalars"]) == ["train/loss", "val/mae", "val/mse"]  # no `epoch` chart
+    assert [(event.step, event.value) for event in events.Scalars("val/mse")] == [(7, 0.25)]
+    assert [(event.step, event.value) for event in events.Scalars("train/loss")] == [(8, 1.5)]
+    for group, rate in (("group0", 0.1), ("group1", 0.2)):  # a dict is add_scalars' chart: one run folder per key
+        (folder,) = (tmp_path / "tb" / "version_0").glob(f"lr_{group}")
+        chart = EventAccumulator(str(folder))
+        chart.Reload()
+        assert [(event.step, event.value) for event in chart.Scalars("lr")] == [(7, pytest.approx(rate))]
 
 
 @pytest.mark.slow
