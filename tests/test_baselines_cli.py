@@ -43,10 +43,15 @@ def test_a_series_run_logs_its_baselines_beside_the_model(tmp_path: Path) -> Non
     errors = [abs(y[origin + k] - y[origin + k - 12]) for origin in range(test_first, test_last - 12 + 2) for k in range(12)]
     assert metrics["baseline/seasonal_naive/test/mase"] == pytest.approx(np.mean(errors) / scale, rel=1e-5)
     assert metrics["baseline/seasonal_naive/test/mae"] == pytest.approx(np.mean(errors), rel=1e-5)
-    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
-    events.Reload()
-    assert events.Scalars("baseline/seasonal_naive/test/mase")[-1].value == pytest.approx(metrics["baseline/seasonal_naive/test/mase"], rel=1e-6)
-    assert {"baseline/drift/val/mase", "baseline/train_mean/test/mae", "test/mase"} <= set(events.Tags()["scalars"])
+    # TensorBoard: each baseline a run of its own beside the model's, under the model's tags (a point in its charts)
+    model_events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0}).Reload()
+    assert "test/mase" in model_events.Tags()["scalars"] and not [tag for tag in model_events.Tags()["scalars"] if tag.startswith("baseline/")]
+    assert sorted(folder.name for folder in (run_dir / "tensorboard_baselines").iterdir()) == ["drift", "last_value", "seasonal_naive", "train_mean"]
+    naive_events = EventAccumulator(str(run_dir / "tensorboard_baselines" / "seasonal_naive"), size_guidance={"scalars": 0}).Reload()
+    ((point,),) = [naive_events.Scalars("test/mase")]
+    assert point.value == pytest.approx(metrics["baseline/seasonal_naive/test/mase"], rel=1e-6)
+    assert point.step == model_events.Scalars("test/mase")[-1].step  # beside the model's test point
+    assert {"val/mase", "test/mae"} <= set(naive_events.Tags()["scalars"])
     # Two epochs leave the model behind seasonal naive: the log says so in one line, with the figures.
     log = (run_dir / "train.log").read_text()
     verdict = next(line for line in log.splitlines() if "baseline(s) on validation" in line)

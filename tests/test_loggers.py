@@ -22,6 +22,7 @@ def test_one_write_of_scalars_is_one_event_that_tensorboard_reads_value_by_value
     logger = TensorBoardLogger(save_dir=str(tmp_path), name="tb", version=0)
     logger.log_metrics({"val/mse": torch.tensor(0.25), "val/mae": 0.5, "epoch": 3, "lr": {"group0": 0.1, "group1": 0.2}}, step=7)
     logger.log_metrics({"train/loss": 1.5}, step=8)
+    logger.log_metrics({"baseline/drift/test/mase": 2.5, "baseline/drift/val/mase": 3.5, "baseline/rolling_zscore/window": 25.0}, step=8)
     with pytest.raises(ValueError, match="you tried to log abc"):  # Lightning's own message for a value it cannot write
         logger.log_metrics({"val/name": "abc"}, step=9)
     logger.finalize("success")
@@ -30,9 +31,13 @@ def test_one_write_of_scalars_is_one_event_that_tensorboard_reads_value_by_value
     events_written = [Event.FromString(record) for record in RawEventFileLoader(str(events_file)).Load()]
     written = [[(value.tag, value.simple_value) for value in event.summary.value] for event in events_written]
     assert [("val/mse", 0.25), ("val/mae", 0.5)] in written and [("train/loss", 1.5)] in written  # one event per write
-    events = EventAccumulator(str(events_file.parent))
-    events.Reload()
-    assert sorted(events.Tags()["scalars"]) == ["train/loss", "val/mae", "val/mse"]  # no `epoch` chart
+    events = EventAccumulator(str(events_file.parent)).Reload()
+    assert sorted(events.Tags()["scalars"]) == ["baseline/rolling_zscore/window", "train/loss", "val/mae", "val/mse"]  # no `epoch`
+    drift = EventAccumulator(str(tmp_path / "tb" / "version_0_baselines" / "drift")).Reload()  # a baseline's run, the model's tags
+    assert {tag: [(event.step, event.value) for event in drift.Scalars(tag)] for tag in drift.Tags()["scalars"]} == {
+        "test/mase": [(8, 2.5)],
+        "val/mase": [(8, 3.5)],
+    }
     assert [(event.step, event.value) for event in events.Scalars("val/mse")] == [(7, 0.25)]
     assert [(event.step, event.value) for event in events.Scalars("train/loss")] == [(8, 1.5)]
     for group, rate in (("group0", 0.1), ("group1", 0.2)):  # a dict is add_scalars' chart: one run folder per key

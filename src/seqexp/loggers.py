@@ -4,13 +4,19 @@
   (epoch against step) sorts first on TensorBoard's SCALARS page and pushes the learning curves
   (``train/``, ``val/``, ``test/``) below it; the x axis already counts steps. The scalars of one write
   go into one event: Lightning's ``add_scalar`` per value queues an event each for TensorBoard's writer
-  thread (45 µs a value on a CPU, 7 µs batched; a validation logs about ten).
+  thread (45 µs a value on a CPU, 7 µs batched; a validation logs about ten). A baseline's figures
+  (``baseline/<name>/<split>/<metric>``) go to a TensorBoard run of their own, ``<run>/tensorboard_baselines/<name>``,
+  under the model's tag (``test/mase``): a point in the model's own chart, in TensorBoard's tooltip beside
+  the model's value. Under their own tags they were a "baseline" section of 40 one-point charts that sorted
+  before the learning curves, and 40 HPARAMS columns before the model's metrics; outside the model's run
+  folder they are no HPARAMS columns.
 - ``MLFlowLogger``: each MLflow run is named after its run folder, and a local store that cannot be
   written fails when the logger is built, before any training, naming the key to change.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,28 +28,64 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from tensorboard.compat.proto.summary_pb2 import Summary
 from torch import Tensor
 from torch.utils.tensorboard.summary import scalar
+from torch.utils.tensorboard.writer import FileWriter
 
 from seqexp.config import ConfigError
 
 
+def baseline_run_and_tag(name: str) -> tuple[str, str] | None:
+    """``("seasonal_naive", "test/mase")`` for ``baseline/seasonal_naive/test/mase``; None for any other name (the
+    model's figures, and a baseline's setting chosen on val such as ``baseline/rolling_zscore/window``)."""
+    parts = name.split("/", 2)
+    if len(parts) == 3 and parts[0] == "baseline" and "/" in parts[2]:
+        return parts[1], parts[2]
+    return None
+
+
 class TensorBoardLogger(loggers.TensorBoardLogger):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._baseline_writers: dict[str, FileWriter] = {}
+
+    @property
+    def baselines_dir(self) -> Path:
+        """``<run>/tensorboard_baselines``: beside the model's run folder, not in it (no HPARAMS columns)."""
+        return Path(f"{os.path.normpath(self.log_dir)}_baselines")
+
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
-        """Lightning's ``log_metrics`` without ``epoch``, its scalars written as one event (a dict value is
-        ``add_scalars``' chart, as in Lightning)."""
-        values: list[Summary.Value] = []
+        """Lightning's ``log_metrics`` without ``epoch``, its scalars written as one event per TensorBoard run (a
+        dict value is ``add_scalars``' chart, as in Lightning)."""
+        values: dict[str, list[Summary.Value]] = {}  # baseline name ("" for the model's run) -> its values
         without_epoch = {name: value for name, value in metrics.items() if name != "epoch"}
         for name, value in _add_prefix(without_epoch, self._prefix, self.LOGGER_JOIN_CHAR).items():
             value = value.item() if isinstance(value, Tensor) else value
             if isinstance(value, dict):
                 self.experiment.add_scalars(name, value, step)
                 continue
+            run, tag = baseline_run_and_tag(name) or ("", name)
             try:
-                values.extend(scalar(name, value).value)
+                values.setdefault(run, []).extend(scalar(tag, value).value)
             except Exception as error:  # what Lightning says of a value add_scalar refuses
                 raise ValueError(f"\n you tried to log {value} which is currently not supported. Try a dict or a scalar/tensor.") from error
-        if values:
-            self.experiment._get_file_writer().add_summary(Summary(value=values), step)
+        for run, run_values in values.items():
+            writer = self._baseline_writer(run) if run else self.experiment._get_file_writer()
+            writer.add_summary(Summary(value=run_values), step)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**super().__getstate__(), "_baseline_writers": {}}  # writers (a thread, an open file) stay in this process
+
+    def _baseline_writer(self, name: str) -> FileWriter:
+        if name not in self._baseline_writers:
+            self._baseline_writers[name] = FileWriter(str(self.baselines_dir / name))
+        return self._baseline_writers[name]
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        super().finalize(status)
+        for writer in self._baseline_writers.values():
+            writer.close()
+        self._baseline_writers.clear()
 
 
 LOCAL_STORES = ("sqlite:///", "file:")  # tracking URIs that name a path on this machine

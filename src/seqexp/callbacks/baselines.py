@@ -2,8 +2,8 @@
 
 The DataModule hands its splits over (``SeqDataModule.baseline_inputs``); ``seqexp.baselines`` scores each baseline
 with the model's own metric functions; this callback logs the figures as ``baseline/<name>/<split>/<metric>``, so
-they reach every logger (TensorBoard's scalars), ``trainer.callback_metrics`` and, through ``seqexp.train``,
-``metrics.json`` beside the model's, as test's epoch figures. A baseline that cannot be computed is kept in
+they reach every logger (TensorBoard: a run per baseline, see ``seqexp.loggers``), ``trainer.callback_metrics``
+and, through ``seqexp.train``, ``metrics.json`` beside the model's, as test's epoch figures. A baseline that cannot be computed is kept in
 :attr:`Baselines.skipped` with the reason, which ``metrics.json`` records as ``baselines_skipped``.
 
 The baselines need nothing of the model's test run, so they are scored before its first batch
