@@ -32,12 +32,14 @@ def test_one_write_of_scalars_is_one_event_that_tensorboard_reads_value_by_value
     written = [[(value.tag, value.simple_value) for value in event.summary.value] for event in events_written]
     assert [("val/mse", 0.25), ("val/mae", 0.5)] in written and [("train/loss", 1.5)] in written  # one event per write
     events = EventAccumulator(str(events_file.parent)).Reload()
-    assert sorted(events.Tags()["scalars"]) == ["baseline/rolling_zscore/window", "train/loss", "val/mae", "val/mse"]  # no `epoch`
+    assert sorted(events.Tags()["scalars"]) == ["train/loss", "val/mae", "val/mse"]  # no `epoch` chart, no baseline
     drift = EventAccumulator(str(tmp_path / "tb" / "version_0_baselines" / "drift")).Reload()  # a baseline's run, the model's tags
     assert {tag: [(event.step, event.value) for event in drift.Scalars(tag)] for tag in drift.Tags()["scalars"]} == {
         "test/mase": [(8, 2.5)],
         "val/mase": [(8, 3.5)],
     }
+    zscore = EventAccumulator(str(tmp_path / "tb" / "version_0_baselines" / "rolling_zscore")).Reload()
+    assert [(event.step, event.value) for event in zscore.Scalars("setting/window")] == [(8, 25.0)]  # what it chose on val
     assert [(event.step, event.value) for event in events.Scalars("val/mse")] == [(7, 0.25)]
     assert [(event.step, event.value) for event in events.Scalars("train/loss")] == [(8, 1.5)]
     for group, rate in (("group0", 0.1), ("group1", 0.2)):  # a dict is add_scalars' chart: one run folder per key

@@ -7,7 +7,7 @@
   thread (45 µs a value on a CPU, 7 µs batched; a validation logs about ten). A baseline's figures
   (``baseline/<name>/<split>/<metric>``) go to a TensorBoard run of their own, ``<run>/tensorboard_baselines/<name>``,
   under the model's tag (``test/mase``): a point in the model's own chart, in TensorBoard's tooltip beside
-  the model's value. Under their own tags they were a "baseline" section of 40 one-point charts that sorted
+  the model's value (a setting it chose on val, ``baseline/<name>/<key>``, as ``setting/<key>``). Under their own tags they were a "baseline" section of 40 one-point charts that sorted
   before the learning curves, and 40 HPARAMS columns before the model's metrics; outside the model's run
   folder they are no HPARAMS columns.
 - ``MLFlowLogger``: each MLflow run is named after its run folder, and a local store that cannot be
@@ -34,12 +34,13 @@ from seqexp.config import ConfigError
 
 
 def baseline_run_and_tag(name: str) -> tuple[str, str] | None:
-    """``("seasonal_naive", "test/mase")`` for ``baseline/seasonal_naive/test/mase``; None for any other name (the
-    model's figures, and a baseline's setting chosen on val such as ``baseline/rolling_zscore/window``)."""
+    """A baseline's TensorBoard run and tag: ``("seasonal_naive", "test/mase")`` for ``baseline/seasonal_naive/test/mase``,
+    ``("rolling_zscore", "setting/window")`` for the setting it chose on val, ``baseline/rolling_zscore/window``; None
+    for the model's figures."""
     parts = name.split("/", 2)
-    if len(parts) == 3 and parts[0] == "baseline" and "/" in parts[2]:
-        return parts[1], parts[2]
-    return None
+    if len(parts) < 3 or parts[0] != "baseline":
+        return None
+    return parts[1], parts[2] if "/" in parts[2] else f"setting/{parts[2]}"
 
 
 class TensorBoardLogger(loggers.TensorBoardLogger):
