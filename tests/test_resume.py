@@ -217,3 +217,58 @@ def catches_sigterm(pid: int) -> bool:
     status = Path(f"/proc/{pid}/status").read_text().splitlines()
     caught = int(next(line for line in status if line.startswith("SigCgt:")).split()[1], 16)
     return bool(caught >> (signal.SIGTERM - 1) & 1)
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux's /proc), e.g. a joblib sweep's workers."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (command)": state, ppid, ...
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the sweep's workers from Linux's /proc")
+def test_joblib_workers_save_and_stop_when_the_sweeps_process_is_killed(tmp_path: Path) -> None:
+    """A SIGTERM to a joblib sweep's process alone (``kill <pid>``, ``timeout``) used to leave its workers training
+    on, orphaned, for as long as their jobs lasted; now each saves last.ckpt, records its job as interrupted, and ends."""
+    sweep_dir = tmp_path / "sweep"
+    never_ending = ["data.num_windows.train=512", "model.hidden_size=8", "callbacks.early_stopping=null", "trainer.max_epochs=100000"]
+    command = [sys.executable, "-m", "seqexp.train", "-m", "hydra/launcher=joblib", *never_ending, "seed=1,2,3"]
+    with open(tmp_path / "console.txt", "w") as console:
+        sweep = subprocess.Popen([*command, f"hydra.sweep.dir={sweep_dir}"], cwd=tmp_path, stdout=console, stderr=subprocess.STDOUT)
+    lasts = [sweep_dir / job / "checkpoints" / "last.ckpt" for job in ("0", "1")]
+    deadline = time.monotonic() + 300
+    while not all(last.is_file() for last in lasts):  # both jobs are training
+        assert sweep.poll() is None and time.monotonic() < deadline, (tmp_path / "console.txt").read_text()[-4000:]
+        time.sleep(0.1)
+    workers = [pid for pid in children_of(sweep.pid) if "popen_loky" in Path(f"/proc/{pid}/cmdline").read_text()]
+    assert len(workers) == 2
+    sweep.send_signal(signal.SIGTERM)  # the sweep's process alone, not its process group
+    sweep.wait(timeout=60)
+    try:
+        while any(alive(pid) for pid in workers):
+            assert time.monotonic() < deadline + 60, "a worker trains on after its sweep ended"
+            time.sleep(0.1)
+    finally:  # none left to slow the rest of the suite
+        for pid in filter(alive, workers):
+            os.kill(pid, signal.SIGKILL)
+    for job, last in zip(("0", "1"), lasts):
+        record = read_metrics(sweep_dir / job)
+        assert (record["status"], record["last_checkpoint"]) == ("interrupted", str(last))
+    assert not (sweep_dir / "2").exists()  # no job started after the signal
+    output = (tmp_path / "console.txt").read_text()
+    assert output.count("has ended: stopping this job's process") == 2 and "Traceback" not in output

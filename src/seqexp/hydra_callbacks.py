@@ -15,6 +15,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from seqexp.config import OPTUNA_DIRECTIONS
+from seqexp.sweep import SWEEP_PROCESS_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,14 @@ class CheckRunFolder(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         _make_folder("hydra.sweep.dir", config.hydra.sweep.dir)
         _claim_sweep_folder(config.hydra.sweep.dir)
+
+
+class MarkSweepProcess(Callback):
+    """Tells the sweep's jobs which process is the sweep's: a job in a child process of it (a joblib worker) stops
+    when that process ends (seqexp.sweep.stop_with_the_sweep), rather than train on, orphaned."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        os.environ[SWEEP_PROCESS_VARIABLE] = str(os.getpid())
 
 
 class CheckSweepDirection(Callback):

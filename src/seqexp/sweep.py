@@ -15,14 +15,21 @@ A run or job stopped by SIGTERM (Lightning's ``SIGTERMException``, after ``SaveO
 writes ``status: interrupted`` and ends the process with exit status 143 (128 + SIGTERM, what a shell reports
 for a process the signal ends): a sweep starts no further job, and a scheduler sees that the run did not finish.
 ``exits_143_on_sigterm`` gives ``python -m seqexp.eval`` and ``seqexp.predict`` the same exit status.
+
+A job that runs in a child process of the sweep (``hydra/launcher=joblib``) stops the same way when the sweep's
+process ends first: a SIGTERM sent to that process alone (``kill <pid>``, ``timeout``), or the OOM killer's SIGKILL,
+would otherwise leave its workers training on, orphaned, for as long as their jobs last. ``stop_with_the_sweep``
+watches the parent and sends the job's own process SIGTERM when it is gone.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, NoReturn, TypeVar
@@ -47,12 +54,35 @@ def run_job(train: Callable[[DictConfig], float | None], cfg: DictConfig) -> flo
     try:
         if not in_multirun():
             return train(cfg)
+        stop_with_the_sweep()
         with job_scope():
             return _recorded_job(train, cfg, started)
     except SystemExit as stop:
         if not _terminated(stop):
             raise
         _stop_for_sigterm(cfg, started)
+
+
+SWEEP_PROCESS_VARIABLE = "SEQEXP_SWEEP_PID"  # set by the sweep's process (seqexp.hydra_callbacks.MarkSweepProcess)
+WATCH_INTERVAL_S = 1.0
+_watching: list[threading.Thread] = []  # one watcher per worker process, however many jobs it runs
+
+
+def stop_with_the_sweep() -> None:
+    """In a job that runs in a child process of the sweep (a joblib worker): watch the sweep's process, and send
+    this process SIGTERM when it has ended (the job then saves ``last.ckpt`` and exits 143, as on any SIGTERM)."""
+    sweep = os.environ.get(SWEEP_PROCESS_VARIABLE)
+    if sweep is None or int(sweep) != os.getppid() or _watching:
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(sweep):
+            time.sleep(WATCH_INTERVAL_S)
+        log.warning("the sweep's process %s has ended: stopping this job's process %d", sweep, os.getpid())
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    _watching.append(threading.Thread(target=watch, name="seqexp-sweep-watch", daemon=True))
+    _watching[0].start()
 
 
 def exits_143_on_sigterm(entry: Callable[..., Result]) -> Callable[..., Result]:
@@ -105,6 +135,11 @@ def _stop_for_sigterm(cfg: DictConfig, started: float) -> NoReturn:
     then = "; the sweep stops (no later job starts)" if in_multirun() else ""
     resume = f"resume with:\n    {resume_command(cfg)} ckpt_path={last}" if last.is_file() else "no last.ckpt to resume from"
     log.warning("SIGTERM stopped %s (metrics.json: status interrupted)%s; %s", run, then, resume)
+    if _watching and not _watching[0].is_alive():  # a worker whose sweep has ended: no one to hand the job's end to
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(SIGTERM_EXIT_STATUS)  # a SystemExit would go back to the worker's loop, to wait for jobs forever
     raise SystemExit(SIGTERM_EXIT_STATUS)
 
 
