@@ -55,34 +55,47 @@ def run_job(train: Callable[[DictConfig], float | None], cfg: DictConfig) -> flo
         if not in_multirun():
             return train(cfg)
         stop_with_the_sweep()
+        _in_job.set()
         with job_scope():
             return _recorded_job(train, cfg, started)
     except SystemExit as stop:
         if not _terminated(stop):
             raise
         _stop_for_sigterm(cfg, started)
+    finally:
+        _in_job.clear()
 
 
 SWEEP_PROCESS_VARIABLE = "SEQEXP_SWEEP_PID"  # set by the sweep's process (seqexp.hydra_callbacks.MarkSweepProcess)
 WATCH_INTERVAL_S = 1.0
-_watching: list[threading.Thread] = []  # one watcher per worker process, however many jobs it runs
+_watched: list[int] = []  # the sweep's process, once a worker watches it (one watcher per worker, however many jobs)
+_in_job = threading.Event()  # set while this process runs a job
 
 
 def stop_with_the_sweep() -> None:
     """In a job that runs in a child process of the sweep (a joblib worker): watch the sweep's process, and send
-    this process SIGTERM when it has ended (the job then saves ``last.ckpt`` and exits 143, as on any SIGTERM)."""
+    this process SIGTERM when it has ended (the job then saves ``last.ckpt`` and exits 143, as on any SIGTERM).
+    Between two Trainer stages, where SIGTERM would end the process before the job records why, it waits for the
+    next stage's handler (or the job's end)."""
     sweep = os.environ.get(SWEEP_PROCESS_VARIABLE)
-    if sweep is None or int(sweep) != os.getppid() or _watching:
+    if sweep is None or int(sweep) != os.getppid() or _watched:
         return
+    _watched.append(int(sweep))
 
     def watch() -> None:
-        while os.getppid() == int(sweep):
+        while not _sweep_ended():
             time.sleep(WATCH_INTERVAL_S)
         log.warning("the sweep's process %s has ended: stopping this job's process %d", sweep, os.getpid())
+        while _in_job.is_set() and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            time.sleep(WATCH_INTERVAL_S / 10)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    _watching.append(threading.Thread(target=watch, name="seqexp-sweep-watch", daemon=True))
-    _watching[0].start()
+    threading.Thread(target=watch, name="seqexp-sweep-watch", daemon=True).start()
+
+
+def _sweep_ended() -> bool:
+    """Whether this is a worker whose sweep's process has ended (it was adopted by another)."""
+    return bool(_watched) and os.getppid() != _watched[0]
 
 
 def exits_143_on_sigterm(entry: Callable[..., Result]) -> Callable[..., Result]:
@@ -135,7 +148,7 @@ def _stop_for_sigterm(cfg: DictConfig, started: float) -> NoReturn:
     then = "; the sweep stops (no later job starts)" if in_multirun() else ""
     resume = f"resume with:\n    {resume_command(cfg)} ckpt_path={last}" if last.is_file() else "no last.ckpt to resume from"
     log.warning("SIGTERM stopped %s (metrics.json: status interrupted)%s; %s", run, then, resume)
-    if _watching and not _watching[0].is_alive():  # a worker whose sweep has ended: no one to hand the job's end to
+    if _sweep_ended():  # a worker whose sweep has ended: no one to hand the job's end to
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
