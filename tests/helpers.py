@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -89,3 +93,38 @@ class InterruptAt(L.Callback):
 def whole(dataset: Any) -> dict[str, Any]:
     """Every item of a batch-serving dataset (``BatchedTensorDataset``, ``WindowDataset``) as one batch."""
     return dataset.__getitems__(list(range(len(dataset))))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (for a server started right after)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def post_json(url: str, request: dict) -> dict:
+    data = json.dumps(request).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data, {"Content-Type": "application/json"}), timeout=30) as reply:
+        return json.loads(reply.read())
+
+
+@contextmanager
+def tensorboard_server(logdir: str | Path, cwd: Path | None = None) -> Iterator[str]:
+    """``tensorboard --logdir <logdir>`` on 127.0.0.1, run from ``cwd``: its URL once it answers; stopped on exit."""
+    port = free_port()
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--port", str(port), "--host", "127.0.0.1"]
+    server = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/data/plugins_listing", timeout=5).read()
+                break
+            except OSError:  # not listening yet
+                assert server.poll() is None and time.monotonic() < deadline, "TensorBoard did not start"
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -4,7 +4,6 @@ the command line for rank 1, which must never happen inside pytest."""
 from __future__ import annotations
 
 import math
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -17,7 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from helpers import compose_train, read_metrics, run_cli
+from helpers import compose_train, free_port, read_metrics, run_cli
 from seqexp.builder import build
 from seqexp.config import ConfigError
 from seqexp.distributed import _job_command_line, prepare_ranks
@@ -157,18 +156,12 @@ def test_ddp_refuses_a_launcher_that_cannot_start_its_ranks(tmp_path: Path) -> N
         HydraConfig.instance().cfg = None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_nodes_under_torchrun_match_ddp_cpu(tmp_path: Path) -> None:
     """The README's multi-node recipe, as two nodes on 127.0.0.1: the same command under torchrun on each
     node, one hydra.run.dir. Both ranks finish, share one run folder, and equal a trainer=ddp_cpu run."""
     same = [*DDP_RUN, "trainer.max_epochs=2", "trainer.deterministic=true", "model.hidden_size=8"]
-    port, run_dir = _free_port(), tmp_path / "nodes"
+    port, run_dir = free_port(), tmp_path / "nodes"
     nodes = [
         subprocess.Popen(
             [

@@ -4,18 +4,16 @@ of their own, and what TensorBoard's HPARAMS tab shows of a sweep."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from helpers import compose_train, read_metrics, run_cli
+from helpers import compose_train, post_json, read_metrics, run_cli, tensorboard_server
 from seqexp.hydra_callbacks import CheckRunFolder, CheckSweepDirection
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -189,50 +187,25 @@ def test_a_sweep_folder_is_claimed_once_and_a_folder_holding_a_run_is_refused(tm
     assert sorted(path.name for path in (tmp_path / "old").iterdir()) == ["0", "multirun.yaml"]  # left as it was
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _post(url: str, request: dict) -> dict:
-    data = json.dumps(request).encode()
-    with urllib.request.urlopen(urllib.request.Request(url, data, {"Content-Type": "application/json"}), timeout=10) as reply:
-        return json.loads(reply.read())
-
-
 def hparams_tab(logdir: Path, sessions: int) -> list[dict]:
     """The HPARAMS tab's columns as TensorBoard serves them to its own page, once ``sessions`` runs are loaded:
     ``tensorboard --logdir`` on 127.0.0.1, the hparams plugin's ``experiment`` endpoint asked as the page asks."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--port", str(port), "--host", "127.0.0.1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    plugin = f"http://127.0.0.1:{port}/data/plugin/hparams"
-    try:
+    with tensorboard_server(logdir) as url:
+        plugin = f"{url}/data/plugin/hparams"
         deadline, loaded = time.monotonic() + 60, 0
         while loaded < sessions:
-            assert time.monotonic() < deadline and server.poll() is None, f"tensorboard: {loaded} of {sessions} runs loaded"
+            assert time.monotonic() < deadline, f"tensorboard: {loaded} of {sessions} runs loaded"
             time.sleep(0.5)
-            try:
-                loaded = _post(
-                    f"{plugin}/session_groups",
-                    {
-                        "experimentName": "",
-                        "startIndex": 0,
-                        "sliceSize": 100,
-                        "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
-                    },
-                ).get("totalSize", 0)
-            except OSError:  # not listening yet
-                continue
-        return _post(f"{plugin}/experiment", {"experimentName": "", "hparamsLimit": 1000})["hparamInfos"]
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+            loaded = post_json(
+                f"{plugin}/session_groups",
+                {
+                    "experimentName": "",
+                    "startIndex": 0,
+                    "sliceSize": 100,
+                    "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
+                },
+            ).get("totalSize", 0)
+        return post_json(f"{plugin}/experiment", {"experimentName": "", "hparamsLimit": 1000})["hparamInfos"]
 
 
 def test_hparams_tab_of_a_sweep_shows_what_varied_first(two_sweeps: tuple) -> None:

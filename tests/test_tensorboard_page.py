@@ -4,19 +4,14 @@ model's charts, and HPARAMS the model's metrics."""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from helpers import run_cli
+from helpers import post_json, run_cli, tensorboard_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -25,35 +20,13 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("localhost", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of TensorBoard serving ``outputs/`` of a folder where the README's airline command ran (3 epochs)."""
     cwd = tmp_path_factory.mktemp("board")
     run_cli("train", "data=series", "data.name=airline", "data.input_length=24", "data.horizon=12", "trainer.max_epochs=3", cwd=cwd)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", "--logdir", "outputs", "--port", str(port)], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/data/plugins_listing", timeout=5).read()
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "TensorBoard did not start"
-                time.sleep(0.2)
+    with tensorboard_server("outputs", cwd=cwd) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def page(url: str) -> str:
@@ -73,9 +46,7 @@ def test_the_first_page_shows_the_learning_curves_and_each_baseline_as_a_run(boa
 
 def test_hparams_columns_are_the_models_metrics(board: str) -> None:
     # the HPARAMS table's columns, as the page asks TensorBoard for them (its table lies in a shadow DOM)
-    request = urllib.request.Request(f"{board}/data/plugin/hparams/experiment", data=json.dumps({"experimentName": ""}).encode(), method="POST")
-    request.add_header("Content-Type", "application/json")
-    experiment = json.loads(urllib.request.urlopen(request, timeout=30).read())
+    experiment = post_json(f"{board}/data/plugin/hparams/experiment", {"experimentName": ""})
     metrics = [info["name"]["tag"] for info in experiment["metricInfos"]]
     assert {"val/mase", "test/mase", "train/loss"} <= set(metrics)
     assert not [tag for tag in metrics if tag.startswith("baseline")] and all(info["name"].get("group", "") == "" for info in experiment["metricInfos"])

@@ -7,9 +7,9 @@
   thread (45 µs a value on a CPU, 7 µs batched; a validation logs about ten). A baseline's figures
   (``baseline/<name>/<split>/<metric>``) go to a TensorBoard run of their own, ``<run>/tensorboard_baselines/<name>``,
   under the model's tag (``test/mase``): a point in the model's own chart, in TensorBoard's tooltip beside
-  the model's value (a setting it chose on val, ``baseline/<name>/<key>``, as ``setting/<key>``). Under their own tags they were a "baseline" section of 40 one-point charts that sorted
-  before the learning curves, and 40 HPARAMS columns before the model's metrics; outside the model's run
-  folder they are no HPARAMS columns.
+  the model's value (a setting it chose on val, ``baseline/<name>/<key>``, as ``setting/<key>``). Under their
+  own tags they were a "baseline" section of 40 one-point charts that sorted before the learning curves, and
+  40 HPARAMS columns before the model's metrics; outside the model's run folder they are no HPARAMS columns.
 - ``MLFlowLogger``: each MLflow run is named after its run folder, and a local store that cannot be
   written fails when the logger is built, before any training, naming the key to change.
 """

@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 
 SIGTERM_EXIT_STATUS = 128 + signal.SIGTERM  # 143: a run stopped by SIGTERM, single or in a sweep
 Result = TypeVar("Result")
+SWEEP_PROCESS_VARIABLE = "SEQEXP_SWEEP_PID"  # set by the sweep's process (seqexp.hydra_callbacks.MarkSweepProcess)
+WATCH_INTERVAL_S = 1.0
+_watched: list[int] = []  # the sweep's process, once a worker watches it (one watcher per worker, however many jobs)
+_in_job = threading.Event()  # set while this process runs a job
 
 
 def run_job(train: Callable[[DictConfig], float | None], cfg: DictConfig) -> float | None:
@@ -64,12 +68,6 @@ def run_job(train: Callable[[DictConfig], float | None], cfg: DictConfig) -> flo
         _stop_for_sigterm(cfg, started)
     finally:
         _in_job.clear()
-
-
-SWEEP_PROCESS_VARIABLE = "SEQEXP_SWEEP_PID"  # set by the sweep's process (seqexp.hydra_callbacks.MarkSweepProcess)
-WATCH_INTERVAL_S = 1.0
-_watched: list[int] = []  # the sweep's process, once a worker watches it (one watcher per worker, however many jobs)
-_in_job = threading.Event()  # set while this process runs a job
 
 
 def stop_with_the_sweep() -> None:

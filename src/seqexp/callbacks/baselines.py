@@ -3,8 +3,8 @@
 The DataModule hands its splits over (``SeqDataModule.baseline_inputs``); ``seqexp.baselines`` scores each baseline
 with the model's own metric functions; this callback logs the figures as ``baseline/<name>/<split>/<metric>``, so
 they reach every logger (TensorBoard: a run per baseline, see ``seqexp.loggers``), ``trainer.callback_metrics``
-and, through ``seqexp.train``, ``metrics.json`` beside the model's, as test's epoch figures. A baseline that cannot be computed is kept in
-:attr:`Baselines.skipped` with the reason, which ``metrics.json`` records as ``baselines_skipped``.
+and, through ``seqexp.train``, ``metrics.json`` beside the model's, as test's epoch figures. A baseline that cannot
+be computed is kept in :attr:`Baselines.skipped` with the reason, which ``metrics.json`` records as ``baselines_skipped``.
 
 The baselines need nothing of the model's test run, so they are scored before its first batch
 (``on_test_epoch_start``): what the task gathers over the test epoch (an anomaly run's per-point sums of the

@@ -41,8 +41,8 @@ class ProgressBar(TQDMProgressBar):
         """``bar`` whose ``refresh`` (what tqdm's ``set_description``, ``set_postfix``, ``reset`` and Lightning's count
         updates call) draws only once ``min_interval_s`` has passed since any of this callback's bars drew."""
         draw = bar.refresh
-        shown_from = time.monotonic() + getattr(bar, "delay", 0.0)  # a short-lived bar's first draw waits this long (a disabled
-        # bar, as on ranks > 0, has no attributes beyond `disable`)
+        # a short-lived bar's first draw waits its tqdm `delay` (a disabled bar, as on ranks > 0, has no attributes beyond `disable`)
+        shown_from = time.monotonic() + getattr(bar, "delay", 0.0)
 
         def refresh(*args: Any, **kwargs: Any) -> bool:
             now = time.monotonic()
