@@ -175,6 +175,33 @@ def test_tfidf_baseline_against_scikit_learn_directly() -> None:
     assert outcomes["majority_class"]["test/acc"] == pytest.approx(2 / 3)  # a tie in train: the lowest id, 0
 
 
+def test_tfidf_baseline_with_three_classes_is_one_versus_the_rest() -> None:
+    # scikit-learn's liblinear refuses three classes or more (it did one versus the rest itself before 1.8)
+    pytest.importorskip("sklearn")
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    words = {0: "dull cold flat", 1: "fine warm bright", 2: "odd strange weird"}
+    train = [f"{words[label].split()[k]} {words[label].split()[(k + 1) % 3]} film" for label in words for k in range(3)]
+    data = TextClassificationInputs(
+        {"train": train, "val": ["cold dull", "warm fine", "weird odd"], "test": ["flat film", "bright warm", "strange", "dull odd odd"]},
+        {"train": torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2]), "val": torch.tensor([0, 1, 2]), "test": torch.tensor([0, 1, 2, 2])},
+        3,
+        str.split,
+    )
+    outcomes = text_baselines(data, [1.0])
+    # by hand: one binary classifier per class, each test text going to the class whose classifier scores it highest
+    vectorizer = TfidfVectorizer(tokenizer=str.split, lowercase=False, token_pattern=None, ngram_range=(1, 2), sublinear_tf=True)
+    train_features, test_features = vectorizer.fit_transform(data.texts["train"]), vectorizer.transform(data.texts["test"])
+    scores = [
+        LogisticRegression(C=1.0, solver="liblinear").fit(train_features, (data.labels["train"] == label).numpy()).decision_function(test_features)
+        for label in range(3)
+    ]
+    predicted = np.argmax(np.stack(scores, axis=1), axis=1)
+    assert outcomes["tfidf_logreg"]["test/acc"] == pytest.approx(np.mean(predicted == data.labels["test"].numpy()))
+    assert outcomes["tfidf_logreg"]["val/acc"] == 1.0  # the three classes' own words
+
+
 def test_without_scikit_learn_the_tfidf_baseline_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn now raises ImportError
     outcomes = text_baselines(text_inputs(), [1.0])

@@ -4,6 +4,7 @@ run's own splits; the log compares the model with them on validation; a baseline
 from __future__ import annotations
 
 import csv
+import json
 import math
 import sys
 from pathlib import Path
@@ -86,6 +87,20 @@ def test_every_data_family_gets_its_baselines(overrides: list[str], expected: se
         for name, value in record["metrics"].items()
         if name.startswith("baseline/") and "/test/" in name and not name.endswith(("auroc", "auprc", "vus_roc", "vus_pr"))
     )  # threshold-free anomaly metrics: nan without test anomalies only
+
+
+@pytest.mark.slow
+def test_a_text_file_of_three_classes_gets_its_tfidf_baseline(tmp_path: Path) -> None:
+    # the README's user-file command, with star ratings as labels: three classes
+    words = {"1": "dull cold flat boring", "2": "plain average fair middling", "3": "fine warm bright lovely"}
+    rows = [{"review": f"{words[stars].split()[k % 4]} {words[stars].split()[(k + 1) % 4]} film {k}", "stars": stars} for stars in words for k in range(40)]
+    (tmp_path / "reviews.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    run_dir = tmp_path / "run"
+    user_file = ["data=text_csv", "data.path=reviews.jsonl", "data.text_column=review", "data.label_column=stars"]
+    run_cli("train", *user_file, "trainer.max_epochs=1", run_dir=run_dir, cwd=tmp_path)
+    metrics = read_metrics(run_dir)["metrics"]
+    assert metrics["baseline/tfidf_logreg/val/acc"] == 1.0  # each class has words of its own
+    assert {"baseline/tfidf_logreg/test/acc", "baseline/tfidf_logreg/test/f1_macro", "test/acc"} <= set(metrics)
 
 
 def test_text_without_scikit_learn_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

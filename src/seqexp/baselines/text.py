@@ -1,7 +1,7 @@
 """A bag-of-words linear classifier on the same texts and tokens as the model: TF-IDF of unigrams and bigrams
 (sublinear term frequency) and a logistic regression (liblinear: several times faster than lbfgs on these sparse
-features, within a point of its accuracy), its strength ``C`` chosen on val. Scored like the task
-(accuracy, macro-F1). Needs scikit-learn (``pip install seqexp[baselines]``); without it the run says so.
+features, within a point of its accuracy; one versus the rest for three classes or more, which scikit-learn's
+liblinear no longer does itself), its strength ``C`` chosen on val. Scored like the task (accuracy, macro-F1). Needs scikit-learn (``pip install seqexp[baselines]``); without it the run says so.
 """
 
 from __future__ import annotations
@@ -19,13 +19,17 @@ def tfidf_logistic_regression(data: TextClassificationInputs, strengths: list[fl
     """Val and test figures of the classifier whose ``C`` (among ``strengths``) scores the best val accuracy, and that ``C``."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
 
     vectorizer = TfidfVectorizer(tokenizer=data.tokenize, lowercase=False, token_pattern=None, ngram_range=(1, 2), sublinear_tf=True)
     features = {"train": vectorizer.fit_transform(data.texts["train"])}
     features.update({split: vectorizer.transform(data.texts[split]) for split in ("val", "test")})
     best: tuple[float, Figures] | None = None
     for strength in strengths:
-        classifier = LogisticRegression(C=strength, solver="liblinear").fit(features["train"], data.labels["train"].numpy())
+        classifier = LogisticRegression(C=strength, solver="liblinear")
+        if data.labels["train"].unique().numel() > 2:
+            classifier = OneVsRestClassifier(classifier)
+        classifier.fit(features["train"], data.labels["train"].numpy())
         figures = {
             key: value
             for split in ("val", "test")
