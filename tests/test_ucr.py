@@ -57,6 +57,7 @@ def test_parser_reads_gzip_and_missing_values(tmp_path: Path) -> None:
         (HEADER + "1,2:3,x:a\n", "line 6: channel 2 holds 'x', not a number"),
         (HEADER + "1,2:3,4:c\n", r"line 6: label 'c' is not among @classLabel \['a', 'b'\]"),
         (HEADER + "1,2:3,4:\n", "line 6: no label after the last ':'"),
+        (HEADER + "1,2:3,4:a\n1,2,3\n", "line 7: no ':<label>' after the values"),
         ("@problemName Bad\n@frequency 3\n@data\n", "line 2: unknown header @frequency"),
         ("@problemName Bad\n@timeStamps true\n@data\n", "line 2: timestamped series"),
         ("@problemName Bad\n1,2,3\n", "line 2: expected a @header line or @data"),

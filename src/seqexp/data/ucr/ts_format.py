@@ -127,6 +127,8 @@ def read_ts(path: str | Path) -> TsDataset:
             continue
         if line.startswith("("):
             raise TsFormatError(f"{where}: timestamped values '(time,value)' are not supported")
+        if has_labels and ":" not in line:
+            raise TsFormatError(f"{where}: no ':<label>' after the values (the header says @classLabel true)")
         body, label = line.rsplit(":", 1) if has_labels else (line, "")
         if has_labels:
             label = label.strip()
