@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
+import pytest
 import torch
 
 from helpers import compose_train, read_metrics, run_cli
@@ -91,3 +92,24 @@ def test_an_epoch_that_saved_a_new_best_copies_it_as_last_ckpt_instead_of_saving
     if saved_step(best) == 12:  # the last epoch made the best: the same bytes
         assert recorder.path.read_bytes() == best.read_bytes()
     assert not list((tmp_path / "checkpoints").glob("*.tmp"))
+
+
+def checkpoint_state(path: Path, name: str) -> dict:
+    """The state a callback whose key starts with ``name`` saved in the checkpoint at ``path``."""
+    callbacks = torch.load(path, map_location="cpu", weights_only=True)["callbacks"]
+    return next(state for key, state in callbacks.items() if key.startswith(name))
+
+
+def test_a_step_save_before_its_validation_is_saved_again_after_it_and_resumes(tmp_path: Path) -> None:
+    # every 4 steps = every epoch's last step: the step trigger saves before the validation that ends the epoch
+    run_dir = tmp_path / "run"
+    command = [*SMALL, "trainer.max_epochs=2", "monitor.mode=min", "callbacks.last_every_n_steps.every_n_train_steps=4"]
+    run_cli("train", *command, run_dir=run_dir, cwd=tmp_path)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    best = checkpoint_state(last, "ModelCheckpoint")
+    assert Path(best["best_model_path"]).is_file()  # not a best file the second validation replaced
+    assert best["best_model_path"] == read_metrics(run_dir)["best_model_path"]
+    assert checkpoint_state(last, "EarlyStopping")["best_score"] == pytest.approx(best["best_model_score"])  # both after the last validation
+    resumed = run_cli("train", *command, "ckpt_path=last", run_dir=run_dir, cwd=tmp_path)  # the README's resume, on a finished run
+    assert "Traceback" not in resumed.stdout + resumed.stderr
+    assert read_metrics(run_dir)["status"] == "completed"

@@ -10,6 +10,9 @@ every epoch cost a short run (hundreds of 2-step epochs) a save per epoch, so ep
 When the best checkpoint was saved at the same global step (after the validation that ended the epoch, once
 early stopping and every other callback had seen it), ``last.ckpt`` is a copy of that file: the same state,
 without serializing it a second time (about 2 ms of a small model's save; on a short run, most epochs improve).
+A save is current only while no validation and no other checkpoint's save at its step came after it: the step
+trigger fires on a batch before the validation that follows it, and that file's best checkpoint (since replaced
+and deleted) and early stopping were out of date, so a resume from it failed.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from weakref import proxy
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.trainer.states import TrainerFn
 
 from seqexp.checks import Range, check_arguments
 from seqexp.lightning_internals import full_checkpoint_saved_at
@@ -39,16 +43,24 @@ class LastCheckpoint(ModelCheckpoint):
         super().__init__(dirpath=dirpath, monitor=None, save_top_k=0, save_last=True, every_n_train_steps=every_n_train_steps, enable_version_counter=False)
         self.min_interval_s = min_interval_s
         self._saved_at = float("-inf")  # time.monotonic() of the last save
+        self._validations = 0  # validations of this fit so far (not the sanity check)
+        self._validations_at_save = 0  # ... when last.ckpt was last written
+        self._copied_from: str | None = None  # the checkpoint that write copied (None: a save of its own)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_start(trainer, pl_module)
         self._saved_at = time.monotonic()  # the interval counts from the start of training
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Nothing here: the epoch's end (below) saves after every callback has seen this validation."""
+        """A last.ckpt of this step, written before this validation, is written again (a kill mid-epoch then resumes
+        from this validation's state); otherwise the epoch's end (below) saves, after every callback has seen it."""
+        if not self._fit_saves_nothing_now(trainer):
+            self._validations += 1
+            if self._last_global_step_saved == trainer.global_step:
+                self._save_last_unless_current(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if time.monotonic() - self._saved_at >= self.min_interval_s:
+        if time.monotonic() - self._saved_at >= self.min_interval_s or self._last_global_step_saved == trainer.global_step:
             self._save_last_unless_current(trainer)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -56,13 +68,12 @@ class LastCheckpoint(ModelCheckpoint):
 
     def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict) -> None:
         # every save: step trigger, epoch end, end of fit
-        others = (callback for callback in trainer.checkpoint_callbacks if callback is not self)
-        same_step = next((path for callback in others if (path := full_checkpoint_saved_at(callback, trainer.global_step))), None)
+        same_step = self._same_step_checkpoint(trainer)
         if same_step:
             self._copy_as_last(trainer, same_step, self.format_checkpoint_name(monitor_candidates, self.CHECKPOINT_NAME_LAST))
         else:
             super()._save_last_checkpoint(trainer, monitor_candidates)
-        self._saved_at = time.monotonic()
+        self._saved_at, self._validations_at_save, self._copied_from = time.monotonic(), self._validations, same_step
 
     def _copy_as_last(self, trainer: L.Trainer, source: str, filepath: str) -> None:
         """What Lightning's save of ``last.ckpt`` does (path, step, loggers told, ranks in step), with a copy of ``source``
@@ -83,6 +94,21 @@ class LastCheckpoint(ModelCheckpoint):
         twice an epoch here, for a name that uses none of them."""
         return {"epoch": torch.tensor(trainer.current_epoch), "step": torch.tensor(trainer.global_step)}
 
+    def _same_step_checkpoint(self, trainer: L.Trainer) -> str | None:
+        """The file another checkpoint callback saved at this global step with the whole training state, if any."""
+        others = (callback for callback in trainer.checkpoint_callbacks if callback is not self)
+        return next((path for callback in others if (path := full_checkpoint_saved_at(callback, trainer.global_step))), None)
+
+    @staticmethod
+    def _fit_saves_nothing_now(trainer: L.Trainer) -> bool:
+        """Lightning's reasons to save no checkpoint, a step saved already aside: fast_dev_run, not fitting, sanity check."""
+        return bool(trainer.fast_dev_run) or trainer.state.fn != TrainerFn.FITTING or trainer.sanity_checking
+
     def _save_last_unless_current(self, trainer: L.Trainer) -> None:
-        if not self._should_skip_saving_checkpoint(trainer):  # skips when this global step is saved already
+        current = (
+            self._last_global_step_saved == trainer.global_step
+            and self._validations_at_save == self._validations
+            and self._same_step_checkpoint(trainer) == self._copied_from  # no best saved since (or the one copied)
+        )
+        if not current and not self._fit_saves_nothing_now(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
