@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers import read_metrics, run_cli
-from seqexp.summarize import load_jobs, sort_jobs, summarize, sweep_figure, varied_keys
+from seqexp.summarize import BASIC_SWEEPER, load_jobs, main, planned_jobs, sort_jobs, summarize, sweep_figure, varied_keys
 
 TINY = ["data.num_windows.train=128", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=8", "trainer.max_epochs=1", "logger=none"]
 
@@ -59,7 +59,7 @@ def _job(root: Path, name: str, overrides: list[str], record: dict | None, mode:
         (folder / "metrics.json").write_text(json.dumps(record))
 
 
-def test_summary_orders_max_metrics_and_puts_failed_and_missing_jobs_last(tmp_path: Path) -> None:
+def test_summary_orders_max_metrics_and_puts_failed_and_unfinished_jobs_last(tmp_path: Path) -> None:
     done = lambda acc: {"status": "completed", "monitor": "val/acc", "objective": acc, "metrics": {"val/acc": acc}}  # noqa: E731
     _job(tmp_path, "0", ["optim.lr=0.1", "seed=1"], done(0.7), "max")
     _job(tmp_path, "1", ["optim.lr=0.01", "seed=1"], {"status": "failed", "error": "ValueError: boom", "objective": None}, "max")
@@ -70,9 +70,58 @@ def test_summary_orders_max_metrics_and_puts_failed_and_missing_jobs_last(tmp_pa
     assert varied_keys(jobs) == ["optim.lr"]  # seed is the same everywhere
     assert [job.name for job in sort_jobs(jobs, "max")] == ["2", "0", "1", "3"]
     table = summarize(tmp_path)
-    assert "4 jobs (2 completed, 1 failed, 1 missing), sorted by best val/acc (max)" in table
+    assert "4 jobs (2 completed, 1 failed, 1 unfinished), sorted by best val/acc (max)" in table
+    assert "| 3   | 0.0001   | unfinished |" in table  # the job table says what the settings table and README say
     assert "ValueError: boom" in table
     assert (tmp_path / "summary.csv").read_text().splitlines()[0].endswith("wall_time_s,error")
+
+
+def _multirun_yaml(root: Path, task: list[str], params: dict[str, str] | None = None, sweeper: str = BASIC_SWEEPER) -> None:
+    """The part of Hydra's ``multirun.yaml`` that says what the sweep plans: its sweeper and the command line's overrides."""
+    sweeper_params = "".join(f"\n      {key}: {value}" for key, value in (params or {}).items()) or " null"
+    (root / "multirun.yaml").write_text(
+        f"hydra:\n  sweeper:\n    _target_: {sweeper}\n    params:{sweeper_params}\n"
+        f"  overrides:\n    hydra:\n    - hydra.mode=MULTIRUN\n    task:\n" + "".join(f"    - '{item}'\n" for item in task)
+    )
+
+
+def test_a_grid_stopped_early_counts_the_jobs_that_never_started(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`-m model=rnn,gru,lstm` got SIGTERM during job 0: jobs 1 and 2 have no folder, yet the sweep planned them."""
+    _multirun_yaml(tmp_path, ["model=rnn,gru,lstm", "trainer.max_epochs=1"])
+    _job(tmp_path, "0", ["model=rnn", "trainer.max_epochs=1"], {"status": "interrupted", "reason": "SIGTERM", "objective": None})
+
+    main([str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{tmp_path}: 3 jobs planned: 1 interrupted, 2 never started, sorted by best objective (min)\n")
+    assert printed == (tmp_path / "summary.md").read_text()
+
+    done = {"status": "completed", "monitor": "val/mse", "objective": 0.1, "metrics": {"val/mse": 0.1}}
+    _job(tmp_path, "1", ["model=gru", "trainer.max_epochs=1"], done)
+    _job(tmp_path, "2", ["model=lstm", "trainer.max_epochs=1"], done)
+    assert summarize(tmp_path).startswith(f"{tmp_path}: 3 jobs (1 interrupted, 2 completed), sorted by best val/mse (min)")
+
+
+def test_a_sweep_without_a_readable_grid_counts_the_job_folders(tmp_path: Path) -> None:
+    """An Optuna search plans trials, not a grid; a one-job summary says `1 job`."""
+    _multirun_yaml(tmp_path, ["model=rnn,gru,lstm"], sweeper="hydra_plugins.seqexp_optuna_sweeper.OptunaSweeper")
+    _job(tmp_path, "0", ["model=rnn"], {"status": "interrupted", "objective": None})
+    assert summarize(tmp_path).startswith(f"{tmp_path}: 1 job (1 interrupted), sorted by")
+
+
+@pytest.mark.parametrize(
+    ("task", "params", "planned"),
+    [
+        (["model=rnn,gru,lstm", "seed=range(2)", "+data.name=choice(a,b)", "trainer.max_epochs=1"], None, 12),
+        (["optim.lr=0.1,0.01"], {"model.hidden_size": "16,32,64"}, 6),  # hydra.sweeper.params sweeps too
+        (["model.hidden_size=8"], {"model.hidden_size": "16,32,64"}, 1),  # the command line replaces a param
+        (["experiment=glob(*)"], None, None),  # needs the config groups: not read
+        (["optim.lr=interval(0.1,1)"], None, None),  # the basic sweeper refuses it
+        (["model=rnn,"], None, None),  # not an override
+    ],
+)
+def test_planned_jobs_expands_the_grid_as_hydras_basic_sweeper(tmp_path: Path, task: list[str], params: dict[str, str] | None, planned: int | None) -> None:
+    _multirun_yaml(tmp_path, task, params)
+    assert planned_jobs(tmp_path) == planned
 
 
 def test_summary_of_a_folder_without_jobs_says_what_it_expected(tmp_path: Path) -> None:

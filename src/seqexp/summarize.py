@@ -13,6 +13,9 @@ Jobs whose overrides differ only in ``REPLICATE_KEYS`` (seed, backtest fold) are
 setting has more than one completed job, ``summary.md`` also gets a table of settings (n, failed, and per final
 metric mean ± sample sd and the 95 % Student t interval), ``summary_groups.csv`` holds it, and ``summary.png``
 draws each setting's mean with ± sd error bars instead.
+
+A grid of Hydra's basic sweeper that stopped early (SIGTERM ends the sweep at the job it interrupts) leaves folders only
+for the jobs that started; the title counts the others as never started, from the grid that ``multirun.yaml`` plans.
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import OverrideParseException
+from hydra.errors import HydraException, OverrideParseException
 from omegaconf import OmegaConf
 
 from seqexp.replicates import Estimate, describe
 
-MISSING = "missing"  # a job folder without metrics.json: killed, crashed hard, or still running
+UNFINISHED = "unfinished"  # a job folder without metrics.json: killed, crashed hard, or still running
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
 @dataclass
@@ -44,7 +48,7 @@ class Job:
 
     @property
     def status(self) -> str:
-        return self.record.get("status", MISSING)
+        return self.record.get("status", UNFINISHED)
 
     @property
     def objective(self) -> float | None:
@@ -71,6 +75,34 @@ def load_jobs(sweep_dir: Path) -> list[Job]:
     return [load_job(p) for p in sorted(folders, key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name))]
 
 
+def planned_jobs(sweep_dir: Path) -> int | None:
+    """How many jobs the sweep's grid plans, as Hydra's basic sweeper expands ``hydra.sweeper.params`` and the
+    command line's overrides (``multirun.yaml``): the product of the sweep overrides' lengths. None for another
+    sweeper (an Optuna search's number of trials is no grid) or a plan that cannot be read (``glob(...)`` needs
+    the config groups)."""
+    config_file = sweep_dir / "multirun.yaml"
+    config = OmegaConf.load(config_file) if config_file.is_file() else None
+    if config is None or OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
+        return None
+    params, task = OmegaConf.select(config, "hydra.sweeper.params"), OmegaConf.select(config, "hydra.overrides.task")
+    arguments = [f"{key}={value}" for key, value in (OmegaConf.to_container(params) if params else {}).items()]
+    arguments += OmegaConf.to_container(task) if task else []  # as recorded: ${...} left for the jobs to resolve
+    lengths: dict[str, int] = {}  # per key, as the sweeper keys them: a later override of a key replaces an earlier one
+    try:
+        for override in OverridesParser.create().parse_overrides(arguments):
+            if override.is_sweep_override() and not override.is_discrete_sweep():
+                return None  # interval(...): the basic sweeper refuses it
+            lengths[override.get_key_element()] = len(list(override.sweep_string_iterator())) if override.is_sweep_override() else 1
+    except HydraException:
+        return None
+    return math.prod(lengths.values())
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 job``, ``2 jobs``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def varied_keys(jobs: Sequence[Job]) -> list[str]:
     """Override keys whose value differs between jobs (or that only some jobs have), in first-seen order."""
     keys = list(dict.fromkeys(key for job in jobs for key in job.overrides))
@@ -78,10 +110,10 @@ def varied_keys(jobs: Sequence[Job]) -> list[str]:
 
 
 def _order(job: Job) -> int:
-    """Completed with an objective, completed without one, other statuses, failed, missing."""
+    """Completed with an objective, completed without one, other statuses, failed, unfinished."""
     if job.status == "completed":
         return 0 if job.objective is not None else 1
-    return {"failed": 3, MISSING: 4}.get(job.status, 2)
+    return {"failed": 3, UNFINISHED: 4}.get(job.status, 2)
 
 
 def sort_jobs(jobs: Sequence[Job], mode: str) -> list[Job]:
@@ -228,7 +260,7 @@ def sweep_figure(jobs: Sequence[Job], monitor: str, mode: str, sweep_dir: Path) 
     axes[0][0].set_ylabel(f"best {monitor}")
     axes[0][0].legend(loc="best", fontsize="small")
     figure.suptitle(
-        f"{'/'.join(sweep_dir.parts[-2:])}: best {monitor} ({mode}) of {len(scored)} jobs; best job {best.name} ({monitor} = {best.objective:.4g})",
+        f"{'/'.join(sweep_dir.parts[-2:])}: best {monitor} ({mode}) of {_count(len(scored), 'job')}; best job {best.name} ({monitor} = {best.objective:.4g})",
         fontsize="medium",
     )
     figure.tight_layout()
@@ -397,7 +429,7 @@ def groups_markdown(summaries: Sequence[GroupSummary], jobs: Sequence[Job], moni
     ]
     table = to_markdown([*keys, "n", "failed", *(["unfinished"] if with_unfinished else []), "jobs", *columns], rows)
     title = (
-        f"{len(summaries)} groups of jobs that differ only in {_replicated(jobs)}, sorted by mean best {monitor} "
+        f"{_count(len(summaries), 'group')} of jobs that differ only in {_replicated(jobs)}, sorted by mean best {monitor} "
         f"({mode}). A cell is mean ± sample sd [95 % Student t interval of the mean] over the group's n completed "
         f"jobs; failed jobs are counted apart, not in n.\n\n"
     )
@@ -509,7 +541,12 @@ def summarize(sweep_dir: str | Path) -> str:
         raise SystemExit(f"{sweep_dir}: no job folders with .hydra/overrides.yaml or metrics.json (is this a multirun folder?)")
     header, rows, monitor, mode = summary_table(jobs)
     counts = {status: sum(job.status == status for job in jobs) for status in dict.fromkeys(job.status for job in jobs)}
-    title = f"{sweep_dir}: {len(jobs)} jobs ({', '.join(f'{n} {s}' for s, n in counts.items())}), sorted by best {monitor} ({mode})\n\n"
+    never_started = max((planned_jobs(sweep_dir) or 0) - len(jobs), 0)  # a plan smaller than the folders is not trusted
+    if never_started:
+        counts["never started"] = never_started
+    tally = ", ".join(f"{n} {s}" for s, n in counts.items())
+    size = f"{len(jobs) + never_started} jobs planned: {tally}" if never_started else f"{_count(len(jobs), 'job')} ({tally})"
+    title = f"{sweep_dir}: {size}, sorted by best {monitor} ({mode})\n\n"
     markdown = title + to_markdown(header, rows)
     _write_csv(sweep_dir / "summary.csv", header, rows)
     groups, groups_csv = group_jobs(jobs), sweep_dir / "summary_groups.csv"
