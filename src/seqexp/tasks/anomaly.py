@@ -30,7 +30,6 @@ are also undefined, and said to be, when a point's score is nan.
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Annotated, Any, Literal, Mapping
 
@@ -60,7 +59,6 @@ MODES = ("forecast", "reconstruction")
 Mode = Literal[MODES]  # type: ignore[valid-type]
 AtLeastOne = Annotated[int, Range(ge=1)]
 Batch = dict[str, torch.Tensor]
-log = logging.getLogger(__name__)
 
 
 class AnomalyTask(SequenceTask):
@@ -109,7 +107,6 @@ class AnomalyTask(SequenceTask):
         self.register_buffer("threshold", torch.tensor(float("nan")))
         self._points: dict[str, PointScores] = {}  # per split: per-point score sums of the epoch so far
         self._series: dict[str, dict[str, torch.Tensor]] = {}  # the last epoch's split, until its figure is drawn
-        self._warned: set[tuple[str, str]] = set()  # (split, cause): each warning once per run
 
     @classmethod
     def check_config(cls, cfg: Mapping[str, Any]) -> None:
@@ -233,15 +230,6 @@ class AnomalyTask(SequenceTask):
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         keys = datamodule.split_keys if datamodule is not None else ()  # SeqDataModule.split_keys; None: dataloaders given directly
         return ", ".join(keys) if keys else "the data keys that set the splits"
-
-    def _warn_once(self, split: str, cause: str, message: str) -> None:
-        """Log ``message`` once per run for this split and cause, from rank zero (every rank holds
-        the same series), and not in the sanity check, which sees only a few batches."""
-        if (split, cause) in self._warned or (self._trainer is not None and self.trainer.sanity_checking):
-            return
-        self._warned.add((split, cause))
-        if self.global_rank == 0:
-            log.warning(message)
 
     def on_predict_start(self) -> None:
         self._series.clear()  # a split whose figure was not drawn (no TensorBoard logger): not held while predicting

@@ -7,6 +7,7 @@ laid out with ``seqexp.predictions``). Stateful data and truncated BPTT are the 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import lightning as L
@@ -69,6 +70,7 @@ class SequenceTask(L.LightningModule):
         self.metrics = nn.ModuleDict()
         self.train_metrics: nn.Module | None = None
         self._checkpoint_epoch: int | None = None  # the epoch of a loaded checkpoint, for figure titles
+        self._warned: set[tuple[str, str]] = set()  # (split, cause): each warning once per run
 
     def _build_input_layer(self, embedding: dict) -> nn.Module:
         if self.spec.input_kind != "tokens":
@@ -140,6 +142,15 @@ class SequenceTask(L.LightningModule):
         values = metrics.compute()
         metrics.reset()
         return values
+
+    def _warn_once(self, split: str, cause: str, message: str) -> None:
+        """Log ``message`` once per run for this split and cause, from rank zero (every rank holds
+        the same figures), and not in the sanity check, which sees only a few batches; under the task's module's logger."""
+        if (split, cause) in self._warned or (self._trainer is not None and self.trainer.sanity_checking):
+            return
+        self._warned.add((split, cause))
+        if self.global_rank == 0:
+            logging.getLogger(type(self).__module__).warning(message)
 
     def stage_metrics(self, stage: str) -> nn.Module | None:
         """The task's metric collection for ``stage`` (its names prefixed ``<stage>/``), or None."""

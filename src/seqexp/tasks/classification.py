@@ -112,14 +112,37 @@ class ClassificationTask(SequenceTask):
             self.confusion[stage].update(outputs, batch["targets"])
 
     def epoch_metrics(self, stage: str) -> dict[str, Any]:
-        """Scalars for accuracy and macro-F1; per-class precision/recall as ``<stage>/precision/<class>``."""
+        """Scalars for accuracy and macro-F1; per-class precision/recall as ``<stage>/precision/<class>``, nan
+        where it cannot be computed (torchmetrics gives 0): recall of a class the split has no case of,
+        precision of a class the model predicted for no case, each said once in the log."""
+        undefined = self._undefined_per_class(stage)
         scalars = {}
         for name, value in super().epoch_metrics(stage).items():
             if value.ndim == 0:
                 scalars[name] = value
-            else:
-                scalars.update({f"{name}/{label}": value[index] for index, label in enumerate(self.class_names)})
+                continue
+            kind = name.rsplit("/", 1)[-1]
+            value = value.float().masked_fill(undefined[kind], float("nan")) if kind in undefined else value
+            scalars.update({f"{name}/{label}": value[index] for index, label in enumerate(self.class_names)})
         return scalars
+
+    def _undefined_per_class(self, stage: str) -> dict[str, torch.Tensor]:
+        """Per metric (``precision``, ``recall``), the classes where it is 0/0, from the epoch's confusion matrix."""
+        if stage not in self.confusion or not self.confusion[stage].update_called:
+            return {}
+        matrix = self.confusion[stage].compute()  # rows: true class, columns: predicted class
+        undefined = {"recall": matrix.sum(1) == 0, "precision": matrix.sum(0) == 0}
+        reasons = {"recall": "has no case of", "precision": "has no case predicted as"}
+        for kind, classes in undefined.items():
+            names = [self.class_names[index] for index in classes.nonzero().flatten().tolist()]
+            if names:
+                self._warn_once(
+                    stage,
+                    f"{kind} {names}",
+                    f"the {stage} split {reasons[kind]} {', '.join(map(repr, names))}: "
+                    f"{', '.join(f'{stage}/{kind}/{name}' for name in names)} cannot be computed (logged as nan)",
+                )
+        return undefined
 
     def clear_epoch(self, stage: str) -> None:
         # At the start, not the end, of an epoch: FigureLogger draws the matrix after the epoch-end hooks.
