@@ -42,6 +42,13 @@ def refused(*overrides: str) -> str:
         (["data.window_length=0"], "data.window_length=0: must be an integer >= 1"),
         (["data.shuffle=maybe"], "data.shuffle='maybe': must be true or false"),
         (["seed=abc"], "seed='abc': must be an integer in [0, 4294967295]"),
+        # another library's class: the plain types its constructor declares (torch, Lightning)
+        (["optim=sgd", "optim.momentum=abc"], "optim.momentum='abc': must be a number"),
+        (["optim=sgd", "optim.nesterov=maybe"], "optim.nesterov='maybe': must be true or false"),
+        (["scheduler=cosine", "scheduler.T_max=abc"], "scheduler.T_max='abc': must be an integer"),
+        (["scheduler=step", "scheduler.gamma=abc"], "scheduler.gamma='abc': must be a number"),
+        (["callbacks.early_stopping.patience=abc"], "callbacks.early_stopping.patience='abc': must be an integer"),
+        (["monitor.mode=maxx"], "monitor.mode='maxx': must be one of ['min', 'max']"),
         # cross-field: one classmethod per class
         (["data=anomaly", "task.horizon=40"], "task.horizon=40: must be smaller than data.window_length=32"),
         (["data=text", "task.pooling=[max,max]"], "task.pooling=['max', 'max']: must be one of"),
@@ -112,6 +119,7 @@ def test_nothing_is_built_before_the_check(monkeypatch: pytest.MonkeyPatch, tmp_
     [
         (["task.pooling=sum", "data=text"], "Error: invalid config: task.pooling='sum': must be one of"),
         (["data=anomaly", "task.horizon=40"], "Error: invalid config: task.horizon=40: must be smaller than data.window_length=32"),
+        (["callbacks.early_stopping.patience=abc"], "Error: invalid config: callbacks.early_stopping.patience='abc': must be an integer"),
     ],
 )
 def test_cli_answers_one_error_line_before_any_data_is_read(overrides: list[str], message: str, tmp_path: Path) -> None:

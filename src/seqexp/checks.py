@@ -229,12 +229,17 @@ def signature_problems(signature: inspect.Signature, name: str, group: str, node
 
 
 def node_problems(group: str, node: Mapping[str, Any], cfg: Mapping[str, Any], passed: tuple[str, ...] = ()) -> list[str]:
-    """The node bound to its target's signature, and the values our own classes declare checked."""
+    """The node bound to its target's signature, and its values checked: all that our own classes declare; for
+    another library's class, the plain types its constructor declares (a null is left to it: a config's null
+    often stands for a value filled in later, such as a cosine schedule's ``T_max``)."""
     target = locate(str(node["_target_"]))
     problems = bind_problems(target, group, node, passed)
-    if not isinstance(target, type) or not target.__module__.startswith("seqexp."):
-        return problems  # another library's class: its names are bound, its values are its own business
-    return problems + value_problems(target, group, {key: value for key, value in node.items() if key not in HYDRA_KEYS})
+    values = {key: value for key, value in node.items() if key not in HYDRA_KEYS}
+    if not isinstance(target, type):
+        return problems
+    if target.__module__.startswith("seqexp."):
+        return problems + value_problems(target, group, values)
+    return problems + declared_value_problems(_hints(target), group, {key: value for key, value in values.items() if value is not None})
 
 
 def source_node_problems(group: str, node: Mapping[str, Any], passed: tuple[str, ...] = ()) -> list[str]:

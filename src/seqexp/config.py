@@ -79,6 +79,7 @@ RULES: tuple[Rule, ...] = (
     Rule("optim.weight_decay", "a number >= 0", lambda v: _is_number(v) and v >= 0),
     Rule("scheduler.interval", "one of ['epoch', 'step']", lambda v: v in ("epoch", "step")),  # Lightning's lr_scheduler_config
     Rule("scheduler.frequency", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    Rule("monitor.mode", "one of ['min', 'max']", lambda v: v in ("min", "max")),  # early stopping's and the checkpoints' mode
 )
 
 _BATCH_LIMIT = "null, an integer >= 0 (batches) or a number in [0, 1] (fraction)"
