@@ -208,6 +208,34 @@ def test_missing_file_damaged_archive_and_decoding_hint(tmp_path: Path) -> None:
     assert read_table(latin, encoding="latin-1").rows[0].cells == ("caf\xe9", "1")
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "marked"),
+    [
+        ("t.csv", b'a,b\n1,ok\n2,caf\xe9\n3,"two\nlines \xff"\n4,fine\n', [(2, False), (3, True), (5, True), (6, False)]),
+        ("t.tsv.gz", b"a\tb\n1\tok\n2\tcaf\xe9\n", [(2, False), (3, True)]),
+        ("t.jsonl", b'{"a": "1", "b": "ok"}\n{"a": "2", "b": "caf\xe9"}\n', [(1, False), (2, True)]),
+    ],
+)
+def test_undecodable_bytes_mark_their_rows_when_the_caller_judges_rows(name: str, content: bytes, marked: list[tuple[int, bool]], tmp_path: Path) -> None:
+    """With ``mark_undecodable`` the rows holding bytes not valid in the encoding are marked instead of stopping the
+    read (the caller skips them); the other rows read as they would from a clean file."""
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(content) if name.endswith(".gz") else content)
+    with pytest.raises(TableError, match=r"not valid utf-8 \(byte 0x(e9|ff)\)"):
+        read_table(path)
+    table = read_table(path, mark_undecodable=True)
+    assert [(row.line, row.undecodable) for row in table.rows] == marked
+    assert table.rows[0].cells == ("1", "ok")
+
+
+def test_undecodable_bytes_in_the_header_are_refused_even_when_rows_are_marked(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("caf\xe9,b\n1,2\n".encode("latin-1"))
+    with pytest.raises(TableError, match=r"latin\.csv, line 1: not valid utf-8 \(byte 0xe9\)"):
+        read_table(latin, mark_undecodable=True)
+    assert not any(row.undecodable for row in read_table(write(tmp_path / "clean.csv", "a,b\n1,2\n"), mark_undecodable=True).rows)
+
+
 def test_location_names_what_it_knows() -> None:
     assert location("f.csv") == "f.csv"
     assert location(Path("f.csv"), 7, "value") == "f.csv, line 7, column 'value'"

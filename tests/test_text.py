@@ -142,6 +142,21 @@ def test_missing_column_and_non_utf8_are_clear_errors(tmp_path: Path) -> None:
     assert read_text_rows(latin, "review", "sentiment", encoding="latin-1")[1].text == "caf\u00e9 cr\u00e8me"
 
 
+def test_a_row_with_bytes_not_valid_utf8_stops_the_run_or_is_skipped_and_counted(tmp_path: Path) -> None:
+    """A bad row like the others (README): ``data.on_bad_row=skip`` skips and counts it; the whole file was refused."""
+    good = fixture_rows()
+    path = write_csv(tmp_path / "latin.csv", good)
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([*lines[:3], "caf\u00e9 film,pos\n".encode("latin-1"), *lines[3:]]))  # file line 4
+    keys = {**CSV_KEYS, "path": str(path)}
+    with pytest.raises(TableError, match=r"latin\.csv, line 4: not valid utf-8 \(byte 0xe9\); re-save the file as UTF-8 or set data\.encoding"):
+        TextDataModule(**keys).prepare()
+    skipping = TextDataModule(**keys, on_bad_row="skip")
+    skipping.prepare()
+    assert dict(skipping.skipped) == {"not valid utf-8": 1}
+    assert sorted(text for examples in skipping.splits.values() for text, _ in examples) == sorted(text for text, _ in good)
+
+
 def test_bucketed_batches_cover_every_index_once_with_similar_lengths() -> None:
     lengths = torch.randint(1, 100, (1000,), generator=torch.Generator().manual_seed(0))
     sampler = BucketBatchSampler(list(torch.randperm(1000).tolist()), batch_size=32, lengths=lengths, pool_batches=10)

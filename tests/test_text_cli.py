@@ -3,10 +3,12 @@ the vocabulary round trip through a checkpoint (eval and predict), a short real 
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -86,8 +88,7 @@ def test_eval_and_predict_use_the_saved_vocabulary(csv_run: Path, tmp_path: Path
     texts.write_text("A wonderful, funny film.\n\nA boring, awful mess.\n", encoding="utf-8")
     output = tmp_path / "predictions.jsonl"
     result = run_cli("predict", f"ckpt_path={ckpt}", f"file={texts}", f"output_file={output}", cwd=tmp_path)
-    lines = result.stdout.strip().splitlines()
-    assert len(lines) == 2 and lines[0].split("\t")[0] in {"neg", "pos"} and "pos=" in lines[0]
+    assert re.fullmatch(r"2 texts labelled: .*\n", result.stdout)  # the rows are in the file
     predictions = [json.loads(line) for line in output.read_text().splitlines()]
     assert [p["text"] for p in predictions] == ["A wonderful, funny film.", "A boring, awful mess."]
     assert all(math.isclose(sum(p["probabilities"].values()), 1.0, rel_tol=1e-5) for p in predictions)
@@ -97,6 +98,30 @@ def test_eval_and_predict_use_the_saved_vocabulary(csv_run: Path, tmp_path: Path
     assert [p["text"] for p in predict(OmegaConf.create(settings))] == ["dull and boring"]
     with pytest.raises(ConfigError, match='give text="..." or file='):
         predict(OmegaConf.create({**settings, "text": None}))
+
+
+@pytest.mark.slow
+def test_predict_on_a_file_prints_a_count_per_label_and_logs_the_blank_lines_it_skips(
+    csv_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """300 texts written to output_file printed 300 rows on the console too; the file's blank lines were dropped
+    silently, so a row's ``id`` no longer matched its line. Texts given as text= are still printed, row by row."""
+    ckpt = csv_run / "checkpoints" / "last.ckpt"
+    texts = [f"A {'wonderful, funny' if number % 2 else 'boring, awful'} film, number {number}." for number in range(300)]
+    (tmp_path / "texts.txt").write_text("\n".join([*texts[:10], "", "   ", *texts[10:]]) + "\n\n", encoding="utf-8")
+    result = run_cli("predict", f"ckpt_path={ckpt}", "file=texts.txt", "output_file=labels.csv", cwd=tmp_path)
+    with (tmp_path / "labels.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(row["id"], row["text"]) for row in rows] == [(str(number), text) for number, text in enumerate(texts)]
+    counts = Counter(row["label"] for row in rows)
+    assert result.stdout == f"300 texts labelled: {', '.join(f'{counts[label]} {label}' for label in sorted(counts))}\n"
+    assert "file=texts.txt: skipped 3 blank lines; id counts the texts predicted (from 0), not the file's lines" in result.stderr
+
+    settings = {"ckpt_path": str(ckpt), "text": "dull and boring", "batch_size": 4}
+    for output_file in (None, str(tmp_path / "one.csv")):  # a text typed in is printed, written to a file or not
+        capsys.readouterr()
+        (row,) = predict(OmegaConf.create({**settings, "output_file": output_file}))
+        assert capsys.readouterr().out == f"{row['label']}\tneg={row['probabilities']['neg']:.3f}  pos={row['probabilities']['pos']:.3f}\tdull and boring\n"
 
 
 def test_missing_default_dataset_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,6 +176,19 @@ def test_a_row_with_an_unquoted_comma_is_refused_naming_file_and_line(tmp_path: 
         result.stderr,
         re.MULTILINE,
     )
+
+
+@pytest.mark.slow
+def test_a_row_with_bytes_not_valid_utf8_is_skipped_and_counted_with_skip(tmp_path: Path) -> None:
+    """``data.on_bad_row=skip`` stopped at such a row all the same, as the default does (naming file and line)."""
+    data = FIXTURE.read_bytes().replace(b"\n", "\ncaf\u00e9 film,pos\n".encode("latin-1"), 1)  # file line 2
+    (tmp_path / "latin1.csv").write_bytes(data)
+    keys = ["data=text_csv", "data.path=latin1.csv", "data.text_column=review", "data.label_column=sentiment", "debug=fast_dev_run", "logger=none"]
+    stopped = run_cli("train", *keys, cwd=tmp_path, check=False)
+    assert stopped.returncode == 1 and "Traceback" not in stopped.stderr
+    assert re.search(r"^Error: \S*latin1\.csv, line 2: not valid utf-8 \(byte 0xe9\); re-save the file as UTF-8", stopped.stderr, re.MULTILINE)
+    skipped = run_cli("train", *keys, "data.on_bad_row=skip", cwd=tmp_path)
+    assert re.search(r"text data from \S*latin1\.csv: 49 rows, skipped: 1 not valid utf-8;", skipped.stdout + skipped.stderr)
 
 
 def test_texts_longer_than_the_csv_field_limit_are_read_and_truncated_to_max_length(tmp_path: Path) -> None:

@@ -22,6 +22,8 @@ checkpoint without its run folder is read first to tell.
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     from seqexp.data.core.contract import SeqDataModule
     from seqexp.exported import ExportedModel
 
+log = logging.getLogger(__name__)
+
 NEW_INPUT_KEYS = ("file", "data.path", "data.test_path")
 NEW_DATA_KEYS = tuple(key.split(".", 1)[1] for key in NEW_INPUT_KEYS if key.startswith("data."))  # not the run's data keys
 TEXT_DATA = "seqexp.data.text.TextDataModule"  # a run of this data (or a subclass) labels texts
@@ -57,16 +61,23 @@ def with_defaults(cfg: DictConfig) -> DictConfig:
 
 
 def read_texts(cfg: DictConfig) -> list[str]:
-    """``text`` (one string or a list) and/or ``file`` (one text per line, blank lines skipped)."""
+    """``text`` (one string or a list) and/or ``file`` (one text per line, blank lines skipped: the log says how
+    many, since a prediction's ``id`` then counts the texts, not the file's lines)."""
     texts = [] if cfg.text is None else [cfg.text] if isinstance(cfg.text, str) else list(cfg.text)
     if cfg.file is not None:
         path = Path(cfg.file)
         if not path.is_file():
             raise ConfigError(f"file={cfg.file}: no such file")
         try:
-            texts += [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            lines = path.read_text(encoding="utf-8").splitlines()
         except UnicodeDecodeError as error:
             raise ConfigError(f"file={cfg.file}: not valid UTF-8 at byte {error.start}") from None
+        given = [line for line in lines if line.strip()]
+        if blank := len(lines) - len(given):
+            log.info(
+                "file=%s: skipped %d blank line%s; id counts the texts predicted (from 0), not the file's lines", cfg.file, blank, "s" if blank > 1 else ""
+            )
+        texts += given
     if not texts:
         raise ConfigError('nothing to predict: give text="..." or file=<one text per line>')
     return texts
@@ -158,7 +169,8 @@ def build(
 
 def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     """Predict and write ``output_file`` (the log says where); return the rows as JSON lines hold them.
-    Labelled texts are also printed, one per line: label, class probabilities, text."""
+    Labelled texts are also printed, one per line: label, class probabilities, text; those of a ``file`` written to
+    ``output_file`` as a count per label instead (a long file would flood the console with rows the file holds)."""
     cfg = with_defaults(cfg)
     quiet_library_noise()
     overrides = data_overrides(cfg, "predict", own_data_keys=NEW_DATA_KEYS)  # model.*/task.*: refused here
@@ -192,7 +204,10 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
         datamodule.load_state_dict(exported.data_state)  # what Lightning restores from a checkpoint's copy
         trainer.predict(exported.task(), datamodule=datamodule, return_predictions=False)
     rows = records(writer.table)
-    if texts:  # stdout: the labels only
+    if texts and cfg.file is not None and cfg.output_file is not None:  # stdout: the labels only
+        counts = Counter(row["label"] for row in rows)
+        print(f"{len(rows)} texts labelled: {', '.join(f'{count} {label}' for label, count in sorted(counts.items()))}")
+    elif texts:
         for row in rows:
             shares = "  ".join(f"{name}={p:.3f}" for name, p in row["probabilities"].items())
             print(f"{row['label']}\t{shares}\t{row['text']}")

