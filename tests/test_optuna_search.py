@@ -1,7 +1,8 @@
 """The Optuna search on Optuna >= 4 (hydra_plugins.seqexp_optuna_sweeper), through the real CLI: a study kept in a
 storage is shared by two processes started together and continued by a later command, whose trials the median
-pruner stops (recorded as pruned, through the joblib launcher's worker processes), and summarize lists them all; a
-search stopped by SIGTERM fails the trial it interrupted in the storage, where it would stay RUNNING for good."""
+pruner stops (recorded as pruned, through the joblib launcher's worker processes), and summarize lists them all; no
+trial of the shared or continued study repeats another's draws; a search stopped by SIGTERM fails the trial it
+interrupted in the storage, where it would stay RUNNING for good; a storage that cannot be opened is one error line."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ TINY = [
     "hydra.sweeper.study_name=shared",
     "hydra.sweeper.n_trials=4",
 ]
+# A key drawn in every trial that changes nothing the tests check: two trials that drew alike have equal params.
+DRAWN = "optim.weight_decay=interval(0.0, 0.000001)"
 
 
 def long_enough_to_stop(overrides: list[str]) -> list[str]:
@@ -54,7 +57,8 @@ def _trial_numbers(sweep_dir: Path) -> list[int]:
 def study(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Two sweeps of 4 good trials started at once on ``sqlite:///study.db`` (relative to their folder; pruner off),
     then a third command on the same file (absolute URL) with 4 trials of a learning rate too small to learn: its
-    jobs run in joblib's worker processes and report to their trials through the file."""
+    jobs run in joblib's worker processes and report to their trials through the file. All three have the same
+    sampler seed, and the third is still in TPE's random start-up, where the old sweeper drew the first's trials again."""
     cwd = tmp_path_factory.mktemp("search")
     together = [
         subprocess.Popen(
@@ -63,6 +67,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 "-m",
                 "seqexp.train",
                 *TINY,
+                DRAWN,
                 "hydra.sweeper.storage=sqlite:///study.db",
                 "hydra.sweeper.pruner=null",
                 "optim.lr=0.01",
@@ -81,7 +86,9 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> dict:
     later = run_cli(
         "train",
         *TINY,
+        DRAWN,
         f"hydra.sweeper.storage=sqlite:///{cwd / 'study.db'}",
+        "hydra.sweeper.sampler.n_startup_trials=20",
         "optim.lr=0.000001",
         "hydra.sweeper.pruner.n_startup_trials=1",
         "hydra.sweeper.pruner.n_warmup_steps=0",
@@ -106,6 +113,13 @@ def test_a_later_command_continues_the_study(study: dict) -> None:
     assert f"study shared in sqlite:///{study['cwd'] / 'study.db'}, to minimize (8 trials before this sweep)" in log
     assert len(study["trials"]) == 12  # 4 + 4 from the first two commands, 4 from this one
     assert sorted(_trial_numbers(study["cwd"] / "c")) == [8, 9, 10, 11]
+
+
+def test_no_trial_of_a_shared_or_continued_study_repeats_another(study: dict) -> None:
+    """The old sweeper seeded each command's sampler alike: the processes started together drew the same start-up
+    trials, and the later command drew the first trials again."""
+    drawn = [trial.params["optim.weight_decay"] for trial in study["trials"]]
+    assert len(drawn) == 12 and len(set(drawn)) == 12, drawn
 
 
 def test_every_validation_is_reported_and_worse_trials_are_pruned_not_failed(study: dict) -> None:
@@ -166,3 +180,45 @@ def test_a_resumed_trial_stopped_again_keeps_resuming_as_one_run(tmp_path: Path)
     assert status == SIGTERM_EXIT_STATUS, output[-4000:]
     resume = output.split("resume with:\n")[1].splitlines()[0].split()
     assert resume[-2:] == ["hydra.mode=RUN", f"ckpt_path={last}"] and "hparams_search=sine_optuna" in resume
+
+
+def test_a_fresh_search_draws_the_same_trials_and_a_continued_one_new_ones() -> None:
+    """The sweeper's draws (``_search.ask``, as ``sampler.seed: ${seed}`` configures TPE) on a study in memory: a fresh
+    study with the same seed gets the same trials; a continued one, or one shared by two processes, gets new ones."""
+    from functools import partial  # noqa: PLC0415
+
+    from hydra_plugins.seqexp_optuna_sweeper._search import ask, search_space  # noqa: PLC0415  (Optuna: the sweep extra)
+
+    space, _ = search_space(["model.cell=choice(rnn,lstm,gru)", "model.hidden_size=range(8,64)", "optim.lr=tag(log, interval(0.0003, 0.03))"])
+    sampler = partial(optuna.samplers.TPESampler, seed=42, n_startup_trials=20)
+
+    def draws(study: optuna.Study, n_trials: int) -> list[dict]:
+        trials = [ask(study, space, sampler) for _ in range(n_trials)]
+        for trial in trials:
+            study.tell(trial, 1.0)
+        return [trial.params for trial in trials]
+
+    def command(storage: optuna.storages.BaseStorage) -> optuna.Study:
+        return optuna.create_study(storage=storage, study_name="s", sampler=sampler(), load_if_exists=True)
+
+    first, shared = optuna.storages.InMemoryStorage(), optuna.storages.InMemoryStorage()
+    assert draws(command(first), 4) == draws(command(optuna.storages.InMemoryStorage()), 4)  # same seed, same trials
+    continued = draws(command(first), 4)
+    assert not any(params in draws(command(optuna.storages.InMemoryStorage()), 4) for params in continued)
+    together = [command(shared), command(shared)]  # two processes on one storage, asking in turn
+    drawn = [params for _ in range(2) for study in together for params in draws(study, 1)]
+    assert len({params["optim.lr"] for params in drawn}) == 4
+
+
+@pytest.mark.parametrize(
+    ("storage", "reason"),
+    [("sqlite:///{cwd}/missing/study.db", "no folder {cwd}/missing"), ("nosuchdb://host/study", "Can't load plugin: sqlalchemy.dialects:nosuchdb")],
+)
+def test_a_storage_that_cannot_be_opened_is_one_error_line_naming_the_key(tmp_path: Path, storage: str, reason: str) -> None:
+    """The old sweeper let SQLAlchemy's 127-line trace out."""
+    url = storage.format(cwd=tmp_path)
+    result = run_cli("train", *TINY, f"hydra.sweeper.storage={url}", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in output, output[-4000:]
+    assert output.strip().splitlines()[-1] == f"Error: hydra.sweeper.storage={url}: cannot open a study there: {reason.format(cwd=tmp_path)}"
+    assert not (tmp_path / "sweep" / "0").exists()  # ended before the first trial

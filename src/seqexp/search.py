@@ -53,9 +53,15 @@ def open_storage(url: str | None, attempts: int = 5) -> optuna.storages.BaseStor
 
 
 def open_study(url: str | None, study_name: str | None, direction: str, sampler: Any, pruner: Any) -> optuna.Study:
-    """The study ``study_name`` in ``url``, created when it is not there yet; one in memory is registered for jobs."""
-    storage = open_storage(url)
-    study = optuna.create_study(storage=storage, study_name=study_name, direction=direction, sampler=sampler, pruner=pruner, load_if_exists=True)
+    """The study ``study_name`` in ``url``, created when it is not there yet; one in memory is registered for jobs.
+    A storage that cannot be used ends the sweep with one line that names it: SQLAlchemy's trace is 100+ lines."""
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415  (Optuna's RDB storage is built on it)
+
+    try:
+        storage = open_storage(url)
+        study = optuna.create_study(storage=storage, study_name=study_name, direction=direction, sampler=sampler, pruner=pruner, load_if_exists=True)
+    except (SQLAlchemyError, ImportError) as error:  # a malformed URL, an unknown scheme or missing driver, a file or server out of reach
+        raise SystemExit(f"Error: hydra.sweeper.storage={url}: cannot open a study there: {storage_problem(url, error)}") from None
     if study.direction.name.lower() != direction:
         raise SystemExit(
             f"Error: hydra.sweeper.study_name={study.study_name} in hydra.sweeper.storage={url} was made to "
@@ -64,6 +70,17 @@ def open_study(url: str | None, study_name: str | None, direction: str, sampler:
     if url is None:
         _IN_MEMORY[study.study_name] = (study, storage)
     return study
+
+
+def storage_problem(url: str | None, error: BaseException) -> str:
+    """Why ``url`` could not be opened, in one line: the database driver's own words (not SQLAlchemy's wrapper and
+    link), or for SQLite the missing folder, where SQLite says only "unable to open database file"."""
+    if url and url.startswith(SQLITE):
+        folder = Path(url[len(SQLITE) :].partition("?")[0]).parent
+        if not folder.is_dir():
+            return f"no folder {folder}"
+    cause = getattr(error, "orig", None) or error.__cause__ or error
+    return str(cause).strip().splitlines()[0]
 
 
 def job_trial(url: str | None, study_name: str, number: int, pruner: Any) -> optuna.Trial | None:

@@ -14,6 +14,7 @@ import math
 from collections import Counter
 from typing import Any
 
+import numpy as np
 import optuna
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, Transformer
@@ -78,6 +79,35 @@ def grid(space: dict[str, BaseDistribution]) -> dict[str, list[Any]]:
     return values
 
 
+def trial_seed(seed: int, number: int) -> int:
+    """The seed of trial ``number``'s draws: distinct for each (seed, number), so neither two trials of a study nor
+    trial n of one seed and trial n+1 of the next (as with seed + number) draw alike."""
+    return int(np.random.SeedSequence((seed, number)).generate_state(1)[0])
+
+
+def suggest(trial: optuna.Trial, key: str, found: BaseDistribution) -> Any:
+    """``trial``'s value of ``key`` from ``found``, through the trial's public ``suggest_*``."""
+    if isinstance(found, CategoricalDistribution):
+        return trial.suggest_categorical(key, found.choices)
+    if isinstance(found, IntDistribution):
+        return trial.suggest_int(key, found.low, found.high, step=found.step, log=found.log)
+    return trial.suggest_float(key, found.low, found.high, step=found.step, log=found.log)
+
+
+def ask(study: optuna.Study, space: dict[str, BaseDistribution], per_trial: functools.partial | None) -> optuna.Trial:
+    """A new trial of ``study`` with its parameters drawn. With ``per_trial`` (a seeded sampler, not yet made) they are
+    drawn with a seed of the configured one and the trial's number: one stream from the configured seed would draw a
+    continued study's start-up trials again, and the same ones in processes started together on one storage. A trial's
+    number is its own among every process that shares the study, and a fresh command numbers its trials alike."""
+    if per_trial is None:
+        return study.ask(space)
+    trial = study.ask()  # the number, before anything is drawn (tpe and random draw nothing when a trial starts)
+    study.sampler = per_trial(seed=trial_seed(per_trial.keywords["seed"], trial.number))
+    for key, found in space.items():
+        suggest(trial, key, found)
+    return trial
+
+
 class OptunaSearch:
     def __init__(
         self,
@@ -110,11 +140,14 @@ class OptunaSearch:
 
     def sweep(self, arguments: list[str]) -> None:
         space, fixed = search_space([f"{key}={value}" for key, value in self.params.items()] + list(arguments))
-        sampler, n_trials = self.sampler, self.n_trials
-        if isinstance(sampler, functools.partial):  # the grid sampler: its grid is the search space
+        sampler, n_trials, per_trial = self.sampler, self.n_trials, None
+        if isinstance(sampler, functools.partial) and issubclass(sampler.func, optuna.samplers.GridSampler):  # its grid is the search space
             values = grid(space)
-            sampler = sampler(values)
+            sampler = sampler(values)  # seeded once: Optuna gives trial n the grid's n-th point, so processes sharing a study differ
             n_trials = min(n_trials, math.prod(len(choices) for choices in values.values()))
+        elif isinstance(sampler, functools.partial):  # tpe and random (_partial_: true)
+            per_trial = sampler if sampler.keywords.get("seed") is not None else None  # seeded: made again for each trial
+            sampler = sampler()
         study = open_study(self.url, self.study_name, self.direction, sampler, self.pruner or optuna.pruners.NopPruner())
         before = len(study.get_trials(deepcopy=False))
         log.info(
@@ -131,7 +164,7 @@ class OptunaSearch:
         )
         job_index, left = 0, n_trials
         while left > 0:
-            trials = [study.ask(space) for _ in range(min(self.n_jobs, left))]
+            trials = [ask(study, space, per_trial) for _ in range(min(self.n_jobs, left))]
             batch = [
                 tuple(
                     [

@@ -4,7 +4,8 @@
     hydra/sweeper/sampler=tpe|random|grid       how trials are drawn (hydra.sweeper.sampler.seed=...)
     hydra/sweeper/pruner=median|hyperband       when a trial stops early; hydra.sweeper.pruner=null: never
 
-Any other Optuna sampler or pruner: a config of your own in that group with its ``_target_``.
+Any other Optuna sampler or pruner: a config of your own in that group with its ``_target_`` (a sampler with
+``_partial_: true`` and a ``seed`` is seeded for each trial, as tpe and random are).
 """
 
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ class SeqexpOptunaSweeperConf:
 @dataclass
 class TPESamplerConf:
     _target_: str = "optuna.samplers.TPESampler"
+    _partial_: bool = True  # the sweeper makes it for each trial, seeded by seed and the trial's number
     seed: Optional[int] = None
     n_startup_trials: int = 10  # random trials before TPE starts modelling
     multivariate: bool = False
@@ -40,6 +42,7 @@ class TPESamplerConf:
 @dataclass
 class RandomSamplerConf:
     _target_: str = "optuna.samplers.RandomSampler"
+    _partial_: bool = True  # the sweeper makes it for each trial, seeded by seed and the trial's number
     seed: Optional[int] = None
 
 
