@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from helpers import run_cli
@@ -43,3 +45,12 @@ def test_a_non_finite_loss_is_one_error_line(tmp_path: Path) -> None:
         "train", *TINY, "optim=sgd", "optim.lr=1e5", "data.num_windows.train=512", "trainer.max_epochs=4", run_dir=tmp_path / "run", cwd=tmp_path, check=False
     )
     assert one_error_line(result).startswith("Error: training loss became")
+
+
+def test_a_loss_that_breaks_mid_epoch_ends_the_bar_before_its_error_line(tmp_path: Path) -> None:
+    # a terminal shows the bar (stdout) and the error (stderr) on one screen: the error must not continue the bar's line.
+    # The guard stops the run at its check after step 50 of 64, the bar mid-line.
+    command = [sys.executable, "-m", "seqexp.train", "model.hidden_size=8", "optim.lr=1e30", "trainer.max_epochs=1", f"hydra.run.dir={tmp_path / 'run'}"]
+    screen = subprocess.run(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300).stdout
+    errors = [line for line in screen.splitlines() if "Error: " in line]
+    assert len(errors) == 1 and errors[0].startswith("Error: training loss became"), errors

@@ -111,5 +111,16 @@ def test_a_step_save_before_its_validation_is_saved_again_after_it_and_resumes(t
     assert best["best_model_path"] == read_metrics(run_dir)["best_model_path"]
     assert checkpoint_state(last, "EarlyStopping")["best_score"] == pytest.approx(best["best_model_score"])  # both after the last validation
     resumed = run_cli("train", *command, "ckpt_path=last", run_dir=run_dir, cwd=tmp_path)  # the README's resume, on a finished run
-    assert "Traceback" not in resumed.stdout + resumed.stderr
+    output = resumed.stdout + resumed.stderr
+    assert "Traceback" not in output and f"Restored all states from the checkpoint at {last}" in output
+    assert "exists and is not empty" not in output  # Lightning's warning: the run's own folder holds its checkpoints
     assert read_metrics(run_dir)["status"] == "completed"
+
+
+def test_ckpt_path_last_without_a_last_ckpt_starts_fresh_and_says_so(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    output = "".join(run_cli("train", *SMALL, "trainer.max_epochs=1", "ckpt_path=last", run_dir=run_dir, cwd=tmp_path).stdout)
+    output += (run_dir / "train.log").read_text()
+    assert f"ckpt_path=last: no {run_dir / 'checkpoints' / 'last.ckpt'} yet, so training starts fresh" in output
+    assert "HINT" not in output and "no last checkpoint available" not in output  # Lightning's hint names a setting seqexp does not use
+    assert saved_step(run_dir / "checkpoints" / "last.ckpt") == 4

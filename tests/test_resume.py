@@ -118,7 +118,7 @@ def test_sigterm_saves_last_ckpt_records_the_run_as_interrupted_and_exits_143(un
     process.wait(timeout=120)
     output = (tmp_path / "console.txt").read_text()
     assert process.returncode == SIGTERM_EXIT_STATUS == 143, output[-4000:]
-    assert "Traceback" not in output
+    assert "Traceback" not in output and "weights_only" not in output  # Lightning's info line when a save names no weights_only
     last = run_dir / "checkpoints" / "last.ckpt"
     assert "SIGTERM at global step" in output and f"resume with ckpt_path={last}" in output
     stopped_at = int(output.split("SIGTERM at global step ")[1].split(":")[0])

@@ -7,6 +7,8 @@ python -m seqexp.train -m model=rnn,lstm,gru
 from __future__ import annotations
 
 import time
+import warnings
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -16,6 +18,22 @@ from seqexp.console import announce, folder_listing, quiet_library_noise, route_
 from seqexp.distributed import prepare_ranks
 from seqexp.run_config import keep_data_paths_absolute
 from seqexp.sweep import run_job
+
+
+def checkpoint_to_resume(cfg: DictConfig) -> str | None:
+    """``cfg.ckpt_path``, with ``last`` read as the run's own ``last.ckpt`` or, when there is none yet, a fresh start
+    said in one line (Lightning's warning there suggests a ``save_last`` setting seqexp does not use). Resuming into
+    the run's own folder, its checkpoint folder holds files by design: Lightning's warning about that is left out."""
+    if cfg.ckpt_path is None:
+        return None
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    if cfg.ckpt_path != "last":
+        return str(cfg.ckpt_path)
+    last = Path(cfg.paths.checkpoint_dir, "last.ckpt")
+    if last.is_file():
+        return str(last)
+    announce(f"ckpt_path=last: no {last} yet, so training starts fresh")
+    return None
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -43,7 +61,7 @@ def train(cfg: DictConfig) -> float | None:
 
     started = time.perf_counter()
     if cfg.train:
-        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
+        trainer.fit(task, datamodule=datamodule, ckpt_path=checkpoint_to_resume(cfg), weights_only=True)
     fit_metrics = scalar_metrics(trainer.callback_metrics)
     best = best_checkpoint_summary(trainer)
     if cfg.test:

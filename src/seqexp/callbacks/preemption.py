@@ -41,5 +41,5 @@ class SaveOnSigterm(StopOnSigterm):
         fitting = trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking and not trainer.fast_dev_run
         if not isinstance(exception, SIGTERMException) or not fitting:
             return  # nothing to save outside training (a test or predict run just stops)
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)  # the whole training state (None: the same, with an info line)
         log.warning(f"SIGTERM at global step {trainer.global_step}: saved {self.path}; resume with ckpt_path={self.path}")

@@ -34,6 +34,17 @@ class ProgressBar(TQDMProgressBar):
         self.min_interval_s = min_interval_s
         self._drawn_at = float("-inf")  # time.monotonic() of the last draw
 
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        """A stage that ends on an error closes its open bars: the error's ``Error: ...`` line then starts a line of
+        its own instead of continuing the bar's."""
+        for name in ("train_progress_bar", "val_progress_bar", "test_progress_bar", "predict_progress_bar"):
+            try:
+                bar = getattr(self, name)
+            except TypeError:  # Lightning's answer for a bar this run never made
+                continue
+            if not bar.disable:  # a closed bar is disabled too
+                bar.close()
+
     def _should_update(self, current: int, total: int) -> bool:  # Lightning asks this after every batch of every bar
         return self.is_enabled and (current == total or time.monotonic() - self._drawn_at >= self.min_interval_s)
 
