@@ -87,6 +87,25 @@ def test_ddp_test_metric_is_synced_over_both_ranks(ddp_run: tuple[Path, Path]) -
 
 
 @pytest.mark.slow
+def test_ddp_eval_of_a_split_that_does_not_divide_among_the_ranks_says_cases_repeat(ddp_run: tuple[Path, Path]) -> None:
+    # 65 test windows on 2 ranks: Lightning's DistributedSampler repeats one, so test/mse is off (silently, before)
+    cwd, run_dir = ddp_run
+    best = read_metrics(run_dir)["best_model_path"]
+    odd = [f"ckpt_path={best}", "+data.num_windows.test=65"]
+    result = run_cli("eval", *odd, "trainer=ddp_cpu", run_dir=cwd / "eval_odd", cwd=cwd)
+    output = result.stdout + result.stderr
+    assert "the test split's 65 cases do not divide among 2 ranks: Lightning's DistributedSampler repeats 1 of them" in output
+    assert "it is recommended to use `Trainer(devices=1" not in output  # Lightning's general warning gives way to the count
+    run_cli("eval", *odd, "trainer=ddp_cpu", "trainer.devices=1", run_dir=cwd / "eval_one", cwd=cwd)  # what the warning suggests
+    exact, repeated = (read_metrics(cwd / name)["metrics"]["test/mse"] for name in ("eval_one", "eval_odd"))
+    task = RegressionTask.load_from_checkpoint(best, map_location="cpu")
+    datamodule = instantiate(compose_train(*DDP_RUN, "data.num_windows.test=65").data)
+    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False)
+    (single_process,) = trainer.test(task, datamodule=datamodule, verbose=False)
+    assert exact == pytest.approx(single_process["test/mse"], rel=1e-6) and repeated != pytest.approx(exact, rel=1e-6)
+
+
+@pytest.mark.slow
 def test_ddp_only_rank_zero_writes_tensorboard_and_figures(ddp_run: tuple[Path, Path]) -> None:
     _, run_dir = ddp_run
     event_files = sorted((run_dir / "tensorboard").glob("events.out.tfevents.*"))  # name: ...<time>.<host>.<pid>.<n>

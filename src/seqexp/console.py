@@ -27,6 +27,7 @@ _NOISE_MESSAGES = (
     r"Be aware that when using `ckpt_path`, callbacks used to create the checkpoint.*",  # eval tests weights, no training callbacks
     r"It is recommended to use `self\.log\(.*sync_dist=True\)`.*",  # torchmetrics' compute() has already synced those
     r"The `srun` command is available on your system but is not used.*",  # on a cluster's node: seqexp's way there is hydra/launcher=slurm
+    r"Using `DistributedSampler` with the dataloaders\. During `trainer\.test\(\)`.*",  # the task says when cases repeat, how many
 )
 
 Result = TypeVar("Result")

@@ -66,6 +66,7 @@ class AnomalyTask(SequenceTask):
     the loss included, over the whole series at the end of the epoch."""
 
     loss_per_epoch = True
+    counts_repeated_cases_once = True  # a repeated window adds its points' scores and counts again: their means stay
     sync_epoch_metrics = True  # every rank computes the same values, over the gathered series
 
     def __init__(

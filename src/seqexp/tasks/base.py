@@ -13,6 +13,7 @@ from typing import Any
 import lightning as L
 import torch
 from torch import nn
+from torch.utils.data import DistributedSampler
 
 from seqexp.data.core.spec import DataSpec, PredictionIndex
 from seqexp.lightning_internals import loggers_write_this_step, skip_moves_of_logged_values_already_there
@@ -39,6 +40,8 @@ class SequenceTask(L.LightningModule):
     progress_bar_metrics: tuple[str, ...] = ()
     # True where <stage>/loss of val and test is computed over the whole epoch by ``epoch_metrics``.
     loss_per_epoch = False
+    # True where a case that DDP's sampler repeats does not change the metrics (per-point means of anomaly scores).
+    counts_repeated_cases_once = False
     # True where ``epoch_metrics`` are plain numbers that every rank computed alike: averaging them over
     # ranks is a no-op that keeps Lightning from warning about unsynced epoch-level logs under DDP.
     sync_epoch_metrics = False
@@ -191,6 +194,24 @@ class SequenceTask(L.LightningModule):
 
     def _start_epoch(self, stage: str) -> None:
         self.clear_epoch(stage)
+        if stage != "train" and not self.counts_repeated_cases_once:
+            self._warn_of_repeated_cases(stage)
+
+    def _warn_of_repeated_cases(self, stage: str) -> None:
+        """Say when Lightning's ``DistributedSampler`` repeats cases of an evaluated split (it pads the split to a
+        multiple of the ranks, so every rank runs as many batches): the split's metrics then count those cases twice."""
+        loaders = self.trainer.val_dataloaders if stage == "val" else self.trainer.test_dataloaders
+        loader = loaders[0] if isinstance(loaders, (list, tuple)) else loaders
+        sampler = getattr(loader, "sampler", None)
+        sampler = getattr(getattr(loader, "batch_sampler", None), "sampler", sampler) if not isinstance(sampler, DistributedSampler) else sampler
+        if isinstance(sampler, DistributedSampler) and not sampler.drop_last and (repeated := sampler.total_size - len(sampler.dataset)):
+            self._warn_once(
+                stage,
+                "repeated cases",
+                f"the {stage} split's {len(sampler.dataset)} cases do not divide among {sampler.num_replicas} ranks: Lightning's "
+                f"DistributedSampler repeats {repeated} of them, and {stage}/* count those twice. For exact figures, evaluate on "
+                f"one device: python -m seqexp.eval ckpt_path=<checkpoint> trainer.devices=1",
+            )
 
     def on_train_epoch_start(self) -> None:
         self._start_epoch("train")
