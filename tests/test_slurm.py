@@ -90,7 +90,10 @@ def _slurm_jobs(env: dict[str, str], sweep_dir: Path) -> dict[str, str]:
 
 def test_each_sweep_job_is_a_slurm_job_the_sweep_waits_and_a_failed_job_makes_it_exit_1(slurm: dict[str, str], tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
-    result = run_cli("train", "-m", *LAUNCHER, *TINY, "model=gru", "model.hidden_size=8,0", f"hydra.sweep.dir={sweep_dir}", env=slurm, check=False)
+    # job 1 reads a file that is not there: the run fails (a config mistake would stop the sweep before submitting)
+    reviews = Path(__file__).parent / "fixtures" / "text" / "reviews.csv"
+    text = ["data=text_csv", f"data.path={reviews},missing.csv", "data.text_column=review", "data.label_column=sentiment", *TINY[4:]]
+    result = run_cli("train", "-m", *LAUNCHER, *text, "model=gru", f"hydra.sweep.dir={sweep_dir}", env=slurm, check=False)
     assert "status may be inaccurate" not in result.stderr  # states come from squeue, not from a failing sacct
     jobs = _slurm_jobs(slurm, sweep_dir)
     assert len(jobs) == 2 and "not listed" not in jobs.values(), jobs
@@ -98,7 +101,7 @@ def test_each_sweep_job_is_a_slurm_job_the_sweep_waits_and_a_failed_job_makes_it
     assert "SLURM auto-requeueing enabled" in (sweep_dir / "0" / "train.log").read_text()  # Lightning saw SLURM
     assert result.returncode == 1  # as with the local launcher: the failed job is recorded, listed, and the exit is 1
     assert f"1 job(s) of the sweep in {sweep_dir} failed" in result.stderr
-    assert f"{sweep_dir / '1'}: " in result.stderr and "model.hidden_size=0: must be an integer >= 1" in result.stderr
+    assert f"{sweep_dir / '1'}: " in result.stderr and "data.path=missing.csv: no such file" in result.stderr
     assert read_metrics(sweep_dir / "1")["status"] == "failed"
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from helpers import read_metrics, run_cli
-from seqexp.summarize import BASIC_SWEEPER, load_jobs, main, planned_jobs, sort_jobs, summarize, sweep_figure, varied_keys
+from seqexp.grid import BASIC_SWEEPER
+from seqexp.summarize import load_jobs, main, planned_jobs, sort_jobs, summarize, sweep_figure, varied_keys
 
 TINY = ["data.num_windows.train=128", "data.num_windows.val=64", "data.num_windows.test=64", "model.hidden_size=8", "trainer.max_epochs=1", "logger=none"]
 

@@ -26,31 +26,45 @@ def _jobs(sweep_dir: Path) -> list[Path]:
     return sorted((p for p in sweep_dir.iterdir() if p.is_dir()), key=lambda p: int(p.name))
 
 
+# Job 0 reads a file that is not there: a failure of the run itself (a config mistake stops the sweep before any job).
+REVIEWS = Path(__file__).parent / "fixtures" / "text" / "reviews.csv"
+MISSING_FILE_FIRST = ["data=text_csv", f"data.path=missing.csv,{REVIEWS}", "data.text_column=review", "data.label_column=sentiment"]
+
+
 def test_failing_job_is_recorded_the_sweep_goes_on_then_exits_1_listing_it(tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
-    result = run_cli("train", "-m", "model.hidden_size=0,8", "debug=fast_dev_run", *TINY[:3], "logger=none", f"hydra.sweep.dir={sweep_dir}", check=False)
+    result = run_cli("train", "-m", *MISSING_FILE_FIRST, "debug=fast_dev_run", "logger=none", f"hydra.sweep.dir={sweep_dir}", check=False, cwd=tmp_path)
     assert result.returncode == 1
     assert f"1 job(s) of the sweep in {sweep_dir} failed" in result.stderr
-    assert f"{sweep_dir / '0'}: model.hidden_size=0 " in result.stderr  # the folder and overrides of the failed job
-    assert "Traceback" not in result.stdout + result.stderr  # a config mistake, not a bug
+    assert f"{sweep_dir / '0'}: data=text_csv data.path=missing.csv " in result.stderr  # the folder and overrides of the failed job
+    assert "Traceback" not in result.stdout + result.stderr  # a data mistake, not a bug
     failed, completed = (read_metrics(job) for job in _jobs(sweep_dir))
     assert failed["status"] == "failed" and failed["objective"] is None
-    assert "model.hidden_size=0: must be an integer >= 1" in failed["error"]
-    assert "model.hidden_size=0" in failed["overrides"]
+    assert "data.path=missing.csv: no such file" in failed["error"]
+    assert "data.path=missing.csv" in failed["overrides"]
     (logged,) = [line for line in (result.stdout + result.stderr).splitlines() if "job 0 failed; overrides:" in line]
-    assert "model.hidden_size=0" in logged
+    assert "data.path=missing.csv" in logged
     assert completed["status"] == "completed"
 
 
 def test_fail_fast_stops_the_sweep_at_the_first_failure(tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
     result = run_cli(
-        "train", "-m", "fail_fast=true", "model.hidden_size=0,8", "debug=fast_dev_run", *TINY[:3], "logger=none", f"hydra.sweep.dir={sweep_dir}", check=False
+        "train", "-m", "fail_fast=true", *MISSING_FILE_FIRST, "debug=fast_dev_run", "logger=none", f"hydra.sweep.dir={sweep_dir}", check=False, cwd=tmp_path
     )
     assert result.returncode != 0
     assert "sweep stopped: fail_fast=true" in result.stderr
     assert [p.name for p in _jobs(sweep_dir)] == ["0"]  # job 1 never started
     assert read_metrics(sweep_dir / "0")["status"] == "failed"
+
+
+def test_a_config_mistake_in_any_job_stops_the_sweep_before_the_first_job(tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    result = run_cli("train", "-m", "model.dropout=0.1,1.5", "model=stacked", *TINY, f"hydra.sweep.dir={sweep_dir}", check=False, cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == ["Error: job 1 of the sweep (model.dropout=1.5): invalid config: model.dropout=1.5: must be a number in [0, 1)"]
+    assert not sweep_dir.exists()  # job 0 never trained: nothing was made
 
 
 @pytest.mark.slow

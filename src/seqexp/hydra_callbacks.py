@@ -14,7 +14,9 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from seqexp.config import OPTUNA_DIRECTIONS
+from seqexp.checks import ConfigError
+from seqexp.config import OPTUNA_DIRECTIONS, validate_config
+from seqexp.grid import grid_jobs
 from seqexp.sweep import SWEEP_PROCESS_VARIABLE
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,28 @@ class MarkSweepProcess(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         os.environ[SWEEP_PROCESS_VARIABLE] = str(os.getpid())
+
+
+class CheckSweepJobs(Callback):
+    """Every job of a grid sweep of ``seqexp.train`` (Hydra's basic sweeper) has its config checked as a run checks
+    its own (``seqexp.config.validate_config``) before the first job starts: a bad value in the last job fails the
+    sweep at once, naming the job, rather than after every job before it has trained."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        jobs = grid_jobs(config) if config.hydra.job.config_name == "train" else None
+        if not jobs or len(jobs) == 1:
+            return  # not a grid of training jobs, or one job: it checks its config itself
+        from hydra.core.global_hydra import GlobalHydra  # noqa: PLC0415
+        from hydra.types import RunMode  # noqa: PLC0415
+
+        hydra = GlobalHydra.instance().hydra
+        for number, overrides in enumerate(jobs):
+            job = hydra.compose_config(config_name="train", overrides=overrides, run_mode=RunMode.RUN)
+            try:
+                validate_config(job)
+            except ConfigError as error:
+                swept = [item for item in overrides if any(item not in other for other in jobs)]  # what sets this job apart
+                raise SystemExit(f"Error: job {number} of the sweep ({' '.join(swept)}): {error}") from None
 
 
 class CheckSweepDirection(Callback):

@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException, OverrideParseException
+from hydra.errors import OverrideParseException
 from omegaconf import OmegaConf
 
+from seqexp.grid import grid_jobs
 from seqexp.replicates import Estimate, describe
 
 UNFINISHED = "unfinished"  # a job folder without metrics.json: killed, crashed hard, or still running
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
 @dataclass
@@ -76,26 +76,11 @@ def load_jobs(sweep_dir: Path) -> list[Job]:
 
 
 def planned_jobs(sweep_dir: Path) -> int | None:
-    """How many jobs the sweep's grid plans, as Hydra's basic sweeper expands ``hydra.sweeper.params`` and the
-    command line's overrides (``multirun.yaml``): the product of the sweep overrides' lengths. None for another
-    sweeper (an Optuna search's number of trials is no grid) or a plan that cannot be read (``glob(...)`` needs
-    the config groups)."""
+    """How many jobs the sweep's grid plans (``multirun.yaml``, as Hydra's basic sweeper expands it), or None
+    (another sweeper, or a grid that cannot be read: :func:`seqexp.grid.grid_jobs`)."""
     config_file = sweep_dir / "multirun.yaml"
-    config = OmegaConf.load(config_file) if config_file.is_file() else None
-    if config is None or OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
-        return None
-    params, task = OmegaConf.select(config, "hydra.sweeper.params"), OmegaConf.select(config, "hydra.overrides.task")
-    arguments = [f"{key}={value}" for key, value in (OmegaConf.to_container(params) if params else {}).items()]
-    arguments += OmegaConf.to_container(task) if task else []  # as recorded: ${...} left for the jobs to resolve
-    lengths: dict[str, int] = {}  # per key, as the sweeper keys them: a later override of a key replaces an earlier one
-    try:
-        for override in OverridesParser.create().parse_overrides(arguments):
-            if override.is_sweep_override() and not override.is_discrete_sweep():
-                return None  # interval(...): the basic sweeper refuses it
-            lengths[override.get_key_element()] = len(list(override.sweep_string_iterator())) if override.is_sweep_override() else 1
-    except HydraException:
-        return None
-    return math.prod(lengths.values())
+    jobs = grid_jobs(OmegaConf.load(config_file)) if config_file.is_file() else None
+    return None if jobs is None else len(jobs)
 
 
 def _count(number: int, noun: str) -> str:
