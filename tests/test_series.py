@@ -82,7 +82,9 @@ def time_axis_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "seqexp.data.series.files" and r.levelno == logging.WARNING]
 
 
-@pytest.mark.parametrize("index", [[str(step) for step in range(120)], [f"2024-01-01 {h % 24:02d}:00" for h in range(120)]], ids=["row_counter", "dates"])
+@pytest.mark.parametrize(
+    "index", [[str(step) for step in range(120)], [f"2024-01-{1 + h // 24:02d} {h % 24:02d}:00" for h in range(120)]], ids=["row_counter", "dates"]
+)
 def test_a_user_csvs_index_column_is_not_forecast(tmp_path: Path, caplog: pytest.LogCaptureFixture, index: list[str]) -> None:
     path = write_indexed(tmp_path / "indexed.csv", trending_series(120), index)
     with caplog.at_level(logging.WARNING, logger="seqexp.data.series.files"):

@@ -3,7 +3,8 @@ package (``data=anomaly_real``).
 
 File layout (CSV, TSV or JSONL, optionally .gz/.bz2; read by ``seqexp.data.core.table``): a header row,
 then one row per time point in time order.
-    timestamp_column  optional; names the points (used to match a windows file). Unset, with neither
+    timestamp_column  optional; names the points (used to match a windows file) and must increase from row to
+                      row (``seqexp.data.core.time_axis.check_time_order``). Unset, with neither
                       value columns nor a windows file named, a column that plainly is a time axis
                       (dates, evenly spaced integers: ``seqexp.data.core.time_axis``) is taken as it, with
                       a warning; with a windows file it is not guessed (its ``start,end`` would change
@@ -40,7 +41,7 @@ from seqexp.data.core.contract import BatchSize, Workers
 from seqexp.data.core.errors import DataError
 from seqexp.data.core.splits import check_backtest, check_split_files, held_out_share, rolling_origin_split, split_paths, time_split
 from seqexp.data.core.table import Columns, TableError, apply_missing, check_missing_policy, is_array_file, location, read_columns, read_header, read_table
-from seqexp.data.core.time_axis import time_axis_candidates, time_axis_reason
+from seqexp.data.core.time_axis import check_time_order, time_axis_candidates, time_axis_reason
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ def read_labelled_csv(
         _check_column(path, header, name, "data.value_columns")
     _refuse_dates(path, names)
     columns = read_columns(path, names + ([label_column] if label_column else []), [timestamp_column] if timestamp_column else [], key=key)
+    if timestamp_column:
+        check_time_order(columns.source, timestamp_column, columns.text[timestamp_column], columns.lines)
     values, kept = apply_missing(columns.matrix(names), missing, columns.source, columns.lines, names)
 
     # Labels and timestamps of every row (a windows file counts rows before any is dropped), then of the kept rows.

@@ -17,7 +17,8 @@ Every data family reads its files here, so they agree on:
 * missing cells: ``MISSING_CELLS`` in any case (empty, ``NA``, ``N/A``, ``NaN``, ``null``, ``None``,
   ``?``), a JSON ``null`` or an absent JSONL field;
 * the policy for missing numbers, ``data.missing``: ``interpolate`` (linear in the row index between
-  the nearest observed values; leading/trailing gaps take the nearest observed value), ``drop``
+  the nearest observed values; leading/trailing gaps take the nearest observed value; one info line per
+  file counts the cells filled), ``drop``
   (the rows with a missing value) or ``error``;
 * one error format, ``<file>, line 7, column 'value': 'abc' is not a number`` (``TableError``).
 """
@@ -29,6 +30,7 @@ import csv
 import gzip
 import io
 import json
+import logging
 import math
 import re
 import sys
@@ -41,6 +43,8 @@ from typing import Any
 import numpy as np
 
 from seqexp.data.core.errors import DataError
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("auto", "csv", "tsv", "jsonl")
 SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -450,4 +454,13 @@ def apply_missing(values: np.ndarray, missing: str, source: str | Path, lines: S
             raise TableError(f"{location(source, column=name)}: every value is missing")
         # np.interp holds the first/last observed value beyond the ends: edges take the nearest value.
         filled[~observed, column] = np.interp(steps[~observed], steps[observed], values[observed, column])
+    counts = gaps.sum(axis=0)
+    total = int(counts.sum())
+    log.info(
+        "%s: interpolated %d missing cell%s (%s)",
+        source,
+        total,
+        "" if total == 1 else "s",
+        ", ".join(f"{name} {count}" for name, count in zip(columns, counts.tolist()) if count),
+    )
     return filled, steps

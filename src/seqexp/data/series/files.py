@@ -1,7 +1,8 @@
 """Reading one series from the user's file for ``data=series``: numeric columns (CSV, TSV, JSONL or a ``.npy``
 array, through ``seqexp.data.core.table``), an optional time column, and, when the user names neither
 columns nor a time column, leaving out a column that is plainly a time axis (a row counter, a year, dates)
-with a warning rather than forecasting it beside the values.
+with a warning rather than forecasting it beside the values. A time axis, named or found, must increase
+from row to row (``seqexp.data.core.time_axis.check_time_order``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 
 from seqexp.data.core.errors import DataError
 from seqexp.data.core.table import apply_missing, is_array_file, parse_number, read_columns, read_header
-from seqexp.data.core.time_axis import time_axis_candidates, time_axis_reason
+from seqexp.data.core.time_axis import check_time_order, time_axis_candidates, time_axis_reason
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,8 @@ def read_series_csv(
     """Read numeric ``columns`` (default: all but ``time_column``); missing cells become NaN.
 
     With neither ``columns`` nor ``time_column`` set, a column that looks like a time axis
-    (``time_axis_reason``) is left out with a warning unless ``targets`` lists it.
+    (``time_axis_reason``) is left out with a warning unless ``targets`` lists it. The time column, or a
+    column left out as a time axis, must increase from row to row (``check_time_order``).
     Errors name the file, the line and the column, so a bad cell is found without a debugger.
     """
     path, header = Path(path), list(read_header(path, key=key))  # key: the setting that names the file
@@ -85,6 +87,8 @@ def read_series_csv(
         wanted = _drop_time_axes(path, wanted, {name: read.text[name] for name in candidates})
         for name in set(candidates) & set(wanted):  # not a time axis after all: a value column, read as text
             read.numbers[name] = np.array([parse_number(cell, path, line, name) for cell, line in zip(read.text[name], read.lines)], dtype=np.float64)
+    for name in [time_column] if time_column is not None else [name for name in candidates if name not in wanted]:
+        check_time_order(path, name, read.text[name], read.lines)
     times = read.text[time_column] if time_column is not None else None
     matrix = read.matrix(wanted)  # a .npy's memory map is read into memory here: forecasting windows read every row
     values = torch.from_numpy(np.array(matrix, dtype=np.float64) if isinstance(matrix, np.memmap) else matrix)

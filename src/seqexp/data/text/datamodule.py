@@ -225,8 +225,30 @@ class TextDataModule(SeqDataModule):
             val_share = held_out_share(self.split_fractions)
             held = split_examples(splits["train"], {"val": val_share}, self.seed)
             splits["train"], splits["val"] = held["train"], held["val"]
+        self._warn_unseen_labels(splits)
         sources = ", ".join(f"{split} {path}" for split, path in self.split_paths.items())
         return sources, row_count, splits
+
+    def _warn_unseen_labels(self, splits: dict[str, list[Example]]) -> None:
+        """Warn, once per val/test file, of labels that no training text has: they stay classes (the
+        checkpoint's and the metrics' classes do not depend on a split), but the model never learns them.
+        Only split files can hold such labels: a split of one file keeps a text of every label in train."""
+        trained = {label for _, label in splits["train"]}
+        for split in ("val", "test"):
+            unseen = Counter(label for _, label in splits[split] if label not in trained)
+            if split not in self.split_paths or not unseen:
+                continue
+            names = ", ".join(f"{label!r} ({count} row{'s' if count > 1 else ''})" for label, count in sorted(unseen.items()))
+            many = len(unseen) > 1
+            log.warning(
+                "%s: %s %s %s not among the train split's labels; the model cannot predict %s and %s recall is 0",
+                self.split_paths[split],
+                "labels" if many else "label",
+                names,
+                "are" if many else "is",
+                "them" if many else "it",
+                "their" if many else "its",
+            )
 
     def _report(self, source: str, row_count: int) -> None:
         skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(self.skipped.items())) or "none"
