@@ -10,6 +10,7 @@ two cores). When the README changes, these tests follow it.
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
@@ -84,7 +85,7 @@ def write_user_files(folder: Path) -> None:
     days = 400
     units = 50 + 10 * torch.sin(torch.arange(days) * 2 * math.pi / 7) + torch.randn(days, generator=generator)
     (folder / "sales.csv").write_text(
-        "date,units\n" + "".join(f"2024-{1 + day // 28 % 12:02d}-{1 + day % 28:02d},{value:.2f}\n" for day, value in enumerate(units.tolist()))
+        "date,units\n" + "".join(f"{datetime.date(2024, 1, 1) + datetime.timedelta(days=day)},{value:.2f}\n" for day, value in enumerate(units.tolist()))
     )
     shutil.copy(FIXTURES / "ucr" / "Toy_TRAIN.ts", folder / "Mine_TRAIN.ts")
     shutil.copy(FIXTURES / "ucr" / "Toy_TEST.ts", folder / "Mine_TEST.ts")
