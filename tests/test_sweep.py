@@ -262,3 +262,13 @@ def test_optuna_direction_against_monitor_mode_is_refused_naming_both_keys() -> 
     ):
         CheckSweepDirection().on_multirun_start(disagreeing)
     CheckSweepDirection().on_multirun_start(compose_train("hparams_search=sine_optuna", *TEXT_CSV))  # the default follows
+
+
+def test_a_job_whose_data_refuses_a_value_records_the_datas_own_message(tmp_path: Path) -> None:
+    # the DataModule's constructor raises: Hydra wraps that in "Error in call to target ...", which the record drops
+    sweep_dir = tmp_path / "sweep"
+    result = run_cli("train", "-m", "data.target=sin2cos,bogus", "debug=fast_dev_run", "logger=none", f"hydra.sweep.dir={sweep_dir}", check=False, cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"{sweep_dir / '1'}: data.target=bogus debug=fast_dev_run logger=none: DataError: data.target must be one of" in result.stderr
+    assert read_metrics(sweep_dir / "1")["error"].startswith("DataError: data.target must be one of")
+    assert "Error in call to target" not in result.stdout + result.stderr

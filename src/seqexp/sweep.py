@@ -123,15 +123,17 @@ def _recorded_job(train: Callable[[DictConfig], float | None], cfg: DictConfig, 
             log.info("job %s: trial %s", job, error)
             _write_record(cfg, "pruned", started, reason=str(error))
             raise
-        if users_mistake(error) is None:  # a bug: keep its traceback
+        mistake = users_mistake(error)  # the user's own error, not Hydra's wrapper of a constructor's ("Error in call to target ...")
+        if mistake is None:  # a bug: keep its traceback
             log.exception("job %s failed; overrides: %s", job, " ".join(overrides))
         else:
-            log.error("job %s failed; overrides: %s\n%s", job, " ".join(overrides), error)
-        _write_record(cfg, "failed", started, error=f"{type(error).__name__}: {error}")
+            log.error("job %s failed; overrides: %s\n%s", job, " ".join(overrides), mistake)
+        shown = mistake or error
+        _write_record(cfg, "failed", started, error=f"{type(shown).__name__}: {shown}")
         if cfg.get("fail_fast", False) or joined_process_group():
             # SystemExit passes through Hydra's per-job error capture: no further job starts.
             reason = "fail_fast=true" if cfg.get("fail_fast", False) else "its DDP ranks cannot be left behind"
-            raise SystemExit(f"job {job} failed ({type(error).__name__}: {error}); sweep stopped: {reason}") from error
+            raise SystemExit(f"job {job} failed ({type(shown).__name__}: {shown}); sweep stopped: {reason}") from error
         return None
 
 
