@@ -43,8 +43,7 @@ class LastCheckpoint(ModelCheckpoint):
         super().__init__(dirpath=dirpath, monitor=None, save_top_k=0, save_last=True, every_n_train_steps=every_n_train_steps, enable_version_counter=False)
         self.min_interval_s = min_interval_s
         self._saved_at = float("-inf")  # time.monotonic() of the last save
-        self._validations = 0  # validations of this fit so far (not the sanity check)
-        self._validations_at_save = 0  # ... when last.ckpt was last written
+        self._validated_since_save = False  # a validation of this fit (not the sanity check) came after the last write
         self._copied_from: str | None = None  # the checkpoint that write copied (None: a save of its own)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -55,7 +54,7 @@ class LastCheckpoint(ModelCheckpoint):
         """A last.ckpt of this step, written before this validation, is written again (a kill mid-epoch then resumes
         from this validation's state); otherwise the epoch's end (below) saves, after every callback has seen it."""
         if not self._fit_saves_nothing_now(trainer):
-            self._validations += 1
+            self._validated_since_save = True
             if self._last_global_step_saved == trainer.global_step:
                 self._save_last_unless_current(trainer)
 
@@ -73,7 +72,7 @@ class LastCheckpoint(ModelCheckpoint):
             self._copy_as_last(trainer, same_step, self.format_checkpoint_name(monitor_candidates, self.CHECKPOINT_NAME_LAST))
         else:
             super()._save_last_checkpoint(trainer, monitor_candidates)
-        self._saved_at, self._validations_at_save, self._copied_from = time.monotonic(), self._validations, same_step
+        self._saved_at, self._validated_since_save, self._copied_from = time.monotonic(), False, same_step
 
     def _copy_as_last(self, trainer: L.Trainer, source: str, filepath: str) -> None:
         """What Lightning's save of ``last.ckpt`` does (path, step, loggers told, ranks in step), with a copy of ``source``
@@ -107,7 +106,7 @@ class LastCheckpoint(ModelCheckpoint):
     def _save_last_unless_current(self, trainer: L.Trainer) -> None:
         current = (
             self._last_global_step_saved == trainer.global_step
-            and self._validations_at_save == self._validations
+            and not self._validated_since_save
             and self._same_step_checkpoint(trainer) == self._copied_from  # no best saved since (or the one copied)
         )
         if not current and not self._fit_saves_nothing_now(trainer):

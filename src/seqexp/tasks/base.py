@@ -202,9 +202,9 @@ class SequenceTask(L.LightningModule):
         multiple of the ranks, so every rank runs as many batches): the split's metrics then count those cases twice."""
         loaders = self.trainer.val_dataloaders if stage == "val" else self.trainer.test_dataloaders
         loader = loaders[0] if isinstance(loaders, (list, tuple)) else loaders
-        sampler = getattr(loader, "sampler", None)
-        sampler = getattr(getattr(loader, "batch_sampler", None), "sampler", sampler) if not isinstance(sampler, DistributedSampler) else sampler
-        if isinstance(sampler, DistributedSampler) and not sampler.drop_last and (repeated := sampler.total_size - len(sampler.dataset)):
+        candidates = (getattr(loader, "sampler", None), getattr(getattr(loader, "batch_sampler", None), "sampler", None))
+        sampler = next((candidate for candidate in candidates if isinstance(candidate, DistributedSampler)), None)
+        if sampler is not None and not sampler.drop_last and (repeated := sampler.total_size - len(sampler.dataset)):
             self._warn_once(
                 stage,
                 "repeated cases",
