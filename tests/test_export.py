@@ -20,6 +20,7 @@ from seqexp.config import ConfigError
 from seqexp.export import export
 from seqexp.exported import ExportedModel
 from seqexp.predict import predict
+from seqexp.predictions import records
 from seqexp.train import train
 
 ASSETS = Path(__file__).parents[1] / "src" / "seqexp" / "data" / "assets"
@@ -117,7 +118,7 @@ def assert_same_file(got: Path, expected: Path) -> None:
 
 
 def predicted(ckpt: Path, output_file: Path, **settings: object) -> list[dict]:
-    return predict(OmegaConf.create({"ckpt_path": str(ckpt), "output_file": str(output_file), **settings}))
+    return records(predict(OmegaConf.create({"ckpt_path": str(ckpt), "output_file": str(output_file), **settings})))
 
 
 OPTIONS = ["sine", "sine_stateful", "series", "text", "text_csv", "anomaly", "anomaly_csv", "ucr"]

@@ -21,6 +21,7 @@ from seqexp.config import ConfigError
 from seqexp.data.text import TextDataModule
 from seqexp.data.text.sources import TextDataError
 from seqexp.predict import predict
+from seqexp.predictions import records
 from seqexp.train import train
 
 PRESETS = ["rnn", "lstm", "gru", "stacked", "bidirectional", "cnn_rnn", "lstm_fcn"]
@@ -95,7 +96,7 @@ def test_eval_and_predict_use_the_saved_vocabulary(csv_run: Path, tmp_path: Path
     assert not (tmp_path / "outputs").exists()
 
     settings = {"ckpt_path": str(ckpt), "text": "dull and boring", "file": None, "batch_size": 4, "output_file": None}
-    assert [p["text"] for p in predict(OmegaConf.create(settings))] == ["dull and boring"]
+    assert predict(OmegaConf.create(settings))["text"] == ["dull and boring"]
     with pytest.raises(ConfigError, match='give text="..." or file='):
         predict(OmegaConf.create({**settings, "text": None}))
 
@@ -120,7 +121,7 @@ def test_predict_on_a_file_prints_a_count_per_label_and_logs_the_blank_lines_it_
     settings = {"ckpt_path": str(ckpt), "text": "dull and boring", "batch_size": 4}
     for output_file in (None, str(tmp_path / "one.csv")):  # a text typed in is printed, written to a file or not
         capsys.readouterr()
-        (row,) = predict(OmegaConf.create({**settings, "output_file": output_file}))
+        (row,) = records(predict(OmegaConf.create({**settings, "output_file": output_file})))
         assert capsys.readouterr().out == f"{row['label']}\tneg={row['probabilities']['neg']:.3f}  pos={row['probabilities']['pos']:.3f}\tdull and boring\n"
 
 

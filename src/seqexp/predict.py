@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from seqexp.data.core.contract import SeqDataModule
     from seqexp.exported import ExportedModel
+    from seqexp.predictions import Columns
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +168,10 @@ def build(
     return get_class(run_cfg.task._target_), datamodule
 
 
-def predict(cfg: DictConfig) -> list[dict[str, Any]]:
-    """Predict and write ``output_file`` (the log says where); return the rows as JSON lines hold them.
+def predict(cfg: DictConfig) -> Columns:
+    """Predict and write ``output_file`` (the log says where); return the prediction table
+    (``seqexp.predictions.records`` makes its rows as JSON lines hold them: built only when asked for, since a long
+    series' millions of rows as Python objects cost more time and memory than predicting them).
     Labelled texts are also printed, one per line: label, class probabilities, text; those of a ``file`` written to
     ``output_file`` as a count per label instead (a long file would flood the console with rows the file holds)."""
     cfg = with_defaults(cfg)
@@ -203,15 +206,14 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     else:
         datamodule.load_state_dict(exported.data_state)  # what Lightning restores from a checkpoint's copy
         trainer.predict(exported.task(), datamodule=datamodule, return_predictions=False)
-    rows = records(writer.table)
     if texts and cfg.file is not None and cfg.output_file is not None:  # stdout: the labels only
-        counts = Counter(row["label"] for row in rows)
-        print(f"{len(rows)} texts labelled: {', '.join(f'{count} {label}' for label, count in sorted(counts.items()))}")
+        counts = Counter(writer.table["label"])
+        print(f"{sum(counts.values())} texts labelled: {', '.join(f'{count} {label}' for label, count in sorted(counts.items()))}")
     elif texts:
-        for row in rows:
+        for row in records(writer.table):
             shares = "  ".join(f"{name}={p:.3f}" for name, p in row["probabilities"].items())
             print(f"{row['label']}\t{shares}\t{row['text']}")
-    return rows
+    return writer.table
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")
