@@ -204,7 +204,7 @@ def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("recipe", ["eval", "predict"])
 def test_sigterm_during_eval_or_predict_exits_143(small_checkpoint: Path, tmp_path: Path, recipe: str) -> None:
     """Lightning's test loop raised a SIGTERMException that exited 0, and its predict loop let predict complete (exit 0)."""
-    command = [sys.executable, "-m", f"seqexp.{recipe}", f"ckpt_path={small_checkpoint}", "+data.num_windows.test=200000", f"hydra.run.dir={tmp_path / 'out'}"]
+    command = [sys.executable, "-m", f"seqexp.{recipe}", f"ckpt_path={small_checkpoint}", "+data.num_windows.test=20000", f"hydra.run.dir={tmp_path / 'out'}"]
     command += [f"output_file={tmp_path / 'predictions.csv'}"] if recipe == "predict" else []
     status, output = sigterm_when(command, tmp_path / "console.txt", lambda process: catches_sigterm(process.pid))  # the stage runs
     assert status == SIGTERM_EXIT_STATUS, output[-4000:]  # was 0: a scheduler took the command as done
