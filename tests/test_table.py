@@ -64,6 +64,20 @@ def test_explicit_format_and_default_format(tmp_path: Path) -> None:
         read_table(path, "xlsx")
 
 
+@pytest.mark.parametrize("name", ["sales.xlsx", "sales.parquet.gz"])
+def test_a_spreadsheet_or_binary_table_is_refused_by_name_even_where_unknown_suffixes_read_as_csv(tmp_path: Path, name: str) -> None:
+    """Read as CSV (series and anomaly files' default), an Excel workbook failed as "not valid utf-8; re-save the
+    file as UTF-8" and a Parquet file as a cell that "is not a number"; text files were told to set data.format."""
+    path = tmp_path / name
+    path.write_bytes(b"PK\x03\x04\x14\x00\x86binary")
+    what = "an Excel workbook [(]\\.xlsx[)]" if name.endswith("xlsx") else "a Parquet file [(]\\.parquet[)]"
+    for default in ("csv", None):
+        with pytest.raises(TableError, match=rf"{name}: {what}, which seqexp does not read; save it as CSV, TSV or JSON lines"):
+            read_table(path, default_format=default)
+        with pytest.raises(TableError, match=rf"{name}: {what}"):
+            read_columns(path, ["value"], default_format=default)
+
+
 def test_rows_keep_their_file_lines_past_blank_lines_and_multiline_cells(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", '\ufeff\n time , value \n\n1,"a\nb"\n , \n2,3\n')
     table = read_table(path)

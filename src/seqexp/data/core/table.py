@@ -50,6 +50,21 @@ FORMATS = ("auto", "csv", "tsv", "jsonl")
 SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 DELIMITERS = {"csv": ",", "tsv": "\t"}
 COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open}
+# Table files in formats read here by no reader: read as CSV, an Excel workbook failed as "not valid utf-8", a Parquet
+# file as a cell that "is not a number".
+UNREAD_FORMATS = {
+    ".xlsx": "an Excel workbook",
+    ".xls": "an Excel workbook",
+    ".ods": "an OpenDocument spreadsheet",
+    ".parquet": "a Parquet file",
+    ".feather": "a Feather file",
+    ".arrow": "an Arrow file",
+    ".h5": "an HDF5 file",
+    ".hdf5": "an HDF5 file",
+    ".pkl": "a pickle",
+    ".pickle": "a pickle",
+    ".npz": "a NumPy archive",
+}
 MISSING_CELLS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})  # compared lower-cased
 MISSING_POLICIES = ("interpolate", "drop", "error")
 LINE_BREAKS = re.compile(r"\r\n|\r|\n")  # where a text file's lines end (as io's newline="" splits them)
@@ -105,7 +120,8 @@ def check_missing_policy(missing: str) -> None:
 
 def resolve_format(path: Path, format: str = "auto", default: str | None = None) -> str:
     """``format``, or with ``auto`` the one the suffix names (under ``.gz``/``.bz2``); ``default``
-    for another suffix (None: refuse the file, asking for ``data.format``)."""
+    for another suffix (None: refuse the file, asking for ``data.format``); a spreadsheet or binary table
+    (``UNREAD_FORMATS``) refused, whatever the default."""
     if format not in FORMATS:
         raise DataError(f"data.format={format!r}: must be one of {FORMATS}")
     if format != "auto":
@@ -114,6 +130,8 @@ def resolve_format(path: Path, format: str = "auto", default: str | None = None)
     suffix = name.suffix.lower()
     if suffix in SUFFIX_FORMATS:
         return SUFFIX_FORMATS[suffix]
+    if suffix in UNREAD_FORMATS:
+        raise TableError(f"{path}: {UNREAD_FORMATS[suffix]} ({suffix}), which seqexp does not read; save it as CSV, TSV or JSON lines")
     if default is not None:
         return default
     raise TableError(f"{path}: cannot tell the format from {suffix!r}; set data.format to csv, tsv or jsonl")
