@@ -50,8 +50,8 @@ FORMATS = ("auto", "csv", "tsv", "jsonl")
 SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 DELIMITERS = {"csv": ",", "tsv": "\t"}
 COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open}
-# Table files in formats read here by no reader: read as CSV, an Excel workbook failed as "not valid utf-8", a Parquet
-# file as a cell that "is not a number".
+# Table formats no reader here reads, refused by name: read as CSV (series and anomaly files' default for an unknown
+# suffix), an Excel workbook failed as "not valid utf-8" and a Parquet file as a cell that "is not a number".
 UNREAD_FORMATS = {
     ".xlsx": "an Excel workbook",
     ".xls": "an Excel workbook",
